@@ -1,0 +1,100 @@
+"""llama.cpp engine for GGUF files: the embedded default model runs here at full llama.cpp speed."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr
+
+from apprentice.backends.local import LocalChatModel
+from apprentice.errors import ModelSpecError, ModelUnavailableError
+
+__all__ = ["LlamaCppChatModel", "load_llama"]
+
+_CACHE: dict[tuple[str, int, str | None], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _threads() -> int:
+    return int(os.environ.get("APPRENTICE_THREADS") or max(1, os.cpu_count() or 1))
+
+
+def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = None):
+    """Load (once per process) a GGUF file with llama.cpp; only GGUF is accepted."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelSpecError(f"model file not found: {path}")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"GGUF":
+            raise ModelSpecError(f"not a GGUF file: {path}")
+    key = (str(path.resolve()), n_ctx, lora_path)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            from llama_cpp import Llama  # heavy import, deferred
+
+            try:
+                _CACHE[key] = Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=_threads(), verbose=False,
+                    lora_path=lora_path, chat_format="chatml",
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise ModelUnavailableError(f"llama.cpp could not load {path.name}: {exc}") from exc
+        return _CACHE[key]
+
+
+class LlamaCppChatModel(LocalChatModel):
+    """A GGUF model through llama-cpp-python, with our sandboxed template and prefill."""
+
+    model_path: str
+    n_ctx: int = 4096
+    lora_path: str | None = None
+    _llm: Any = PrivateAttr(default=None)
+
+    def model_post_init(self, context: Any) -> None:
+        self._llm = load_llama(self.model_path, n_ctx=self.n_ctx, lora_path=self.lora_path)
+
+    @property
+    def _llm_type(self) -> str:
+        return "llama-cpp"
+
+    @property
+    def llm(self):
+        """The underlying ``llama_cpp.Llama``."""
+        return self._llm
+
+    @property
+    def chat_template(self) -> str | None:
+        return self._llm.metadata.get("tokenizer.chat_template")
+
+    @property
+    def special_tokens(self) -> dict[str, str]:
+        llm = self._llm
+        return {
+            "bos_token": llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore"),
+            "eos_token": llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore"),
+        }
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _complete(
+        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None
+    ) -> Iterator[str]:
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        room = self.n_ctx - len(tokens)
+        if room < 16:
+            raise ModelUnavailableError(
+                f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context"
+            )
+        stream = self._llm.create_completion(
+            tokens, max_tokens=min(max_tokens, room), temperature=temperature, top_p=self.top_p,
+            stop=stop or None, stream=True, seed=seed if seed is not None else -1,
+        )
+        for chunk in stream:
+            text = chunk["choices"][0]["text"]
+            if text:
+                yield text

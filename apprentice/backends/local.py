@@ -1,0 +1,140 @@
+"""The shared half of local chat models: messages -> sandboxed template -> streamed completion.
+
+Subclasses supply only the engine (llama.cpp or transformers): tokenising and a streamed
+completion of a prompt. Everything the graphs rely on lives here: prefill (an unfinished
+assistant message is continued, which is how the ReAct text protocol runs), stop strings,
+per-call temperature/max_tokens/seed, and ``usage_metadata`` on every answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from apprentice.backends.template import render_chat
+
+__all__ = ["LocalChatModel", "to_chat_dicts"]
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user", "chat": "user"}
+
+
+def to_chat_dicts(messages: list[BaseMessage]) -> tuple[list[dict[str, str]], str | None]:
+    """Convert LangChain messages to template dicts; a trailing AI message becomes the prefill."""
+    prefill = None
+    if messages and isinstance(messages[-1], AIMessage) and not messages[-1].tool_calls:
+        prefill = messages[-1].text
+        messages = messages[:-1]
+    out = []
+    for m in messages:
+        text = m.text
+        if isinstance(m, ToolMessage):
+            text = f"Observation: {text}"
+        out.append({"role": _ROLES.get(m.type, "user"), "content": text})
+    return out, prefill
+
+
+class LocalChatModel(BaseChatModel):
+    """A chat model over a local engine; see the module docstring."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    spec: str = "local"
+    temperature: float = 0.0
+    max_tokens: int = 512
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: list[str] = Field(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    # -- what an engine provides -------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def chat_template(self) -> str | None:
+        """The model's own Jinja chat template, or None for ChatML."""
+
+    @property
+    def special_tokens(self) -> dict[str, str]:
+        """``bos_token`` / ``eos_token`` strings for the template."""
+        return {}
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens ``text`` encodes to."""
+
+    @abstractmethod
+    def _complete(
+        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None
+    ) -> Iterator[str]:
+        """Stream the completion of a raw prompt, piece by piece, ending at a stop or EOS."""
+
+    # -- BaseChatModel -----------------------------------------------------------------------
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {"spec": self.spec, "temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def render(self, messages: list[BaseMessage]) -> str:
+        """The exact prompt text the engine sees for ``messages``."""
+        dicts, prefill = to_chat_dicts(messages)
+        return render_chat(self.chat_template, dicts, prefill=prefill, **self.special_tokens)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        prompt = self.render(messages)
+        stops = [*self.stop, *(stop or [])]
+        params = {
+            "temperature": kwargs.get("temperature", self.temperature),
+            "max_tokens": kwargs.get("max_tokens", self.max_tokens),
+            "seed": kwargs.get("seed", self.seed),
+        }
+        started = time.perf_counter()
+        pieces: list[str] = []
+        with self._lock:
+            for piece in self._complete(prompt, stop=stops, **params):
+                pieces.append(piece)
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
+                if run_manager:
+                    run_manager.on_llm_new_token(piece, chunk=chunk)
+                yield chunk
+        text = "".join(pieces)
+        n_in, n_out = self.count_tokens(prompt), self.count_tokens(text) if text else 0
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
+                response_metadata={"model_name": self.spec, "latency_s": time.perf_counter() - started},
+                chunk_position="last",
+            )
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        merged: ChatGenerationChunk | None = None
+        for chunk in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        message = AIMessage(
+            content=merged.message.content,
+            usage_metadata=merged.message.usage_metadata,
+            response_metadata=merged.message.response_metadata,
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -1,0 +1,70 @@
+"""The command line: a thin layer over the library. Bad input is one ``error:`` line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+
+from apprentice.errors import ApprenticeError
+
+__all__ = ["main", "make_parser", "COMMANDS"]
+
+#: name -> register(subparsers). Each module of this package registers its command with
+#: :func:`command`; :func:`make_parser` imports them all, so a new command is a new file.
+COMMANDS: dict[str, Callable[[argparse._SubParsersAction], None]] = {}
+
+
+def command(name: str):
+    """Register a parser-building function for the subcommand ``name``."""
+    def wrap(fn):
+        COMMANDS[name] = fn
+        return fn
+    return wrap
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as our one-line ``error:`` and exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise ApprenticeError(f"{self.prog}: {message}")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = _Parser(prog="apprentice", description="Multi-step LLM reasoning that teaches itself.")
+    parser.add_argument("--version", action="version", version="apprentice 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    for register in COMMANDS.values():
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``apprentice`` console script."""
+    try:
+        args = make_parser().parse_args(argv)
+        return args.func(args)
+    except ApprenticeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: still one line, the traceback on request
+        if os.environ.get("APPRENTICE_DEBUG"):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} (set APPRENTICE_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

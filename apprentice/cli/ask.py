@@ -1,0 +1,61 @@
+"""`apprentice ask`: answer one question, streaming the reasoning steps."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from apprentice.cli import command
+
+
+def _print_step(step) -> None:
+    from apprentice.traces.render import format_step
+
+    line = format_step(step)
+    if line and step.kind != "answer":
+        print(line, flush=True)
+
+
+def _cmd_ask(args: argparse.Namespace) -> int:
+    from apprentice.graphs import run_question
+    from apprentice.tasks import get_task
+    from apprentice.tools import ToolContext
+
+    task = get_task(args.task) if args.task else None
+    result = run_question(
+        " ".join(args.question), strategy=args.strategy, model=args.model, thread_id=args.thread,
+        task=task, tools=args.tools.split(",") if args.tools is not None else None,
+        tool_context=ToolContext(docs_dir=Path(args.docs) if args.docs else None),
+        sink=None if args.json else _print_step, max_steps=args.max_steps,
+        summarize=args.summarize, protocol=args.protocol,
+    )
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"\nAnswer: {result.answer if result.answer is not None else '(none)'}")
+        print(f"run {result.run_id} · thread {result.thread_id} · {result.model_calls} model calls · "
+              f"{result.tokens_in} tokens in / {result.tokens_out} out · {result.latency_s:.1f} s",
+              file=sys.stderr)
+    return 0 if result.status == "ok" else 1
+
+
+@command("ask")
+def _ask_parser(sub) -> None:
+    from apprentice.graphs import STRATEGIES
+
+    p = sub.add_parser("ask", help="answer one question and show the reasoning steps")
+    p.add_argument("question", nargs="+", help="the question")
+    p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
+    p.add_argument("--strategy", default="react", choices=list(STRATEGIES))
+    p.add_argument("--thread", help="continue this conversation thread")
+    p.add_argument("--task", help="frame and check answers as this task does (e.g. gsm8k)")
+    p.add_argument("--tools", help="comma-separated allowed tools (default: all; '' for none)")
+    p.add_argument("--docs", help="folder of documents for the retrieve tool")
+    p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    p.add_argument("--summarize", action="store_true", help="summarize thread history beyond the window")
+    p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
+                   help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the steps")
+    p.set_defaults(func=_cmd_ask)

@@ -1,0 +1,67 @@
+"""`apprentice traces list | show ID | export`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from apprentice.cli import command
+from apprentice.errors import ApprenticeError
+
+
+def _trace_filters(args: argparse.Namespace) -> dict:
+    from apprentice.traces.query import parse_since
+
+    return {"task": args.task, "strategy": args.strategy, "model": args.model, "verdict": args.verdict,
+            "since": parse_since(args.since) if args.since else None, "thread_id": args.thread}
+
+
+def _cmd_traces(args: argparse.Namespace) -> int:
+    from apprentice.traces import open_store
+    from apprentice.traces.render import format_run, format_table
+
+    store = open_store()
+    if args.action == "show":
+        if not args.id:
+            raise ApprenticeError("traces show needs a run id (see: apprentice traces list)")
+        run = store.get(args.id)
+        print(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) if args.json else format_run(run, full=args.full))
+        return 0
+    filters = _trace_filters(args)
+    if args.action == "list":
+        runs = store.query(limit=args.limit, **filters)
+        if args.json:
+            print(json.dumps([r.to_dict(steps=False) for r in runs], ensure_ascii=False))
+        else:
+            print(format_table(runs))
+        return 0
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    count = 0
+    try:
+        for run in store.iter_runs(**filters):
+            out.write(json.dumps(run.to_dict(), ensure_ascii=False) + "\n")
+            count += 1
+    finally:
+        if args.out:
+            out.close()
+    print(f"exported {count} traces" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+@command("traces")
+def _traces_parser(sub) -> None:
+    p = sub.add_parser("traces", help="list, show or export run traces")
+    p.add_argument("action", choices=["list", "show", "export"])
+    p.add_argument("id", nargs="?", help="run id (or a unique prefix) for show")
+    p.add_argument("--task")
+    p.add_argument("--strategy")
+    p.add_argument("--model")
+    p.add_argument("--thread")
+    p.add_argument("--verdict", choices=["correct", "incorrect", "checked", "unchecked"])
+    p.add_argument("--since", help="ISO date/time, or an age like 2h, 3d")
+    p.add_argument("--limit", type=int, default=50, help="list at most N (default 50)")
+    p.add_argument("--out", help="export to this file instead of stdout")
+    p.add_argument("--full", action="store_true", help="show: every model call's raw text")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_traces)

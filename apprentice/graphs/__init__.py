@@ -1,0 +1,13 @@
+"""Strategy graphs: LangGraph StateGraphs that hold control flow only (roles live in agents/)."""
+
+from apprentice.graphs.context import Recorder, RunContext
+from apprentice.graphs.registry import (
+    STRATEGIES,
+    Strategy,
+    build_graph,
+    compiled_graph,
+    turn_input,
+)
+from apprentice.graphs.runner import RunResult, run_question
+
+__all__ = ["STRATEGIES", "Strategy", "turn_input", "build_graph", "compiled_graph", "Recorder", "RunContext", "RunResult", "run_question"]

@@ -1,0 +1,114 @@
+"""What every strategy graph gets at run time: the model, the allowed tools, and the trace recorder.
+
+Graphs receive a :class:`RunContext` as LangGraph's run-scoped ``context`` (``Runtime[RunContext]``),
+so nodes stay plain module-level functions and the recorder is the one place that writes steps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.tools import BaseTool
+
+from apprentice.traces import Step, TraceStore
+
+__all__ = ["Recorder", "RunContext", "EventSink"]
+
+#: Called with each step as it is recorded (the CLI prints it, the TUI shows it).
+EventSink = Callable[[Step], None]
+
+
+class Recorder:
+    """Writes the steps of one run to the trace store, in order, from any thread."""
+
+    def __init__(self, store: TraceStore | None, run_id: str, sink: EventSink | None = None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.sink = sink
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.calls = 0
+
+    def record(self, kind: str, **fields: Any) -> Step:
+        """Append a step of ``kind`` with the given :class:`Step` fields; returns it."""
+        with self._lock:
+            step = Step(idx=next(self._counter), kind=kind, **fields)
+            if kind == "llm":
+                self.tokens_in += step.tokens_in
+                self.tokens_out += step.tokens_out
+                self.calls += 1
+        if self.store is not None:
+            self.store.add_step(self.run_id, step)
+        if self.sink is not None:
+            self.sink(step)
+        return step
+
+
+@dataclass
+class RunContext:
+    """Run-scoped dependencies of a strategy graph.
+
+    Attributes:
+        model: the chat model in the seat.
+        recorder: writes this run's steps.
+        tools: the run's allowed tools by name; nothing outside this set can be called.
+        task: the task whose answer format, extractor and checker apply (may be None).
+        max_steps: ReAct step limit; other strategies read their own knobs from ``options``.
+        window: how many past messages of a thread go into the prompt.
+        summarize: fold messages that leave the window into a running summary.
+        options: strategy-specific settings (samples, breadth, depth, rounds, ...).
+        cancelled: set to stop the run at the next node boundary.
+    """
+
+    model: BaseChatModel
+    recorder: Recorder
+    tools: dict[str, BaseTool] = field(default_factory=dict)
+    task: Any = None
+    max_steps: int = 6
+    window: int = 8
+    summarize: bool = False
+    protocol: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def call_model(
+        self,
+        messages: Sequence[BaseMessage],
+        *,
+        node: str,
+        stop: list[str] | None = None,
+        model: BaseChatModel | None = None,
+        **params: Any,
+    ) -> AIMessage:
+        """Call the model (streamed, so tokens reach LangGraph's ``messages`` stream) and record it.
+
+        ``params`` go to the model call (``temperature``, ``max_tokens``, ``seed``).
+        """
+        chat = model or self.model
+        started = time.perf_counter()
+        merged: AIMessageChunk | None = None
+        for chunk in chat.stream(list(messages), stop=stop, **params):
+            merged = chunk if merged is None else merged + chunk
+        latency = time.perf_counter() - started
+        message = AIMessage(
+            content=merged.content if merged else "",
+            tool_calls=merged.tool_calls if merged else [],
+            usage_metadata=merged.usage_metadata if merged else None,
+            id=merged.id if merged else None,
+        )
+        usage = message.usage_metadata or {}
+        self.recorder.record(
+            "llm", node=node, raw=message.text, tokens_in=usage.get("input_tokens", 0),
+            tokens_out=usage.get("output_tokens", 0), latency_s=latency,
+            data={"tool_calls": message.tool_calls} if message.tool_calls else {},
+        )
+        return message

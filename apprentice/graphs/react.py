@@ -1,0 +1,208 @@
+"""ReAct as a LangGraph StateGraph: reason -> act -> observe, until a final answer or the step limit.
+
+Two action protocols share the graph. Models with native tool calling (OpenAI) get the tools
+bound; small local models get the text protocol (Thought / Action / Action Input / Observation /
+Final Answer), whose scratchpad is the assistant's unfinished message, continued each turn.
+A step that does not parse, or names a tool outside the run's allowed set, goes back to the
+model as an observation. Threads keep their messages in the checkpointer; the prompt sees a
+window of them and, optionally, a running summary of what fell out of it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypedDict
+
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    HumanMessage,
+    RemoveMessage,
+    ToolMessage,
+)
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
+
+from apprentice.agents.react import (
+    FORCE_ANSWER,
+    FORMAT_ERROR,
+    STOP_SEQUENCES,
+    UNKNOWN_TOOL_ERROR,
+    format_observation,
+    native_system_prompt,
+    parse_react,
+    text_protocol_messages,
+)
+from apprentice.graphs.context import RunContext
+from apprentice.graphs.history import answer_format, history_window, summarize_messages
+from apprentice.models import supports_native_tools
+from apprentice.tools import format_tool_error
+
+__all__ = ["ReactState", "build", "TURN_DEFAULTS"]
+
+#: What each new turn resets (the thread's messages and summary carry over).
+TURN_DEFAULTS = {"scratch": "", "steps": 0, "pending": None}
+
+
+class ReactState(TypedDict, total=False):
+    """Graph state. ``messages`` is the thread; the rest belongs to the current turn."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    summary: str
+    question: str
+    scratch: str
+    steps: int
+    pending: dict[str, str] | None
+    answer: str | None
+
+
+def _native(ctx: RunContext) -> bool:
+    if ctx.protocol == "auto":
+        return bool(ctx.tools) and supports_native_tools(ctx.model)
+    return ctx.protocol == "native"
+
+
+# -- nodes -------------------------------------------------------------------------------------
+
+
+def summarize(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Fold the messages that left the window into the running summary."""
+    ctx = runtime.context
+    dropped, _ = history_window(state["messages"][:-1], ctx.window)
+    summary = summarize_messages(ctx, state.get("summary", ""), dropped)
+    return {"summary": summary, "messages": [RemoveMessage(id=m.id) for m in dropped]}
+
+
+def reason(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Ask the model for the next step (or the final answer, once the steps are spent)."""
+    ctx = runtime.context
+    if _native(ctx):
+        return _reason_native(state, ctx)
+    return _reason_text(state, ctx)
+
+
+def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
+    scratch = state.get("scratch", "")
+    _, history = history_window(state["messages"][:-1], ctx.window)
+    prompt = text_protocol_messages(
+        question=state["question"], scratch=scratch, tools=list(ctx.tools.values()),
+        history=history, summary=state.get("summary", ""), answer_format=answer_format(ctx),
+    )
+    if state.get("steps", 0) >= ctx.max_steps:
+        prompt[-1] = AIMessage(prompt[-1].text + FORCE_ANSWER)
+        reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES)
+        step = parse_react("Final Answer:" + reply.text)
+        answer = step.final_answer or reply.text.strip() or "(no answer)"
+        ctx.recorder.record("answer", node="reason", raw=answer, data={"forced": True})
+        return {"answer": answer, "pending": None, "messages": [AIMessage(answer)]}
+    reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES)
+    text = reply.text.rstrip()
+    step = parse_react("Thought:" + text, tools=list(ctx.tools))
+    scratch += f"Thought: {text.strip()}\n"
+    if step.thought:
+        ctx.recorder.record("thought", node="reason", thought=step.thought)
+    if step.final_answer is not None:
+        ctx.recorder.record("answer", node="reason", raw=step.final_answer)
+        return {"answer": step.final_answer, "scratch": scratch, "pending": None,
+                "messages": [AIMessage(step.final_answer)]}
+    if step.problem:
+        observation = FORMAT_ERROR.format(problem=step.problem)
+        ctx.recorder.record("error", node="reason", observation=observation, raw=text)
+        return {"scratch": scratch + f"Observation: {observation}\n", "steps": state.get("steps", 0) + 1,
+                "pending": None}
+    pending = {"tool": step.tool or "", "input": step.tool_input or "", "thought": step.thought}
+    return {"scratch": scratch, "pending": pending}
+
+
+def _reason_native(state: ReactState, ctx: RunContext) -> dict[str, Any]:
+    messages = state["messages"]
+    turn_start = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+    _, history = history_window(messages[:turn_start], ctx.window)
+    prompt = [native_system_prompt(summary=state.get("summary", ""), answer_format=answer_format(ctx)),
+              *history, *messages[turn_start:]]
+    model = ctx.model
+    if state.get("steps", 0) >= ctx.max_steps:
+        prompt.append(HumanMessage("You have used all your steps. Give your final answer now."))
+    elif ctx.tools:
+        model = ctx.model.bind_tools(list(ctx.tools.values()))
+    reply = ctx.call_model(prompt, node="reason", model=model)
+    if reply.tool_calls and state.get("steps", 0) < ctx.max_steps:
+        if reply.text.strip():
+            ctx.recorder.record("thought", node="reason", thought=reply.text.strip())
+        return {"messages": [reply]}
+    answer = reply.text.strip()
+    if answer.lower().startswith("final answer:"):
+        answer = answer[len("final answer:"):].strip()
+    ctx.recorder.record("answer", node="reason", raw=answer)
+    return {"messages": [reply], "answer": answer}
+
+
+def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Run the requested tool calls; refusals and tool errors become observations."""
+    ctx = runtime.context
+    steps = state.get("steps", 0) + 1
+    if state.get("pending"):
+        pending = state["pending"]
+        observation = _call_tool(ctx, pending["tool"], pending["input"])
+        scratch = state.get("scratch", "") + f"Observation: {format_observation(observation)}\n"
+        return {"scratch": scratch, "pending": None, "steps": steps}
+    calls = state["messages"][-1].tool_calls
+    results = [ToolMessage(_call_tool(ctx, c["name"], c["args"]), tool_call_id=c["id"], name=c["name"])
+               for c in calls]
+    return {"messages": results, "steps": steps}
+
+
+def _call_tool(ctx: RunContext, name: str, tool_input: str | dict) -> str:
+    shown = tool_input if isinstance(tool_input, str) else str(tool_input)
+    ctx.recorder.record("action", node="act", tool=name, tool_input=shown)
+    tool = ctx.tools.get(name)
+    if tool is None:
+        observation = UNKNOWN_TOOL_ERROR.format(tool=name, names=", ".join(ctx.tools))
+    else:
+        try:
+            args = tool_input if isinstance(tool_input, dict) else _single_arg(tool, tool_input)
+            observation = str(tool.invoke(args))
+        except Exception as exc:  # a tool's failure is the model's observation (STYLE rule 3)
+            observation = format_tool_error(exc)
+    ctx.recorder.record("observation", node="act", tool=name, observation=observation)
+    return observation
+
+
+def _single_arg(tool: Any, text: str) -> dict[str, str]:
+    fields = list(tool.args)
+    return {fields[0]: text} if fields else {}
+
+
+# -- routing -----------------------------------------------------------------------------------
+
+
+def route_start(state: ReactState, runtime: Runtime[RunContext]) -> Literal["summarize", "reason"]:
+    """Summarize first when the thread has outgrown the window and summaries are on."""
+    ctx = runtime.context
+    dropped, _ = history_window(state["messages"][:-1], ctx.window)
+    return "summarize" if ctx.summarize and dropped else "reason"
+
+
+def route_reason(state: ReactState, runtime: Runtime[RunContext]) -> Literal["act", "reason", "__end__"]:
+    """Act on a pending action or tool calls; reason again after a parse error; end on an answer."""
+    if state.get("answer") is not None or runtime.context.cancelled.is_set():
+        return END
+    if state.get("pending"):
+        return "act"
+    last = state["messages"][-1] if state.get("messages") else None
+    if isinstance(last, AIMessage) and last.tool_calls:
+        return "act"
+    return "reason"
+
+
+def build(checkpointer: Any = None):
+    """Compile the ReAct graph (optionally with a checkpointer for threads)."""
+    graph = StateGraph(ReactState, context_schema=RunContext)
+    graph.add_node("summarize", summarize)
+    graph.add_node("reason", reason)
+    graph.add_node("act", act)
+    graph.add_conditional_edges(START, route_start)
+    graph.add_edge("summarize", "reason")
+    graph.add_conditional_edges("reason", route_reason)
+    graph.add_edge("act", "reason")
+    return graph.compile(checkpointer=checkpointer, name="react")

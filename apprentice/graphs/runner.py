@@ -1,0 +1,157 @@
+"""Run one question through a strategy graph and leave its trace: the one entry point that the
+CLI, the TUI, batch jobs, eval and distillation all call."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from apprentice.errors import ApprenticeError
+from apprentice.graphs.context import EventSink, Recorder, RunContext
+from apprentice.graphs.registry import compiled_graph, turn_input
+from apprentice.graphs.threads import open_checkpointer
+from apprentice.models import load_chat_model, model_error
+from apprentice.tools import ToolContext, get_tools
+from apprentice.traces import TraceStore, open_store
+
+__all__ = ["RunResult", "run_question", "DEFAULT_TOOLS"]
+
+#: Tools a run may use unless told otherwise.
+DEFAULT_TOOLS = ("calculator", "web_search", "retrieve", "remember", "recall")
+
+
+@dataclass
+class RunResult:
+    """What a run produced; the full record is ``TraceStore.get(run_id)``."""
+
+    run_id: str
+    thread_id: str
+    strategy: str
+    model: str
+    answer: str | None
+    status: str
+    error: str | None = None
+    prediction: str | None = None
+    correct: bool | None = None
+    score: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    model_calls: int = 0
+    latency_s: float = 0.0
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable ``--json`` shape."""
+        return {k: v for k, v in self.__dict__.items() if k != "state"}
+
+
+def run_question(
+    question: str,
+    *,
+    strategy: str = "react",
+    model: str | BaseChatModel = "local",
+    model_spec: str | None = None,
+    task: Any = None,
+    item: Any = None,
+    thread_id: str | None = None,
+    tools: Sequence[str] | None = None,
+    tool_context: ToolContext | None = None,
+    store: TraceStore | None = None,
+    checkpointer: Any = None,
+    sink: EventSink | None = None,
+    cancel: threading.Event | None = None,
+    options: dict[str, Any] | None = None,
+    max_steps: int = 6,
+    window: int = 8,
+    summarize: bool = False,
+    protocol: str = "auto",
+    meta: dict[str, Any] | None = None,
+) -> RunResult:
+    """Answer ``question`` with ``strategy`` and record the run.
+
+    Args:
+        question: what to answer (already framed by the task, when there is one).
+        strategy: a name from :data:`apprentice.graphs.STRATEGIES`.
+        model: a model spec, or a ready chat model (then ``model_spec`` names it in traces).
+        task: the task (answer format, extractor, checker); with ``item`` the answer is checked.
+        item: the task item being solved (its gold answer and id go into the trace).
+        thread_id: continue this conversation (a new thread id is made when None).
+        tools: names of the tools the run may call (default :data:`DEFAULT_TOOLS`).
+        sink: called with every step as it is recorded.
+        cancel: set it to stop the run at the next node boundary.
+        options: strategy-specific settings.
+
+    Raises:
+        ApprenticeError: bad input, or a model that cannot be reached; the run is still
+            recorded, with status ``error``.
+    """
+    question = (question or "").strip()
+    if not question:
+        raise ApprenticeError("the question is empty")
+    chat = load_chat_model(model) if isinstance(model, str) else model
+    spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
+    store = store if store is not None else open_store()
+    saver = checkpointer if checkpointer is not None else open_checkpointer()
+    thread_id = thread_id or uuid.uuid4().hex[:12]
+    run_id = store.start_run(
+        strategy=strategy, model=spec, question=question, thread_id=thread_id,
+        task=getattr(task, "name", None), item_id=getattr(item, "id", None),
+        gold=getattr(item, "answer", None), meta=meta,
+    )
+    ctx = RunContext(
+        model=chat, recorder=Recorder(store, run_id, sink), task=task,
+        tools={t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)},
+        max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
+        options=dict(options or {}), cancelled=cancel or threading.Event(),
+    )
+    started = time.perf_counter()
+    try:
+        state = _drive(compiled_graph(strategy, saver), turn_input(strategy, question), thread_id, ctx)
+    except BaseException as exc:
+        error = model_error(exc) or exc
+        status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
+        store.finish_run(run_id, answer=None, status=status, error=f"{type(exc).__name__}: {exc}")
+        if error is not exc:
+            raise error from exc
+        raise
+    cancelled = ctx.cancelled.is_set() and state.get("answer") is None
+    answer = state.get("answer")
+    store.finish_run(run_id, answer=answer, status="cancelled" if cancelled else "ok",
+                     tree=state.get("tree"), meta=state.get("run_meta"))
+    result = RunResult(
+        run_id=run_id, thread_id=thread_id, strategy=strategy, model=spec, answer=answer,
+        status="cancelled" if cancelled else "ok", tokens_in=ctx.recorder.tokens_in,
+        tokens_out=ctx.recorder.tokens_out, model_calls=ctx.recorder.calls,
+        latency_s=time.perf_counter() - started, state=state,
+    )
+    if task is not None and answer is not None:
+        _check(result, store, task, item)
+    return result
+
+
+def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) -> dict[str, Any]:
+    """Stream the graph to its end (or to a cancel) and return the final state."""
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * ctx.max_steps + 50}
+    state: dict[str, Any] = {}
+    for state in graph.stream(turn, config, context=ctx, stream_mode="values"):
+        if ctx.cancelled.is_set():
+            break
+    return state
+
+
+def _check(result: RunResult, store: TraceStore, task: Any, item: Any) -> None:
+    """Extract the task's answer and, when the item has a gold answer, record the verdict."""
+    result.prediction = task.extract(result.answer)
+    can_check = getattr(task, "can_check", lambda it: it.answer is not None)
+    if item is None or not can_check(item):
+        return
+    verdict = task.check(item, result.prediction)
+    result.correct, result.score = verdict.correct, verdict.score
+    store.add_verdict(result.run_id, verifier=verdict.checker, correct=verdict.correct,
+                      score=verdict.score, reason=verdict.reason)

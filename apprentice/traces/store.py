@@ -1,0 +1,310 @@
+"""The trace store: every run of every strategy, its steps and verdicts, in one SQLite file.
+
+Writes are cheap (WAL, one short transaction per call) so a graph can record each step as it
+happens; a run killed half-way still leaves its steps and a ``running`` status behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from apprentice.config import data_path
+from apprentice.errors import ApprenticeError
+from apprentice.secrets import redact
+from apprentice.traces.records import Run, Step
+
+__all__ = ["TraceStore", "open_store"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    thread_id TEXT,
+    strategy TEXT NOT NULL,
+    task TEXT,
+    item_id TEXT,
+    model TEXT NOT NULL,
+    question TEXT NOT NULL,
+    gold TEXT,
+    answer TEXT,
+    status TEXT NOT NULL DEFAULT 'running',
+    error TEXT,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    latency_s REAL,
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    model_calls INTEGER NOT NULL DEFAULT 0,
+    correct INTEGER,
+    score REAL,
+    checker TEXT,
+    tree TEXT,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS runs_filter ON runs (task, strategy, model, started_at);
+CREATE INDEX IF NOT EXISTS runs_item ON runs (task, item_id);
+CREATE TABLE IF NOT EXISTS steps (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    node TEXT,
+    thought TEXT,
+    tool TEXT,
+    tool_input TEXT,
+    observation TEXT,
+    raw TEXT,
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    latency_s REAL NOT NULL DEFAULT 0,
+    data TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    PRIMARY KEY (run_id, idx)
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    verifier TEXT NOT NULL,
+    correct INTEGER,
+    score REAL,
+    reason TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_run ON verdicts (run_id);
+"""
+
+_RUN_FILTERS = {
+    "task": "task = ?",
+    "strategy": "strategy = ?",
+    "model": "model = ?",
+    "thread_id": "thread_id = ?",
+    "item_id": "item_id = ?",
+    "status": "status = ?",
+    "since": "started_at >= ?",
+    "until": "started_at < ?",
+    "min_score": "score >= ?",
+}
+
+
+def _dumps(value: Any) -> str:
+    return redact(json.dumps(value, ensure_ascii=False, default=str))
+
+
+class TraceStore:
+    """A thread-safe handle on ``traces.db``; one connection, serialised by a lock."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else data_path("traces.db")
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise ApprenticeError(f"cannot open trace store {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock:
+            self._db.close()
+
+    def _write(self, sql: str, params: tuple | list) -> None:
+        with self._lock:
+            self._db.execute(sql, params)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        strategy: str,
+        model: str,
+        question: str,
+        thread_id: str | None = None,
+        task: str | None = None,
+        item_id: str | None = None,
+        gold: str | None = None,
+        meta: dict | None = None,
+        run_id: str | None = None,
+    ) -> str:
+        """Open a run in status ``running`` and return its id."""
+        run_id = run_id or uuid.uuid4().hex[:16]
+        self._write(
+            "INSERT INTO runs (id, thread_id, strategy, task, item_id, model, question, gold,"
+            " started_at, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (run_id, thread_id, strategy, task, item_id, redact(model), redact(question), gold,
+             time.time(), _dumps(meta or {})),
+        )
+        return run_id
+
+    def add_step(self, run_id: str, step: Step) -> None:
+        """Append one step; ``step.idx`` must be unique within the run."""
+        self._write(
+            "INSERT INTO steps (run_id, idx, kind, node, thought, tool, tool_input, observation, raw,"
+            " tokens_in, tokens_out, latency_s, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (run_id, step.idx, step.kind, step.node, _red(step.thought), step.tool,
+             _red(step.tool_input), _red(step.observation), _red(step.raw), step.tokens_in,
+             step.tokens_out, step.latency_s, _dumps(step.data), step.created_at or time.time()),
+        )
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        answer: str | None,
+        status: str = "ok",
+        error: str | None = None,
+        tree: dict | None = None,
+        meta: dict | None = None,
+    ) -> None:
+        """Close a run: final answer, status, totals summed from its steps, and the search tree."""
+        with self._lock:
+            tot = self._db.execute(
+                "SELECT COALESCE(SUM(tokens_in),0), COALESCE(SUM(tokens_out),0),"
+                " COALESCE(SUM(kind = 'llm'),0) FROM steps WHERE run_id = ?", (run_id,)
+            ).fetchone()
+            row = self._db.execute("SELECT started_at, meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise ApprenticeError(f"no run {run_id!r} in {self.path}")
+            merged = {**json.loads(row["meta"]), **(meta or {})}
+            now = time.time()
+            self._db.execute(
+                "UPDATE runs SET answer = ?, status = ?, error = ?, ended_at = ?, latency_s = ?,"
+                " tokens_in = ?, tokens_out = ?, model_calls = ?, tree = ?, meta = ? WHERE id = ?",
+                (_red(answer), status, _red(error), now, now - row["started_at"], tot[0], tot[1],
+                 tot[2], _dumps(tree) if tree is not None else None, _dumps(merged), run_id),
+            )
+
+    def add_verdict(
+        self, run_id: str, *, verifier: str, correct: bool | None, score: float | None, reason: str = ""
+    ) -> None:
+        """Record a verdict; the run's own ``correct``/``score``/``checker`` follow the latest one."""
+        now = time.time()
+        flag = None if correct is None else int(bool(correct))
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.execute(
+                "INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
+                " VALUES (?,?,?,?,?,?)", (run_id, verifier, flag, score, _red(reason), now),
+            )
+            self._db.execute(
+                "UPDATE runs SET correct = ?, score = ?, checker = ? WHERE id = ?",
+                (flag, score, verifier, run_id),
+            )
+            self._db.execute("COMMIT")
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run with its steps and verdicts."""
+        self._write("DELETE FROM runs WHERE id = ?", (run_id,))
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> Run:
+        """Return one run with its steps and verdicts; a unique id prefix is enough."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (run_id.replace("%", "") + "%",)
+            ).fetchall()
+            if len(rows) != 1:
+                what = "no run" if not rows else "more than one run"
+                raise ApprenticeError(f"{what} matches id {run_id!r}")
+            row = rows[0]
+            steps = self._db.execute(
+                "SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (row["id"],)
+            ).fetchall()
+            verdicts = self._db.execute(
+                "SELECT * FROM verdicts WHERE run_id = ? ORDER BY created_at", (row["id"],)
+            ).fetchall()
+        return Run.from_rows(row, steps, verdicts)
+
+    def query(
+        self,
+        *,
+        verdict: str | None = None,
+        limit: int | None = None,
+        with_steps: bool = False,
+        newest_first: bool = True,
+        **filters: Any,
+    ) -> list[Run]:
+        """Runs matching every filter given.
+
+        Args:
+            verdict: ``"correct"``, ``"incorrect"``, ``"checked"`` or ``"unchecked"``.
+            limit: at most this many runs.
+            with_steps: load each run's steps and verdicts too.
+            newest_first: order by start time, newest first (else oldest first).
+            **filters: any of task, strategy, model, thread_id, item_id, status, since, until
+                (epoch seconds), min_score.
+        """
+        where, params = self._where(verdict, filters)
+        sql = f"SELECT id FROM runs {where} ORDER BY started_at {'DESC' if newest_first else 'ASC'}"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            ids = [r[0] for r in self._db.execute(sql, params).fetchall()]
+        if with_steps:
+            return [self.get(i) for i in ids]
+        return self._summaries(ids)
+
+    def count(self, *, verdict: str | None = None, **filters: Any) -> int:
+        """How many runs match (same filters as :meth:`query`)."""
+        where, params = self._where(verdict, filters)
+        with self._lock:
+            return self._db.execute(f"SELECT COUNT(*) FROM runs {where}", params).fetchone()[0]
+
+    def iter_runs(self, *, verdict: str | None = None, **filters: Any) -> Iterator[Run]:
+        """Yield full runs (steps and verdicts included), oldest first, one at a time."""
+        for summary in self.query(verdict=verdict, newest_first=False, **filters):
+            yield self.get(summary.id)
+
+    def _summaries(self, ids: list[str]) -> list[Run]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = {r["id"]: r for r in self._db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", ids)}
+        return [Run.from_rows(rows[i], [], []) for i in ids]
+
+    @staticmethod
+    def _where(verdict: str | None, filters: dict[str, Any]) -> tuple[str, list]:
+        clauses, params = [], []
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if key not in _RUN_FILTERS:
+                raise ApprenticeError(f"unknown trace filter {key!r}; choose from: {', '.join(_RUN_FILTERS)}")
+            clauses.append(_RUN_FILTERS[key])
+            params.append(value)
+        verdict_sql = {
+            "correct": "correct = 1", "incorrect": "correct = 0",
+            "checked": "correct IS NOT NULL", "unchecked": "correct IS NULL", None: None,
+        }
+        if verdict not in verdict_sql:
+            raise ApprenticeError(f"unknown verdict filter {verdict!r}; use correct, incorrect, checked or unchecked")
+        if verdict:
+            clauses.append(verdict_sql[verdict])
+        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def _red(text: str | None) -> str | None:
+    return None if text is None else redact(text)
+
+
+_STORES: dict[Path, TraceStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def open_store(path: str | Path | None = None) -> TraceStore:
+    """Return the process-wide store for ``path`` (default ``home()/traces.db``)."""
+    key = Path(path) if path else data_path("traces.db")
+    with _STORES_LOCK:
+        if key not in _STORES or not key.exists():
+            _STORES[key] = TraceStore(key)
+        return _STORES[key]
