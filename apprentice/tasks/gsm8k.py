@@ -1,0 +1,62 @@
+"""GSM8K: grade-school math word problems; the gold answer follows ``#### `` in the worked solution."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+from apprentice.errors import DataError
+from apprentice.tasks.answers import FINAL_ANSWER, NumericTask, format_number, parse_number
+from apprentice.tasks.base import Item, read_records, require, resolve_source, stable_id
+
+__all__ = ["GSM8KTask", "readable_solution"]
+
+_ANNOTATION = re.compile(r"<<[^<>]*>>")
+_POOL_SIZE = 8
+
+
+def readable_solution(solution: str) -> str:
+    """A GSM8K solution as a few-shot target: calculator ``<<...>>`` annotations dropped and the
+    ``#### X`` line turned into ``Final Answer: X``."""
+    body, _, final = solution.rpartition("####")
+    body = _ANNOTATION.sub("", body).strip()
+    return f"{body}\n{FINAL_ANSWER} {final.strip().replace(',', '')}".strip()
+
+
+class GSM8KTask(NumericTask):
+    """GSM8K (``gsm8k/train.jsonl``: question, answer with ``#### N``); ``meta["solution"]`` keeps
+    the worked solution with its ``<<a*b=c>>`` annotations."""
+
+    name: ClassVar[str] = "gsm8k"
+    default_file: ClassVar[str] = "gsm8k/train.jsonl"
+
+    def parse(self, row: dict[str, Any], where: str) -> Item:
+        """One ``{"question", "answer"}`` record; the answer must contain ``#### <number>``."""
+        question = str(require(row, "question", where)).strip()
+        solution = str(require(row, "answer", where))
+        if "####" not in solution:
+            raise DataError(f"{where}: answer has no '#### <number>' line")
+        final = solution.rpartition("####")[2].strip().replace(",", "")
+        value = parse_number(final)
+        if value is None:
+            raise DataError(f"{where}: final answer {final!r} is not a number")
+        return Item(
+            id=stable_id("gsm8k", question),
+            question=question,
+            answer=format_number(value),
+            meta={"solution": solution.strip()},
+        )
+
+    def fewshot_pool(self) -> list[tuple[str, str]]:
+        """The last eight problems of the data file with their worked solutions (annotations
+        dropped); the hand-written pool when no file is available. The file's tail is used so that
+        ``--limit N`` evaluations (which take the head) do not see their own exemplars."""
+        source = self._source or resolve_source(None, self.default_file)
+        try:
+            records = read_records(source) if not isinstance(source, str) else []
+        except DataError:
+            records = []
+        if not records:
+            return super().fewshot_pool()
+        tail = [self.parse(record.row, record.where) for record in records[-_POOL_SIZE:]]
+        return [(item.question, readable_solution(item.meta["solution"])) for item in tail]

@@ -1,0 +1,109 @@
+"""The arithmetic word-problem generator: determinism, exact steps, disjoint splits, all levels."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from apprentice.errors import ApprenticeError
+from apprentice.tasks import ArithTask, get_task
+from apprentice.tasks.arith import TEMPLATES, step_solution
+from apprentice.tasks.game24 import evaluate_expression
+
+_OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: Fraction(a, b)}
+
+
+def _check_item(item, level):
+    steps = item.meta["steps"]
+    assert item.meta["level"] == level
+    for index, step in enumerate(steps):
+        exact = _OPS[step["op"]](step["a"], step["b"])
+        assert exact == step["result"], step  # divisions are exact
+        assert isinstance(step["result"], int) and step["result"] >= 1
+        assert step["reason"] and "{" not in step["reason"]
+        if index:
+            assert step["a"] == steps[index - 1]["result"]
+    assert item.answer == str(steps[-1]["result"])
+    value, _ = evaluate_expression(item.meta["equation"])
+    assert value == int(item.answer)
+    assert "{" not in item.question and item.question.endswith("?")
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_levels(level):
+    items = ArithTask(level=level, n=120, seed=3).load()
+    assert len(items) == 120
+    counts = {len(item.meta["steps"]) for item in items}
+    ops = {step["op"] for item in items for step in item.meta["steps"]}
+    for item in items:
+        _check_item(item, level)
+    if level == 1:
+        assert counts == {1} and ops == {"+", "-"}
+    elif level == 2:
+        assert counts == {1} and ops == {"+", "-", "*", "/"}
+    elif level == 3:
+        assert counts == {2} and ops == {"+", "-", "*", "/"}
+    else:
+        assert counts == {3, 4}
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6), st.sampled_from([1, 2, 3, 4]))
+def test_deterministic_and_correct_for_any_seed(seed, level):
+    first = ArithTask(level=level, n=20, seed=seed).load(split="train")
+    again = ArithTask(level=level, n=20, seed=seed).load(split="train")
+    assert first == again
+    for item in first:
+        _check_item(item, level)
+
+
+def test_seeds_differ():
+    a = [item.question for item in ArithTask(seed=1, n=30).load()]
+    b = [item.question for item in ArithTask(seed=2, n=30).load()]
+    assert a != b
+    assert [i.question for i in ArithTask(n=30).load(seed=5)] != [i.question for i in ArithTask(n=30).load()]
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_train_and_test_are_disjoint(level):
+    task = ArithTask(level=level, n=150)
+    train, test = task.load(split="train"), task.load(split="test")
+    train_texts, test_texts = {item.question for item in train}, {item.question for item in test}
+    assert len(train_texts) == len(train) and len(test_texts) == len(test)
+    assert not train_texts & test_texts
+    assert task.load() == test  # no split means the test split
+    assert task.load(limit=7) == test[:7]
+    pool_questions = {question for question, _ in task.fewshot_pool()}
+    assert len(pool_questions) == 4 and not pool_questions & test_texts
+
+
+def test_templates_are_varied():
+    for op, templates in TEMPLATES.items():
+        assert len(templates) >= 15, op
+        assert len({t.event + t.setup + t.question for t in templates}) == len(templates)
+    wording = " ".join(t.setup + t.event + t.question for ts in TEMPLATES.values() for t in ts)
+    for phrase in ("gives away", "in total", "each", "equally", "How many more", "as many", "left"):
+        assert phrase in wording
+
+
+def test_worked_solution_grades_correct():
+    task = get_task("arith", level=4, n=30)
+    for item in task.load():
+        solution = step_solution(item.meta["steps"])
+        assert solution.splitlines()[-1] == f"Final Answer: {item.answer}"
+        assert task.grade(item, solution).correct
+        assert not task.check(item, str(int(item.answer) + 1)).correct
+
+
+def test_bad_options():
+    with pytest.raises(ApprenticeError, match="level"):
+        ArithTask(level=7)
+    with pytest.raises(ApprenticeError, match="n >= 1"):
+        ArithTask(n=0)
+    with pytest.raises(ApprenticeError, match="no data file"):
+        ArithTask().load("some/file.jsonl")
+    with pytest.raises(ApprenticeError, match="split"):
+        ArithTask().load(split="dev")
