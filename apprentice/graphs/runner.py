@@ -148,8 +148,7 @@ def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) ->
 def _check(result: RunResult, store: TraceStore, task: Any, item: Any) -> None:
     """Extract the task's answer and, when the item has a gold answer, record the verdict."""
     result.prediction = task.extract(result.answer)
-    can_check = getattr(task, "can_check", lambda it: it.answer is not None)
-    if item is None or not can_check(item):
+    if item is None or not task.can_check(item):
         return
     verdict = task.check(item, result.prediction)
     result.correct, result.score = verdict.correct, verdict.score

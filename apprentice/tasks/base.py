@@ -147,6 +147,10 @@ class Task(ABC):
         """Turn one raw record into an :class:`Item`; ``where`` (``path:line``) goes into errors."""
         raise DataError(f"{where}: the {self.name} task does not read data files")
 
+    def can_check(self, item: Item) -> bool:
+        """Whether :meth:`check` can judge answers to ``item`` (it has a gold answer, by default)."""
+        return item.answer is not None
+
     def grade(self, item: Item, text: str) -> Verdict:
         """Extract the answer from free model ``text`` and check it: ``check(item, extract(text))``."""
         return self.check(item, self.extract(text))
