@@ -1,0 +1,132 @@
+"""A batch job: every line of a JSONL file through ``run_question``, with bounded concurrency, and
+a resumable output file. ``run_batch`` is the one entry point (the CLI and the Ray path share it).
+
+Concurrency: ``run_question`` is synchronous (a LangGraph sync graph streaming through blocking
+model calls), so ``concurrency`` asyncio workers each hand one item at a time to a thread pool of
+the same size. HTTP models are shared across threads (the OpenAI client is thread-safe); local
+llama.cpp models serialise their calls with a lock; trace writes are serialised by the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from apprentice.batch.inputs import BatchItem, TaskConfig, read_items
+from apprentice.batch.output import OutputFile, load_done
+from apprentice.batch.progress import BatchSummary, Tracker
+from apprentice.batch.worker import WorkerConfig, process_item
+from apprentice.errors import ApprenticeError
+from apprentice.models import load_chat_model, parse_spec
+
+__all__ = ["BatchJob", "run_batch", "load_batch_model", "pending_items"]
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """Everything that defines a job; the same job started again resumes where it stopped.
+
+    Attributes:
+        input: The JSONL file of questions (only ever read).
+        output: The JSONL file of results (appended to; repaired on resume).
+        inputs: How lines become items (task, or field names).
+        worker: Strategy, model spec, retries: what each item runs with.
+        concurrency: How many items are in flight at once.
+        progress: Show a progress bar on stderr.
+    """
+
+    input: Path
+    output: Path
+    inputs: TaskConfig = field(default_factory=TaskConfig)
+    worker: WorkerConfig = field(default_factory=WorkerConfig)
+    concurrency: int = 4
+    progress: bool = False
+
+
+def load_batch_model(spec: str) -> BaseChatModel:
+    """The chat model for a job; HTTP clients do not retry on their own (the job's policy does)."""
+    if parse_spec(spec).kind == "openai":
+        return load_chat_model(spec, max_retries=0)
+    return load_chat_model(spec)
+
+
+def pending_items(job: BatchJob, task: Any) -> tuple[list[BatchItem], list[dict[str, Any]], int]:
+    """(items still to run, ``ok`` records already in the output, number of input items)."""
+    if job.concurrency < 1:
+        raise ApprenticeError(f"--concurrency must be at least 1, got {job.concurrency}")
+    if Path(job.input).resolve() == Path(job.output).resolve():
+        raise ApprenticeError("--out must not be the input file (the input is never modified)")
+    items = read_items(job.input, job.inputs, task)
+    done = load_done(job.output)
+    todo = [entry for entry in items if entry.id not in done]
+    return todo, list(done.values()), len(items)
+
+
+def run_batch(
+    job: BatchJob,
+    *,
+    model: BaseChatModel | None = None,
+    ray: bool = False,
+    ray_address: str | None = None,
+    ray_workers: int | None = None,
+) -> BatchSummary:
+    """Run (or resume) ``job`` and return its summary.
+
+    Args:
+        job: The job.
+        model: A ready chat model to share across threads (default: built from the job's spec).
+            Not used on Ray, where every worker builds its own from the spec.
+        ray: Run the items on a Ray cluster instead of local threads.
+        ray_address: The cluster (``None`` starts a local Ray runtime).
+        ray_workers: How many Ray actors (model clients) to start (default 2).
+
+    Raises:
+        ApprenticeError: Bad arguments, a malformed input file, or a model that cannot be loaded.
+    """
+    task = job.inputs.build()
+    todo, done_before, total = pending_items(job, task)
+    tracker = Tracker(total, done_before, output=str(job.output), show=job.progress)
+    try:
+        with OutputFile(job.output) as out:
+            if todo and ray:
+                from apprentice.batch.ray_runner import run_on_ray
+
+                run_on_ray(todo, job, out=out, tracker=tracker, address=ray_address, workers=ray_workers)
+            elif todo:
+                chat = model if model is not None else load_batch_model(job.worker.model_spec)
+                asyncio.run(_run_threads(todo, job, chat, task, out, tracker))
+    finally:
+        summary = tracker.close()
+    return summary
+
+
+async def _run_threads(
+    todo: list[BatchItem], job: BatchJob, model: BaseChatModel, task: Any, out: OutputFile, tracker: Tracker
+) -> None:
+    """``concurrency`` workers pull items from one queue; records are written as each finishes."""
+    loop = asyncio.get_running_loop()
+    cancel = threading.Event()
+    queue: Iterator[BatchItem] = iter(todo)
+    run_one = partial(process_item, model=model, task=task, config=job.worker, cancel=cancel)
+
+    async def worker() -> None:
+        for entry in queue:  # one shared iterator: each item goes to exactly one worker
+            record = await loop.run_in_executor(pool, partial(run_one, entry))
+            if record is not None:
+                out.write(record)
+                tracker.update(record)
+
+    workers = min(job.concurrency, len(todo))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch") as pool:
+        try:
+            await asyncio.gather(*(worker() for _ in range(workers)))
+        finally:
+            cancel.set()  # on Ctrl-C, runs still in flight stop at their next node

@@ -1,0 +1,122 @@
+"""One item through ``run_question``, with retries for transient model errors: the unit of work that
+the async runner and the Ray actors both execute, so both paths produce the same records."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from apprentice.batch.inputs import BatchItem
+
+__all__ = ["RetryPolicy", "WorkerConfig", "is_transient", "process_item"]
+
+_TRANSIENT_STATUS = {408, 409, 425, 429}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter: attempt ``k`` waits up to ``base * 2**k`` (capped)."""
+
+    retries: int = 3
+    base_s: float = 0.5
+    cap_s: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based)."""
+        return random.uniform(0, min(self.cap_s, self.base_s * 2 ** (attempt - 1)))
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What every item of a job shares (picklable, so Ray workers get the same settings)."""
+
+    strategy: str = "react"
+    model_spec: str = "local"
+    max_steps: int = 6
+    tools: tuple[str, ...] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    retry: RetryPolicy = RetryPolicy()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth retrying: rate limits, 5xx, timeouts, dropped connections.
+
+    ``run_question`` re-raises client errors as ``ModelUnavailableError`` ``from`` the original,
+    so the whole ``__cause__``/``__context__`` chain is inspected.
+    """
+    import openai
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (openai.RateLimitError, openai.APIConnectionError,
+                                openai.InternalServerError, TimeoutError, ConnectionError)):
+            return True
+        status = getattr(current, "status_code", None)
+        if isinstance(status, int) and (status >= 500 or status in _TRANSIENT_STATUS):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def process_item(
+    entry: BatchItem,
+    *,
+    model: BaseChatModel,
+    task: Any,
+    config: WorkerConfig,
+    cancel: threading.Event | None = None,
+) -> dict[str, Any] | None:
+    """Run one item to an output record; ``None`` when ``cancel`` stopped it (it is not done).
+
+    Every attempt leaves its own trace in the trace store; the record names the last one.
+    """
+    from apprentice.graphs import run_question
+
+    record = _base_record(entry)
+    if entry.item is None:
+        return {**record, "status": "invalid", "error": entry.error, "attempts": 0}
+    started = time.perf_counter()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            result = run_question(
+                entry.item.question, strategy=config.strategy, model=model, model_spec=config.model_spec,
+                task=task, item=entry.item, tools=config.tools, cancel=cancel, options=config.options,
+                max_steps=config.max_steps, meta={**config.meta, "batch_line": entry.line},
+            )
+        except Exception as exc:  # per-item failures are recorded; the job goes on
+            if cancel is not None and cancel.is_set():
+                return None
+            transient = is_transient(exc)
+            if transient and attempt <= config.retry.retries:
+                time.sleep(config.retry.delay(attempt))
+                continue
+            error = f"{type(exc).__name__}: {exc}"
+            return {**record, "status": "error", "error": error, "attempts": attempt,
+                    "latency_s": round(time.perf_counter() - started, 4)}
+        break
+    if result.status == "cancelled":
+        return None
+    return {
+        **record, "answer": result.answer, "prediction": result.prediction, "correct": result.correct,
+        "score": result.score, "status": result.status, "error": result.error, "run_id": result.run_id,
+        "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
+        "latency_s": round(time.perf_counter() - started, 4), "attempts": attempt,
+    }
+
+
+def _base_record(entry: BatchItem) -> dict[str, Any]:
+    item = entry.item
+    return {"id": entry.id, "question": entry.question, "answer": None, "prediction": None,
+            "gold": item.answer if item else None, "correct": None, "score": None, "status": "error",
+            "error": None, "run_id": None, "tokens_in": 0, "tokens_out": 0, "latency_s": 0.0,
+            "attempts": 0}
