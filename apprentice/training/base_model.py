@@ -1,0 +1,80 @@
+"""The model a training run starts from: a base spec -> HF folder -> (Q)LoRA-ready PEFT model."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from apprentice.errors import ModelSpecError
+from apprentice.models import embedded_model_path, parse_spec
+
+__all__ = ["BaseChoice", "resolve_base", "load_for_training", "lora_config"]
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    """Where training starts: the HF base folder, and the adapter to continue (if any)."""
+
+    spec: str
+    folder: Path
+    parent_adapter: str | None = None
+    parent_dir: Path | None = None
+
+
+def resolve_base(spec: str) -> BaseChoice:
+    """``local`` / ``local:PATH`` (GGUF or HF folder) / ``adapter:NAME`` -> a safetensors HF folder."""
+    from apprentice.backends.hf import hf_base_from_gguf, require_safetensors
+
+    parsed = parse_spec(spec)
+    if parsed.kind == "openai":
+        raise ModelSpecError(f"cannot fine-tune {spec}: training needs local weights (local, local:PATH, adapter:NAME)")
+    if parsed.kind == "adapter":
+        from apprentice.training.registry import get_adapter
+
+        record = get_adapter(parsed.target or "")
+        inner = resolve_base(record.base)
+        return BaseChoice(str(parsed), inner.folder, record.name, record.path)
+    path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
+    if path.is_file():
+        return BaseChoice(str(parsed), hf_base_from_gguf(path))
+    require_safetensors(path)
+    return BaseChoice(str(parsed), path)
+
+
+def lora_config(r: int, alpha: int, dropout: float, target_modules: str | list[str]):
+    """LoRA on all projection layers by default (the QLoRA recipe)."""
+    from peft import LoraConfig
+
+    targets = target_modules if target_modules != "all-linear" else "all-linear"
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any) -> tuple[Any, Any]:
+    """Tokenizer and a trainable PEFT model (4-bit NF4 base with double quantization if ``qlora``)."""
+    import torch
+    from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+
+    torch.set_num_threads(int(os.environ.get("APPRENTICE_THREADS") or (os.cpu_count() or 1)))
+    tokenizer = AutoTokenizer.from_pretrained(choice.folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {"use_safetensors": True, "dtype": torch.float32}
+    if qlora:
+        compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute)
+        if torch.cuda.is_available():
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+    model = AutoModelForCausalLM.from_pretrained(choice.folder, **kwargs)
+    if qlora:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=torch.cuda.is_available())
+    if choice.parent_dir is not None:
+        model = PeftModel.from_pretrained(model, str(choice.parent_dir), is_trainable=True)
+    else:
+        model = get_peft_model(model, lora)
+    return tokenizer, model

@@ -1,0 +1,85 @@
+"""Dataclass configs -> command-line flags (help and choices from field metadata), with YAML files
+layered under the flags, as TRL's scripts do (``main(*configs)`` + ``make_parser()``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+from apprentice.errors import DataError
+
+__all__ = ["add_dataclass_arguments", "config_from_args"]
+
+T = TypeVar("T")
+
+
+def _base_type(tp: Any) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0]) if args else str
+    if origin in (list, tuple):
+        return list
+    return tp
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip: tuple[str, ...] = ()) -> None:
+    """Add one ``--flag`` per field of dataclass ``cls`` (required fields become required flags)."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        kind = _base_type(hints[f.name])
+        help_text = f.metadata.get("help", "")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
+        if "choices" in f.metadata:
+            kwargs["choices"] = f.metadata["choices"]
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, **kwargs)
+            continue
+        if kind is list:
+            kwargs["nargs"] = "+"
+        elif kind in (int, float):
+            kwargs["type"] = kind
+        elif kind is Path:
+            kwargs["type"] = Path
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            kwargs["help"] = f"{help_text} (required)"
+        default = f.default if f.default is not dataclasses.MISSING else None
+        if default not in (None, dataclasses.MISSING):
+            kwargs["help"] += f" (default: {default})"
+        parser.add_argument(flag, **kwargs)
+    parser.add_argument("--config", type=Path, help="YAML file of these options; flags override it")
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace) -> T:
+    """Build ``cls`` from a YAML ``--config`` (if any) overridden by the flags given."""
+    values: dict[str, Any] = {}
+    config_file = getattr(args, "config", None)
+    if config_file:
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(Path(config_file).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise DataError(f"cannot read config {config_file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise DataError(f"config {config_file} must be a mapping of option: value")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(loaded) - names)
+        if unknown:
+            raise DataError(f"config {config_file}: unknown options {', '.join(unknown)}")
+        values.update(loaded)
+    for f in dataclasses.fields(cls):
+        if f.name in vars(args):
+            values[f.name] = getattr(args, f.name)
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in values
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise DataError("missing required option(s): " + ", ".join("--" + m.replace("_", "-") for m in missing))
+    return cls(**values)

@@ -1,0 +1,210 @@
+"""Harvest: traces -> an explanation dataset. Collect, filter, format, split: separate steps.
+
+Output folder:
+  ``train.jsonl`` / ``eval.jsonl``  OpenAI-style chat lines (``messages``) with our metadata
+  ``pairs.jsonl``                   DPO preference pairs (verified vs failed, same question)
+  ``hf/``                           the same as a Hugging Face ``DatasetDict`` (save_to_disk)
+  ``README.md``                     dataset card: counts by source and verdict, length histogram
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.errors import ApprenticeError
+from apprentice.tasks import get_task
+from apprentice.traces import Run, TraceStore, open_store
+from apprentice.training.examples import ChatExample, example_from_run
+
+__all__ = ["HarvestConfig", "HarvestResult", "harvest", "collect_runs", "preference_pairs", "write_dataset"]
+
+#: An Orca-style explanation system prompt (optional; with prompt erasure it is replaced at train time).
+EXPLAIN_SYSTEM = ("You are a careful tutor. Think step by step, say why each step follows from the "
+                  "question's wording, check each calculation with a tool, then give the final answer.")
+
+
+@dataclass
+class HarvestConfig:
+    """What to select and how to format it."""
+
+    out: Path
+    task: str | None = None
+    strategy: str | None = None
+    model: str | None = None
+    since: float | None = None
+    until: float | None = None
+    only_verified: bool = True
+    min_score: float | None = None
+    eval_fraction: float = 0.1
+    max_chars: int = 4000
+    max_per_question: int = 2
+    system: str | None = None  # None: the runtime system prompt; "" drops it; text replaces it
+    tools: list[str] | None = None
+    seed: int = 0
+    pairs: bool = True
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class HarvestResult:
+    """Counts of what was written, and where."""
+
+    out: Path
+    train: int
+    eval: int
+    pairs: int
+    seen: int
+    skipped: Counter
+
+
+def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
+    """Step 1: every finished run matching the selection (verdicts not applied yet)."""
+    return list(store.iter_runs(task=config.task, strategy=config.strategy, model=config.model,
+                                since=config.since, until=config.until, status="ok", **config.filters))
+
+
+def _keep(run: Run, config: HarvestConfig) -> str | None:
+    """Step 2: why a run is left out (None keeps it)."""
+    if config.only_verified and run.correct is not True:
+        return "not verified"
+    if config.min_score is not None and (run.score or 0.0) < config.min_score:
+        return "score too low"
+    return None
+
+
+def _key(text: str) -> str:
+    return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
+
+
+def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[ChatExample]:
+    """Step 3: format kept runs, de-duplicate, cap per question and by length."""
+    formats: dict[str | None, str] = {}
+    examples: list[ChatExample] = []
+    seen: set[str] = set()
+    per_question: Counter = Counter()
+    for run in runs:
+        reason = _keep(run, config)
+        if reason:
+            skipped[reason] += 1
+            continue
+        if run.task not in formats:
+            formats[run.task] = get_task(run.task).answer_format if run.task else ""
+        example = example_from_run(run, answer_format=formats[run.task], system=config.system,
+                                   tools=config.tools)
+        if example is None:
+            skipped["no usable trajectory"] += 1
+            continue
+        if config.system == "":
+            example.messages = [m for m in example.messages if m["role"] != "system"]
+        total = sum(len(m["content"]) for m in example.messages)
+        qkey, ekey = _key(run.question), _key(run.question + "\x00" + example.completion)
+        if total > config.max_chars:
+            skipped["too long"] += 1
+        elif ekey in seen:
+            skipped["duplicate"] += 1
+        elif per_question[qkey] >= config.max_per_question:
+            skipped["question cap"] += 1
+        else:
+            seen.add(ekey)
+            per_question[qkey] += 1
+            examples.append(example)
+    return examples
+
+
+def _split(examples: list[ChatExample], fraction: float, seed: int) -> tuple[list, list]:
+    """Step 4: a held-out split grouped by question, so no question is in both."""
+    questions = sorted({_key(e.meta["question"]) for e in examples})
+    random.Random(seed).shuffle(questions)
+    n_eval = round(len(questions) * fraction) if len(questions) > 1 else 0
+    held = set(questions[:n_eval])
+    train = [e for e in examples if _key(e.meta["question"]) not in held]
+    evals = [e for e in examples if _key(e.meta["question"]) in held]
+    random.Random(seed).shuffle(train)
+    return train, evals
+
+
+def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, Any]]:
+    """DPO pairs: a verified and a failed trace of the same question, same strategy."""
+    groups: dict[tuple, dict[bool, list[ChatExample]]] = defaultdict(lambda: {True: [], False: []})
+    for run in runs:
+        if run.correct is None:
+            continue
+        answer_format = get_task(run.task).answer_format if run.task else ""
+        example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools)
+        if example is not None:
+            groups[(_key(run.question), run.strategy)][run.correct].append(example)
+    pairs, rng = [], random.Random(config.seed)
+    for good_bad in groups.values():
+        good, bad = good_bad[True], good_bad[False]
+        for chosen, rejected in zip(good, rng.sample(bad, len(bad)), strict=False):
+            if chosen.completion == rejected.completion:
+                continue
+            pairs.append({"prompt": chosen.messages[:-1],
+                          "chosen": [chosen.messages[-1]], "rejected": [rejected.messages[-1]],
+                          "protocol": chosen.protocol,
+                          "metadata": {"question": chosen.meta["question"], "chosen_run": chosen.meta["run_id"],
+                                       "rejected_run": rejected.meta["run_id"]}})
+    return pairs
+
+
+def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestResult:
+    """Collect -> filter -> format -> split -> write. Raises if nothing could be harvested."""
+    store = store or open_store()
+    runs = collect_runs(store, config)
+    skipped: Counter = Counter()
+    examples = _format(runs, config, skipped)
+    if not examples:
+        detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no runs matched"
+        raise ApprenticeError(f"nothing to harvest from {len(runs)} runs ({detail})")
+    train, evals = _split(examples, config.eval_fraction, config.seed)
+    pairs = preference_pairs(runs, config) if config.pairs else []
+    write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped)
+    return HarvestResult(config.out, len(train), len(evals), len(pairs), len(runs), skipped)
+
+
+def write_dataset(out: Path, train: list[ChatExample], evals: list[ChatExample],
+                  pairs: list[dict[str, Any]], *, runs: int = 0, skipped: Counter | None = None) -> None:
+    """Write JSONL, the HF dataset folder and the card."""
+    from datasets import Dataset, DatasetDict
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows = {"train": [e.to_dict() for e in train], "eval": [e.to_dict() for e in evals]}
+    for split, items in rows.items():
+        with open(out / f"{split}.jsonl", "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in items)
+    with open(out / "pairs.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+    flat = {split: [{"messages": r["messages"], "protocol": r["protocol"],
+                     "metadata": json.dumps(r["metadata"], ensure_ascii=False)} for r in items]
+            for split, items in rows.items() if items}
+    DatasetDict({k: Dataset.from_list(v) for k, v in flat.items()}).save_to_disk(str(out / "hf"))
+    (out / "README.md").write_text(dataset_card(train, evals, pairs, runs, skipped or Counter()), encoding="utf-8")
+
+
+def dataset_card(train: list[ChatExample], evals: list[ChatExample], pairs: list[dict[str, Any]],
+                 runs: int, skipped: Counter) -> str:
+    """Markdown card: counts by source (teacher, strategy, task), verdict, and a length histogram."""
+    every = train + evals
+    lines = ["# apprentice harvested dataset", "",
+             f"{len(train)} train and {len(evals)} eval examples (split grouped by question), "
+             f"{len(pairs)} preference pairs, from {runs} runs.", ""]
+    for label, key in (("teacher", "teacher"), ("strategy", "strategy"), ("task", "task"), ("model", "model"),
+                       ("verdict", "correct")):
+        counts = Counter(str(e.meta.get(key)) for e in every)
+        lines += [f"## by {label}", "", *[f"- {k}: {v}" for k, v in counts.most_common()], ""]
+    if skipped:
+        lines += ["## left out", "", *[f"- {k}: {v}" for k, v in skipped.most_common()], ""]
+    lengths = [len(e.completion) for e in every]
+    lines += ["## completion length (characters)", ""]
+    edges = [0, 100, 200, 400, 800, 1600, 3200, 10**9]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        n = sum(lo <= x < hi for x in lengths)
+        label = f"{lo}-{hi - 1}" if hi < 10**9 else f"{lo}+"
+        lines.append(f"    {label:>10} | {'#' * min(60, n)} {n}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,207 @@
+"""The adapter registry: trained students under ``home()/adapters/NAME`` with their provenance.
+
+Each entry holds the PEFT adapter (safetensors only), the tokenizer, ``apprentice.json`` (base
+spec, parent adapter, dataset and its fingerprint, training arguments, metrics, date) and, when
+the base is a GGUF, ``model.gguf``: the merged student for llama.cpp-speed inference.
+``adapter:NAME`` loads that GGUF when present, else base + adapter through transformers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.config import data_path
+from apprentice.errors import ApprenticeError, ModelSpecError
+
+__all__ = [
+    "AdapterRecord", "adapters_root", "validate_name", "register_adapter", "list_adapters",
+    "get_adapter", "delete_adapter", "load_adapter_model", "export_adapter", "dataset_fingerprint",
+    "merged_model",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_META = "apprentice.json"
+_GGUF = "model.gguf"
+
+
+@dataclass
+class AdapterRecord:
+    """One registry entry."""
+
+    name: str
+    path: Path
+    base: str
+    kind: str
+    created_at: float
+    parent: str | None = None
+    dataset: str | None = None
+    fingerprint: str | None = None
+    training_args: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    gguf: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``adapters show --json``)."""
+        out = asdict(self)
+        out["path"] = str(self.path)
+        return out
+
+
+def adapters_root() -> Path:
+    """``home()/adapters``."""
+    root = data_path("adapters")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def validate_name(name: str) -> str:
+    """Adapter names are folder names: letters, digits, ``._-``; at most 64 characters."""
+    if not _NAME.match(name or ""):
+        raise ApprenticeError(f"bad adapter name {name!r}: use letters, digits, '.', '_' or '-' (max 64)")
+    return name
+
+
+def dataset_fingerprint(folder: str | Path) -> str:
+    """sha256 over the dataset's train/eval/pairs files, to tie an adapter to its exact data."""
+    digest = hashlib.sha256()
+    for name in ("train.jsonl", "eval.jsonl", "pairs.jsonl"):
+        path = Path(folder) / name
+        if path.exists():
+            digest.update(name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def register_adapter(name: str, *, model: Any, tokenizer: Any, base: str, kind: str, parent: str | None = None,
+                     dataset: str | None = None, fingerprint: str | None = None,
+                     training_args: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
+                     resumed: bool = False, export_gguf: bool = True) -> AdapterRecord:
+    """Save a trained PEFT model as registry entry ``name`` (replacing an older one atomically)."""
+    validate_name(name)
+    target = adapters_root() / name
+    tmp = target.with_name(f".{name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp))
+    record = AdapterRecord(name=name, path=target, base=base, kind=kind, created_at=time.time(), parent=parent,
+                           dataset=dataset, fingerprint=fingerprint, training_args=training_args or {},
+                           metrics={**(metrics or {}), "resumed": resumed})
+    _write_meta(tmp, record)
+    if export_gguf:
+        record.gguf = _export_gguf(tmp, record)
+        _write_meta(tmp, record)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return record
+
+
+def _write_meta(folder: Path, record: AdapterRecord) -> None:
+    data = record.to_dict()
+    data.pop("path")
+    (folder / _META).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+
+
+def _base_gguf(base: str) -> Path | None:
+    from apprentice.models import embedded_model_path, parse_spec
+
+    parsed = parse_spec(base)
+    if parsed.kind != "local":
+        return None
+    path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
+    return path if path.is_file() else None
+
+
+def merged_model(base: str, adapter_dir: Path):
+    """The base with the adapter merged in (fp32 transformers model), and its tokenizer."""
+    import torch  # noqa: I001 - deferred heavy imports
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from apprentice.backends.hf import load_hf
+    from apprentice.training.base_model import resolve_base
+
+    folder = resolve_base(base).folder
+    tokenizer, _ = load_hf(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
+    return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload(), tokenizer
+
+
+def _export_gguf(folder: Path, record: AdapterRecord) -> str | None:
+    base_gguf = _base_gguf(record.base)
+    if base_gguf is None:
+        return None
+    from apprentice.training.gguf_export import export_merged_gguf
+
+    merged, _ = merged_model(record.base, folder)
+    export_merged_gguf(base_gguf, merged, folder / _GGUF)
+    return _GGUF
+
+
+def get_adapter(name: str) -> AdapterRecord:
+    """Read one entry; a missing, corrupt or pickle-only adapter is a clear error."""
+    validate_name(name)
+    folder = adapters_root() / name
+    meta = folder / _META
+    if not folder.is_dir():
+        known = ", ".join(r.name for r in list_adapters()) or "none yet (apprentice train sft ...)"
+        raise ModelSpecError(f"no adapter named {name!r}; registry has: {known}")
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        data.pop("path", None)
+        record = AdapterRecord(path=folder, **data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelSpecError(f"adapter {name!r} is corrupt ({meta.name}: {exc})") from exc
+    if not (folder / "adapter_model.safetensors").is_file() or not (folder / "adapter_config.json").is_file():
+        raise ModelSpecError(f"adapter {name!r} is corrupt: adapter_model.safetensors or adapter_config.json missing")
+    return record
+
+
+def list_adapters() -> list[AdapterRecord]:
+    """Every readable entry, newest first (unreadable ones are skipped here, reported by get)."""
+    records = []
+    for folder in sorted(adapters_root().iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and (folder / _META).exists():
+            try:
+                records.append(get_adapter(folder.name))
+            except ModelSpecError:
+                continue
+    return sorted(records, key=lambda r: r.created_at, reverse=True)
+
+
+def delete_adapter(name: str) -> None:
+    """Remove an entry."""
+    shutil.rmtree(get_adapter(name).path)
+
+
+def load_adapter_model(name: str, *, spec: str, **kwargs: Any):
+    """The chat model for ``adapter:NAME``: the merged GGUF on llama.cpp, else base + LoRA on transformers."""
+    record = get_adapter(name)
+    if record.gguf and (record.path / record.gguf).is_file():
+        from apprentice.backends.llamacpp import LlamaCppChatModel
+
+        return LlamaCppChatModel(model_path=str(record.path / record.gguf), spec=spec, **kwargs)
+    from apprentice.backends.hf import TransformersChatModel
+    from apprentice.training.base_model import resolve_base
+
+    return TransformersChatModel(model_dir=str(resolve_base(record.base).folder), adapter_dir=str(record.path),
+                                 spec=spec, **kwargs)
+
+
+def export_adapter(name: str, out: Path, *, merge: bool = False) -> Path:
+    """Copy the adapter to ``out``, or with ``merge`` write a standalone merged safetensors model."""
+    record = get_adapter(name)
+    if out.exists() and any(out.iterdir()):
+        raise ApprenticeError(f"export target {out} exists and is not empty")
+    if not merge:
+        shutil.copytree(record.path, out, dirs_exist_ok=True)
+        return out
+    model, tokenizer = merged_model(record.base, record.path)
+    model.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    return out

@@ -1,0 +1,171 @@
+"""Supervised fine-tuning with TRL's SFTTrainer and (Q)LoRA; the result goes into the adapter registry.
+
+Run it as ``apprentice train sft ...`` or, for several GPUs, ``accelerate launch -m
+apprentice.training.sft ...`` (same flags). Loss is on the assistant's own tokens only: the
+dataset is tokenized here with labels -100 on the prompt and on tool observations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.config import data_path
+from apprentice.errors import ApprenticeError, DataError
+from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+from apprentice.training.config import add_dataclass_arguments, config_from_args
+from apprentice.training.tokenization import tokenize_example
+
+__all__ = ["SFTArgs", "main", "make_parser", "load_chat_split", "trainer_arguments", "finish_training"]
+
+
+@dataclass
+class SFTArgs:
+    """Options of ``apprentice train sft`` (and of ``python -m apprentice.training.sft``)."""
+
+    data: Path = field(metadata={"help": "a harvested dataset folder (train.jsonl, eval.jsonl)"})
+    name: str = field(metadata={"help": "name of the adapter in the registry"})
+    base: str = field(default="local", metadata={"help": "base model spec: local, local:PATH or adapter:NAME"})
+    qlora: bool = field(default=False, metadata={"help": "load the base in 4-bit NF4 (bitsandbytes)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: str = field(default="all-linear", metadata={"help": "LoRA targets ('all-linear' = every projection)"})
+    epochs: float = field(default=1.0, metadata={"help": "training epochs"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: epochs decide)"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
+    batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    max_length: int = field(default=768, metadata={"help": "truncate examples to this many tokens"})
+    eval_steps: int = field(default=50, metadata={"help": "evaluate (and checkpoint) every N steps"})
+    patience: int = field(default=3, metadata={"help": "early stopping: evaluations without improvement"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
+    resume: bool = field(default=True, metadata={"help": "resume from the last checkpoint of this name"})
+    report_to: str = field(default="none", metadata={"help": "tensorboard, wandb or none"})
+    seed: int = field(default=0, metadata={"help": "random seed (data order, LoRA init)"})
+    export_gguf: bool = field(default=True, metadata={"help": "also merge into a GGUF for llama.cpp-speed inference"})
+
+
+def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:
+    """Rows of ``folder/split.jsonl`` (``[]`` if the file is absent or empty)."""
+    path = folder / f"{split}.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                row["messages"][-1]["content"]  # noqa: B018 - shape check
+            except (ValueError, KeyError, IndexError, TypeError) as exc:
+                raise DataError(f"{path}:{number}: not a chat example ({exc})") from exc
+            rows.append(row)
+    return rows
+
+
+def _tokenized(rows: list[dict[str, Any]], tokenizer: Any, max_length: int):
+    from datasets import Dataset
+
+    data = [tokenize_example(r["messages"], r.get("protocol", "plain"), tokenizer, max_length=max_length)
+            for r in rows]
+    return Dataset.from_list([d for d in data if any(x != -100 for x in d["labels"])])
+
+
+def trainer_arguments(args: Any, output_dir: Path, has_eval: bool) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and DPO: eval, checkpoints, early stopping, logging."""
+    import torch
+
+    steps = max(1, args.eval_steps)
+    common: dict[str, Any] = dict(
+        output_dir=str(output_dir), num_train_epochs=args.epochs, max_steps=args.max_steps,
+        learning_rate=args.learning_rate, per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size, gradient_accumulation_steps=args.grad_accum,
+        lr_scheduler_type="cosine", warmup_steps=min(10, steps), logging_steps=max(1, min(10, steps)),
+        save_strategy="steps", save_steps=steps, save_total_limit=args.save_total_limit,
+        report_to=[] if args.report_to == "none" else [args.report_to], seed=args.seed,
+        bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        optim="paged_adamw_8bit" if (args.qlora and torch.cuda.is_available()) else "adamw_torch",
+        use_cpu=not torch.cuda.is_available(), disable_tqdm=False, dataloader_num_workers=0,
+    )
+    if has_eval:
+        common.update(eval_strategy="steps", eval_steps=steps, load_best_model_at_end=True,
+                      metric_for_best_model="eval_loss", greater_is_better=False)
+    return common
+
+
+def finish_training(trainer: Any, tokenizer: Any, args: Any, *, kind: str, fingerprint: str,
+                    choice: Any, resumed: bool):
+    """Save the adapter into the registry with its provenance and metrics."""
+    from apprentice.training.registry import register_adapter
+
+    history = trainer.state.log_history
+    metrics = {k: v for row in history for k, v in row.items() if k.endswith("loss") or k in ("epoch", "step")}
+    metrics["global_step"] = trainer.state.global_step
+    if getattr(trainer.state, "best_metric", None) is not None:
+        metrics["best_eval_loss"] = trainer.state.best_metric
+    return register_adapter(
+        args.name, model=trainer.model, tokenizer=tokenizer, base=choice.spec if not choice.parent_adapter
+        else _root_base(choice.parent_adapter), parent=choice.parent_adapter, kind=kind,
+        dataset=str(args.data), fingerprint=fingerprint, training_args=_jsonable(asdict(args)),
+        metrics=metrics, resumed=resumed, export_gguf=args.export_gguf,
+    )
+
+
+def _root_base(adapter: str) -> str:
+    from apprentice.training.registry import get_adapter
+
+    return get_adapter(adapter).base
+
+
+def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+
+
+def main(args: SFTArgs):
+    """Train, save into the registry, and return the :class:`AdapterRecord`."""
+    from transformers import EarlyStoppingCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    from apprentice.training.registry import dataset_fingerprint, validate_name
+
+    validate_name(args.name)
+    train_rows, eval_rows = load_chat_split(args.data, "train"), load_chat_split(args.data, "eval")
+    if not train_rows:
+        raise DataError(f"{args.data}: no training examples (train.jsonl missing or empty)")
+    choice = resolve_base(args.base)
+    tokenizer, model = load_for_training(
+        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules))
+    train_ds = _tokenized(train_rows, tokenizer, args.max_length)
+    eval_ds = _tokenized(eval_rows, tokenizer, args.max_length) if eval_rows else None
+    output_dir = data_path("runs") / f"sft-{args.name}"
+    config = SFTConfig(**trainer_arguments(args, output_dir, eval_ds is not None and len(eval_ds) > 0),
+                       max_length=args.max_length, packing=False, dataset_kwargs={"skip_prepare_dataset": False})
+    callbacks = [EarlyStoppingCallback(early_stopping_patience=args.patience)] if config.load_best_model_at_end else []
+    trainer = SFTTrainer(model=model, args=config, train_dataset=train_ds,
+                         eval_dataset=eval_ds if config.load_best_model_at_end else None,
+                         processing_class=tokenizer, callbacks=callbacks)
+    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return finish_training(trainer, tokenizer, args, kind="sft", fingerprint=dataset_fingerprint(args.data),
+                           choice=choice, resumed=last is not None)
+
+
+def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Flags from :class:`SFTArgs` (help from field metadata) plus ``--config FILE.yaml``."""
+    parser = parser or argparse.ArgumentParser(prog="apprentice train sft", description=__doc__)
+    add_dataclass_arguments(parser, SFTArgs)
+    return parser
+
+
+if __name__ == "__main__":  # accelerate launch -m apprentice.training.sft ...
+    try:
+        record = main(config_from_args(SFTArgs, make_parser().parse_args()))
+        print(f"adapter {record.name} saved to {record.path}")
+    except ApprenticeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
