@@ -1,0 +1,27 @@
+"""`apprentice chat`: the Textual chat UI (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+
+from apprentice.cli import command
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from apprentice.models import parse_spec
+    from apprentice.tui import run_chat
+
+    parse_spec(args.model)  # a malformed spec is one error line, before the screen opens
+    run_chat(args.model, args.strategy)
+    return 0
+
+
+@command("chat")
+def _chat_parser(sub) -> None:
+    from apprentice.graphs import STRATEGIES
+
+    p = sub.add_parser("chat", help="open the chat UI (threads, live reasoning steps, model switching)")
+    p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
+    p.add_argument("--strategy", default="react", choices=list(STRATEGIES),
+                   help="reasoning strategy (switch any time with ctrl+t)")
+    p.set_defaults(func=_cmd_chat)

@@ -1,0 +1,44 @@
+"""The help screen: every key, from the bindings themselves (so it cannot go stale)."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+__all__ = ["HelpScreen", "help_markdown"]
+
+_ABOUT = """\
+Ask a question below and watch the agent work: each thought, tool call, observation and verdict
+appears under the answer as a collapsible block (click or Enter to open). Tree-of-Thought answers
+show the search tree; self-consistency answers show the vote. Threads live in the sidebar and
+survive restarts. `ctrl+p` opens the command palette (switch model or strategy, export, ...).
+"""
+
+
+def _key(binding: Binding) -> str:
+    return binding.key_display or binding.key
+
+
+def help_markdown(bindings: list[Binding]) -> str:
+    """The help text: a paragraph, then one table row per binding."""
+    rows = [f"| `{_key(b)}` | {b.description} |" for b in bindings if b.description]
+    return "\n".join(["# apprentice chat", "", _ABOUT, "| key | does |", "|---|---|", *rows,
+                      "| `ctrl+p` | command palette |", "| `ctrl+q` | quit |", "",
+                      "Press `escape` to close this help."])
+
+
+class HelpScreen(ModalScreen[None]):
+    """Shows the keys of the chat screen."""
+
+    BINDINGS = [("escape", "dismiss(None)", "Close"), ("f1", "dismiss(None)", "Close")]
+
+    def __init__(self, bindings: list[Binding]) -> None:
+        super().__init__()
+        self.bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog help"):
+            yield Markdown(help_markdown(self.bindings))

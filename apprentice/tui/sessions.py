@@ -1,0 +1,116 @@
+"""Thread titles and settings for the chat UI, beside LangGraph's checkpoints in ``threads.db``.
+
+The checkpointer keeps each thread's messages; this small table keeps what the sidebar shows
+(title, model, strategy, when). Tables are made on first use, never at import time.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from apprentice.config import data_path
+
+__all__ = ["Session", "SessionStore", "DEFAULT_TITLE"]
+
+#: The title of a thread until its first question names it.
+DEFAULT_TITLE = "New chat"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tui_sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    model TEXT,
+    strategy TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+)
+"""
+
+
+@dataclass
+class Session:
+    """One conversation thread as the sidebar lists it; ``id`` is the LangGraph thread id."""
+
+    id: str
+    title: str
+    model: str | None
+    strategy: str | None
+    created: float
+    updated: float
+
+
+class SessionStore:
+    """Thread metadata in ``home()/threads.db`` (or ``path``); safe to use from any thread."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else None
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            path = self.path or data_path("threads.db")
+            self._db = sqlite3.connect(path, check_same_thread=False)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute(_SCHEMA)
+            self._db.commit()
+        return self._db
+
+    def _exec(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            db = self._conn()
+            rows = db.execute(sql, params).fetchall()
+            db.commit()
+            return rows
+
+    def create(self, *, title: str = DEFAULT_TITLE, model: str | None = None,
+               strategy: str | None = None, thread_id: str | None = None) -> Session:
+        """Make a new thread and return it."""
+        now = time.time()
+        session = Session(thread_id or uuid.uuid4().hex[:12], title, model, strategy, now, now)
+        self._exec("INSERT INTO tui_sessions VALUES (?, ?, ?, ?, ?, ?)",
+                   (session.id, title, model, strategy, now, now))
+        return session
+
+    def list(self) -> list[Session]:
+        """All threads, most recently used first."""
+        rows = self._exec("SELECT * FROM tui_sessions ORDER BY updated DESC, created DESC")
+        return [Session(**dict(r)) for r in rows]
+
+    def get(self, thread_id: str) -> Session | None:
+        """The thread ``thread_id``, or None."""
+        rows = self._exec("SELECT * FROM tui_sessions WHERE id = ?", (thread_id,))
+        return Session(**dict(rows[0])) if rows else None
+
+    def update(self, thread_id: str, *, title: str | None = None, model: str | None = None,
+               strategy: str | None = None) -> None:
+        """Mark a thread used now, changing the fields given."""
+        self._exec(
+            "UPDATE tui_sessions SET title = COALESCE(?, title), model = COALESCE(?, model), "
+            "strategy = COALESCE(?, strategy), updated = ? WHERE id = ?",
+            (title, model, strategy, time.time(), thread_id),
+        )
+
+    def rename(self, thread_id: str, title: str) -> None:
+        """Give a thread a new title (blank titles are refused by keeping the old one)."""
+        if title.strip():
+            self.update(thread_id, title=title.strip())
+
+    def delete(self, thread_id: str) -> None:
+        """Forget a thread: its row here and its LangGraph checkpoints."""
+        from apprentice.graphs.threads import delete_thread, open_checkpointer
+
+        self._exec("DELETE FROM tui_sessions WHERE id = ?", (thread_id,))
+        delete_thread(thread_id, open_checkpointer(self.path))
+
+    def close(self) -> None:
+        """Close the connection (it reopens on next use)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

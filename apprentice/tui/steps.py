@@ -1,0 +1,99 @@
+"""How a recorded step reads in the chat UI and in exported Markdown (pure functions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["SHOWN_KINDS", "step_title", "step_body", "vote_lines", "tree_rows"]
+
+#: Step kinds shown under an answer (``llm`` calls are summed in the footer instead).
+SHOWN_KINDS = ("thought", "action", "observation", "error", "vote", "verify", "propose", "value",
+               "summary", "answer")
+
+_ICONS = {"thought": "…", "action": "→", "observation": "←", "error": "!", "vote": "#",
+          "verify": "✓", "propose": "+", "value": "=", "summary": "~", "answer": "✓"}
+
+
+def _one_line(text: str | None, width: int = 70) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def step_body(step: Any) -> str:
+    """The full text of a step."""
+    if step.kind == "thought":
+        return step.thought or ""
+    if step.kind == "action":
+        return f"{step.tool}({step.tool_input or ''})"
+    if step.kind in ("observation", "error"):
+        return step.observation or step.raw or ""
+    if step.kind == "vote":
+        return "\n".join(vote_lines(step)) or (step.raw or "")
+    if step.kind == "verify":
+        data = step.data or {}
+        verdict = data.get("verdict", data.get("correct", data.get("ok")))
+        reason = data.get("reason") or step.observation or step.raw or ""
+        return f"verdict: {verdict}\n{reason}".strip() if verdict is not None else reason
+    text = step.raw or step.observation or step.thought
+    if text:
+        return text
+    return json.dumps(step.data, ensure_ascii=False) if step.data else ""
+
+
+def step_title(step: Any) -> str:
+    """A one-line title: icon, kind and the start of the body."""
+    label = {"action": f"tool call · {step.tool}"}.get(step.kind, step.kind)
+    return f"{_ICONS.get(step.kind, '·')} {label}: {_one_line(step_body(step))}"
+
+
+def vote_lines(step: Any) -> list[str]:
+    """A self-consistency vote as ``answer  count  bar`` lines, most votes first."""
+    data = step.data or {}
+    votes = data.get("votes") or data.get("distribution") or data.get("counts")
+    if isinstance(votes, list):
+        counts: dict[str, int] = {}
+        for v in votes:
+            counts[str(v)] = counts.get(str(v), 0) + 1
+        votes = counts
+    if not isinstance(votes, dict):
+        return []
+    chosen = data.get("chosen", data.get("answer", data.get("winner")))
+    rows = sorted(votes.items(), key=lambda kv: -float(kv[1] or 0))
+    total = sum(float(v or 0) for _, v in rows) or 1.0
+    return [f"{'★' if str(k) == str(chosen) else ' '} {k:<20} {v:>3}  {'█' * round(10 * float(v or 0) / total)}"
+            for k, v in rows]
+
+
+def _node_id(node: dict) -> Any:
+    return node.get("id", node.get("node_id"))
+
+
+def tree_rows(tree: dict | None) -> list[tuple[int, dict, bool, bool]]:
+    """A ToT search tree in depth-first order: (depth, node, pruned, chosen) rows.
+
+    Defensive about the shape: nodes carry ``id`` and ``parent``; a node is pruned when its
+    ``status`` says so or ``pruned`` is true; ``chosen`` lists the ids of the chosen path.
+    """
+    if not isinstance(tree, dict):
+        return []
+    nodes = [n for n in tree.get("nodes") or [] if isinstance(n, dict)]
+    chosen = {str(c.get("id") if isinstance(c, dict) else c) for c in tree.get("chosen") or []}
+    ids = {str(_node_id(n)) for n in nodes}
+    children: dict[str | None, list[dict]] = {}
+    for n in nodes:
+        parent = n.get("parent")
+        key = str(parent) if parent is not None and str(parent) in ids else None
+        children.setdefault(key, []).append(n)
+    rows: list[tuple[int, dict, bool, bool]] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for n in children.get(parent, []):
+            nid = str(_node_id(n))
+            pruned = bool(n.get("pruned")) or str(n.get("status", "")).lower() == "pruned"
+            rows.append((depth, n, pruned, nid in chosen or bool(n.get("chosen"))))
+            if nid != parent:
+                walk(nid, depth + 1)
+
+    walk(None, 0)
+    return rows

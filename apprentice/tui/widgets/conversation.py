@@ -1,0 +1,177 @@
+"""The conversation: questions, and answers that run the agent on a thread worker while their
+reasoning steps, the live token stream and (for ToT) the search tree appear under them."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Collapsible, Markdown, Static
+
+from apprentice.errors import ApprenticeError
+from apprentice.tui.agent import ChatAgent, TurnListener
+from apprentice.tui.steps import SHOWN_KINDS, step_body, step_title
+from apprentice.tui.widgets.search_tree import SearchTree
+
+__all__ = ["Conversation", "QuestionBlock", "AnswerBlock", "StepBlock"]
+
+_OPEN_KINDS = ("vote", "verify")
+
+
+class QuestionBlock(Static):
+    """What the user asked."""
+
+    def __init__(self, question: str) -> None:
+        super().__init__(Content(question), classes="question")
+
+
+class StepBlock(Collapsible):
+    """One reasoning step, collapsed to its title line."""
+
+    def __init__(self, step: Any) -> None:
+        super().__init__(Static(Content(step_body(step)), classes="step-body"),
+                         title=Content(step_title(step)), collapsed=step.kind not in _OPEN_KINDS,
+                         classes=f"step step-{step.kind}")
+        self.step = step
+
+
+class AnswerBlock(Vertical):
+    """One answer: its steps (live), the current model call's tokens, then the answer."""
+
+    @dataclass
+    class Finished(Message):
+        """The turn ended; ``result`` is the RunResult, None when cancelled before a result."""
+
+        block: AnswerBlock
+        result: Any
+
+    @dataclass
+    class Failed(Message):
+        """The turn failed with a user-facing ``error``."""
+
+        block: AnswerBlock
+        error: str
+
+    def __init__(self) -> None:
+        super().__init__(classes="answer")
+        self.cancel_event = threading.Event()
+        self.answer_text: str | None = None
+        self.tokens: list[str] = []
+        self.running = False
+
+    def compose(self):
+        yield Vertical(classes="steps")
+        yield Static("", classes="live")
+        yield Markdown("", classes="final")
+
+    # -- live turn (worker) ----------------------------------------------------------------
+
+    def start(self, agent: ChatAgent, question: str, thread_id: str) -> None:
+        """Run the agent on ``question`` in a thread worker."""
+        self.running = True
+        self.query_one(".live", Static).update(Content("thinking…"))
+        self._run(agent, question, thread_id)
+
+    def cancel(self) -> None:
+        """Stop the turn: at the next token, or at the next graph node."""
+        self.cancel_event.set()
+
+    @work(thread=True, group="answer", exit_on_error=False)
+    def _run(self, agent: ChatAgent, question: str, thread_id: str) -> None:
+        listener = TurnListener(on_token=lambda t: self._ui(self._add_token, t),
+                                on_call=lambda: self._ui(self._new_call), cancel=self.cancel_event)
+        try:
+            result = agent.ask(question, thread_id=thread_id, listener=listener,
+                               sink=lambda step: self._ui(self._add_step, step))
+        except ApprenticeError as exc:
+            self._ui(self._fail, str(exc))
+            return
+        except Exception as exc:  # a failing model or tool must not take the app down
+            self._ui(self._fail, f"{type(exc).__name__}: {exc}")
+            return
+        self._ui(self._finish, result)
+
+    def _ui(self, fn, *args) -> None:
+        """Run ``fn`` on the UI thread; silently drop it when the app is gone."""
+        try:
+            self.app.call_from_thread(fn, *args)
+        except Exception:
+            self.cancel_event.set()
+
+    def _new_call(self) -> None:
+        self.tokens = []
+        self.query_one(".live", Static).update(Content("…"))
+
+    def _add_token(self, token: str) -> None:
+        self.tokens.append(token)
+        self.query_one(".live", Static).update(Content("".join(self.tokens)))
+        self._scroll()
+
+    def _add_step(self, step: Any) -> None:
+        if step.kind in SHOWN_KINDS and step.kind != "answer":
+            self.query_one(".steps", Vertical).mount(StepBlock(step))
+            self._scroll()
+
+    async def _finish(self, result: Any) -> None:
+        self.running = False
+        cancelled = result is None or result.status == "cancelled"
+        answer = None if result is None else result.answer
+        tree = None if result is None else result.state.get("tree")
+        await self._show_answer(answer, "cancelled" if cancelled else result.status, tree)
+        self.post_message(self.Finished(self, result))
+
+    async def _fail(self, error: str) -> None:
+        self.running = False
+        await self._show_answer(None, f"error: {error}", None)
+        self.post_message(self.Failed(self, error))
+
+    # -- display -----------------------------------------------------------------------------
+
+    async def _show_answer(self, answer: str | None, status: str, tree: dict | None) -> None:
+        self.answer_text = answer
+        self.query_one(".live", Static).display = False
+        if tree:
+            await self.mount(SearchTree(tree, classes="search-tree"), before=self.query_one(".final"))
+        text = answer if answer is not None else f"*({status})*"
+        await self.query_one(".final", Markdown).update(text)
+        self._scroll()
+
+    async def show_run(self, run: Any) -> None:
+        """Fill the block from a recorded run (a thread resumed after a restart)."""
+        steps = self.query_one(".steps", Vertical)
+        await steps.mount_all([StepBlock(s) for s in run.steps if s.kind in SHOWN_KINDS and s.kind != "answer"])
+        status = run.status + (f": {run.error}" if run.error else "")
+        await self._show_answer(run.answer, status, run.tree)
+
+    def _scroll(self) -> None:
+        parent = self.parent
+        if isinstance(parent, VerticalScroll):
+            parent.scroll_end(animate=False)
+
+
+class Conversation(VerticalScroll):
+    """The scrolling list of questions and answers of the current thread."""
+
+    async def clear(self) -> None:
+        """Remove every turn."""
+        await self.remove_children()
+
+    async def add_turn(self, question: str) -> AnswerBlock:
+        """Append a question and an empty answer block, and return the block."""
+        block = AnswerBlock()
+        await self.mount_all([QuestionBlock(question), block])
+        self.scroll_end(animate=False)
+        return block
+
+    def answers(self) -> list[AnswerBlock]:
+        """The answer blocks, oldest first."""
+        return list(self.query(AnswerBlock))
+
+    def running(self) -> AnswerBlock | None:
+        """The answer still being worked on, if any."""
+        return next((b for b in self.answers() if b.running), None)

@@ -1,0 +1,267 @@
+"""Pilot tests of the chat UI: a whole conversation with a scripted model, real SQLite threads
+and traces, and one end-to-end turn with the real embedded model."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from apprentice.backends.scripted import ScriptedChatModel
+from apprentice.errors import ModelUnavailableError
+from apprentice.traces import Step, open_store
+from apprentice.tui.app import ChatApp
+from apprentice.tui.screens import (
+    ConfirmScreen,
+    HelpScreen,
+    PickerScreen,
+    TextPromptScreen,
+)
+from apprentice.tui.sessions import SessionStore
+from apprentice.tui.steps import tree_rows, vote_lines
+from apprentice.tui.widgets import (
+    AnswerBlock,
+    SearchTree,
+    StatusBar,
+    StepBlock,
+    ThreadList,
+)
+
+TOOL_TURN = [" I need to add.\nAction: calculator\nAction Input: 2+3", " The sum is known.\nFinal Answer: 5"]
+
+
+async def ask(pilot, question: str, *, wait: bool = True) -> AnswerBlock:
+    """Type a question, send it, and (by default) wait for the answer to finish."""
+    pilot.app.screen.query_one("#prompt").value = question
+    await pilot.press("enter")
+    await pilot.pause()
+    block = pilot.app.screen.query(AnswerBlock).last()
+    if wait:
+        await finish(pilot, block)
+    return block
+
+
+async def finish(pilot, block: AnswerBlock, seconds: float = 30) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if not block.running:
+            break
+        await pilot.pause(0.05)
+    await pilot.pause()
+    assert not block.running
+
+
+def notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_conversation_streams_steps_and_answer(apprentice_home):
+    model = ScriptedChatModel(script=TOOL_TURN)
+    app = ChatApp(model)
+    async with app.run_test(size=(110, 36)) as pilot:
+        block = await ask(pilot, "What is 2+3?")
+        kinds = [s.step.kind for s in block.query(StepBlock)]
+        assert kinds == ["thought", "action", "observation", "thought"]
+        assert block.tokens and "".join(block.tokens).strip().endswith("5")
+        assert block.answer_text == "5"
+        status = app.screen.query_one(StatusBar)
+        assert status.tokens_out > 0 and status.tokens_in > 0 and "scripted" in str(status.render())
+        observation = block.query(StepBlock)[2]
+        assert observation.collapsed and "5" in observation.title
+        await pilot.press("ctrl+y")
+        assert app.clipboard == "5"
+        await pilot.press("ctrl+s")
+        exported = list((apprentice_home / "exports").glob("*.md"))
+        assert len(exported) == 1
+        text = exported[0].read_text()
+        assert "## What is 2+3?" in text and "calculator(2+3)" in text and "**Answer:**" in text
+        sessions = SessionStore().list()
+        assert [s.title for s in sessions] == ["What is 2+3?"]
+        assert sessions[0].model == "scripted" and sessions[0].strategy == "react"
+
+
+async def test_escape_cancels_and_the_app_stays_usable(apprentice_home):
+    started, release = threading.Event(), threading.Event()
+
+    def slow(messages):
+        started.set()
+        release.wait(10)
+        return " " + "word " * 400 + "\nFinal Answer: never"
+
+    model = ScriptedChatModel(script=[slow, " Fine.\nFinal Answer: ok"], latency_s=0.0)
+    app = ChatApp(model)
+    async with app.run_test() as pilot:
+        block = await ask(pilot, "Count forever", wait=False)
+        while not started.is_set():
+            await pilot.pause(0.05)
+        await pilot.press("escape")
+        release.set()
+        await finish(pilot, block)
+        assert block.answer_text is None
+        assert "Answer cancelled." in notes(app)
+        run = open_store().query(thread_id=app.screen.thread_id)[0]
+        assert run.status == "cancelled"
+        second = await ask(pilot, "Say ok")
+        assert second.answer_text == "ok"
+
+
+async def test_switch_strategy_and_model_from_pickers_and_palette(apprentice_home):
+    from apprentice.graphs import STRATEGIES
+
+    loaded = []
+
+    def loader(spec):
+        loaded.append(spec)
+        if spec.startswith("local:"):
+            raise RuntimeError("bad weights")
+        return ScriptedChatModel(script=[" Done.\nFinal Answer: 7"], spec=spec)
+
+    app = ChatApp(ScriptedChatModel(script=[" x\nFinal Answer: 1"]), loader=loader)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+t")
+        assert isinstance(app.screen, PickerScreen)
+        last = list(STRATEGIES)[-1]
+        await pilot.press("end", "enter")
+        await pilot.pause()
+        assert app.agent.strategy == last and app.screen.query_one(StatusBar).strategy == last
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Strategy: react")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.agent.strategy == "react"
+        await pilot.press("ctrl+o")
+        assert isinstance(app.screen, PickerScreen)
+        app.screen.query_one("#free").focus()
+        await pilot.press(*"nonsense-spec", "enter")
+        await pilot.pause()
+        assert any("unknown model spec" in n for n in notes(app))
+        app.screen.switch_model("local:/no/such/weights.gguf")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("failed to load" in n for n in notes(app))
+        assert app.screen.query_one(StatusBar).model_state == "failed"
+        app.screen.switch_model("openai:mini@http://127.0.0.1:9/v1")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.agent.spec == "openai:mini@http://127.0.0.1:9/v1"
+        block = await ask(pilot, "Mid-thread switch?")
+        assert block.answer_text == "7"
+        assert open_store().query(thread_id=app.screen.thread_id)[0].model == "openai:mini@http://127.0.0.1:9/v1"
+
+
+async def test_errors_become_notifications(apprentice_home, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    model = ScriptedChatModel(script=[ModelUnavailableError("cannot reach the model server"), " ok\nFinal Answer: 2"])
+    app = ChatApp(model)
+    async with app.run_test() as pilot:
+        block = await ask(pilot, "1+1?")
+        assert any("cannot reach the model server" in n for n in notes(app))
+        assert "error" in block.query_one(".final").source
+        assert (await ask(pilot, "1+1 again?")).answer_text == "2"
+        app.screen.switch_model("openai:gpt-4o-mini")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert any("OPENAI_API_KEY" in n for n in notes(app))
+
+
+async def test_threads_new_rename_delete_restart_and_resume(apprentice_home):
+    model = ScriptedChatModel(script=[" a\nFinal Answer: Paris", " b\nFinal Answer: 4", " c\nFinal Answer: 5"])
+    async with ChatApp(model).run_test(size=(100, 30)) as pilot:
+        app = pilot.app
+        await ask(pilot, "Capital of France?")
+        first = app.screen.thread_id
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.thread_id != first and not app.screen.query(AnswerBlock)
+        await ask(pilot, "2+2?")
+        second = app.screen.thread_id
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, TextPromptScreen)
+        app.screen.query_one("#text").value = "Sums"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert [s.title for s in SessionStore().list()] == ["Sums", "Capital of France?"]
+    # a restart: a new app on the same home finds both threads and resumes the latest one
+    model2 = ScriptedChatModel(script=[" c\nFinal Answer: 5"])
+    async with ChatApp(model2).run_test(size=(100, 30)) as pilot:
+        app = pilot.app
+        assert app.screen.thread_id == second
+        assert len(app.screen.query_one(ThreadList).children) == 2
+        resumed = app.screen.query(AnswerBlock)
+        assert len(resumed) == 1 and resumed.first().answer_text == "4"
+        assert [s.step.kind for s in resumed.first().query(StepBlock)] == ["thought"]
+        await ask(pilot, "and plus one?")
+        asked = model2.prompts[0]
+        assert any(isinstance(m, HumanMessage) and "2+2?" in m.text for m in asked) or "2+2?" in str(asked)
+        thread_list = app.screen.query_one(ThreadList)
+        thread_list.focus()
+        thread_list.index = 1
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.thread_id == first
+        assert app.screen.query(AnswerBlock).first().answer_text == "Paris"
+        await pilot.press("f8")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert [s.id for s in SessionStore().list()] == [second]
+        assert app.screen.thread_id == second
+
+
+async def test_help_screen_lists_the_keys(apprentice_home):
+    async with ChatApp(ScriptedChatModel(script=[])).run_test() as pilot:
+        await pilot.press("f1")
+        assert isinstance(pilot.app.screen, HelpScreen)
+        text = pilot.app.screen.query_one("Markdown").source
+        for words in ("Cancel", "New thread", "Export", "Copy answer", "Strategy", "Model"):
+            assert words in text
+        await pilot.press("escape")
+        assert not isinstance(pilot.app.screen, HelpScreen)
+
+
+SAMPLE_TREE = {
+    "nodes": [
+        {"id": 0, "parent": None, "text": "4 6 8 2", "value": None},
+        {"id": 1, "parent": 0, "text": "6 * 4 = 24", "value": 0.9},
+        {"id": 2, "parent": 0, "text": "8 - 2 = 6", "value": 0.2, "status": "pruned"},
+        {"id": 3, "parent": 1, "text": "24 * (8 / 8)", "value": 1.0},
+    ],
+    "chosen": [0, 1, 3],
+}
+
+
+def test_tree_rows_and_vote_lines():
+    rows = tree_rows(SAMPLE_TREE)
+    assert [(d, n["id"], p, c) for d, n, p, c in rows] == [
+        (0, 0, False, True), (1, 1, False, True), (2, 3, False, True), (1, 2, True, False)]
+    assert tree_rows({"nodes": "garbage"}) == [] and tree_rows(None) == []
+    lines = vote_lines(Step(idx=0, kind="vote", data={"votes": ["5", "5", "6"], "chosen": "5"}))
+    assert lines[0].startswith("★ 5") and "2" in lines[0] and lines[1].startswith("  6")
+
+
+async def test_tot_tree_and_vote_appear_when_a_thread_resumes(apprentice_home):
+    store = open_store()
+    sessions = SessionStore()
+    session = sessions.create(title="Game of 24")
+    run_id = store.start_run(strategy="tot", model="scripted", question="24 from 4 6 8 2", thread_id=session.id)
+    store.add_step(run_id, Step(idx=0, kind="vote", data={"votes": {"24": 2, "23": 1}, "chosen": "24"}))
+    store.finish_run(run_id, answer="6 * 4 = 24", status="ok", tree=SAMPLE_TREE)
+    async with ChatApp(ScriptedChatModel(script=[])).run_test(size=(100, 36)) as pilot:
+        tree = pilot.app.screen.query_one(SearchTree)
+        labels = [str(n.label) for n in tree.root.children]
+        assert labels[0].startswith("★ 4 6 8 2")
+        vote = pilot.app.screen.query_one(StepBlock)
+        assert vote.step.kind == "vote" and not vote.collapsed
+
+
+@pytest.mark.timeout(300)
+async def test_end_to_end_with_the_embedded_model(local_model, apprentice_home):
+    app = ChatApp(local_model)
+    async with app.run_test(size=(100, 30)) as pilot:
+        block = await ask(pilot, "What is 2 + 3?", wait=False)
+        await finish(pilot, block, seconds=240)
+        assert block.tokens, "tokens should stream from the real model"
+        run = open_store().query(thread_id=app.screen.thread_id, with_steps=True)[0]
+        assert run.status == "ok" and run.answer and block.answer_text == run.answer
+        assert app.screen.query_one(StatusBar).tokens_out == run.tokens_out > 0
