@@ -1,0 +1,54 @@
+"""Ray local mode runs the same job as the thread path and gives the same records (one test: Ray is slow
+to start). Both paths talk to the scripted HTTP server, so the Ray workers build real model clients."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from apprentice.batch import BatchJob, RetryPolicy, TaskConfig, WorkerConfig, run_batch
+from apprentice.traces import open_store
+
+pytest.importorskip("ray")
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_openai_server import start_server  # noqa: E402
+
+_SAME = ("id", "question", "answer", "prediction", "gold", "correct", "score", "status", "attempts")
+
+
+def _records(path: Path) -> dict[str, dict]:
+    return {r["id"]: r for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+@pytest.mark.timeout(240)
+def test_ray_local_mode_matches_the_thread_path(tmp_path):
+    server = start_server(latency_s=0.02)
+    rows = [{"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i + i % 2)} for i in range(10)]
+    rows += [{"id": "broken", "question": "What is 1 + 1? [fail]", "answer": "2"}, {"id": "noq"}]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    worker = WorkerConfig(model_spec=f"openai:fake@{server.url}", retry=RetryPolicy(retries=1, base_s=0.001))
+
+    def job(name: str) -> BatchJob:
+        return BatchJob(source, tmp_path / name, TaskConfig(answer_kind="number"), worker, concurrency=4)
+
+    local = run_batch(job("threads.jsonl"))
+    first_lines = (tmp_path / "threads.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)[:5]
+    (tmp_path / "ray.jsonl").write_text("".join(first_lines) + '{"id": "q9", "quest', encoding="utf-8")
+    on_ray = run_batch(job("ray.jsonl"), ray=True, ray_workers=2)  # a resumed job, on Ray
+
+    threads, ray_records = _records(tmp_path / "threads.jsonl"), _records(tmp_path / "ray.jsonl")
+    assert len((tmp_path / "ray.jsonl").read_text().splitlines()) == len(rows)  # no duplicates
+    assert set(threads) == set(ray_records) == {r.get("id", "line-12") for r in rows}
+    for key, record in threads.items():
+        assert {f: record[f] for f in _SAME} == {f: ray_records[key][f] for f in _SAME}
+    assert (local.done, local.failed, local.invalid, local.correct) == (10, 1, 1, 5)
+    ok_before = sum(json.loads(line)["status"] == "ok" for line in first_lines)
+    assert on_ray.skipped == ok_before and on_ray.done == 10 - ok_before
+    assert (on_ray.failed, on_ray.invalid, on_ray.checked, on_ray.correct) == (1, 1, 10, 5)
+    runs = {run.id for run in open_store().query(item_id="q3")}
+    assert {threads["q3"]["run_id"], ray_records["q3"]["run_id"]} <= runs  # the workers' traces landed
+    server.shutdown()
