@@ -122,16 +122,17 @@ def example_from_run(
         tools: the tool names the student will be offered (default: those the run used, or
             the calculator).
     """
+    question = run.meta.get("train_question") or run.question  # a rationalization hint is erased
     meta = {"run_id": run.id, "task": run.task, "item_id": run.item_id, "strategy": run.strategy,
             "model": run.model, "teacher": run.meta.get("teacher", "model"), "correct": run.correct,
-            "score": run.score, "question": run.question}
+            "score": run.score, "question": question}
     if run.strategy == "react":
         trajectory = react_trajectory(run)
         if trajectory is None:
             return None
         used = sorted({s.tool for s in run.steps if s.kind == "action" and s.tool})
         names = tools or run.meta.get("tools") or used or ["calculator"]
-        return ChatExample(react_messages(run.question, trajectory, names, answer_format, system),
+        return ChatExample(react_messages(question, trajectory, names, answer_format, system),
                            "react", meta)
     if run.strategy == "tot":
         text = _tot_explanation(run)
@@ -139,7 +140,7 @@ def example_from_run(
         text = run.meta.get("chosen_text") or _last_llm_text(run)
     if not text:
         return None
-    user = run.question if not answer_format else f"{run.question}\n\n{answer_format}"
+    user = question if not answer_format else f"{question}\n\n{answer_format}"
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": user}, {"role": "assistant", "content": text}]
     return ChatExample(messages, "plain", meta)

@@ -103,7 +103,8 @@ def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[Ch
         if config.system == "":
             example.messages = [m for m in example.messages if m["role"] != "system"]
         total = sum(len(m["content"]) for m in example.messages)
-        qkey, ekey = _key(run.question), _key(run.question + "\x00" + example.completion)
+        question = example.meta["question"]
+        qkey, ekey = _key(question), _key(question + "\x00" + example.completion)
         if total > config.max_chars:
             skipped["too long"] += 1
         elif ekey in seen:
@@ -138,7 +139,7 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
         answer_format = get_task(run.task).answer_format if run.task else ""
         example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools)
         if example is not None:
-            groups[(_key(run.question), run.strategy)][run.correct].append(example)
+            groups[(_key(example.meta["question"]), run.strategy)][run.correct].append(example)
     pairs, rng = [], random.Random(config.seed)
     for good_bad in groups.values():
         good, bad = good_bad[True], good_bad[False]
@@ -171,8 +172,9 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
 def write_dataset(out: Path, train: list[ChatExample], evals: list[ChatExample],
                   pairs: list[dict[str, Any]], *, runs: int = 0, skipped: Counter | None = None) -> None:
     """Write JSONL, the HF dataset folder and the card."""
-    from datasets import Dataset, DatasetDict
+    from datasets import Dataset, DatasetDict, disable_progress_bars
 
+    disable_progress_bars()
     out.mkdir(parents=True, exist_ok=True)
     rows = {"train": [e.to_dict() for e in train], "eval": [e.to_dict() for e in evals]}
     for split, items in rows.items():

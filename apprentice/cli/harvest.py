@@ -1,0 +1,46 @@
+"""`apprentice harvest`: verified traces -> an explanation dataset (HF datasets + chat JSONL)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from apprentice.cli import command
+
+
+def _cmd_harvest(args: argparse.Namespace) -> int:
+    from apprentice.traces.query import parse_since
+    from apprentice.training.harvest import EXPLAIN_SYSTEM, HarvestConfig, harvest
+
+    system = {"runtime": None, "none": "", "explain": EXPLAIN_SYSTEM}[args.system]
+    result = harvest(HarvestConfig(
+        out=Path(args.out), task=args.task, strategy=args.strategy, model=args.model,
+        since=parse_since(args.since) if args.since else None, only_verified=args.only_verified,
+        min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
+        max_per_question=args.max_per_question, system=system, seed=args.seed,
+        tools=args.tools.split(",") if args.tools else None))
+    skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
+    print(f"harvested {result.train} train + {result.eval} eval examples and {result.pairs} preference pairs "
+          f"from {result.seen} runs into {result.out} (left out: {skipped})")
+    return 0
+
+
+@command("harvest")
+def _harvest_parser(sub) -> None:
+    p = sub.add_parser("harvest", help="turn verified traces into a training dataset")
+    p.add_argument("--out", required=True, help="dataset folder to write")
+    p.add_argument("--task")
+    p.add_argument("--strategy")
+    p.add_argument("--model", help="only traces of this model spec (the teacher)")
+    p.add_argument("--since", help="ISO date/time, or an age like 2h, 3d")
+    p.add_argument("--only-verified", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep only runs whose verdict is correct (default: yes)")
+    p.add_argument("--min-score", type=float)
+    p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out share, grouped by question")
+    p.add_argument("--max-chars", type=int, default=4000, help="drop longer examples")
+    p.add_argument("--max-per-question", type=int, default=2)
+    p.add_argument("--system", choices=["runtime", "none", "explain"], default="runtime",
+                   help="system prompt in examples: the runtime one, none (prompt erasure), or an explanation prompt")
+    p.add_argument("--tools", help="tools offered in ReAct examples (default: those the run used)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_harvest)

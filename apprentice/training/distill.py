@@ -1,0 +1,199 @@
+"""Self-improvement runs: teacher solves -> verify -> harvest -> fine-tune -> evaluate, per round.
+
+Each round solves a training pool with the teacher setup (traces in the store, verified by the
+task's checker), harvests what passed, fine-tunes the student (from the base, or from the last
+adapter), and evaluates it on held-out sets with the same harness as ``apprentice eval``. The run
+stops when a round no longer improves. The report (``report.json``, ``report.md``,
+``report.png``) puts every round beside the trivial-rule floor ("add every number").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.config import data_path
+from apprentice.errors import ApprenticeError
+from apprentice.tasks import get_task
+from apprentice.training.harvest import HarvestConfig, harvest
+from apprentice.training.teachers import parse_teacher, solve_pool
+
+__all__ = ["DistillArgs", "EvalSet", "parse_eval_sets", "run_distill", "trivial_rule_accuracy"]
+
+_NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
+
+
+@dataclass
+class DistillArgs:
+    """Options of ``apprentice distill``."""
+
+    task: str = field(metadata={"help": "training pool task(s), comma-separated: arith, svamp, gsm8k"})
+    teacher: str = field(default="dataset", metadata={"help": "dataset | self[,STRATEGY] | SPEC[,STRATEGY]"})
+    student: str = field(default="local", metadata={"help": "the student's starting model spec"})
+    name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
+    rounds: int = field(default=2, metadata={"help": "at most this many rounds"})
+    pool: int = field(default=200, metadata={"help": "training items per task per round"})
+    levels: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={"help": "arith levels in the pool"})
+    eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
+                                 metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
+    eval_limit: int = field(default=60, metadata={"help": "items per held-out set (0: the whole split)"})
+    strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
+    attempts: int = field(default=4, metadata={"help": "self teacher: sampled attempts per item"})
+    epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
+    max_steps: int = field(default=-1, metadata={"help": "SFT step cap per round (-1: epochs decide)"})
+    learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate"})
+    batch_size: int = field(default=4, metadata={"help": "SFT batch size"})
+    qlora: bool = field(default=False, metadata={"help": "train on a 4-bit NF4 base"})
+    from_last: bool = field(default=True, metadata={"help": "continue from the last round's adapter"})
+    report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
+    data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
+    seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A held-out set: a task (with an arith level) on its test split."""
+
+    task: str
+    level: int | None = None
+
+    @property
+    def label(self) -> str:
+        """``arith:1`` / ``svamp``."""
+        return f"{self.task}:{self.level}" if self.level is not None else self.task
+
+    def load(self, limit: int, data: str | None, seed: int) -> tuple[Any, list[Any]]:
+        """The task and its held-out items (full split when ``limit`` is 0)."""
+        task = get_task(self.task, **({"level": self.level, "n": max(limit, 50) if limit else 400}
+                                      if self.task == "arith" else {}))
+        items = task.load(data if self.task != "arith" else None, split="test", seed=seed)
+        return task, items[:limit] if limit else items
+
+
+def parse_eval_sets(values: list[str]) -> list[EvalSet]:
+    """``arith:2`` -> EvalSet("arith", 2); ``svamp`` -> EvalSet("svamp")."""
+    sets = []
+    for value in values:
+        name, _, level = value.partition(":")
+        sets.append(EvalSet(name, int(level) if level else None))
+    return sets
+
+
+def trivial_rule_accuracy(task: Any, items: list[Any]) -> float:
+    """The floor: answer with the sum of every number in the question."""
+    if not items:
+        return 0.0
+    hits = 0
+    for item in items:
+        total = sum(float(n.replace(",", "")) for n in _NUMBER.findall(item.question))
+        hits += int(task.check(item, f"{total:g}").correct)
+    return hits / len(items)
+
+
+def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
+    pools = []
+    for name in [t.strip() for t in args.task.split(",") if t.strip()]:
+        if name == "arith":
+            for level in args.levels:
+                task = get_task("arith", level=level, n=args.pool * args.rounds, seed=args.seed)
+                items = task.load(split="train", seed=args.seed)
+                per = max(1, args.pool // len(args.levels))
+                pools.append((task, items[(round_no - 1) * per: round_no * per]))
+        else:
+            task = get_task(name)
+            items = task.load(args.data, split="train", seed=args.seed)
+            pools.append((task, items[(round_no - 1) * args.pool: round_no * args.pool]))
+    return pools
+
+
+def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int) -> dict[str, dict[str, Any]]:
+    from apprentice.eval import EvalConfig, run_eval
+
+    out = {}
+    for eval_set in sets:
+        task, items = eval_set.load(args.eval_limit, args.data, args.seed)
+        report = run_eval(EvalConfig(
+            task=eval_set.task, strategies=[args.strategy], models=[spec], data=args.data, split="test",
+            seed=args.seed, limit=len(items), tools=["calculator"],
+            task_options={"level": eval_set.level, "n": max(args.eval_limit, 50) if args.eval_limit else 400}
+            if eval_set.task == "arith" else {},
+            report_dir=_report_dir(args) / f"round{round_no}-{eval_set.label.replace(':', '-')}",
+            command=f"distill round {round_no}"), progress=False)
+        cell = report.cells[0]
+        solved = max(1, cell.correct)
+        out[eval_set.label] = {"accuracy": cell.accuracy, "n": cell.n, "ci": [cell.ci_low, cell.ci_high],
+                               "tokens_per_solved": (cell.tokens_in + cell.tokens_out) * cell.n / solved,
+                               "seconds_per_solved": cell.seconds * cell.n / solved,
+                               "floor": trivial_rule_accuracy(task, items)}
+    return out
+
+
+def _report_dir(args: DistillArgs) -> Path:
+    return args.report or data_path("reports") / f"distill-{args.name}"
+
+
+def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
+    """Run the rounds; returns the report dict (also written to the report folder)."""
+    from apprentice.training.sft import SFTArgs
+    from apprentice.training.sft import main as sft_main
+
+    teacher = parse_teacher(args.teacher)
+    sets = parse_eval_sets(args.eval_sets)
+    report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
+                              "rounds": []}
+    log(f"round 0: evaluating the starting student {args.student}")
+    report["baseline"] = _evaluate(args.student, args, sets, 0)
+    best, student, base = _mean(report["baseline"]), args.student, args.student
+    for round_no in range(1, args.rounds + 1):
+        started = time.time()
+        meta = {"distill": args.name, "round": round_no}
+        solved = {"items": 0, "solved": 0, "runs": 0}
+        for task, items in _pool(args, round_no):
+            log(f"round {round_no}: teacher {args.teacher} solves {len(items)} {task.name} items")
+            counts = solve_pool(teacher, task, items, student=student, meta=meta, attempts=args.attempts)
+            solved = {k: solved[k] + counts[k] for k in solved}
+        teacher_secs = time.time() - started
+        dataset = data_path("datasets") / f"{args.name}-r{round_no}"
+        harvested = harvest(HarvestConfig(out=dataset, since=started, model=None, filters={}, seed=args.seed,
+                                          tools=["calculator"], max_per_question=2))
+        log(f"round {round_no}: harvested {harvested.train} train / {harvested.eval} eval examples")
+        name = f"{args.name}-r{round_no}"
+        sft_main(SFTArgs(data=dataset, name=name, base=student if args.from_last else base, qlora=args.qlora,
+                         epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
+                         batch_size=args.batch_size, seed=args.seed, eval_steps=50))
+        results = _evaluate(f"adapter:{name}", args, sets, round_no)
+        row = {"round": round_no, "adapter": name, "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
+               "teacher_runs": solved["runs"], "teacher_seconds": teacher_secs,
+               "harvested": harvested.train + harvested.eval, "student": results,
+               "seconds": time.time() - started}
+        report["rounds"].append(row)
+        write_report(_report_dir(args), report)
+        score = _mean(results)
+        log(f"round {round_no}: student mean accuracy {score:.1%} (best so far {best:.1%})")
+        if score <= best:
+            report["stopped"] = f"round {round_no} did not improve on {best:.1%}"
+            break
+        best, student = score, f"adapter:{name}"
+    report["best_student"] = student
+    write_report(_report_dir(args), report)
+    return report
+
+
+def _mean(results: dict[str, dict[str, Any]]) -> float:
+    return sum(r["accuracy"] for r in results.values()) / max(1, len(results))
+
+
+def write_report(folder: Path, report: dict[str, Any]) -> None:
+    """report.json, report.md (a table per round beside the floor) and report.png."""
+    from apprentice.training.distill_report import plot_rounds, render_markdown
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    (folder / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    plot_rounds(report, folder / "report.png")
+    if not report.get("rounds") and "baseline" not in report:
+        raise ApprenticeError("empty distillation report")

@@ -1,0 +1,72 @@
+"""The distillation report: a table per round and a plot, always beside the trivial-rule floor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["render_markdown", "plot_rounds"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _table(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| held-out set | n | student | 95% CI | trivial floor | tokens / solved | seconds / solved |",
+             "|---|---:|---:|---|---:|---:|---:|"]
+    for label, r in results.items():
+        ci = r.get("ci") or [None, None]
+        lines.append(f"| {label} | {r['n']} | {_pct(r['accuracy'])} | {_pct(ci[0])}-{_pct(ci[1])} | "
+                     f"{_pct(r['floor'])} | {r['tokens_per_solved']:.0f} | {r['seconds_per_solved']:.2f} |")
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """Markdown: the command's arguments, the baseline, then each round."""
+    args = report.get("args", {})
+    lines = ["# Distillation report", "",
+             f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`, "
+             f"strategy `{args.get('strategy')}`", ""]
+    if "baseline" in report:
+        lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
+    for row in report.get("rounds", []):
+        lines += [f"## Round {row['round']}: adapter `{row['adapter']}`", "",
+                  f"teacher accuracy on the pool {_pct(row['teacher_accuracy'])} ({row['teacher_runs']} runs, "
+                  f"{row['teacher_seconds']:.0f} s); {row['harvested']} examples harvested; round took "
+                  f"{row['seconds'] / 60:.1f} min", "", *_table(row["student"]), ""]
+    if report.get("stopped"):
+        lines += [f"Stopped: {report['stopped']}.", ""]
+    if report.get("best_student"):
+        lines += [f"Best student: `{report['best_student']}`", ""]
+    return "\n".join(lines)
+
+
+def plot_rounds(report: dict[str, Any], path: Path) -> None:
+    """Accuracy per held-out set by round (solid), the trivial floor (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ([{"round": 0, "student": report["baseline"]}] if "baseline" in report else []) + report.get("rounds", [])
+    if not rows:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for i, label in enumerate(rows[0]["student"]):
+        color = f"C{i}"
+        xs = [r["round"] for r in rows if label in r["student"]]
+        ys = [100 * r["student"][label]["accuracy"] for r in rows if label in r["student"]]
+        ax.plot(xs, ys, marker="o", color=color, label=f"{label} student")
+        ax.axhline(100 * rows[0]["student"][label]["floor"], color=color, linestyle="--", linewidth=1,
+                   label=f"{label} add-all floor")
+    ax.set_xlabel("round (0 = starting student)")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.set_xticks([r["round"] for r in rows])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.set_title("apprentice distill: student accuracy by round")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,125 @@
+"""Preference tuning with TRL's DPOTrainer on verified-vs-failed pairs of the same question.
+
+The policy continues a LoRA adapter (``--base adapter:SFT``) or starts one on a base; the
+reference is the starting policy itself (a frozen merged copy), so DPO moves the student away
+from its own failures rather than back toward the untuned base.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.config import data_path
+from apprentice.errors import ApprenticeError, DataError
+from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+from apprentice.training.config import add_dataclass_arguments, config_from_args
+from apprentice.training.sft import finish_training, trainer_arguments
+
+__all__ = ["DPOArgs", "main", "make_parser", "load_pairs"]
+
+
+@dataclass
+class DPOArgs:
+    """Options of ``apprentice train dpo``."""
+
+    data: Path = field(metadata={"help": "a harvested dataset folder with pairs.jsonl"})
+    name: str = field(metadata={"help": "name of the adapter in the registry"})
+    base: str = field(default="local", metadata={"help": "starting policy: local, local:PATH or adapter:NAME"})
+    qlora: bool = field(default=False, metadata={"help": "load the base in 4-bit NF4 (bitsandbytes)"})
+    beta: float = field(default=0.1, metadata={"help": "DPO beta (strength of the KL anchor)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (new adapters only)"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    target_modules: str = field(default="all-linear", metadata={"help": "LoRA targets"})
+    epochs: float = field(default=1.0, metadata={"help": "training epochs"})
+    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: epochs decide)"})
+    learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
+    batch_size: int = field(default=2, metadata={"help": "per-device batch size"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    max_length: int = field(default=768, metadata={"help": "truncate prompt+completion to this many tokens"})
+    eval_steps: int = field(default=50, metadata={"help": "checkpoint every N steps"})
+    patience: int = field(default=3, metadata={"help": "early stopping patience (with an eval split)"})
+    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
+    resume: bool = field(default=True, metadata={"help": "resume from the last checkpoint of this name"})
+    report_to: str = field(default="none", metadata={"help": "tensorboard, wandb or none"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    export_gguf: bool = field(default=True, metadata={"help": "also merge into a GGUF for llama.cpp-speed inference"})
+
+
+def load_pairs(folder: Path) -> list[dict[str, Any]]:
+    """Conversational preference rows (prompt, chosen, rejected) from ``pairs.jsonl``."""
+    path = folder / "pairs.jsonl"
+    if not path.exists():
+        raise DataError(f"{path} not found (harvest with pairs enabled first)")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append({"prompt": row["prompt"], "chosen": row["chosen"], "rejected": row["rejected"]})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}:{number}: not a preference pair ({exc})") from exc
+    if not rows:
+        raise DataError(f"{path}: no preference pairs")
+    return rows
+
+
+def _reference(choice: Any):
+    """A frozen copy of the starting policy (the base with the parent adapter merged in)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if choice.parent_dir is not None:
+        from apprentice.training.registry import get_adapter, merged_model
+
+        model, _ = merged_model(get_adapter(choice.parent_adapter).base, choice.parent_dir)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(choice.folder, use_safetensors=True, dtype=torch.float32)
+    model.requires_grad_(False)
+    return model.eval()
+
+
+def main(args: DPOArgs):
+    """Train with DPO, save into the registry, return the :class:`AdapterRecord`."""
+    from datasets import Dataset
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import DPOConfig, DPOTrainer
+
+    from apprentice.training.registry import dataset_fingerprint, validate_name
+
+    validate_name(args.name)
+    rows = load_pairs(args.data)
+    choice = resolve_base(args.base)
+    tokenizer, model = load_for_training(
+        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules))
+    output_dir = data_path("runs") / f"dpo-{args.name}"
+    config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,
+                       max_length=args.max_length)
+    trainer = DPOTrainer(model=model, ref_model=_reference(choice), args=config,
+                         train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return finish_training(trainer, tokenizer, args, kind="dpo", fingerprint=dataset_fingerprint(args.data),
+                           choice=choice, resumed=last is not None)
+
+
+def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """Flags from :class:`DPOArgs` plus ``--config FILE.yaml``."""
+    parser = parser or argparse.ArgumentParser(prog="apprentice train dpo", description=__doc__)
+    add_dataclass_arguments(parser, DPOArgs)
+    return parser
+
+
+if __name__ == "__main__":  # accelerate launch -m apprentice.training.dpo ...
+    try:
+        record = main(config_from_args(DPOArgs, make_parser().parse_args()))
+        print(f"adapter {record.name} saved to {record.path}")
+    except ApprenticeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)

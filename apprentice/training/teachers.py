@@ -1,0 +1,103 @@
+"""Teachers for a distillation round: each solves a pool of items and leaves verified traces.
+
+- ``dataset``: worked solutions replayed through the ReAct graph and the real calculator.
+- ``self[,STRATEGY]``: the student amplified (several sampled attempts per item, STaR), with
+  failures rationalized: the gold answer is given as a hint, and the hint is erased from the
+  training prompt at harvest time.
+- ``SPEC[,STRATEGY]``: any model spec (a remote model, a bigger local one) with a strategy.
+Every run records ``teacher`` (its kind), ``distill`` (the run name) and ``round`` in its meta.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from apprentice.errors import ApprenticeError
+from apprentice.graphs import run_question
+from apprentice.models import load_chat_model, parse_spec
+from apprentice.training.replay import replay_model, worked_steps
+
+__all__ = ["Teacher", "parse_teacher", "solve_pool", "HINT"]
+
+HINT = "\n\n(Hint: the correct final answer is {answer}. Show the steps that reach it.)"
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """Who teaches: ``kind`` is dataset, self or model; ``spec`` and ``strategy`` for the others."""
+
+    kind: str
+    spec: str | None = None
+    strategy: str = "react"
+
+    @property
+    def label(self) -> str:
+        """What the traces' model column says."""
+        return {"dataset": "teacher:dataset", "self": f"teacher:self:{self.spec}"}.get(self.kind, self.spec or "")
+
+
+def parse_teacher(text: str) -> Teacher:
+    """``dataset`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
+    name, _, strategy = text.partition(",")
+    name, strategy = name.strip(), (strategy.strip() or "react")
+    if name == "dataset":
+        return Teacher("dataset", strategy="react")
+    if name == "self":
+        return Teacher("self", strategy=strategy)
+    parse_spec(name)
+    return Teacher("model", spec=name, strategy=strategy)
+
+
+def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, meta: dict[str, Any],
+               attempts: int = 4, temperature: float = 0.7, rationalize: bool = True,
+               progress: Any = None) -> dict[str, int]:
+    """Run the teacher over ``items``; returns counts (solved, attempted, runs)."""
+    counts = {"items": len(items), "solved": 0, "runs": 0}
+    chat = None
+    if teacher.kind == "model":
+        chat = load_chat_model(teacher.spec or "", max_tokens=384)
+    elif teacher.kind == "self":
+        chat = load_chat_model(student, temperature=temperature, max_tokens=256)
+    for item in items:
+        solved = _solve_item(teacher, task, item, chat, meta, attempts, rationalize, counts)
+        counts["solved"] += int(solved)
+        if progress is not None:
+            progress.update(1)
+    return counts
+
+
+def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: str, meta: dict[str, Any],
+         counts: dict[str, int], **kwargs: Any) -> bool:
+    counts["runs"] += 1
+    try:
+        result = run_question(question, strategy=strategy, model=chat, model_spec=label, task=task, item=item,
+                              tools=["calculator"], meta=meta, max_steps=6, **kwargs)
+    except ApprenticeError:
+        counts["errors"] = counts.get("errors", 0) + 1
+        return False
+    except Exception:  # a failed item is recorded in its trace; the pool goes on
+        counts["errors"] = counts.get("errors", 0) + 1
+        return False
+    return bool(result.correct)
+
+
+def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[str, Any], attempts: int,
+                rationalize: bool, counts: dict[str, int]) -> bool:
+    if teacher.kind == "dataset":
+        steps = worked_steps(task.name, item)
+        if not steps:
+            return False
+        return _run(item.question, task, item, replay_model(steps), teacher.label, "react",
+                    {**meta, "teacher": "dataset"}, counts)
+    kind = "self" if teacher.kind == "self" else "model"
+    solved = False
+    for attempt in range(attempts if teacher.kind == "self" else 1):
+        solved |= _run(item.question, task, item, chat, teacher.label, teacher.strategy,
+                       {**meta, "teacher": kind, "attempt": attempt}, counts,
+                       options={"seed": attempt})
+    if not solved and rationalize and item.answer is not None:
+        hinted = item.question + HINT.format(answer=item.answer)
+        solved = _run(hinted, task, item, chat, teacher.label, teacher.strategy,
+                      {**meta, "teacher": f"{kind}-rationalized", "train_question": item.question}, counts)
+    return solved
