@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apprentice.errors import ApprenticeError
-from apprentice.graphs import react
+from apprentice.graphs import cot, cot_sc, io, react, tot, verify
 
 __all__ = ["Strategy", "STRATEGIES", "build_graph", "compiled_graph", "turn_input"]
 
@@ -30,7 +30,15 @@ class Strategy:
 
 #: Strategy name -> :class:`Strategy`; ask, batch, eval and chat all choose from here.
 STRATEGIES: dict[str, Strategy] = {
+    "io": Strategy("io", io.build, "answer directly, no reasoning (input-output prompting)", io.TURN_DEFAULTS),
+    "cot": Strategy("cot", cot.build, "chain of thought, zero- or few-shot (similar examples)", cot.TURN_DEFAULTS),
+    "cot-sc": Strategy("cot-sc", cot_sc.build, "self-consistency: n sampled chains, majority vote",
+                       cot_sc.TURN_DEFAULTS),
     "react": Strategy("react", react.build, "reason + act with tools (ReAct)", react.TURN_DEFAULTS),
+    "tot": Strategy("tot", tot.build, "Tree-of-Thought: propose, value, select (BFS beam or DFS)",
+                    tot.TURN_DEFAULTS),
+    "verify": Strategy("verify", verify.build, "generate, verify (rules, LLM judge or CoVe), revise",
+                       verify.TURN_DEFAULTS),
 }
 
 

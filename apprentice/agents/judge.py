@@ -1,0 +1,50 @@
+"""The judge role: an LLM grader that reads a question and a proposed answer and gives a verdict.
+
+It must write ``Verdict: correct`` or ``Verdict: incorrect`` and a ``Reason:`` line; the parser is
+forgiving (bare "correct"/"incorrect"/"yes"/"no" count) and a reply it cannot read is no verdict.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from apprentice.agents.verifier import CheckResult
+
+__all__ = ["JUDGE_PROMPT", "judge_messages", "llm_judge", "parse_judgement"]
+
+JUDGE_SYSTEM = "You are a strict grader. You check whether an answer to a question is correct."
+JUDGE_PROMPT = (
+    "Question: {question}\n\nProposed answer:\n{draft}\n\n"
+    "Is the proposed answer correct? Check each step. Reply in exactly this format:\n"
+    "Verdict: correct or incorrect\nReason: one sentence"
+)
+_VERDICT = re.compile(r"verdict\s*[:\-]?\s*\**\s*(correct|incorrect|wrong|right|yes|no)\b", re.I)
+_BARE = re.compile(r"\b(incorrect|correct|wrong)\b", re.I)
+_REASON = re.compile(r"reason\s*[:\-]\s*(.+)", re.I)
+_TRUE = {"correct", "right", "yes"}
+
+
+def judge_messages(question: str, draft: str) -> list[BaseMessage]:
+    """The grader prompt for one (question, draft) pair."""
+    return [SystemMessage(JUDGE_SYSTEM), HumanMessage(JUDGE_PROMPT.format(question=question, draft=draft.strip()))]
+
+
+def parse_judgement(text: str) -> CheckResult:
+    """A structured verdict from the grader's reply; ``ok=None`` when it gave none."""
+    text = text or ""
+    match = _VERDICT.search(text) or _BARE.search(text)
+    reason_match = _REASON.search(text)
+    reason = reason_match.group(1).strip() if reason_match else " ".join(text.split())[:200]
+    if match is None:
+        return CheckResult(None, None, "llm-judge", f"unreadable verdict: {reason[:120]!r}")
+    ok = match.group(1).lower() in _TRUE
+    return CheckResult(ok, 1.0 if ok else 0.0, "llm-judge", reason or match.group(0),
+                       "" if ok else f"A grader says the answer is wrong: {reason}")
+
+
+def llm_judge(ctx, question: str, draft: str) -> CheckResult:
+    """Ask the model in the seat to grade ``draft`` (greedy, short)."""
+    reply = ctx.call_model(judge_messages(question, draft), node="judge", max_tokens=80, temperature=0.0)
+    return parse_judgement(reply.text)

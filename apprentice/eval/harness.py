@@ -1,0 +1,200 @@
+"""The evaluation harness: run a (strategy x model) grid over a task's items and report it.
+
+Every item runs through :func:`apprentice.graphs.run_question`, so each one leaves a trace; the
+grid cell's key (task, item id, strategy, model, options hash) goes into the run's meta, and a
+re-run skips items that already have a finished run with that key (resume).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from apprentice.errors import ApprenticeError
+from apprentice.eval.plot import plot_cells
+from apprentice.eval.report import (
+    CellStats,
+    ItemResult,
+    cell_stats,
+    write_json,
+    write_markdown,
+)
+
+__all__ = ["EvalConfig", "EvalReport", "cell_key", "options_hash", "run_eval"]
+
+#: Tools an eval run may call unless told otherwise (no network, no shared memory between items).
+EVAL_TOOLS = ("calculator",)
+
+
+@dataclass
+class EvalConfig:
+    """What to evaluate.
+
+    Attributes:
+        task: task name (``arith``, ``game24``, ``svamp``, ...).
+        strategies: strategy names, each a column of the grid.
+        models: model specs, each a row of the grid.
+        data: data file or root (``None``: the task's default).
+        split, seed, limit: item selection, as :meth:`apprentice.tasks.Task.load`.
+        options: strategy options (samples, breadth, depth, rounds, verifier, ...), shared by all cells.
+        task_options: options of the task itself (e.g. arith ``level``).
+        report_dir: where report.json, report.md and report.png go.
+        tools: tools the runs may call.
+        max_steps: ReAct step limit.
+        command: the command line, for the report.
+    """
+
+    task: str
+    strategies: Sequence[str] = ("cot",)
+    models: Sequence[str] = ("local",)
+    data: str | None = None
+    split: str | None = None
+    seed: int = 0
+    limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    task_options: dict[str, Any] = field(default_factory=dict)
+    report_dir: Path | None = None
+    tools: Sequence[str] = EVAL_TOOLS
+    max_steps: int = 6
+    command: str = ""
+
+
+@dataclass
+class EvalReport:
+    """What an eval produced: one summary per cell, every item, and the files written."""
+
+    cells: list[CellStats]
+    items: dict[str, list[ItemResult]]
+    files: dict[str, Path]
+    header: dict[str, Any]
+
+
+def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int) -> str:
+    """A short stable hash of everything besides (task, item, strategy, model) that shapes a run."""
+    blob = json.dumps({"options": {k: v for k, v in options.items() if v is not None},
+                       "tools": sorted(tools), "max_steps": max_steps}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def cell_key(task: str, item_id: str, strategy: str, model: str, opts_hash: str) -> str:
+    """The resume key of one item of one grid cell."""
+    return f"{task}|{item_id}|{strategy}|{model}|{opts_hash}"
+
+
+def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any] | None = None) -> EvalReport:
+    """Run the grid, write the report files and return the report.
+
+    Args:
+        config: the grid and its settings.
+        progress: show a tqdm progress bar on stderr.
+        models: ready chat models by spec (tests pass scripted ones); others are loaded by spec.
+
+    Raises:
+        ApprenticeError: unknown task, strategy or model, or data that cannot be read.
+    """
+    from apprentice.graphs import STRATEGIES
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+
+    unknown = [s for s in config.strategies if s not in STRATEGIES]
+    if unknown:
+        raise ApprenticeError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}")
+    task = get_task(config.task, **config.task_options)
+    items = task.load(config.data, limit=config.limit, split=config.split, seed=config.seed)
+    chats = {spec: (models or {}).get(spec) or _load(spec) for spec in config.models}
+    store = open_store()
+    opts_hash = options_hash(config.options, config.tools, config.max_steps)
+    results: dict[str, list[ItemResult]] = {}
+    bar = _progress(len(config.strategies) * len(config.models) * len(items), progress)
+    for spec in config.models:
+        for strategy in config.strategies:
+            cell = results.setdefault(f"{strategy} / {spec}", [])
+            for item in items:
+                bar.set_description(f"{strategy} {spec} {item.id}"[:40])
+                key = cell_key(task.name, item.id, strategy, spec, opts_hash)
+                cell.append(_resumed(store, task, item.id, strategy, spec, key)
+                            or _run_item(config, task, item, strategy, spec, chats[spec], store, key))
+                bar.update(1)
+    bar.close()
+    cells = [cell_stats(*name.split(" / ", 1), rows) for name, rows in results.items()]
+    header = _header(config, task.name, opts_hash)
+    files = write_report(config.report_dir or _default_dir(task.name), header, cells, results)
+    return EvalReport(cells=cells, items=results, files=files, header=header)
+
+
+def _load(spec: str) -> Any:
+    from apprentice.models import load_chat_model
+
+    return load_chat_model(spec)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="item", dynamic_ncols=True)
+
+
+def _resumed(store, task: Any, item_id: str, strategy: str, model: str, key: str) -> ItemResult | None:
+    """The item's finished run from an earlier eval with the same cell key, if there is one."""
+    for run in store.query(task=task.name, item_id=item_id, strategy=strategy, model=model, status="ok"):
+        if run.meta.get("eval_cell") == key:
+            return ItemResult(item_id=item_id, run_id=run.id, status=run.status, correct=run.correct,
+                              score=run.score, prediction=task.extract(run.answer) if run.answer else None,
+                              tokens_in=run.tokens_in, tokens_out=run.tokens_out, model_calls=run.model_calls,
+                              latency_s=run.latency_s or 0.0, resumed=True)
+    return None
+
+
+def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str, chat: Any, store: Any,
+              key: str) -> ItemResult:
+    from apprentice.graphs import run_question
+
+    meta = {"eval_cell": key, "eval": {"strategy": strategy, "model": spec, "options": config.options}}
+    try:
+        result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
+                              tools=list(config.tools), store=store, options=config.options,
+                              max_steps=config.max_steps, meta=meta)
+    except ApprenticeError as exc:
+        return ItemResult(item_id=item.id, run_id=None, status="error", correct=False, score=0.0, prediction=None,
+                          tokens_in=0, tokens_out=0, model_calls=0, latency_s=0.0, error=str(exc))
+    return ItemResult(item_id=item.id, run_id=result.run_id, status=result.status, correct=result.correct,
+                      score=result.score, prediction=result.prediction, tokens_in=result.tokens_in,
+                      tokens_out=result.tokens_out, model_calls=result.model_calls, latency_s=result.latency_s)
+
+
+def _header(config: EvalConfig, task: str, opts_hash: str) -> dict[str, Any]:
+    return {"task": task, "strategies": list(config.strategies), "models": list(config.models),
+            "data": config.data, "split": config.split, "seed": config.seed, "limit": config.limit,
+            "options": {k: v for k, v in config.options.items() if v is not None},
+            "task_options": config.task_options, "tools": list(config.tools), "options_hash": opts_hash,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": config.command or " ".join(shlex.quote(a) for a in sys.argv)}
+
+
+def _default_dir(task: str) -> Path:
+    from apprentice.config import data_path
+
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return data_path("reports") / f"eval-{task}-{stamp}"
+
+
+def write_report(directory: Path, header: dict[str, Any], cells: list[CellStats],
+                 items: dict[str, list[ItemResult]]) -> dict[str, Path]:
+    """Write report.json, report.md and report.png into ``directory``; returns their paths."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ApprenticeError(f"cannot create report directory {directory}: {exc.strerror or exc}") from exc
+    files = {"json": directory / "report.json", "md": directory / "report.md", "png": directory / "report.png"}
+    plot_cells(cells, files["png"], f"{header['task']}: accuracy and time per item")
+    write_json(files["json"], header, cells, items)
+    write_markdown(files["md"], header, cells, items, files["png"].name)
+    return files

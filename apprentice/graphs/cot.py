@@ -1,0 +1,85 @@
+"""Chain-of-thought as a one-node StateGraph: zero-shot ("Let's think step by step") or few-shot,
+with the examples chosen from the task's pool by similarity to the question.
+
+Options (``ctx.options``): ``fewshot`` (examples, default 2; 0 is zero-shot), ``max_tokens``
+(default 256), ``temperature`` (default 0).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
+
+from apprentice.agents.solver import final_line, select_examples, solver_messages
+from apprentice.graphs.context import RunContext
+from apprentice.graphs.history import answer_format, history_window
+
+__all__ = ["SolveState", "TURN_DEFAULTS", "build", "option", "solve_once"]
+
+#: What each new turn resets.
+TURN_DEFAULTS: dict[str, Any] = {"run_meta": {}}
+DEFAULT_FEWSHOT = 2
+DEFAULT_MAX_TOKENS = 256
+
+
+class SolveState(TypedDict, total=False):
+    """Graph state of the single-answer strategies (io, cot)."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    question: str
+    answer: str | None
+    run_meta: dict[str, Any]
+
+
+def option(ctx: RunContext, name: str, default: Any) -> Any:
+    """``ctx.options[name]``, or ``default`` when it is missing or None."""
+    value = ctx.options.get(name)
+    return default if value is None else value
+
+
+def solve_once(
+    ctx: RunContext,
+    question: str,
+    history: list[AnyMessage],
+    *,
+    mode: str,
+    node: str,
+    **params: Any,
+) -> str:
+    """One solver call (``mode`` io or cot) with few-shot examples; returns the reply text."""
+    k = int(option(ctx, "fewshot", DEFAULT_FEWSHOT))
+    pool = ctx.task.fewshot_pool() if ctx.task is not None and k > 0 else []
+    examples = select_examples(question, pool, k)
+    prompt = solver_messages(question, mode=mode, examples=examples, answer_format=answer_format(ctx),
+                             history=history)
+    params.setdefault("temperature", float(option(ctx, "temperature", 0.0)))
+    params.setdefault("max_tokens", int(option(ctx, "max_tokens", DEFAULT_MAX_TOKENS)))
+    return ctx.call_model(prompt, node=node, **params).text
+
+
+def thread_history(state: dict[str, Any], ctx: RunContext) -> list[AnyMessage]:
+    """The earlier turns of the thread that fit the window (the current question excluded)."""
+    return history_window(state["messages"][:-1], ctx.window)[1]
+
+
+def solve(state: SolveState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Reason step by step and answer."""
+    ctx = runtime.context
+    text = solve_once(ctx, state["question"], thread_history(state, ctx), mode="cot", node="solve")
+    answer = final_line(text)
+    ctx.recorder.record("answer", node="solve", raw=answer)
+    return {"answer": answer, "messages": [AIMessage(answer)],
+            "run_meta": {"fewshot": int(option(ctx, "fewshot", DEFAULT_FEWSHOT))}}
+
+
+def build(checkpointer: Any = None):
+    """Compile the chain-of-thought graph."""
+    graph = StateGraph(SolveState, context_schema=RunContext)
+    graph.add_node("solve", solve)
+    graph.add_edge(START, "solve")
+    graph.add_edge("solve", END)
+    return graph.compile(checkpointer=checkpointer, name="cot")

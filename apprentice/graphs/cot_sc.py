@@ -1,0 +1,113 @@
+"""Self-consistency (Wang et al., 2022): sample n chains of thought at a temperature, fanned out
+with ``Send``; normalise each answer with the task and take the majority vote.
+
+The vote distribution goes into the trace (a ``vote`` step and the run's meta). Options:
+``samples`` (default 5), ``temperature`` (default 0.7), ``fewshot``, ``max_tokens``, ``seed``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AIMessage, AnyMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.runtime import Runtime
+from langgraph.types import Send
+
+from apprentice.agents.solver import final_line
+from apprentice.graphs.context import RunContext
+from apprentice.graphs.cot import option, solve_once, thread_history
+from apprentice.tasks.answers import answer_segments
+
+__all__ = ["SCState", "TURN_DEFAULTS", "build", "majority"]
+
+#: What each new turn resets (``None`` empties the collected samples).
+TURN_DEFAULTS: dict[str, Any] = {"samples": None, "run_meta": {}}
+DEFAULT_SAMPLES = 5
+DEFAULT_TEMPERATURE = 0.7
+
+
+def collect(old: list | None, new: list | None) -> list:
+    """Reducer: append fanned-in items; ``None`` starts over (a new turn)."""
+    return [] if new is None else [*(old or []), *new]
+
+
+class SCState(TypedDict, total=False):
+    """Graph state: the thread, the question, the collected samples and the voted answer."""
+
+    messages: Annotated[list[AnyMessage], add_messages]
+    question: str
+    answer: str | None
+    samples: Annotated[list[dict[str, Any]], collect]
+    run_meta: dict[str, Any]
+
+
+class SampleInput(TypedDict):
+    """What one ``Send`` to ``sample`` carries."""
+
+    question: str
+    history: list[AnyMessage]
+    index: int
+
+
+def normalized(task: Any, text: str) -> str | None:
+    """The vote key of a reply: the task's normalised extracted answer, else the final-answer text."""
+    if task is not None:
+        return task.normalize(task.extract(text))
+    segments = answer_segments(text)
+    return " ".join(segments[0].lower().split()) if segments else None
+
+
+def majority(keys: list[str | None]) -> tuple[str | None, dict[str, int]]:
+    """(winner, distribution): the most common non-None key, ties to the earliest; None if none."""
+    counts = Counter(k for k in keys if k is not None)
+    if not counts:
+        return None, {}
+    best = max(counts.values())
+    winner = next(k for k in keys if k is not None and counts[k] == best)
+    return winner, dict(counts.most_common())
+
+
+def fan_out(state: SCState, runtime: Runtime[RunContext]) -> list[Send]:
+    """One ``Send`` per sample."""
+    ctx = runtime.context
+    history = thread_history(state, ctx)
+    n = max(1, int(option(ctx, "samples", DEFAULT_SAMPLES)))
+    return [Send("sample", {"question": state["question"], "history": history, "index": i}) for i in range(n)]
+
+
+def sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """One chain of thought at temperature, seeded by its index."""
+    ctx = runtime.context
+    seed = int(option(ctx, "seed", 0)) + state["index"]
+    text = solve_once(ctx, state["question"], state["history"], mode="cot", node="sample",
+                      temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)), seed=seed)
+    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
+
+
+def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """Majority vote over the normalised answers; the winner's first chain is the answer."""
+    ctx = runtime.context
+    samples = sorted(state.get("samples", []), key=lambda s: s["index"])
+    winner, distribution = majority([s["key"] for s in samples])
+    chosen = next((s for s in samples if s["key"] == winner), samples[0] if samples else None)
+    answer = final_line(chosen["text"] if chosen else "")
+    share = distribution.get(winner, 0) / len(samples) if samples and winner is not None else 0.0
+    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}",
+                        data={"distribution": distribution, "winner": winner, "samples": len(samples)})
+    ctx.recorder.record("answer", node="vote", raw=answer)
+    meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3)}
+    return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}
+
+
+def build(checkpointer: Any = None):
+    """Compile the self-consistency graph: START -> sample x n (Send) -> vote -> END."""
+    graph = StateGraph(SCState, context_schema=RunContext)
+    graph.add_node("sample", sample)
+    graph.add_node("vote", vote)
+    graph.add_conditional_edges(START, fan_out, ["sample"])
+    graph.add_edge("sample", "vote")
+    graph.add_edge("vote", END)
+    return graph.compile(checkpointer=checkpointer, name="cot-sc")
