@@ -1,0 +1,163 @@
+"""`apprentice serve` over real HTTP on 127.0.0.1: the official OpenAI client, ChatOpenAI (through this
+project's own ``openai:NAME@URL`` spec) and the run loop talk to it; keys and bad requests are refused
+in OpenAI's error shape."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+import uvicorn
+
+from apprentice.backends.scripted import ScriptedChatModel
+from apprentice.cli import main
+from apprentice.errors import ApprenticeError
+from apprentice.graphs import run_question
+from apprentice.models import load_chat_model
+from apprentice.serve import check_bind, create_app, served_name
+
+KEY = "sk-test-123"
+
+
+@pytest.fixture
+def serve_app():
+    """Start ``create_app(...)`` under uvicorn on a free loopback port; returns the /v1 URL."""
+    servers = []
+
+    def start(model, **kwargs) -> str:
+        server = uvicorn.Server(uvicorn.Config(create_app(model, **kwargs), host="127.0.0.1", port=0,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _client(url: str, key: str = KEY) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=30)
+
+
+def test_openai_client_plain_and_streaming(serve_app):
+    model = ScriptedChatModel(script=["The answer is four. STOP here"], cycle=True)
+    url = serve_app(model, name="student", api_key=KEY)
+    client = _client(url)
+
+    plain = client.chat.completions.create(
+        model="student", messages=[{"role": "user", "content": "2+2?"}], temperature=0.3, max_tokens=50,
+        stop=["STOP"], seed=7,
+    )
+    chunks = list(client.chat.completions.create(
+        model="student", messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}],
+        stream=True, stream_options={"include_usage": True},
+    ))
+
+    assert plain.choices[0].message.content == "The answer is four. "
+    assert plain.choices[0].finish_reason == "stop" and plain.usage.completion_tokens == 4
+    assert model.calls_kwargs[0] == {"stop": ["STOP"], "temperature": 0.3, "max_tokens": 50, "seed": 7}
+    assert [m.type for m in model.prompts[1]] == ["system", "human"]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == "The answer is four. STOP here"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 6
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert [m.id for m in client.models.list().data] == ["student"]
+
+
+def test_finish_reason_is_length_at_the_token_cap(serve_app):
+    url = serve_app(ScriptedChatModel(script=["one two three"], cycle=True), name="student")
+    reply = _client(url, key="anything").chat.completions.create(
+        model="student", messages=[{"role": "user", "content": "count"}], max_tokens=3)
+    assert reply.choices[0].finish_reason == "length"  # no --api-key: any key is fine
+
+
+def test_this_projects_openai_spec_and_run_loop_talk_to_the_server(serve_app, monkeypatch):
+    model = ScriptedChatModel(script=["Final Answer: 4"], cycle=True)
+    url = serve_app(model, name="student", api_key=KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    chat = load_chat_model(f"openai:student@{url}", max_retries=0)
+
+    assert chat.invoke("2+2?").content == "Final Answer: 4"
+    streamed = list(chat.stream("2+2?"))
+    assert "".join(c.text for c in streamed) == "Final Answer: 4"
+    assert sum(c.usage_metadata["output_tokens"] for c in streamed if c.usage_metadata) == 3
+    result = run_question("What is 2 + 2?", model=chat, model_spec=f"openai:student@{url}")
+    assert result.status == "ok" and result.answer == "4"  # tools in the request are ignored
+
+
+def test_wrong_or_missing_key_is_refused(serve_app):
+    url = serve_app(ScriptedChatModel(script=["hi"], cycle=True), name="student", api_key=KEY)
+    message = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.AuthenticationError) as wrong:
+        _client(url, key="sk-wrong").chat.completions.create(model="student", messages=message)
+    missing = httpx.get(url + "/models")
+
+    assert wrong.value.status_code == 401
+    assert wrong.value.body["code"] == "invalid_api_key"
+    assert missing.status_code == 401 and missing.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_bad_requests_get_openai_style_errors(serve_app):
+    url = serve_app(ScriptedChatModel(script=["hi"], cycle=True), name="student", api_key=KEY)
+    client = _client(url)
+    user = [{"role": "user", "content": "hi"}]
+    with pytest.raises(openai.BadRequestError) as empty:
+        client.chat.completions.create(model="student", messages=[])
+    with pytest.raises(openai.BadRequestError) as hot:
+        client.chat.completions.create(model="student", messages=user, temperature=5)
+    with pytest.raises(openai.NotFoundError) as unknown:
+        client.chat.completions.create(model="gpt-9", messages=user)
+    raw = httpx.post(url + "/chat/completions", content=b"{not json", headers={"Authorization": f"Bearer {KEY}"})
+    image = httpx.post(url + "/chat/completions", headers={"Authorization": f"Bearer {KEY}"}, json={
+        "model": "student", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]})
+
+    assert empty.value.status_code == 400 and empty.value.body["param"] == "messages"
+    assert hot.value.body["param"] == "temperature" and hot.value.body["type"] == "invalid_request_error"
+    assert unknown.value.body["code"] == "model_not_found"
+    assert raw.status_code == 400 and "message" in raw.json()["error"]
+    assert image.status_code == 400 and "text only" in image.json()["error"]["message"]
+
+
+def test_a_failing_model_is_a_server_error_not_a_crash(serve_app):
+    url = serve_app(ScriptedChatModel(script=[RuntimeError("weights on fire")], cycle=True), name="student")
+    with pytest.raises(openai.InternalServerError) as failed:
+        _client(url).chat.completions.create(model="student", messages=[{"role": "user", "content": "hi"}])
+    assert failed.value.status_code == 500 and "weights on fire" in failed.value.body["message"]
+
+
+def test_the_embedded_model_is_served(serve_app, local_model):
+    url = serve_app(local_model, name="local")
+    stream = _client(url).chat.completions.create(
+        model="local", messages=[{"role": "user", "content": "Say hello."}], max_tokens=8, stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
+    assert 0 < chunks[-1].usage.completion_tokens <= 8 and chunks[-1].usage.prompt_tokens > 0
+
+
+def test_remote_bind_needs_a_key(capsys):
+    check_bind("127.0.0.1", None)
+    check_bind("::1", None)
+    check_bind("0.0.0.0", "k")
+    check_bind("0.0.0.0", None, allow_remote=True)
+    with pytest.raises(ApprenticeError, match="--api-key"):
+        check_bind("0.0.0.0", None)
+    assert main(["serve", "--host", "192.168.1.5", "--api-key", ""]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: refusing to serve on 192.168.1.5") and err.count("\n") == 1
+
+
+def test_served_names():
+    assert served_name("local") == "local"
+    assert served_name("adapter:gsm-student") == "gsm-student"
+    assert served_name("local:/models/SmolLM2.Q4.gguf") == "SmolLM2.Q4"
+    assert served_name("openai:gpt-4o-mini@http://h:1/v1") == "gpt-4o-mini"
