@@ -78,8 +78,9 @@ class ChatAgent:
     """The model spec and strategy in the seat, and the loaded model (lazily, on a worker)."""
 
     def __init__(self, model: str | BaseChatModel = "local", strategy: str = "react",
-                 loader: Callable[[str], BaseChatModel] | None = None) -> None:
+                 loader: Callable[[str], BaseChatModel] | None = None, max_steps: int = 6) -> None:
         self.relay = TokenRelay()
+        self.max_steps = max_steps
         self.strategy = strategy
         self._loader = loader
         self._lock = threading.Lock()
@@ -145,7 +146,8 @@ class ChatAgent:
         self.relay.listener = listener
         try:
             return run_question(question, strategy=self.strategy, model=model, model_spec=self.spec,
-                                thread_id=thread_id, sink=sink, cancel=listener.cancel)
+                                thread_id=thread_id, sink=sink, cancel=listener.cancel,
+                                max_steps=self.max_steps)
         except TurnCancelled:
             return None
         finally:

@@ -37,13 +37,13 @@ class ChatScreen(Screen):
     COMMANDS = Screen.COMMANDS | {ChatCommands}
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+n", "new_thread", "New thread"),
+        Binding("ctrl+n", "new_thread", "New"),
         Binding("ctrl+o", "pick_model", "Model"),
         Binding("ctrl+t", "pick_strategy", "Strategy"),
         Binding("ctrl+r", "rename_thread", "Rename"),
-        Binding("f8", "delete_thread", "Delete thread"),
+        Binding("f8", "delete_thread", "Delete"),
         Binding("ctrl+s", "export_thread", "Export"),
-        Binding("ctrl+y", "copy_answer", "Copy answer"),
+        Binding("ctrl+y", "copy_answer", "Copy"),
         Binding("f1", "help", "Help"),
     ]
 
@@ -256,4 +256,4 @@ class ChatScreen(Screen):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.app.push_screen(HelpScreen(list(self.BINDINGS)))
+        self.app.push_screen(HelpScreen(list(self.BINDINGS), self))

@@ -18,15 +18,19 @@ survive restarts. `ctrl+p` opens the command palette (switch model or strategy, 
 """
 
 
-def _key(binding: Binding) -> str:
-    return binding.key_display or binding.key
+def _detail(screen: object, binding: Binding) -> str:
+    """The first line of the action's docstring, so the help says what the key does."""
+    action = getattr(screen, f"action_{binding.action.split('(')[0]}", None)
+    doc = (getattr(action, "__doc__", None) or "").strip().splitlines()
+    return doc[0] if doc else ""
 
 
-def help_markdown(bindings: list[Binding]) -> str:
-    """The help text: a paragraph, then one table row per binding."""
-    rows = [f"| `{_key(b)}` | {b.description} |" for b in bindings if b.description]
-    return "\n".join(["# apprentice chat", "", _ABOUT, "| key | does |", "|---|---|", *rows,
-                      "| `ctrl+p` | command palette |", "| `ctrl+q` | quit |", "",
+def help_markdown(bindings: list[Binding], screen: object = None) -> str:
+    """The help text: a paragraph, then one table row per binding (key, name, what it does)."""
+    rows = [f"| `{b.key_display or b.key}` | {b.description} | {_detail(screen, b)} |"
+            for b in bindings if b.description]
+    return "\n".join(["# apprentice chat", "", _ABOUT, "| key | name | does |", "|---|---|---|", *rows,
+                      "| `ctrl+p` | palette | every command, fuzzy-searched |", "| `ctrl+q` | quit | leave (threads are kept) |", "",
                       "Press `escape` to close this help."])
 
 
@@ -35,10 +39,11 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [("escape", "dismiss(None)", "Close"), ("f1", "dismiss(None)", "Close")]
 
-    def __init__(self, bindings: list[Binding]) -> None:
+    def __init__(self, bindings: list[Binding], screen: object = None) -> None:
         super().__init__()
         self.bindings = bindings
+        self.source_screen = screen
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
-            yield Markdown(help_markdown(self.bindings))
+            yield Markdown(help_markdown(self.bindings, self.source_screen))

@@ -145,7 +145,7 @@ class AnswerBlock(Vertical):
         """Fill the block from a recorded run (a thread resumed after a restart)."""
         steps = self.query_one(".steps", Vertical)
         await steps.mount_all([StepBlock(s) for s in run.steps if s.kind in SHOWN_KINDS and s.kind != "answer"])
-        status = run.status + (f": {run.error}" if run.error else "")
+        status = run.status + (f": {run.error}" if run.error and run.status == "error" else "")
         await self._show_answer(run.answer, status, run.tree)
 
     def _scroll(self) -> None:
