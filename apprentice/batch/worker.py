@@ -38,6 +38,7 @@ class WorkerConfig:
     strategy: str = "react"
     model_spec: str = "local"
     max_steps: int = 6
+    protocol: str = "auto"
     tools: tuple[str, ...] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = RetryPolicy()
@@ -91,7 +92,8 @@ def process_item(
             result = run_question(
                 entry.item.question, strategy=config.strategy, model=model, model_spec=config.model_spec,
                 task=task, item=entry.item, tools=config.tools, cancel=cancel, options=config.options,
-                max_steps=config.max_steps, meta={**config.meta, "batch_line": entry.line},
+                max_steps=config.max_steps, protocol=config.protocol,
+                meta={**config.meta, "batch_line": entry.line},
             )
         except Exception as exc:  # per-item failures are recorded; the job goes on
             if cancel is not None and cancel.is_set():

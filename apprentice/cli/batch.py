@@ -24,7 +24,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         inputs=TaskConfig(task=args.task, question_field=args.question_field, answer_field=args.answer_field,
                           id_field=args.id_field, answer_kind=args.answer_kind),
         worker=WorkerConfig(
-            strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps,
+            strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps, protocol=args.protocol,
             tools=tuple(t for t in args.tools.split(",") if t) if args.tools is not None else None,
             retry=RetryPolicy(retries=args.retries), meta={"batch": Path(args.input).name},
         ),
@@ -65,6 +65,8 @@ def _batch_parser(sub) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="items in flight at once (default 4)")
     p.add_argument("--retries", type=int, default=3, help="retries of transient model errors (default 3)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
+                   help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
     p.add_argument("--tools", help="comma-separated allowed tools (default: all; '' for none)")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
                    help="run on Ray: a cluster address, or none for a local Ray runtime")
