@@ -31,7 +31,7 @@ from apprentice.batch import (
     run_batch,
 )
 from apprentice.cli import main
-from apprentice.errors import ModelUnavailableError
+from apprentice.errors import ApprenticeError, ModelUnavailableError
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
 
@@ -232,3 +232,17 @@ def test_embedded_model_runs_a_small_batch(tmp_path, local_model):
         run = open_store().get(record["run_id"])
         assert run.status == "ok" and run.model == "local" and record["tokens_out"] > 0
         assert any(step.kind == "llm" for step in run.steps)
+
+
+def test_a_second_job_on_the_same_output_is_refused(tmp_path):
+    import fcntl
+
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"question": "a?"}])
+    out = tmp_path / "out.jsonl"
+    job = BatchJob(source, out, worker=WorkerConfig(model_spec="scripted"))
+    with (tmp_path / "out.jsonl.lock").open("w") as held:  # what a running job holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ApprenticeError, match="another batch job is writing"):
+            run_batch(job, model=ScriptedChatModel(script=["Final Answer: a"]))
+    assert run_batch(job, model=ScriptedChatModel(script=[" ok\nFinal Answer: a"])).done == 1
+    assert not (tmp_path / "out.jsonl.lock").exists()

@@ -10,9 +10,11 @@ llama.cpp models serialise their calls with a lock; trace writes are serialised 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -92,20 +94,42 @@ def run_batch(
         ApprenticeError: Bad arguments, a malformed input file, or a model that cannot be loaded.
     """
     task = job.inputs.build()
-    todo, done_before, total = pending_items(job, task)
-    tracker = Tracker(total, done_before, output=str(job.output), show=job.progress)
-    try:
-        with OutputFile(job.output) as out:
-            if todo and ray:
-                from apprentice.batch.ray_runner import run_on_ray
-
-                run_on_ray(todo, job, out=out, tracker=tracker, address=ray_address, workers=ray_workers)
-            elif todo:
-                chat = model if model is not None else load_batch_model(job.worker.model_spec)
-                asyncio.run(_run_threads(todo, job, chat, task, out, tracker))
-    finally:
-        summary = tracker.close()
+    with _exclusive(Path(job.output)):
+        todo, done_before, total = pending_items(job, task)
+        tracker = Tracker(total, done_before, output=str(job.output), show=job.progress)
+        try:
+            _execute(job, todo, task, tracker, model=model, ray=ray, ray_address=ray_address, ray_workers=ray_workers)
+        finally:
+            summary = tracker.close()
     return summary
+
+
+@contextmanager
+def _exclusive(output: Path) -> Iterator[None]:
+    """One job per output file at a time (``OUT.jsonl.lock``; the OS drops it if the process dies)."""
+    lock_path = output.with_name(output.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ApprenticeError(f"another batch job is writing {output}; wait for it or stop it") from None
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+
+
+def _execute(job: BatchJob, todo: list[BatchItem], task: Any, tracker: Tracker, *, model: BaseChatModel | None,
+             ray: bool, ray_address: str | None, ray_workers: int | None) -> None:
+    with OutputFile(job.output) as out:
+        if todo and ray:
+            from apprentice.batch.ray_runner import run_on_ray
+
+            run_on_ray(todo, job, out=out, tracker=tracker, address=ray_address, workers=ray_workers)
+        elif todo:
+            chat = model if model is not None else load_batch_model(job.worker.model_spec)
+            asyncio.run(_run_threads(todo, job, chat, task, out, tracker))
 
 
 async def _run_threads(
