@@ -266,3 +266,23 @@ async def test_end_to_end_with_the_embedded_model(local_model, apprentice_home):
         run = open_store().query(thread_id=app.screen.thread_id, with_steps=True)[0]
         assert run.status == "ok" and run.answer and block.answer_text == run.answer
         assert app.screen.query_one(StatusBar).tokens_out == run.tokens_out > 0
+
+
+async def test_every_registered_strategy_answers_in_the_ui(apprentice_home):
+    from apprentice.graphs import STRATEGIES
+
+    for name in STRATEGIES:
+        model = ScriptedChatModel(script=[" 2 + 3 = 5\nFinal Answer: 5", "The answer is 5. Answer: 5", "sure: 0.9"],
+                                  cycle=True)
+        app = ChatApp(model, name)
+        async with app.run_test(size=(100, 40)) as pilot:
+            block = await ask(pilot, "What is 2+3?")
+            assert block.answer_text and "5" in block.answer_text, name
+            assert not [n for n in notes(app) if "failed" in n.lower()], name
+            kinds = {s.step.kind for s in block.query(StepBlock)}
+            if name == "tot":
+                assert block.query(SearchTree) and "propose" in kinds
+            if name == "cot-sc":
+                assert "vote" in kinds
+            if name == "verify":
+                assert "verify" in kinds

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from apprentice.tui.steps import SHOWN_KINDS, step_body, step_title, tree_rows
+from apprentice.tui.steps import (
+    SHOWN_KINDS,
+    node_text,
+    step_body,
+    step_title,
+    tree_rows,
+)
 
 __all__ = ["thread_markdown", "export_thread"]
 
@@ -24,7 +30,7 @@ def _run_markdown(run) -> list[str]:
         for depth, node, pruned, chosen in rows:
             mark = "★" if chosen else ("✗" if pruned else "·")
             value = node.get("value", node.get("score"))
-            lines.append(f"{'  ' * depth}{mark} {node.get('text', '')}" + (f"  [{value}]" if value is not None else ""))
+            lines.append(f"{'  ' * depth}{mark} {node_text(node)}" + (f"  [{value}]" if value is not None else ""))
         lines += ["```", ""]
     answer = run.answer if run.answer is not None else f"*({run.status}{': ' + run.error if run.error else ''})*"
     lines += ["**Answer:**", "", answer, ""]

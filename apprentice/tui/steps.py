@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["SHOWN_KINDS", "step_title", "step_body", "vote_lines", "tree_rows"]
+__all__ = ["SHOWN_KINDS", "step_title", "step_body", "vote_lines", "tree_rows", "node_text"]
 
 #: Step kinds shown under an answer (``llm`` calls are summed in the footer instead).
 SHOWN_KINDS = ("thought", "action", "observation", "error", "vote", "verify", "propose", "value",
-               "summary", "answer")
+               "summary", "select", "answer")
 
 _ICONS = {"thought": "…", "action": "→", "observation": "←", "error": "!", "vote": "#",
-          "verify": "✓", "propose": "+", "value": "=", "summary": "~", "answer": "✓"}
+          "verify": "✓", "propose": "+", "value": "=", "summary": "~", "select": "^", "answer": "✓"}
 
 
 def _one_line(text: str | None, width: int = 70) -> str:
@@ -65,6 +65,18 @@ def vote_lines(step: Any) -> list[str]:
             for k, v in rows]
 
 
+#: ToT node statuses that end a branch (shown struck out).
+_DEAD = ("pruned", "invalid", "duplicate")
+
+
+def node_text(node: dict) -> str:
+    """What a search-tree node says: its state, else the step that led to it, else why it died."""
+    for key in ("text", "thought", "step", "why"):
+        if node.get(key):
+            return " ".join(str(node[key]).split())
+    return "(empty)"
+
+
 def _node_id(node: dict) -> Any:
     return node.get("id", node.get("node_id"))
 
@@ -90,7 +102,7 @@ def tree_rows(tree: dict | None) -> list[tuple[int, dict, bool, bool]]:
     def walk(parent: str | None, depth: int) -> None:
         for n in children.get(parent, []):
             nid = str(_node_id(n))
-            pruned = bool(n.get("pruned")) or str(n.get("status", "")).lower() == "pruned"
+            pruned = bool(n.get("pruned")) or str(n.get("status", "")).lower() in _DEAD
             rows.append((depth, n, pruned, nid in chosen or bool(n.get("chosen"))))
             if nid != parent:
                 walk(nid, depth + 1)

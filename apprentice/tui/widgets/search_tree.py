@@ -6,13 +6,13 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Tree
 
-from apprentice.tui.steps import tree_rows
+from apprentice.tui.steps import node_text, tree_rows
 
 __all__ = ["SearchTree"]
 
 
 def _label(node: dict, pruned: bool, chosen: bool) -> Text:
-    text = " ".join(str(node.get("text", node.get("thought", ""))).split())[:70] or "(empty)"
+    text = node_text(node)[:70]
     value = node.get("value", node.get("score"))
     label = Text()
     label.append("★ " if chosen else ("✗ " if pruned else "· "),
