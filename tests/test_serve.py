@@ -161,3 +161,41 @@ def test_served_names():
     assert served_name("adapter:gsm-student") == "gsm-student"
     assert served_name("local:/models/SmolLM2.Q4.gguf") == "SmolLM2.Q4"
     assert served_name("openai:gpt-4o-mini@http://h:1/v1") == "gpt-4o-mini"
+
+
+def test_the_serve_command_passes_an_openai_spec_through(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai_server import start_server
+
+    upstream = start_server()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = "import sys; from apprentice.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--model", f"openai:fake@{upstream.url}",
+                             "--port", str(port), "--api-key", KEY, "--log-level", "warning"],
+                            env=os.environ.copy(), stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stderr.readline()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        reply = _client(f"http://127.0.0.1:{port}/v1").chat.completions.create(
+            model="fake", messages=[{"role": "user", "content": "What is 20 + 23?"}])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc.stderr.close()
+        upstream.shutdown()
+    assert banner.startswith(f"serving openai:fake@{upstream.url} as 'fake' on http://127.0.0.1:{port}/v1")
+    assert reply.choices[0].message.content == "Final Answer: 43"

@@ -30,7 +30,13 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         ),
         concurrency=args.concurrency, progress=not args.no_progress and not args.json,
     )
-    summary = run_batch(job, ray=args.ray is not None, ray_address=args.ray or None, ray_workers=args.ray_workers)
+    try:
+        summary = run_batch(job, ray=args.ray is not None, ray_address=args.ray or None,
+                            ray_workers=args.ray_workers)
+    except KeyboardInterrupt:
+        print(f"\nstopped: finished items are in {args.out}; run the same command again to resume",
+              file=sys.stderr)
+        raise
     if args.json:
         print(json.dumps(summary.to_dict()))
     else:
