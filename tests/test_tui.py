@@ -209,15 +209,23 @@ async def test_threads_new_rename_delete_restart_and_resume(apprentice_home):
         assert app.screen.thread_id == second
 
 
-async def test_help_screen_lists_the_keys(apprentice_home):
+async def test_help_screen_lists_the_keys_and_the_keymap_changes_them(apprentice_home):
+    apprentice_home.mkdir(parents=True, exist_ok=True)
+    (apprentice_home / "keymap.json").write_text('{"export_thread": "f5"}')
     async with ChatApp(ScriptedChatModel(script=[])).run_test() as pilot:
         await pilot.press("f1")
         assert isinstance(pilot.app.screen, HelpScreen)
         text = pilot.app.screen.query_one("Markdown").source
-        for words in ("Cancel", "New", "Export", "Copy", "Strategy", "Model", "Delete"):
+        for words in ("Cancel", "New", "Copy", "Strategy", "Model", "Delete", "Write the current thread"):
             assert words in text
+        assert "| `f5` | Export (`export_thread`)" in text
         await pilot.press("escape")
         assert not isinstance(pilot.app.screen, HelpScreen)
+        await pilot.press("f5")
+        assert len(list((apprentice_home / "exports").glob("*.md"))) == 1
+    (apprentice_home / "keymap.json").write_text("[not json")
+    async with ChatApp(ScriptedChatModel(script=[])).run_test() as pilot:
+        assert any("keymap ignored" in n for n in notes(pilot.app))
 
 
 SAMPLE_TREE = {
@@ -286,3 +294,18 @@ async def test_every_registered_strategy_answers_in_the_ui(apprentice_home):
                 assert "vote" in kinds
             if name == "verify":
                 assert "verify" in kinds
+
+
+def test_model_choices_offer_adapters_and_openai(monkeypatch):
+    from types import SimpleNamespace
+
+    import apprentice.training.registry as registry
+    from apprentice.tui.agent import model_choices
+
+    monkeypatch.setattr(registry, "list_adapters", lambda: [SimpleNamespace(name="student1", base="local")])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    specs = [spec for spec, _ in model_choices()]
+    assert specs == ["local", "adapter:student1", "openai:gpt-4o-mini"]
+    monkeypatch.setattr(registry, "list_adapters", lambda: 1 / 0)
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert [spec for spec, _ in model_choices()] == ["local"]

@@ -60,17 +60,24 @@ def strategy_names() -> list[str]:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """(spec, description) pairs for the model picker: the embedded model and trained adapters."""
+    """(spec, description) pairs for the model picker: the embedded model, trained adapters from
+    the registry, and OpenAI when a key is set (any other spec can be typed in)."""
+    import os
+
     choices = [("local", "embedded SmolLM2-135M (llama.cpp, no network)")]
     try:
         from apprentice.training.registry import list_adapters
     except ImportError:
-        return choices
+        list_adapters = None
     try:
-        for record in list_adapters():
-            choices.append((f"adapter:{record.name}", "trained adapter"))
+        for record in list_adapters() if list_adapters else []:
+            base = getattr(record, "base", None)
+            choices.append((f"adapter:{record.name}", f"trained adapter{' on ' + base if base else ''}"))
     except Exception:  # a broken registry must not break the picker
         pass
+    if os.environ.get("OPENAI_API_KEY"):
+        url = os.environ.get("OPENAI_BASE_URL")
+        choices.append(("openai:gpt-4o-mini", f"OpenAI-compatible{' at ' + url if url else ''} (key set)"))
     return choices
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from textual.app import App
 
+from apprentice.config import data_path
 from apprentice.tui.agent import ChatAgent
 from apprentice.tui.screens import ChatScreen
 from apprentice.tui.sessions import SessionStore
@@ -22,6 +24,9 @@ class ChatApp(App):
         strategy: a strategy name from :data:`apprentice.graphs.STRATEGIES`.
         loader: how specs become models (default :func:`apprentice.models.load_chat_model`).
         sessions: where thread titles are kept (default ``home()/threads.db``).
+
+    Keys can be changed in ``home()/keymap.json``: binding id -> key, e.g.
+    ``{"new_thread": "ctrl+k", "export_thread": "f5"}`` (ids are the action names in the help).
     """
 
     TITLE = "apprentice"
@@ -33,13 +38,28 @@ class ChatApp(App):
         super().__init__()
         self.agent = ChatAgent(model, strategy, loader=loader)
         self.sessions = sessions or SessionStore()
+        self.keymap: dict[str, str] = {}
+        self._keymap_error: str | None = None
+        self._load_keymap()
+
+    def _load_keymap(self) -> None:
+        path = data_path("keymap.json")
+        if not path.exists():
+            return
+        try:
+            keymap = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(keymap, dict):
+                raise ValueError("expected an object of binding id -> key")
+            self.keymap = {str(k): str(v) for k, v in keymap.items()}
+        except (OSError, ValueError) as exc:
+            self._keymap_error = f"{path}: {exc}"
 
     def on_mount(self) -> None:
+        if self.keymap:
+            self.set_keymap(self.keymap)
         self.push_screen(ChatScreen(self.agent, self.sessions))
-
-    def on_unmount(self) -> None:
-        for block in self.query("AnswerBlock"):
-            block.cancel()
+        if self._keymap_error:
+            self.notify(f"keymap ignored: {self._keymap_error}", severity="warning")
 
 
 def run_chat(model: str = "local", strategy: str = "react") -> None:

@@ -36,15 +36,15 @@ class ChatScreen(Screen):
 
     COMMANDS = Screen.COMMANDS | {ChatCommands}
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+n", "new_thread", "New"),
-        Binding("ctrl+o", "pick_model", "Model"),
-        Binding("ctrl+t", "pick_strategy", "Strategy"),
-        Binding("ctrl+r", "rename_thread", "Rename"),
-        Binding("f8", "delete_thread", "Delete"),
-        Binding("ctrl+s", "export_thread", "Export"),
-        Binding("ctrl+y", "copy_answer", "Copy"),
-        Binding("f1", "help", "Help"),
+        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("ctrl+n", "new_thread", "New", id="new_thread"),
+        Binding("ctrl+o", "pick_model", "Model", id="pick_model"),
+        Binding("ctrl+t", "pick_strategy", "Strategy", id="pick_strategy"),
+        Binding("ctrl+r", "rename_thread", "Rename", id="rename_thread"),
+        Binding("f8", "delete_thread", "Delete", id="delete_thread"),
+        Binding("ctrl+s", "export_thread", "Export", id="export_thread"),
+        Binding("ctrl+y", "copy_answer", "Copy", id="copy_answer"),
+        Binding("f1", "help", "Help", id="help"),
     ]
 
     def __init__(self, agent: ChatAgent, sessions: SessionStore) -> None:
@@ -256,4 +256,6 @@ class ChatScreen(Screen):
 
     def action_help(self) -> None:
         """Show every key."""
-        self.app.push_screen(HelpScreen(list(self.BINDINGS), self))
+        keymap = getattr(self.app, "keymap", {})
+        bindings = [Binding(keymap.get(b.id, b.key), b.action, b.description, id=b.id) for b in self.BINDINGS]
+        self.app.push_screen(HelpScreen(bindings, self))

@@ -15,6 +15,7 @@ Ask a question below and watch the agent work: each thought, tool call, observat
 appears under the answer as a collapsible block (click or Enter to open). Tree-of-Thought answers
 show the search tree; self-consistency answers show the vote. Threads live in the sidebar and
 survive restarts. `ctrl+p` opens the command palette (switch model or strategy, export, ...).
+Keys can be changed in `keymap.json` in the data folder: `{"new_thread": "ctrl+k"}`.
 """
 
 
@@ -27,7 +28,7 @@ def _detail(screen: object, binding: Binding) -> str:
 
 def help_markdown(bindings: list[Binding], screen: object = None) -> str:
     """The help text: a paragraph, then one table row per binding (key, name, what it does)."""
-    rows = [f"| `{b.key_display or b.key}` | {b.description} | {_detail(screen, b)} |"
+    rows = [f"| `{b.key_display or b.key}` | {b.description} (`{b.id}`) | {_detail(screen, b)} |"
             for b in bindings if b.description]
     return "\n".join(["# apprentice chat", "", _ABOUT, "| key | name | does |", "|---|---|---|", *rows,
                       "| `ctrl+p` | palette | every command, fuzzy-searched |", "| `ctrl+q` | quit | leave (threads are kept) |", "",

@@ -81,6 +81,10 @@ class AnswerBlock(Vertical):
         """Stop the turn: at the next token, or at the next graph node."""
         self.cancel_event.set()
 
+    def on_unmount(self) -> None:
+        # quitting (or leaving the thread) mid-answer stops the worker at its next token
+        self.cancel_event.set()
+
     @work(thread=True, group="answer", exit_on_error=False)
     def _run(self, agent: ChatAgent, question: str, thread_id: str) -> None:
         listener = TurnListener(on_token=lambda t: self._ui(self._add_token, t),
