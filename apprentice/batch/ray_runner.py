@@ -83,7 +83,10 @@ def run_on_ray(
     workers: int | None = None,
 ) -> None:
     """Run ``todo`` on Ray, writing each record to ``out`` as it comes back."""
-    import ray
+    try:
+        import ray
+    except ImportError:
+        raise ApprenticeError("--ray needs the ray package: pip install 'ray[default]'") from None
 
     workers = max(1, min(workers or 2, job.concurrency, len(todo)))
     started = _connect(address, workers)
