@@ -27,7 +27,8 @@ from apprentice.eval.report import (
     write_markdown,
 )
 
-__all__ = ["EvalConfig", "EvalReport", "cell_key", "options_hash", "run_eval"]
+__all__ = ["EvalConfig", "EvalReport", "STRATEGY_OPTIONS", "cell_key", "options_hash", "run_eval",
+           "strategy_options", "write_report"]
 
 #: Tools an eval run may call unless told otherwise (no network, no shared memory between items).
 EVAL_TOOLS = ("calculator",)
@@ -76,6 +77,24 @@ class EvalReport:
     header: dict[str, Any]
 
 
+#: The options each strategy reads; only these enter its cells' resume keys (others: all options).
+STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
+    "io": ("fewshot", "max_tokens", "temperature"),
+    "cot": ("fewshot", "max_tokens", "temperature"),
+    "cot-sc": ("samples", "temperature", "fewshot", "max_tokens", "seed"),
+    "react": ("max_tokens",),
+    "tot": ("method", "breadth", "proposals", "depth", "values_per_state", "value", "threshold",
+            "max_expansions", "max_tokens"),
+    "verify": ("verifier", "rounds", "inner", "fewshot", "max_tokens", "temperature", "questions"),
+}
+
+
+def strategy_options(strategy: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``options`` that ``strategy`` reads (all of them for a strategy not listed)."""
+    keys = STRATEGY_OPTIONS.get(strategy)
+    return {k: v for k, v in options.items() if v is not None and (keys is None or k in keys)}
+
+
 def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int) -> str:
     """A short stable hash of everything besides (task, item, strategy, model) that shapes a run."""
     blob = json.dumps({"options": {k: v for k, v in options.items() if v is not None},
@@ -108,9 +127,12 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
         raise ApprenticeError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}")
     task = get_task(config.task, **config.task_options)
     items = task.load(config.data, limit=config.limit, split=config.split, seed=config.seed)
-    chats = {spec: (models or {}).get(spec) or _load(spec) for spec in config.models}
+    max_tokens = int(config.options.get("max_tokens") or 256)
+    chats = {spec: (models or {}).get(spec) or _load(spec, max_tokens) for spec in config.models}
     store = open_store()
     opts_hash = options_hash(config.options, config.tools, config.max_steps)
+    hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps)
+              for s in config.strategies}
     results: dict[str, list[ItemResult]] = {}
     bar = _progress(len(config.strategies) * len(config.models) * len(items), progress)
     for spec in config.models:
@@ -118,7 +140,7 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
             cell = results.setdefault(f"{strategy} / {spec}", [])
             for item in items:
                 bar.set_description(f"{strategy} {spec} {item.id}"[:40])
-                key = cell_key(task.name, item.id, strategy, spec, opts_hash)
+                key = cell_key(task.name, item.id, strategy, spec, hashes[strategy])
                 cell.append(_resumed(store, task, item.id, strategy, spec, key)
                             or _run_item(config, task, item, strategy, spec, chats[spec], store, key))
                 bar.update(1)
@@ -129,10 +151,11 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
     return EvalReport(cells=cells, items=results, files=files, header=header)
 
 
-def _load(spec: str) -> Any:
+def _load(spec: str, max_tokens: int) -> Any:
+    """Load a model by spec; ``max_tokens`` caps calls that set no limit of their own (ReAct)."""
     from apprentice.models import load_chat_model
 
-    return load_chat_model(spec)
+    return load_chat_model(spec, max_tokens=max_tokens)
 
 
 def _progress(total: int, enabled: bool):
@@ -156,7 +179,8 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
               key: str) -> ItemResult:
     from apprentice.graphs import run_question
 
-    meta = {"eval_cell": key, "eval": {"strategy": strategy, "model": spec, "options": config.options}}
+    meta = {"eval_cell": key, "eval": {"strategy": strategy, "model": spec,
+                                       "options": strategy_options(strategy, config.options)}}
     try:
         result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
                               tools=list(config.tools), store=store, options=config.options,

@@ -1,0 +1,89 @@
+"""The eval harness: statistics, the grid with scripted models, resume, the CLI, and a real run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apprentice.backends import ScriptedChatModel
+from apprentice.cli import main
+from apprentice.eval import EvalConfig, price_of, run_eval, wilson_interval
+from apprentice.tasks import get_task
+from apprentice.traces import open_store
+
+
+def test_wilson_interval_matches_known_values():
+    assert wilson_interval(0, 0) == (0.0, 0.0)
+    low, high = wilson_interval(5, 10)
+    assert round(low, 4) == 0.2366 and round(high, 4) == 0.7634
+    low, high = wilson_interval(0, 20)
+    assert low == 0.0 and round(high, 4) == 0.1611
+    assert wilson_interval(20, 20)[1] == 1.0
+
+
+def test_prices_only_for_known_openai_models():
+    assert price_of("openai:gpt-4o-mini") == (0.15, 0.60)
+    assert price_of("openai:gpt-4o-2024-08-06") == (2.50, 10.00)
+    assert price_of("local") is None and price_of("openai:gpt-4o@http://localhost:8000/v1") is None
+    assert price_of("openai:my-own-model") is None
+
+
+def oracle(task):
+    """A scripted model that knows every arith answer (by question)."""
+    answers = {item.question: item.answer for item in task.load(limit=3)}
+
+    def reply(messages):
+        text = messages[-1].text
+        return next((f"Final Answer: {a}" for q, a in answers.items() if q in text), "Final Answer: 0")
+    return ScriptedChatModel(script=[reply], cycle=True)
+
+
+def test_grid_writes_three_files_and_resumes(tmp_path):
+    task = get_task("arith")
+    right, wrong = oracle(task), ScriptedChatModel(script=["Final Answer: -1"], cycle=True)
+    config = EvalConfig(task="arith", strategies=["cot", "cot-sc"], models=["right", "wrong"], limit=3,
+                        options={"samples": 2, "fewshot": 0}, report_dir=tmp_path / "report")
+    report = run_eval(config, progress=False, models={"right": right, "wrong": wrong})
+    assert {p.name for p in (tmp_path / "report").iterdir()} == {"report.json", "report.md", "report.png"}
+    cells = {(c.strategy, c.model): c for c in report.cells}
+    assert cells["cot", "right"].accuracy == 1.0 and cells["cot-sc", "wrong"].accuracy == 0.0
+    assert cells["cot-sc", "right"].calls == 2.0 and cells["cot", "right"].cost_usd is None
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    run_ids = [r["run_id"] for r in data["items"]["cot / right"]]
+    assert len(run_ids) == 3 and all(run_ids)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert all(run_id in markdown for run_id in run_ids) and "Wilson" in markdown
+    stored = open_store().get(run_ids[0])
+    assert stored.meta["eval_cell"].startswith(f"arith|{stored.item_id}|cot|right|")
+
+    calls_before = len(right.prompts) + len(wrong.prompts)
+    again = run_eval(config, progress=False, models={"right": right, "wrong": wrong})
+    assert len(right.prompts) + len(wrong.prompts) == calls_before
+    assert all(c.resumed == 3 for c in again.cells)
+    assert [c.accuracy for c in again.cells] == [c.accuracy for c in report.cells]
+
+    # an option that only ToT reads does not invalidate the cot cells
+    config.options["breadth"] = 5
+    third = run_eval(config, progress=False, models={"right": right, "wrong": wrong})
+    assert all(c.resumed == 3 for c in third.cells)
+
+
+def test_cli_rejects_bad_input_with_one_line(capsys):
+    assert main(["eval", "--task", "arith", "--strategy", "nope"]) == 2
+    assert main(["eval", "--task", "nope", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert "unknown task" in err[1]
+
+
+@pytest.mark.timeout(600)
+def test_real_model_eval_on_arith(local_model, tmp_path):
+    config = EvalConfig(task="arith", strategies=["cot"], models=["local"], limit=2,
+                        options={"fewshot": 0, "max_tokens": 32}, report_dir=tmp_path / "real")
+    report = run_eval(config, progress=False, models={"local": local_model})
+    (cell,) = report.cells
+    assert cell.n == 2 and cell.errors == 0 and cell.tokens_out > 0 and cell.calls == 1.0
+    assert all(p.stat().st_size > 0 for p in report.files.values())
+    run = open_store().get(cell.run_ids[0])
+    assert run.model == "local" and run.task == "arith" and run.verdicts  # checked by the task

@@ -1,0 +1,94 @@
+"""io, cot and cot-sc with scripted models; every strategy is registered and works in a chat thread."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage
+
+from apprentice.agents.solver import COT_TRIGGER, select_examples
+from apprentice.backends import ScriptedChatModel
+from apprentice.graphs import STRATEGIES, run_question
+from apprentice.graphs.cot_sc import majority
+from apprentice.graphs.threads import thread_messages
+from apprentice.tasks import get_task
+from apprentice.traces import open_store
+
+
+def test_every_strategy_is_registered_with_turn_defaults():
+    assert {"io", "cot", "cot-sc", "react", "tot", "verify"} <= set(STRATEGIES)
+    for strategy in STRATEGIES.values():
+        assert strategy.description and isinstance(strategy.turn_defaults, dict)
+
+
+def test_zero_shot_cot_appends_the_trigger_and_answers():
+    model = ScriptedChatModel(script=["2 + 3 = 5\nFinal Answer: 5"])
+    result = run_question("What is 2 + 3?", strategy="cot", model=model, tools=[], options={"fewshot": 0})
+    assert result.answer.endswith("Final Answer: 5")
+    assert model.prompts[0][-1].text.endswith(COT_TRIGGER)
+    assert [s.kind for s in open_store().get(result.run_id).steps] == ["llm", "answer"]
+
+
+def test_few_shot_cot_picks_the_most_similar_examples():
+    pool = [("How many apples does Tom have after buying 3 more apples?", "Final Answer: 1"),
+            ("What is the capital of France?", "Final Answer: Paris"),
+            ("Sara has 4 apples and eats one. How many apples are left?", "Final Answer: 3")]
+    chosen = select_examples("Ann has 5 apples and buys 2 more. How many apples?", pool, 2)
+    assert ("What is the capital of France?", "Final Answer: Paris") not in chosen and len(chosen) == 2
+
+    task = get_task("arith")
+    item = task.load(limit=1)[0]
+    model = ScriptedChatModel(script=[f"Final Answer: {item.answer}"])
+    result = run_question(item.question, strategy="cot", model=model, task=task, item=item, tools=[],
+                          options={"fewshot": 2})
+    prompt = model.prompts[0]
+    assert len(prompt) == 1 + 2 * 2 + 1  # system, two examples (question + solution), the question
+    assert isinstance(prompt[2], AIMessage) and "Final Answer:" in prompt[2].text
+    assert result.correct is True
+
+
+def test_io_shows_examples_without_their_reasoning():
+    task = get_task("arith")
+    item = task.load(limit=1)[0]
+    model = ScriptedChatModel(script=[f"Final Answer: {item.answer}"])
+    result = run_question(item.question, strategy="io", model=model, task=task, item=item, tools=[])
+    examples = [m.text for m in model.prompts[0] if isinstance(m, AIMessage)]
+    assert examples and all(text.startswith("Final Answer:") and "\n" not in text for text in examples)
+    assert result.correct is True
+
+
+def test_self_consistency_votes_and_keeps_the_distribution():
+    task = get_task("arith")
+    item = task.load(limit=1)[0]
+    wrong = str(int(item.answer) + 1)
+    model = ScriptedChatModel(script=[f"so\nFinal Answer: {item.answer}", f"Final Answer: {wrong}",
+                                      f"Final Answer: {item.answer}.0", "I do not know", f"Final Answer: {wrong}",
+                                      f"Final Answer: {item.answer}"])
+    result = run_question(item.question, strategy="cot-sc", model=model, task=task, item=item, tools=[],
+                          options={"samples": 6, "temperature": 0.9})
+    assert result.correct is True and result.model_calls == 6
+    run = open_store().get(result.run_id)
+    assert run.meta["votes"] == {item.answer: 3, wrong: 2}
+    assert run.meta["winner"] == item.answer and run.meta["samples"] == 6
+    vote = next(s for s in run.steps if s.kind == "vote")
+    assert vote.data["distribution"] == {item.answer: 3, wrong: 2}
+    # samples are drawn at the temperature, each with its own seed
+    assert {kw.get("temperature") for kw in model.calls_kwargs} == {0.9}
+    assert len({kw.get("seed") for kw in model.calls_kwargs}) == 6
+
+
+def test_majority_breaks_ties_by_first_appearance_and_ignores_none():
+    assert majority(["b", None, "a", "a", "b"]) == ("b", {"b": 2, "a": 2})
+    assert majority([None, None]) == (None, {})
+
+
+@pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "tot", "verify"])
+def test_each_strategy_continues_a_chat_thread(strategy):
+    model = ScriptedChatModel(script=["Final Answer: 42"], cycle=True)
+    first = run_question("Pick a number.", strategy=strategy, model=model, tools=[],
+                         options={"samples": 2, "depth": 1, "proposals": 1, "verifier": "judge", "rounds": 0})
+    second = run_question("And again?", strategy=strategy, model=model, tools=[], thread_id=first.thread_id,
+                          options={"samples": 2, "depth": 1, "proposals": 1, "verifier": "judge", "rounds": 0})
+    assert second.status == "ok" and second.answer
+    messages = thread_messages(first.thread_id)
+    assert [m.type for m in messages] == ["human", "ai", "human", "ai"]
+    assert messages[-1].text == second.answer

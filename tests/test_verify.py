@@ -1,0 +1,123 @@
+"""The verify loop with scripted models: accept, revise until k rounds, LLM judge, CoVe, ReAct inside."""
+
+from __future__ import annotations
+
+from apprentice.agents.cove import parse_consistency, parse_questions
+from apprentice.agents.judge import parse_judgement
+from apprentice.agents.verifier import arithmetic_errors, rules_check
+from apprentice.backends import ScriptedChatModel
+from apprentice.graphs import run_question
+from apprentice.tasks import Item, get_task
+from apprentice.traces import open_store
+
+
+def arith_item():
+    task = get_task("arith")
+    return task, task.load(limit=1)[0]
+
+
+def test_rules_accept_a_good_draft_without_revising():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=[f"2 + 3 = 5\nFinal Answer: {item.answer}"])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item, tools=[],
+                          options={"fewshot": 0})
+    assert result.correct is True and result.model_calls == 1
+    run = open_store().get(result.run_id)
+    assert [v.verifier for v in run.verdicts] == ["verify:rules", task.checker]
+    assert run.verdicts[0].correct is True
+    assert run.meta["verify"] == {"verifier": "rules", "revisions": 0, "accepted": True,
+                                  "verdicts": [{"round": 0, "verifier": "rules", "ok": True, "score": 1.0}]}
+
+
+def test_rules_loop_revises_then_stops_at_k_rounds():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=["2 + 2 = 5\nFinal Answer: 5"], cycle=True)
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item, tools=[],
+                          options={"rounds": 3, "fewshot": 0})
+    run = open_store().get(result.run_id)
+    verify_steps = [s for s in run.steps if s.kind == "verify"]
+    assert len(verify_steps) == 4 and all(s.data["ok"] is False for s in verify_steps)
+    assert result.model_calls == 4  # one draft + three revisions
+    assert run.meta["verify"]["revisions"] == 3 and run.meta["verify"]["accepted"] is False
+    # the revision prompt carries the verifier's feedback
+    assert "2 + 2 = 5 (really 4)" in model.prompts[1][-1].text
+    assert sum(v.verifier == "verify:rules" for v in run.verdicts) == 4
+
+
+def test_revision_that_fixes_the_draft_is_accepted():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=["no idea", f"Final Answer: {item.answer}"])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item, tools=[],
+                          options={"fewshot": 0})
+    assert result.correct is True
+    assert result.state["run_meta"]["verify"]["revisions"] == 1
+
+
+def test_llm_judge_verdicts_drive_the_loop():
+    model = ScriptedChatModel(script=[
+        "Final Answer: Lyon",
+        "Verdict: incorrect\nReason: the capital of France is Paris.",
+        "Final Answer: Paris",
+        "Verdict: correct\nReason: Paris is right.",
+    ])
+    result = run_question("What is the capital of France?", strategy="verify", model=model, tools=[],
+                          options={"verifier": "judge"})
+    assert result.answer == "Final Answer: Paris"
+    run = open_store().get(result.run_id)
+    assert [(v.verifier, v.correct) for v in run.verdicts] == [("verify:llm-judge", False), ("verify:llm-judge", True)]
+    assert "capital of France is Paris" in model.prompts[2][-1].text
+
+
+def test_cove_asks_independent_questions_and_revises():
+    model = ScriptedChatModel(script=[
+        "Final Answer: 12",                                           # draft
+        "1. What is 3 times 5?\n2. Is 15 the total?",                 # plan
+        "15", "yes",                                                  # independent answers
+        "no, the answers say 15",                                     # consistency
+        "3 * 5 = 15\nFinal Answer: 15",                               # revision
+        "1. What is 3 times 5?", "15", "yes, it agrees",              # second check
+    ])
+    result = run_question("Tim buys 3 bags of 5 apples. How many apples?", strategy="verify", model=model,
+                          tools=[], options={"verifier": "cove", "rounds": 2})
+    assert result.answer.endswith("Final Answer: 15")
+    # the verification questions were asked without the draft
+    independent = model.prompts[2]
+    assert independent[-1].text == "What is 3 times 5?" and "12" not in "".join(m.text for m in independent)
+    assert "Q1: What is 3 times 5?\nA1: 15" in model.prompts[5][-1].text
+    checks = [s.data for s in open_store().get(result.run_id).steps if s.kind == "verify"]
+    assert [c["ok"] for c in checks] == [False, True]
+
+
+def test_react_can_be_wrapped_by_verify():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=[
+        f" I will compute it.\nAction: calculator\nAction Input: {item.answer}",
+        f" Done.\nFinal Answer: {item.answer}",
+    ])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
+                          tools=["calculator"], options={"inner": "react", "fewshot": 0})
+    assert result.correct is True
+    kinds = [s.kind for s in open_store().get(result.run_id).steps]
+    assert "action" in kinds and "observation" in kinds and "verify" in kinds
+
+
+def test_game24_rules_verifier():
+    task = get_task("game24")
+    question = "Use the numbers 4 4 6 8 and basic arithmetic operations (+ - * /) to obtain 24."
+    assert rules_check(task, question, "Final Answer: (8 - 6) * 4 * 4 = 32").ok is False
+    assert rules_check(task, question, "Final Answer: 4 * 4 + 8 + 6 - 6").ok is False
+    good = rules_check(task, question, "Final Answer: (6 - 4) * 8 + 4 = 20")
+    assert good.ok is False and "not 24" in good.reason
+    assert rules_check(task, question, "Final Answer: 4 + 8 + 6 * ... ").ok is False
+    assert rules_check(task, question, "Final Answer: (4 + 8) * (6 - 4) = 24").ok is True
+    assert Item  # the Item type is what tasks hand to run_question
+
+
+def test_parsers_are_forgiving():
+    assert arithmetic_errors("3 * 4 = 12, then 12 + 5 = 18 and 7/2 = 3.5") == ["12 + 5 = 18 (really 17)"]
+    assert parse_judgement("**Verdict:** Correct\nReason: fine").ok is True
+    assert parse_judgement("The answer is wrong.").ok is False
+    assert parse_judgement("hmm").ok is None
+    assert parse_questions("Here:\n1. How many?\n2) Who?\n- Why is it?") == ["How many?", "Who?", "Why is it?"]
+    assert parse_questions("Is it 5?\nfiller") == ["Is it 5?"]
+    assert parse_consistency("No, they disagree") is False and parse_consistency("...") is None
