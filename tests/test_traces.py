@@ -130,9 +130,6 @@ def test_the_run_follows_its_latest_verdict_and_keeps_them_all(store):
     assert store.query(verdict="correct", with_steps=True)[0].verdicts[1].verifier == "judge"
 
 
-@pytest.mark.xfail(strict=True, reason="add_verdict on an unknown run raises sqlite3.IntegrityError between "
-                   "BEGIN and COMMIT and never rolls back: the connection stays inside that transaction, "
-                   "every later write of the process is uncommitted and other connections get 'database is locked'")
 def test_a_verdict_for_an_unknown_run_is_refused_and_the_store_keeps_working(store):
     with pytest.raises(ApprenticeError):
         store.add_verdict("no-such-run", verifier="exact", correct=True, score=1.0)
@@ -154,8 +151,6 @@ def test_get_takes_a_unique_prefix(store):
         store.get("zzz")
 
 
-@pytest.mark.xfail(strict=True, reason="get() matches with LIKE: '_' in an id is a wildcard and an exact id "
-                   "that prefixes another id is reported as ambiguous")
 def test_get_prefers_an_exact_id_and_treats_underscore_literally(store):
     store.start_run(strategy="react", model="local", question="q", run_id="item_1")
     store.start_run(strategy="react", model="local", question="q", run_id="itemx1")

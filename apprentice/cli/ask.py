@@ -26,7 +26,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
     task = get_task(args.task) if args.task else None
     result = run_question(
         " ".join(args.question), strategy=args.strategy, model=args.model, thread_id=args.thread,
-        task=task, tools=args.tools.split(",") if args.tools is not None else None,
+        task=task, tools=[t for t in args.tools.split(",") if t.strip()] if args.tools is not None else None,
         tool_context=ToolContext(docs_dir=Path(args.docs) if args.docs else None),
         sink=None if args.json else _print_step, max_steps=args.max_steps,
         summarize=args.summarize, protocol=args.protocol,

@@ -96,6 +96,7 @@ def run_question(
         raise ApprenticeError("the question is empty")
     chat = load_chat_model(model) if isinstance(model, str) else model
     spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
+    allowed = {t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)}
     store = store if store is not None else open_store()
     saver = checkpointer if checkpointer is not None else open_checkpointer()
     thread_id = thread_id or uuid.uuid4().hex[:12]
@@ -106,7 +107,7 @@ def run_question(
     )
     ctx = RunContext(
         model=chat, recorder=Recorder(store, run_id, sink), task=task,
-        tools={t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)},
+        tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
         options=dict(options or {}), cancelled=cancel or threading.Event(),
     )

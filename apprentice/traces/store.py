@@ -6,6 +6,7 @@ happens; a run killed half-way still leaves its steps and a ``running`` status b
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -189,16 +190,29 @@ class TraceStore:
         now = time.time()
         flag = None if correct is None else int(bool(correct))
         with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute(
-                "INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
-                " VALUES (?,?,?,?,?,?)", (run_id, verifier, flag, score, _red(reason), now),
-            )
-            self._db.execute(
-                "UPDATE runs SET correct = ?, score = ?, checker = ? WHERE id = ?",
-                (flag, score, verifier, run_id),
-            )
-            self._db.execute("COMMIT")
+            try:
+                with self._transaction():
+                    self._db.execute(
+                        "INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
+                        " VALUES (?,?,?,?,?,?)", (run_id, verifier, flag, score, _red(reason), now),
+                    )
+                    self._db.execute(
+                        "UPDATE runs SET correct = ?, score = ?, checker = ? WHERE id = ?",
+                        (flag, score, verifier, run_id),
+                    )
+            except sqlite3.IntegrityError as exc:
+                raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """BEGIN ... COMMIT, rolled back on any error so the connection never stays mid-transaction."""
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def delete(self, run_id: str) -> None:
         """Remove a run with its steps and verdicts."""
@@ -209,9 +223,11 @@ class TraceStore:
     def get(self, run_id: str) -> Run:
         """Return one run with its steps and verdicts; a unique id prefix is enough."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT * FROM runs WHERE id LIKE ? LIMIT 2", (run_id.replace("%", "") + "%",)
-            ).fetchall()
+            rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+            if not rows:  # a unique prefix; substr() compares literally (no LIKE wildcards)
+                rows = self._db.execute(
+                    "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id)
+                ).fetchall()
             if len(rows) != 1:
                 what = "no run" if not rows else "more than one run"
                 raise ApprenticeError(f"{what} matches id {run_id!r}")

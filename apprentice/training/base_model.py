@@ -52,12 +52,14 @@ def lora_config(r: int, alpha: int, dropout: float, target_modules: str | list[s
                       bias="none", task_type="CAUSAL_LM")
 
 
-def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any) -> tuple[Any, Any]:
-    """Tokenizer and a trainable PEFT model (4-bit NF4 base with double quantization if ``qlora``)."""
+def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int = 0) -> tuple[Any, Any]:
+    """Tokenizer and a trainable PEFT model (4-bit NF4 base with double quantization if ``qlora``);
+    ``seed`` fixes the LoRA initialisation."""
     import torch
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, set_seed
 
+    set_seed(seed)
     torch.set_num_threads(int(os.environ.get("APPRENTICE_THREADS") or (os.cpu_count() or 1)))
     tokenizer = AutoTokenizer.from_pretrained(choice.folder)
     if tokenizer.pad_token is None:

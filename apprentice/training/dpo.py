@@ -97,7 +97,8 @@ def main(args: DPOArgs):
     rows = load_pairs(args.data)
     choice = resolve_base(args.base)
     tokenizer, model = load_for_training(
-        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules))
+        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules),
+        seed=args.seed)
     output_dir = data_path("runs") / f"dpo-{args.name}"
     config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,
                        max_length=args.max_length)
