@@ -24,8 +24,13 @@ QUESTION = "What is 12 times 7?"
 
 
 def cli(*args: str, timeout: int = 180) -> subprocess.CompletedProcess:
-    """Run the installed console script with the test's APPRENTICE_HOME and no OpenAI key."""
+    """Run the installed console script with the test's APPRENTICE_HOME and no OpenAI key.
+
+    llama.cpp gets one thread: on a shared, oversubscribed CPU two spinning threads are many
+    times slower than one (see tests/fixtures_models.py).
+    """
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env.setdefault("APPRENTICE_THREADS", "1")
     return subprocess.run([str(APPRENTICE), *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -79,7 +84,8 @@ def test_ask_through_the_console_script_leaves_a_trace_that_traces_commands_show
 
 
 @pytest.mark.slow
-def test_ask_in_process_json_matches_the_stored_trace(capsys):
+def test_ask_in_process_json_matches_the_stored_trace(capsys, monkeypatch):
+    monkeypatch.setenv("APPRENTICE_THREADS", "1")  # used only if no test has loaded the model yet
     assert main(["ask", QUESTION, "--max-steps", "2", "--tools", "calculator", "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
