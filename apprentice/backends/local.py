@@ -15,9 +15,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    generate_from_stream,
+)
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from apprentice.backends.template import render_chat
@@ -129,12 +132,4 @@ class LocalChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        merged: ChatGenerationChunk | None = None
-        for chunk in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
-            merged = chunk if merged is None else merged + chunk
-        message = AIMessage(
-            content=merged.message.content,
-            usage_metadata=merged.message.usage_metadata,
-            response_metadata=merged.message.response_metadata,
-        )
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))

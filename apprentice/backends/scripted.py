@@ -8,15 +8,19 @@ imitate latency, and can raise on chosen calls to imitate a failing server.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.language_models.chat_models import (
+    BaseChatModel,
+    generate_from_stream,
+)
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
 __all__ = ["ScriptedChatModel", "Reply"]
@@ -105,15 +109,8 @@ class ScriptedChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        merged = None
-        for chunk in self._stream(messages, stop=stop, run_manager=run_manager, **kwargs):
-            merged = chunk if merged is None else merged + chunk
-        message = AIMessage(content=merged.message.content, tool_calls=merged.message.tool_calls,
-                            usage_metadata=merged.message.usage_metadata)
-        return ChatResult(generations=[ChatGeneration(message=message)])
+        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
 
 
 def _json(args: Any) -> str:
-    import json
-
     return json.dumps(args)

@@ -57,7 +57,12 @@ def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int =
     ``seed`` fixes the LoRA initialisation."""
     import torch
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig, set_seed
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+        set_seed,
+    )
 
     set_seed(seed)
     torch.set_num_threads(int(os.environ.get("APPRENTICE_THREADS") or (os.cpu_count() or 1)))

@@ -17,38 +17,23 @@ from typing import Any
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError, DataError
 from apprentice.training.base_model import load_for_training, lora_config, resolve_base
-from apprentice.training.config import add_dataclass_arguments, config_from_args
+from apprentice.training.config import (
+    TrainArgs,
+    add_dataclass_arguments,
+    config_from_args,
+)
 from apprentice.training.sft import finish_training, trainer_arguments
 
 __all__ = ["DPOArgs", "main", "make_parser", "load_pairs"]
 
 
 @dataclass
-class DPOArgs:
-    """Options of ``apprentice train dpo``."""
+class DPOArgs(TrainArgs):
+    """Options of ``apprentice train dpo``: the shared ones, with DPO's own defaults, plus beta."""
 
-    data: Path = field(metadata={"help": "a harvested dataset folder with pairs.jsonl"})
-    name: str = field(metadata={"help": "name of the adapter in the registry"})
-    base: str = field(default="local", metadata={"help": "starting policy: local, local:PATH or adapter:NAME"})
-    qlora: bool = field(default=False, metadata={"help": "load the base in 4-bit NF4 (bitsandbytes)"})
     beta: float = field(default=0.1, metadata={"help": "DPO beta (strength of the KL anchor)"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank (new adapters only)"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    target_modules: str = field(default="all-linear", metadata={"help": "LoRA targets"})
-    epochs: float = field(default=1.0, metadata={"help": "training epochs"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: epochs decide)"})
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
     batch_size: int = field(default=2, metadata={"help": "per-device batch size"})
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    max_length: int = field(default=768, metadata={"help": "truncate prompt+completion to this many tokens"})
-    eval_steps: int = field(default=50, metadata={"help": "checkpoint every N steps"})
-    patience: int = field(default=3, metadata={"help": "early stopping patience (with an eval split)"})
-    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
-    resume: bool = field(default=True, metadata={"help": "resume from the last checkpoint of this name"})
-    report_to: str = field(default="none", metadata={"help": "tensorboard, wandb or none"})
-    seed: int = field(default=0, metadata={"help": "random seed"})
-    export_gguf: bool = field(default=True, metadata={"help": "also merge into a GGUF for llama.cpp-speed inference"})
 
 
 def load_pairs(folder: Path) -> list[dict[str, Any]]:

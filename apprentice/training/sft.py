@@ -10,44 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError, DataError
 from apprentice.training.base_model import load_for_training, lora_config, resolve_base
-from apprentice.training.config import add_dataclass_arguments, config_from_args
+from apprentice.training.config import (
+    TrainArgs,
+    add_dataclass_arguments,
+    config_from_args,
+)
 from apprentice.training.tokenization import tokenize_example
 
 __all__ = ["SFTArgs", "main", "make_parser", "load_chat_split", "trainer_arguments", "finish_training"]
 
 
 @dataclass
-class SFTArgs:
+class SFTArgs(TrainArgs):
     """Options of ``apprentice train sft`` (and of ``python -m apprentice.training.sft``)."""
-
-    data: Path = field(metadata={"help": "a harvested dataset folder (train.jsonl, eval.jsonl)"})
-    name: str = field(metadata={"help": "name of the adapter in the registry"})
-    base: str = field(default="local", metadata={"help": "base model spec: local, local:PATH or adapter:NAME"})
-    qlora: bool = field(default=False, metadata={"help": "load the base in 4-bit NF4 (bitsandbytes)"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    target_modules: str = field(default="all-linear", metadata={"help": "LoRA targets ('all-linear' = every projection)"})
-    epochs: float = field(default=1.0, metadata={"help": "training epochs"})
-    max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: epochs decide)"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})
-    batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    max_length: int = field(default=768, metadata={"help": "truncate examples to this many tokens"})
-    eval_steps: int = field(default=50, metadata={"help": "evaluate (and checkpoint) every N steps"})
-    patience: int = field(default=3, metadata={"help": "early stopping: evaluations without improvement"})
-    save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
-    resume: bool = field(default=True, metadata={"help": "resume from the last checkpoint of this name"})
-    report_to: str = field(default="none", metadata={"help": "tensorboard, wandb or none"})
-    seed: int = field(default=0, metadata={"help": "random seed (data order, LoRA init)"})
-    export_gguf: bool = field(default=True, metadata={"help": "also merge into a GGUF for llama.cpp-speed inference"})
 
 
 def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:

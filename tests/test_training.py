@@ -1,0 +1,196 @@
+"""Distillation for real: replayed traces -> harvest -> masked tokens -> SFT/DPO on the embedded
+model -> registry -> the student answers through llama.cpp (merged GGUF) and transformers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+from apprentice.backends import ScriptedChatModel
+from apprentice.errors import ApprenticeError, ModelSpecError
+from apprentice.graphs import run_question
+from apprentice.tasks import get_task
+from apprentice.traces import open_store
+from apprentice.training.harvest import HarvestConfig, harvest
+from apprentice.training.teachers import parse_teacher, solve_pool
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def apprentice_home(tmp_path_factory):
+    """One home for the module: the GGUF->safetensors conversion (~25 s) happens once."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("APPRENTICE_HOME", str(home))
+        yield home
+
+
+@pytest.fixture(scope="module")
+def dataset(apprentice_home) -> Path:
+    """Replayed arith traces (verified) plus one failed run, harvested with pairs."""
+    task = get_task("arith", level=3, n=12, seed=1)
+    items = task.load(split="train")[:8]
+    counts = solve_pool(parse_teacher("dataset"), task, items, student="local", meta={"distill": "t"})
+    assert counts["solved"] == len(items)
+    wrong = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1 + 1", " Final Answer: 2"])
+    run_question(items[0].question, model=wrong, model_spec="scripted", task=task, item=items[0],
+                 tools=["calculator"])
+    out = apprentice_home / "datasets" / "t"
+    result = harvest(HarvestConfig(out=out, task="arith", eval_fraction=0.25, tools=["calculator"]))
+    assert result.pairs == 1 and result.train + result.eval == len(items)
+    return out
+
+
+def _rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_harvest_writes_runtime_format_split_card_and_hf(dataset):
+    from datasets import load_from_disk
+
+    from apprentice.agents.react import text_protocol_messages
+    from apprentice.tools import get_tools
+
+    train, evals = _rows(dataset / "train.jsonl"), _rows(dataset / "eval.jsonl")
+    row = train[0]
+    system, user, assistant = row["messages"]
+    expected = text_protocol_messages(question=user["content"], scratch="", tools=get_tools(["calculator"]),
+                                      answer_format=get_task("arith").answer_format)[0].text
+    assert system["content"] == expected and row["protocol"] == "react"
+    assert assistant["content"].startswith("Thought: ") and "\nObservation: " in assistant["content"]
+    assert assistant["content"].rstrip().split("\n")[-1].startswith("Final Answer: ")
+    assert row["metadata"]["teacher"] == "dataset" and row["metadata"]["correct"] is True
+    questions = lambda rows: {r["messages"][1]["content"] for r in rows}  # noqa: E731
+    assert not questions(train) & questions(evals)
+    card = (dataset / "README.md").read_text()
+    assert "## by teacher" in card and "- dataset:" in card and "completion length" in card
+    hf = load_from_disk(str(dataset / "hf"))
+    assert hf["train"].num_rows == len(train)
+    pair = _rows(dataset / "pairs.jsonl")[0]
+    assert pair["chosen"][0]["content"] != pair["rejected"][0]["content"]
+
+
+def test_only_verified_and_filters(dataset, apprentice_home, tmp_path):
+    with pytest.raises(ApprenticeError, match="nothing to harvest"):
+        harvest(HarvestConfig(out=tmp_path / "x", task="arith", model="scripted"))
+    failed = harvest(HarvestConfig(out=tmp_path / "y", model="scripted", only_verified=False, pairs=False))
+    assert failed.train + failed.eval == 1
+
+
+def test_loss_masks_prompt_and_observations(dataset):
+    from apprentice.backends.hf import hf_base_from_gguf
+    from apprentice.models import embedded_model_path
+    from apprentice.training.tokenization import tokenize_example
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(hf_base_from_gguf(embedded_model_path()))
+    row = _rows(dataset / "train.jsonl")[0]
+    encoded = tokenize_example(row["messages"], "react", tok)
+    ids, labels = encoded["input_ids"], encoded["labels"]
+    learned = tok.decode([i for i, lab in zip(ids, labels, strict=True) if lab != -100])
+    masked_runs, run = [], []
+    for token_id, label in zip(ids, labels, strict=True):
+        if label == -100:
+            run.append(token_id)
+        elif run:
+            masked_runs.append(tok.decode(run))
+            run = []
+    prompt_run, *gaps = masked_runs
+    observations = [ln.split("Observation: ", 1)[1] for ln in row["messages"][2]["content"].splitlines()
+                    if ln.startswith("Observation: ")]
+    assert "Answer the question" in prompt_run and row["messages"][1]["content"] in prompt_run
+    assert prompt_run.endswith("Thought:")  # the prefill the harness writes
+    assert len(gaps) == len(observations)
+    for gap, obs in zip(gaps, observations, strict=True):
+        assert gap == f" {obs}\nThought:"  # tool output and the next prefill: not learned
+    assert "Action: calculator" in learned and "Final Answer:" in learned and learned.endswith("<|im_end|>")
+    assert learned.count("Observation:") == len(observations)  # the model learns to stop there
+
+
+def test_sft_every_lora_parameter_changes_and_the_student_answers(dataset, apprentice_home, tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from apprentice.models import load_chat_model
+    from apprentice.training import registry
+    from apprentice.training.sft import SFTArgs, main
+
+    record = main(SFTArgs(data=dataset, name="tiny", max_steps=3, batch_size=2, eval_steps=2,
+                          max_length=384, learning_rate=1e-3))
+    weights = load_file(str(record.path / "adapter_model.safetensors"))
+    lora_b = [v for k, v in weights.items() if "lora_B" in k]
+    assert lora_b and all(torch.count_nonzero(v) > 0 for v in lora_b)  # B starts at zero
+    assert [r.name for r in registry.list_adapters()] == ["tiny"]
+    assert record.base == "local" and record.fingerprint and record.gguf == "model.gguf"
+    assert record.metrics["global_step"] == 3
+
+    prompt = [SystemMessage("You are helpful."), HumanMessage("What is 6 times 8?"), AIMessage("Thought:")]
+    fast = load_chat_model("adapter:tiny", max_tokens=24)  # merged GGUF on llama.cpp
+    from apprentice.backends.hf import TransformersChatModel
+    from apprentice.training.base_model import resolve_base
+
+    slow = TransformersChatModel(model_dir=str(resolve_base("local").folder), adapter_dir=str(record.path),
+                                 spec="peft", max_tokens=24)
+    assert fast.invoke(prompt).content == slow.invoke(prompt).content  # the export is the same model
+    result = run_question("What is 3 plus 4?", model="adapter:tiny", tools=["calculator"], max_steps=2)
+    assert result.status == "ok" and open_store().get(result.run_id).model == "adapter:tiny"
+
+    merged = registry.export_adapter("tiny", tmp_path / "merged", merge=True)
+    assert (merged / "model.safetensors").is_file()
+    assert load_chat_model(f"local:{merged}", max_tokens=24).invoke(prompt).content == slow.invoke(prompt).content
+
+
+def test_dpo_step_on_pairs(dataset, apprentice_home):
+    from apprentice.training.dpo import DPOArgs, main
+
+    record = main(DPOArgs(data=dataset, name="tiny-dpo", max_steps=1, batch_size=1, max_length=384,
+                          export_gguf=False))
+    assert record.kind == "dpo" and record.metrics["global_step"] == 1
+    assert (record.path / "adapter_model.safetensors").is_file()
+
+
+def test_corrupt_and_mismatched_adapters_are_clear_errors(apprentice_home):
+    from apprentice.cli import main as cli_main
+    from apprentice.models import load_chat_model
+    from apprentice.training.registry import adapters_root, get_adapter
+
+    root = adapters_root()
+    (root / "nojson").mkdir()
+    (root / "nojson" / "apprentice.json").write_text("{not json")
+    with pytest.raises(ModelSpecError, match="corrupt"):
+        get_adapter("nojson")
+    pickled = root / "pickled"
+    pickled.mkdir()
+    (pickled / "apprentice.json").write_text(json.dumps({"name": "pickled", "base": "local", "kind": "sft",
+                                                         "created_at": 0}))
+    (pickled / "adapter_model.bin").write_bytes(b"\x80\x04pickle")
+    (pickled / "adapter_config.json").write_text("{}")
+    with pytest.raises(ModelSpecError, match="corrupt"):
+        load_chat_model("adapter:pickled")
+    with pytest.raises(ModelSpecError, match="no adapter named 'ghost'"):
+        load_chat_model("adapter:ghost")
+    assert cli_main(["adapters", "show", "ghost"]) == 2
+    with pytest.raises(ApprenticeError, match="bad adapter name"):
+        get_adapter("../etc")
+
+
+def test_mismatched_adapter_is_refused(apprentice_home, tmp_path):
+    from apprentice.backends.hf import load_hf
+    from apprentice.training.base_model import resolve_base
+
+    adapter = tmp_path / "bad"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({
+        "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
+        "target_modules": ["q_proj"], "base_model_name_or_path": "x"}))
+    from safetensors.torch import save_file
+    import torch
+
+    save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 7)},
+              str(adapter / "adapter_model.safetensors"))
+    with pytest.raises(ModelSpecError, match="does not fit"):
+        load_hf(resolve_base("local").folder, adapter)
