@@ -142,3 +142,13 @@ def test_model_failure_is_recorded_then_raised():
         pass
     run = open_store().query()[0]
     assert run.status == "error" and "boom" in run.error
+
+
+def test_a_repeated_step_stops_the_loop_early():
+    from apprentice.graphs.react import REPEATED_STEP
+
+    model = ScriptedChatModel(script=[" same\nAction: calculator\nAction Input: 1+1"] * 2 + [" 2"])
+    result = run_question("Loop", model=model, tools=["calculator"], max_steps=6)
+    assert result.answer == "2" and result.model_calls == 3
+    run = open_store().get(result.run_id)
+    assert [s.observation for s in run.steps if s.kind == "error"] == [REPEATED_STEP]

@@ -40,6 +40,8 @@ from apprentice.tools import format_tool_error
 
 __all__ = ["ReactState", "build", "TURN_DEFAULTS"]
 
+REPEATED_STEP = "Error: the same step again; answering with what is known."
+
 #: What each new turn resets (the thread's messages and summary carry over).
 TURN_DEFAULTS = {"scratch": "", "steps": 0, "pending": None}
 
@@ -98,6 +100,10 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES)
     text = reply.text.rstrip()
     step = parse_react("Thought:" + text, tools=list(ctx.tools))
+    if f"Thought: {text.strip()}\n" in scratch and step.final_answer is None:
+        # the same step again: greedy decoding would loop to the limit, so answer now
+        ctx.recorder.record("error", node="reason", observation=REPEATED_STEP, raw=text)
+        return {"steps": ctx.max_steps, "pending": None}
     scratch += f"Thought: {text.strip()}\n"
     if step.thought:
         ctx.recorder.record("thought", node="reason", thought=step.thought)
