@@ -4,8 +4,9 @@ Side by side, on the same question and the same loaded model:
   * headless library call: ``run_question`` with a token callback (no UI at all);
   * the chat UI: ``ChatApp`` driven by a Textual pilot (headless terminal, 120x40); the clock
     starts when Enter is pressed and stops when the first token is shown on screen.
-Frames are counted at ``App._display`` (one per compositor update the terminal would get),
-between the first and the last token shown. Run: ``.venv/bin/python benchmarks/tui_latency.py``.
+Frames are counted at ``App._display`` (one per compositor update the terminal would get)
+while tokens stream (from the first to the last token shown of each model call). Tokens cross
+from the worker through a buffer that the UI drains 30 times a second. Run: ``.venv/bin/python benchmarks/tui_latency.py``.
 """
 
 from __future__ import annotations
@@ -66,24 +67,24 @@ async def ui_run(model, max_steps: int) -> dict:
     app.agent.max_steps = max_steps
     frames: list[float] = []
     calls: list[list[float]] = []
-    original_display = app._display
-    original_add, original_call = AnswerBlock._add_token, AnswerBlock._new_call
+    original_display, original_apply = app._display, AnswerBlock._apply_tokens
 
     def display(screen, renderable):
         if renderable is not None:
             frames.append(time.perf_counter())
         return original_display(screen, renderable)
 
-    def add_token(block, token):
-        calls[-1].append(time.perf_counter())
-        return original_add(block, token)
-
-    def new_call(block):
-        calls.append([])
-        return original_call(block)
+    def apply_tokens(block, items):
+        shown = time.perf_counter()  # every token of a flush reaches the screen together
+        for item in items:
+            if item is None:
+                calls.append([])
+            else:
+                calls[-1].append(shown)
+        return original_apply(block, items)
 
     app._display = display
-    AnswerBlock._add_token, AnswerBlock._new_call = add_token, new_call
+    AnswerBlock._apply_tokens = apply_tokens
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
@@ -96,7 +97,7 @@ async def ui_run(model, max_steps: int) -> dict:
                 await pilot.pause(0.02)
             total = time.perf_counter() - started
     finally:
-        AnswerBlock._add_token, AnswerBlock._new_call = original_add, original_call
+        AnswerBlock._apply_tokens = original_apply
     rate, windows = _streaming(calls)
     shown = [f for f in frames if any(a <= f <= b for a, b in windows)]
     span = sum(b - a for a, b in windows) or 1e-9

@@ -21,6 +21,8 @@ from apprentice.tui.widgets.search_tree import SearchTree
 __all__ = ["Conversation", "QuestionBlock", "AnswerBlock", "StepBlock"]
 
 _OPEN_KINDS = ("vote", "verify")
+#: How often the live token stream is repainted while an answer streams.
+FLUSH_HZ = 30
 
 
 class QuestionBlock(Static):
@@ -63,6 +65,11 @@ class AnswerBlock(Vertical):
         self.answer_text: str | None = None
         self.tokens: list[str] = []
         self.running = False
+        # tokens cross from the worker through this buffer (None marks a new model call); a
+        # UI timer drains it, so generation never waits for a repaint
+        self._pending: list[str | None] = []
+        self._pending_lock = threading.Lock()
+        self._flusher = None
 
     def compose(self):
         yield Vertical(classes="steps")
@@ -75,6 +82,7 @@ class AnswerBlock(Vertical):
         """Run the agent on ``question`` in a thread worker."""
         self.running = True
         self.query_one(".live", Static).update(Content("thinking…"))
+        self._flusher = self.set_interval(1 / FLUSH_HZ, self._flush)
         self._run(agent, question, thread_id)
 
     def cancel(self) -> None:
@@ -87,8 +95,8 @@ class AnswerBlock(Vertical):
 
     @work(thread=True, group="answer", exit_on_error=False)
     def _run(self, agent: ChatAgent, question: str, thread_id: str) -> None:
-        listener = TurnListener(on_token=lambda t: self._ui(self._add_token, t),
-                                on_call=lambda: self._ui(self._new_call), cancel=self.cancel_event)
+        listener = TurnListener(on_token=self._buffer, on_call=lambda: self._buffer(None),
+                                cancel=self.cancel_event)
         try:
             result = agent.ask(question, thread_id=thread_id, listener=listener,
                                sink=lambda step: self._ui(self._add_step, step))
@@ -107,21 +115,41 @@ class AnswerBlock(Vertical):
         except Exception:
             self.cancel_event.set()
 
-    def _new_call(self) -> None:
-        self.tokens = []
-        self.query_one(".live", Static).update(Content("…"))
+    def _buffer(self, token: str | None) -> None:
+        """Worker side: queue a token (or a new-call marker) for the next UI flush."""
+        with self._pending_lock:
+            self._pending.append(token)
 
-    def _add_token(self, token: str) -> None:
-        self.tokens.append(token)
-        self.query_one(".live", Static).update(Content("".join(self.tokens)))
+    def _flush(self) -> None:
+        """UI side: show what the worker streamed since the last flush."""
+        with self._pending_lock:
+            items, self._pending = self._pending, []
+        if items:
+            self._apply_tokens(items)
+
+    def _apply_tokens(self, items: list[str | None]) -> None:
+        for item in items:
+            if item is None:
+                self.tokens = []
+            else:
+                self.tokens.append(item)
+        self.query_one(".live", Static).update(Content("".join(self.tokens) or "…"))
         self._scroll()
 
     def _add_step(self, step: Any) -> None:
+        self._flush()  # the tokens of the call that made this step come first
         if step.kind in SHOWN_KINDS and step.kind != "answer":
             self.query_one(".steps", Vertical).mount(StepBlock(step))
             self._scroll()
 
+    def _stop_flushing(self) -> None:
+        self._flush()
+        if self._flusher is not None:
+            self._flusher.stop()
+            self._flusher = None
+
     async def _finish(self, result: Any) -> None:
+        self._stop_flushing()
         self.running = False
         cancelled = result is None or result.status == "cancelled"
         answer = None if result is None else result.answer
@@ -130,6 +158,7 @@ class AnswerBlock(Vertical):
         self.post_message(self.Finished(self, result))
 
     async def _fail(self, error: str) -> None:
+        self._stop_flushing()
         self.running = False
         await self._show_answer(None, f"error: {error}", None)
         self.post_message(self.Failed(self, error))
