@@ -26,7 +26,11 @@ EventSink = Callable[[Step], None]
 
 
 class Recorder:
-    """Writes the steps of one run to the trace store, in order, from any thread."""
+    """Writes the steps of one run to the trace store, in order, from any thread.
+
+    Steps reach the sink at once (live display) and the store in one transaction per graph
+    super-step: the runner calls :meth:`flush` after each one, and before closing the run.
+    """
 
     def __init__(self, store: TraceStore | None, run_id: str, sink: EventSink | None = None) -> None:
         self.store = store
@@ -34,6 +38,7 @@ class Recorder:
         self.sink = sink
         self._counter = itertools.count()
         self._lock = threading.Lock()
+        self._pending: list[Step] = []
         self.tokens_in = 0
         self.tokens_out = 0
         self.calls = 0
@@ -46,11 +51,18 @@ class Recorder:
                 self.tokens_in += step.tokens_in
                 self.tokens_out += step.tokens_out
                 self.calls += 1
-        if self.store is not None:
-            self.store.add_step(self.run_id, step)
+            if self.store is not None:
+                self._pending.append(step)
         if self.sink is not None:
             self.sink(step)
         return step
+
+    def flush(self) -> None:
+        """Write the steps recorded since the last flush."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        if pending and self.store is not None:
+            self.store.add_steps(self.run_id, pending)
 
 
 @dataclass

@@ -115,12 +115,14 @@ def run_question(
     try:
         state = _drive(compiled_graph(strategy, saver), turn_input(strategy, question), thread_id, ctx)
     except BaseException as exc:
+        ctx.recorder.flush()
         error = model_error(exc) or exc
         status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
         store.finish_run(run_id, answer=None, status=status, error=f"{type(exc).__name__}: {exc}")
         if error is not exc:
             raise error from exc
         raise
+    ctx.recorder.flush()
     cancelled = ctx.cancelled.is_set() and state.get("answer") is None
     answer = state.get("answer")
     store.finish_run(run_id, answer=answer, status="cancelled" if cancelled else "ok",
@@ -141,6 +143,7 @@ def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) ->
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * ctx.max_steps + 50}
     state: dict[str, Any] = {}
     for state in graph.stream(turn, config, context=ctx, stream_mode="values"):
+        ctx.recorder.flush()
         if ctx.cancelled.is_set():
             break
     return state

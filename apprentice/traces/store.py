@@ -147,13 +147,20 @@ class TraceStore:
 
     def add_step(self, run_id: str, step: Step) -> None:
         """Append one step; ``step.idx`` must be unique within the run."""
-        self._write(
-            "INSERT INTO steps (run_id, idx, kind, node, thought, tool, tool_input, observation, raw,"
-            " tokens_in, tokens_out, latency_s, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (run_id, step.idx, step.kind, step.node, _red(step.thought), step.tool,
-             _red(step.tool_input), _red(step.observation), _red(step.raw), step.tokens_in,
-             step.tokens_out, step.latency_s, _dumps(step.data), step.created_at or time.time()),
-        )
+        self.add_steps(run_id, [step])
+
+    def add_steps(self, run_id: str, steps: list[Step]) -> None:
+        """Append several steps in one transaction (a graph node's worth)."""
+        if not steps:
+            return
+        rows = [(run_id, s.idx, s.kind, s.node, _red(s.thought), s.tool, _red(s.tool_input),
+                 _red(s.observation), _red(s.raw), s.tokens_in, s.tokens_out, s.latency_s, _dumps(s.data),
+                 s.created_at or time.time()) for s in steps]
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "INSERT INTO steps (run_id, idx, kind, node, thought, tool, tool_input, observation, raw,"
+                " tokens_in, tokens_out, latency_s, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                rows)
 
     def finish_run(
         self,
