@@ -40,12 +40,19 @@ def test_invoke_reports_usage_and_stops_at_a_stop_string(smol):
     assert reply.response_metadata["token_usage"]["prompt_tokens"] == usage["input_tokens"]
 
 
-@pytest.mark.xfail(strict=True, reason="llama-cpp-python's server ignores stream_options.include_usage, so a "
-                   "streamed reply has no usage_metadata and RunContext.call_model records 0 tokens for every "
-                   "openai: run on such a server (vLLM and OpenAI do report it)")
-def test_streamed_usage_reaches_the_trace(smol):
-    chunks = list(smol.stream(PROMPT))
-    assert any(c.usage_metadata for c in chunks)
+def test_this_server_sends_no_usage_when_streaming(smol):
+    """llama-cpp-python's server ignores ``stream_options.include_usage`` (vLLM and OpenAI honour it)."""
+    assert not any(c.usage_metadata for c in smol.stream(PROMPT))
+
+
+@pytest.mark.xfail(strict=True, reason="RunContext.call_model takes token counts only from the streamed "
+                   "usage_metadata; a server that streams none (llama-cpp-python's) leaves every llm step and the "
+                   "run at 0 tokens in / 0 out")
+def test_a_run_on_a_server_without_streamed_usage_still_counts_tokens(smol, openai_server):  # noqa: F811
+    result = run_question("What is 2 plus 3?", model=smol, model_spec=f"openai:smol@{openai_server}",
+                          tools=[], protocol="text", max_steps=1)
+    run = open_store().get(result.run_id)
+    assert run.model_calls >= 1 and run.tokens_in > 0 and run.tokens_out > 0
 
 
 def test_ask_end_to_end_with_the_text_protocol(openai_server, capsys):  # noqa: F811
