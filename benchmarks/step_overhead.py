@@ -123,6 +123,10 @@ def profile(n: int, store: TraceStore, saver: SqliteSaver, top: int = 30) -> str
     return out.getvalue()
 
 
+def _verdict(diff_ms: float) -> str:
+    return "met" if diff_ms <= 2 else "MISSED"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
@@ -159,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{'  of which inside the scripted fake model':44} {ms(fake):8.3f} {ms(fake):8.3f}",
             f"{'  ours, net of the fake model':44} {ms(net_wall):8.3f} {ms(net_cpu):8.3f}",
             f"{'bare LangGraph 2-node loop + SqliteSaver':44} {ms(base_wall):8.3f} {ms(base_cpu):8.3f}", "",
-            f"difference (ours net - bare): wall {diff_wall:.3f} ms, CPU {diff_cpu:.3f} ms per step  "
-            f"(target <= 2 ms: {'met' if max(diff_wall, diff_cpu) <= 2 else 'MISSED'})",
+            f"difference (ours net - bare): wall {diff_wall:.3f} ms ({_verdict(diff_wall)}), "
+            f"CPU {diff_cpu:.3f} ms ({_verdict(diff_cpu)}) per step; target <= 2 ms",
+            "(with a load average above the core count, wall time mostly measures waiting for a core: "
+            "trust CPU then)" if os.getloadavg()[0] > (os.cpu_count() or 1) else "",
         ]
         report = "\n".join(lines)
         print(report)
