@@ -206,10 +206,6 @@ def test_hf_model_prefill_uses_the_same_template(hf_model, local_1t):  # noqa: F
                                        AIMessage("The capital of France is")], max_tokens=6).text
 
 
-@pytest.mark.xfail(strict=True, reason="load_llama caches one Llama per GGUF but each LlamaCppChatModel has its own "
-                   "_lock, so two chat models on the same file (e.g. a run_question per thread with a spec string) "
-                   "decode on one llama.cpp context at once; for real this aborts the process "
-                   "(GGML_ASSERT(i1 >= 0 && i1 < ne1) in ggml-cpu/ops.cpp)")
 def test_two_chat_models_on_one_gguf_never_decode_at_once(local_1t, monkeypatch):  # noqa: F811
     import threading
     import time

@@ -17,6 +17,8 @@ __all__ = ["LlamaCppChatModel", "load_llama"]
 
 _CACHE: dict[tuple[str, int, str | None], Any] = {}
 _CACHE_LOCK = threading.Lock()
+#: One lock per llama.cpp context: chat models sharing a cached Llama must never decode at once.
+_DECODE_LOCKS: dict[int, threading.Lock] = {}
 
 
 def _threads() -> int:
@@ -43,6 +45,7 @@ def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = N
                 )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelUnavailableError(f"llama.cpp could not load {path.name}: {exc}") from exc
+            _DECODE_LOCKS[id(_CACHE[key])] = threading.Lock()
         return _CACHE[key]
 
 
@@ -56,6 +59,7 @@ class LlamaCppChatModel(LocalChatModel):
 
     def model_post_init(self, context: Any) -> None:
         self._llm = load_llama(self.model_path, n_ctx=self.n_ctx, lora_path=self.lora_path)
+        self._lock = _DECODE_LOCKS[id(self._llm)]
 
     @property
     def _llm_type(self) -> str:

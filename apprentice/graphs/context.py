@@ -118,9 +118,17 @@ class RunContext:
             id=merged.id if merged else None,
         )
         usage = message.usage_metadata or {}
+        data: dict[str, Any] = {"tool_calls": message.tool_calls} if message.tool_calls else {}
+        if not usage:  # a server that streams no usage: estimate (~4 characters a token), say so
+            usage = {"input_tokens": _estimate(" ".join(m.text for m in messages)),
+                     "output_tokens": _estimate(message.text)}
+            data["tokens_estimated"] = True
         self.recorder.record(
             "llm", node=node, raw=message.text, tokens_in=usage.get("input_tokens", 0),
-            tokens_out=usage.get("output_tokens", 0), latency_s=latency,
-            data={"tool_calls": message.tool_calls} if message.tool_calls else {},
+            tokens_out=usage.get("output_tokens", 0), latency_s=latency, data=data,
         )
         return message
+
+
+def _estimate(text: str) -> int:
+    return max(1, round(len(text) / 4)) if text else 0
