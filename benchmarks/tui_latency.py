@@ -1,7 +1,7 @@
 """Time to first token and frame rate of the chat UI while it streams, with the real embedded model.
 
 Side by side, on the same question and the same loaded model:
-  * headless library call: ``run_question`` with a token callback (no UI at all);
+  * headless library call: ``run_question`` with a token callback on a worker thread (no UI);
   * the chat UI: ``ChatApp`` driven by a Textual pilot (headless terminal, 120x40); the clock
     starts when Enter is pressed and stops when the first token is shown on screen.
 Frames are counted at ``App._display`` (one per compositor update the terminal would get)
@@ -22,6 +22,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+# one llama.cpp thread: with 2 threads on a loaded 2-core machine, ggml's thread barrier makes
+# decode speed swing 20x from run to run, drowning what this measures
+os.environ.setdefault("APPRENTICE_THREADS", "1")
 
 from apprentice.models import load_chat_model  # noqa: E402
 from apprentice.tui.agent import TurnListener  # noqa: E402
@@ -52,8 +56,17 @@ def headless_run(model, max_steps: int) -> dict:
     calls: list[list[float]] = []
     listener = TurnListener(on_token=lambda t: calls[-1].append(time.perf_counter()),
                             on_call=lambda: calls.append([]), cancel=threading.Event())
+    out: dict = {}
+
+    def turn() -> None:
+        out["result"] = agent.ask(QUESTION, thread_id="bench", listener=listener, sink=lambda s: None)
+
+    # on a worker thread, as in the UI, so that both sides call llama.cpp the same way
     started = time.perf_counter()
-    result = agent.ask(QUESTION, thread_id="bench", listener=listener, sink=lambda s: None)
+    worker = threading.Thread(target=turn)
+    worker.start()
+    worker.join()
+    result = out["result"]
     first = next(c[0] for c in calls if c)
     rate, _ = _streaming(calls)
     return {"ttft": first - started, "tokens": sum(map(len, calls)), "total": time.perf_counter() - started,
@@ -123,7 +136,8 @@ def main() -> None:
     med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     lines = [
         f"tui_latency: embedded SmolLM2-135M (llama.cpp), strategy react, question {QUESTION!r}, "
-        f"max_tokens {args.max_tokens}, max_steps {args.max_steps}, {args.repeats} repeats (medians), {os.cpu_count()} CPUs",
+        f"max_tokens {args.max_tokens}, max_steps {args.max_steps}, {args.repeats} repeats (medians), {os.cpu_count()} CPUs, "
+        f"{os.environ['APPRENTICE_THREADS']} llama.cpp thread(s)",
         f"  library only : first token {med(lib, 'ttft') * 1000:7.0f} ms · {med(lib, 'tok_s'):6.1f} tok/s streaming · "
         f"turn {med(lib, 'total'):5.2f} s · {med(lib, 'tokens'):.0f} tokens streamed",
         f"  chat UI      : first token {med(ui, 'ttft') * 1000:7.0f} ms · {med(ui, 'tok_s'):6.1f} tok/s streaming · "
