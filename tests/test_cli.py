@@ -85,7 +85,13 @@ def test_ask_through_the_console_script_leaves_a_trace_that_traces_commands_show
 
 @pytest.mark.slow
 def test_ask_in_process_json_matches_the_stored_trace(capsys, monkeypatch):
-    monkeypatch.setenv("APPRENTICE_THREADS", "1")  # used only if no test has loaded the model yet
+    # `local` exactly as the runner loads it, but on one thread: the default instance (n_ctx 4096) may
+    # already be loaded on two threads by another test, and those crawl on a shared, busy CPU
+    from apprentice.graphs import runner
+    from apprentice.models import load_chat_model
+
+    monkeypatch.setenv("APPRENTICE_THREADS", "1")
+    monkeypatch.setattr(runner, "load_chat_model", lambda spec, **kw: load_chat_model(spec, n_ctx=2048, **kw))
     assert main(["ask", QUESTION, "--max-steps", "2", "--tools", "calculator", "--json"]) == 0
     captured = capsys.readouterr()
     result = json.loads(captured.out)
