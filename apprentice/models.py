@@ -130,7 +130,9 @@ def load_local(path: Path, *, spec: str, **kwargs: Any) -> BaseChatModel:
 
         return LlamaCppChatModel(model_path=str(path), spec=spec, **kwargs)
     if path.is_dir():
-        from apprentice.backends.hf import TransformersChatModel
+        from apprentice.backends.hf import TransformersChatModel, require_safetensors
+
+        require_safetensors(path)  # refuse pickles before importing transformers
 
         return TransformersChatModel(model_dir=str(path), spec=spec, **kwargs)
     raise ModelSpecError(f"model path not found: {path}")

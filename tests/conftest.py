@@ -10,8 +10,19 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One llama.cpp/torch thread: two spinning threads collapse when anything else shares the 2 cores.
+os.environ.setdefault("APPRENTICE_THREADS", "1")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def converted_models(tmp_path_factory):
+    """One cache of converted base models for the whole session (the GGUF->safetensors
+    conversion takes 25-40 s); each test still has its own APPRENTICE_HOME."""
+    if "APPRENTICE_MODELS" not in os.environ:
+        os.environ["APPRENTICE_MODELS"] = str(tmp_path_factory.mktemp("models"))
+    return Path(os.environ["APPRENTICE_MODELS"])
 
 
 @pytest.fixture(autouse=True)

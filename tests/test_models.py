@@ -162,7 +162,9 @@ def test_hf_conversion_is_cached_and_safetensors_only(hf_folder, hf_home, monkey
     names = {p.name for p in hf_folder.iterdir()}
     assert {"model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"} <= names
     assert not any(n.endswith((".bin", ".pt", ".pth", ".pkl", ".gguf")) for n in names)
-    assert hf_folder.parent == hf_home / "models"
+    from apprentice.backends.hf import models_dir
+
+    assert hf_folder.parent == models_dir()  # APPRENTICE_MODELS (shared by the session) or home/models
     stamp = (hf_folder / "model.safetensors").stat().st_mtime_ns
     import transformers
 
@@ -233,3 +235,11 @@ def test_two_chat_models_on_one_gguf_never_decode_at_once(local_1t, monkeypatch)
     for t in threads:
         t.join()
     assert peak[0] == 1
+
+
+def test_converted_models_default_to_the_home_folder(monkeypatch, tmp_path):
+    from apprentice.backends.hf import models_dir
+
+    monkeypatch.delenv("APPRENTICE_MODELS")
+    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path))
+    assert models_dir() == tmp_path / "models"

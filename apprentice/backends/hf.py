@@ -20,7 +20,7 @@ from apprentice.backends.local import LocalChatModel
 from apprentice.config import data_path
 from apprentice.errors import ModelSpecError, ModelUnavailableError
 
-__all__ = ["TransformersChatModel", "hf_base_from_gguf", "load_hf", "require_safetensors"]
+__all__ = ["TransformersChatModel", "hf_base_from_gguf", "load_hf", "models_dir", "require_safetensors"]
 
 _CACHE: dict[tuple[str, str | None], tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
@@ -36,6 +36,12 @@ def require_safetensors(folder: Path, what: str = "model") -> None:
         raise ModelSpecError(f"{what} folder {folder} has no .safetensors weights{hint}")
 
 
+def models_dir() -> Path:
+    """Where converted base models are cached: ``APPRENTICE_MODELS`` or ``home()/models``."""
+    override = os.environ.get("APPRENTICE_MODELS")
+    return Path(override).expanduser() if override else data_path("models")
+
+
 def hf_base_from_gguf(gguf_path: Path) -> Path:
     """Convert a GGUF file once into a safetensors folder (cached) and return the folder.
 
@@ -43,7 +49,7 @@ def hf_base_from_gguf(gguf_path: Path) -> Path:
     dropped before saving so the folder reloads as a plain model in well under a second.
     """
     digest = hashlib.sha1(f"{gguf_path.resolve()}:{gguf_path.stat().st_size}".encode()).hexdigest()[:10]
-    target = data_path("models") / f"{gguf_path.stem}-{digest}"
+    target = models_dir() / f"{gguf_path.stem}-{digest}"
     if (target / "config.json").is_file():
         return target
     from filelock import FileLock

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Iterator
@@ -19,6 +20,18 @@ _CACHE: dict[tuple[str, int, str | None], Any] = {}
 _CACHE_LOCK = threading.Lock()
 #: One lock per llama.cpp context: chat models sharing a cached Llama must never decode at once.
 _DECODE_LOCKS: dict[int, threading.Lock] = {}
+
+
+@atexit.register
+def _close_all() -> None:
+    """Free llama.cpp contexts before interpreter teardown (else Llama.__del__ prints a TypeError)."""
+    with _CACHE_LOCK:
+        for llm in _CACHE.values():
+            try:
+                llm.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+        _CACHE.clear()
 
 
 def _threads() -> int:

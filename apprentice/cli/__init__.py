@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from apprentice.errors import ApprenticeError
 
-__all__ = ["main", "make_parser", "COMMANDS"]
+__all__ = ["main", "make_parser", "parse_options", "COMMANDS"]
 
 #: name -> register(subparsers). Each module of this package registers its command with
 #: :func:`command`; :func:`make_parser` imports them all, so a new command is a new file.
@@ -24,6 +24,26 @@ def command(name: str):
         COMMANDS[name] = fn
         return fn
     return wrap
+
+
+def parse_options(pairs: Sequence[str]) -> dict:
+    """``["samples=5", "method=dfs"]`` -> ``{"samples": 5, "method": "dfs"}`` (numbers and
+    true/false are converted); a pair without ``=`` is an error."""
+    options: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ApprenticeError(f"bad --option {pair!r}; use KEY=VALUE, e.g. --option samples=5")
+        text = value.strip()
+        converted: object = {"true": True, "false": False}.get(text.lower(), text)
+        for kind in (int, float):
+            try:
+                converted = kind(text)
+                break
+            except ValueError:
+                continue
+        options[key.strip().replace("-", "_")] = converted
+    return options
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 from pathlib import Path
 
-from apprentice.cli import command
+from apprentice.cli import command, parse_options
+
+_PRINT_LOCK = threading.Lock()  # parallel branches (ToT, CoT-SC) record steps from several threads
 
 
 def _print_step(step) -> None:
@@ -15,7 +18,8 @@ def _print_step(step) -> None:
 
     line = format_step(step)
     if line and step.kind != "answer":
-        print(line, flush=True)
+        with _PRINT_LOCK:
+            print(line, flush=True)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -29,7 +33,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         task=task, tools=[t for t in args.tools.split(",") if t.strip()] if args.tools is not None else None,
         tool_context=ToolContext(docs_dir=Path(args.docs) if args.docs else None),
         sink=None if args.json else _print_step, max_steps=args.max_steps,
-        summarize=args.summarize, protocol=args.protocol,
+        summarize=args.summarize, protocol=args.protocol, options=parse_options(args.option),
     )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -57,5 +61,7 @@ def _ask_parser(sub) -> None:
     p.add_argument("--summarize", action="store_true", help="summarize thread history beyond the window")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy setting, repeatable: samples=5, breadth=3, method=dfs, verifier=judge, ...")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the steps")
     p.set_defaults(func=_cmd_ask)

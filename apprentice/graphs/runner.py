@@ -140,10 +140,11 @@ def run_question(
 
 def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) -> dict[str, Any]:
     """Stream the graph to its end (or to a cancel) and return the final state."""
-    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 8 * ctx.max_steps + 50}
+    limit = int(ctx.options.get("recursion_limit") or max(8 * ctx.max_steps + 50, 200))
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit}
     state: dict[str, Any] = {}
     for state in graph.stream(turn, config, context=ctx, stream_mode="values"):
-        ctx.recorder.flush()
+        ctx.recorder.flush(force=False)
         if ctx.cancelled.is_set():
             break
     return state

@@ -13,7 +13,12 @@ from apprentice.tools.errors import (
     ToolUnavailableError,
     format_tool_error,
 )
-from apprentice.tools.memory import close_memory_store, open_memory_store, recall, remember
+from apprentice.tools.memory import (
+    close_memory_store,
+    open_memory_store,
+    recall,
+    remember,
+)
 from apprentice.tools.registry import TOOL_NAMES, ToolContext, get_tools, run_tool
 from apprentice.tools.retrieval import DocumentIndex, Hit, retrieve
 from apprentice.tools.search import search_web

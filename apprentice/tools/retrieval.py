@@ -23,8 +23,18 @@ from pydantic import BaseModel, Field
 from apprentice.config import home
 from apprentice.embeddings import EMBEDDING_DIMS, EMBEDDING_MODEL, embed
 from apprentice.secrets import redact
-from apprentice.tools.documents import CHUNK_CHARS, OVERLAP_CHARS, chunk_text, read_document, scan_folder
-from apprentice.tools.errors import ToolInputError, ToolUnavailableError, format_tool_error
+from apprentice.tools.documents import (
+    CHUNK_CHARS,
+    OVERLAP_CHARS,
+    chunk_text,
+    read_document,
+    scan_folder,
+)
+from apprentice.tools.errors import (
+    ToolInputError,
+    ToolUnavailableError,
+    format_tool_error,
+)
 
 __all__ = [
     "DOCS_ENV",

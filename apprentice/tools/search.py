@@ -14,7 +14,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from pydantic import BaseModel, Field
 
 from apprentice.secrets import redact
-from apprentice.tools.errors import ToolInputError, ToolUnavailableError, format_tool_error
+from apprentice.tools.errors import (
+    ToolInputError,
+    ToolUnavailableError,
+    format_tool_error,
+)
 
 __all__ = ["DEFAULT_BACKEND", "SearchInput", "format_results", "make_web_search_tool", "search_web"]
 

@@ -14,7 +14,7 @@ __all__ = ["Step", "Verdict", "Run", "STEP_KINDS"]
 #: what the graph made of it or did next.
 STEP_KINDS = (
     "llm", "thought", "action", "observation", "answer", "error",
-    "vote", "verify", "propose", "value", "summary",
+    "vote", "verify", "propose", "value", "select", "summary",
 )
 
 

@@ -38,7 +38,7 @@ def format_step(step: Step, *, full: bool = False) -> str | None:
     if step.kind == "llm" and full:
         return (f"  llm          [{step.node}] {step.tokens_in} in / {step.tokens_out} out, "
                 f"{step.latency_s:.2f} s\n" + "\n".join("      | " + ln for ln in (step.raw or "").splitlines()))
-    if step.kind in ("vote", "verify", "propose", "value", "summary"):
+    if step.kind in ("vote", "verify", "propose", "value", "select", "summary"):
         detail = step.raw or step.observation or json.dumps(step.data, ensure_ascii=False)
         return f"  {step.kind:<12} {short(detail)}"
     return None

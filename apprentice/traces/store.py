@@ -229,6 +229,8 @@ class TraceStore:
 
     def get(self, run_id: str) -> Run:
         """Return one run with its steps and verdicts; a unique id prefix is enough."""
+        if not run_id:
+            raise ApprenticeError("no run id given")
         with self._lock:
             rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
             if not rows:  # a unique prefix; substr() compares literally (no LIKE wildcards)
