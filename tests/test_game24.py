@@ -12,7 +12,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from apprentice.tasks import Game24Task, Item, apply_step, check_expression, extract_expression, solve24
+from apprentice.tasks import (
+    Game24Task,
+    Item,
+    apply_step,
+    check_expression,
+    extract_expression,
+    solve24,
+)
 from apprentice.tasks.game24 import evaluate_expression, format_numbers
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"

@@ -82,10 +82,11 @@ def test_only_verified_and_filters(dataset, apprentice_home, tmp_path):
 
 
 def test_loss_masks_prompt_and_observations(dataset):
+    from transformers import AutoTokenizer
+
     from apprentice.backends.hf import hf_base_from_gguf
     from apprentice.models import embedded_model_path
     from apprentice.training.tokenization import tokenize_example
-    from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(hf_base_from_gguf(embedded_model_path()))
     row = _rows(dataset / "train.jsonl")[0]
@@ -187,8 +188,8 @@ def test_mismatched_adapter_is_refused(apprentice_home, tmp_path):
     (adapter / "adapter_config.json").write_text(json.dumps({
         "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": 4, "lora_alpha": 8,
         "target_modules": ["q_proj"], "base_model_name_or_path": "x"}))
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     save_file({"base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight": torch.zeros(4, 7)},
               str(adapter / "adapter_model.safetensors"))
