@@ -125,24 +125,64 @@ def test_sft_every_lora_parameter_changes_and_the_student_answers(dataset, appre
     weights = load_file(str(record.path / "adapter_model.safetensors"))
     lora_b = [v for k, v in weights.items() if "lora_B" in k]
     assert lora_b and all(torch.count_nonzero(v) > 0 for v in lora_b)  # B starts at zero
+    from apprentice.training.base_model import (
+        load_for_training,
+        lora_config,
+        resolve_base,
+    )
+
+    _, fresh = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(16, 32, 0.05, "all-linear"),
+                                 seed=0)  # the same seeded initialisation, untrained
+    initial = {k.replace(".default", ""): v for k, v in fresh.state_dict().items() if "lora_A" in k}
+    lora_a = {k: v for k, v in weights.items() if "lora_A" in k}
+    assert lora_a.keys() == initial.keys()
+    assert all(not torch.equal(lora_a[k], initial[k]) for k in lora_a)  # every A moved too
     assert [r.name for r in registry.list_adapters()] == ["tiny"]
     assert record.base == "local" and record.fingerprint and record.gguf == "model.gguf"
     assert record.metrics["global_step"] == 3
 
+    _assert_gguf_is_the_merged_model(record)
     prompt = [SystemMessage("You are helpful."), HumanMessage("What is 6 times 8?"), AIMessage("Thought:")]
     fast = load_chat_model("adapter:tiny", max_tokens=24)  # merged GGUF on llama.cpp
+    assert fast.invoke(prompt).content.strip()
     from apprentice.backends.hf import TransformersChatModel
     from apprentice.training.base_model import resolve_base
 
     slow = TransformersChatModel(model_dir=str(resolve_base("local").folder), adapter_dir=str(record.path),
                                  spec="peft", max_tokens=24)
-    assert fast.invoke(prompt).content == slow.invoke(prompt).content  # the export is the same model
     result = run_question("What is 3 plus 4?", model="adapter:tiny", tools=["calculator"], max_steps=2)
     assert result.status == "ok" and open_store().get(result.run_id).model == "adapter:tiny"
 
     merged = registry.export_adapter("tiny", tmp_path / "merged", merge=True)
     assert (merged / "model.safetensors").is_file()
     assert load_chat_model(f"local:{merged}", max_tokens=24).invoke(prompt).content == slow.invoke(prompt).content
+
+
+def _assert_gguf_is_the_merged_model(record) -> None:
+    """The exported GGUF holds base+LoRA (to Q8_0 precision) where LoRA applies, the base elsewhere."""
+    import gguf
+    import numpy as np
+
+    from apprentice.models import embedded_model_path
+    from apprentice.training.gguf_export import _permute
+    from apprentice.training.registry import merged_model
+
+    exported = {t.name: t for t in gguf.GGUFReader(record.path / "model.gguf").tensors}
+    original = {t.name: t for t in gguf.GGUFReader(embedded_model_path()).tensors}
+    assert exported.keys() == original.keys()
+    assert np.array_equal(exported["token_embd.weight"].data, original["token_embd.weight"].data)
+    merged, _ = merged_model(record.base, record.path)
+    cfg = merged.config
+    for hf_name, gguf_name, heads in (("model.layers.0.self_attn.q_proj.weight", "blk.0.attn_q.weight",
+                                       (cfg.num_attention_heads, cfg.num_attention_heads)),
+                                      ("model.layers.3.mlp.down_proj.weight", "blk.3.ffn_down.weight", None)):
+        tensor = exported[gguf_name]
+        assert tensor.tensor_type == gguf.GGMLQuantizationType.Q8_0
+        got = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        want = merged.state_dict()[hf_name].float().numpy()
+        want = _permute(want, *heads) if heads else want
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 0.01 * np.abs(want).max()  # Q8_0 rounding, nothing more
 
 
 def test_dpo_step_on_pairs(dataset, apprentice_home):
