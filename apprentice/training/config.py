@@ -45,6 +45,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, *, skip:
             continue
         if kind is list:
             kwargs["nargs"] = "+"
+            inner = typing.get_args(hints[f.name])
+            if inner and inner[0] in (int, float):
+                kwargs["type"] = inner[0]
         elif kind in (int, float):
             kwargs["type"] = kind
         elif kind is Path:

@@ -1,0 +1,53 @@
+"""A tiny self-improvement run with the real embedded model: teacher -> harvest -> SFT -> eval."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apprentice.cli import make_parser
+from apprentice.training.config import config_from_args
+from apprentice.training.distill import DistillArgs, parse_eval_sets, run_distill, trivial_rule_accuracy
+
+pytestmark = pytest.mark.slow
+
+
+def test_distill_flags_parse_to_typed_args():
+    args = make_parser().parse_args(["distill", "--task", "arith,svamp", "--levels", "1", "3",
+                                     "--eval-sets", "arith:1", "svamp", "--rounds", "2"])
+    config = config_from_args(DistillArgs, args)
+    assert config.levels == [1, 3] and config.rounds == 2
+    assert [s.label for s in parse_eval_sets(config.eval_sets)] == ["arith:1", "svamp"]
+
+
+def test_trivial_rule_floor_adds_every_number():
+    from apprentice.tasks import Item, get_task
+
+    task = get_task("arith", level=1)
+    items = [Item("a", "Tom has 3 apples and gets 5 more. How many?", "8", {}),
+             Item("b", "Tom has 9 apples and eats 4. How many are left?", "5", {})]
+    assert trivial_rule_accuracy(task, items) == 0.5
+
+
+def test_a_tiny_round_end_to_end(tmp_path):
+    from apprentice.traces import open_store
+    from apprentice.training.registry import get_adapter
+
+    report_dir = tmp_path / "report"
+    report = run_distill(DistillArgs(task="arith", teacher="dataset", student="local", name="tiny", rounds=1,
+                                     pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2, max_steps=2,
+                                     batch_size=2, report=report_dir), log=lambda _: None)
+    assert set(report["baseline"]) == {"arith:1"} and len(report["rounds"]) == 1
+    row = report["rounds"][0]
+    assert row["teacher_accuracy"] == 1.0 and row["harvested"] == 3
+    assert 0.0 <= row["student"]["arith:1"]["accuracy"] <= 1.0 and row["student"]["arith:1"]["n"] == 2
+    assert get_adapter("tiny-r1").gguf == "model.gguf"
+    for name in ("report.json", "report.md", "report.png"):
+        assert (report_dir / name).stat().st_size > 0
+    assert json.loads((report_dir / "report.json").read_text())["rounds"][0]["adapter"] == "tiny-r1"
+    assert "trivial floor" in (report_dir / "report.md").read_text()
+    teacher_runs = open_store().query(model="teacher:dataset")
+    assert len(teacher_runs) == 3 and all(r.meta["teacher"] == "dataset" and r.meta["round"] == 1
+                                          for r in teacher_runs)
+    assert open_store().count(model="adapter:tiny-r1") == 2  # the student was evaluated in its seat
