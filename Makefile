@@ -27,7 +27,9 @@ test: install
 
 bench: install
 	$(PY) benchmarks/decode_speed.py
-	$(PY) benchmarks/step_overhead.py
+	$(PY) benchmarks/step_overhead.py --out benchmarks/results/step_overhead.txt
+	$(PY) benchmarks/student_speed.py
+	$(PY) benchmarks/batch_scaling.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
