@@ -72,6 +72,8 @@ def trainer_arguments(args: Any, output_dir: Path, has_eval: bool) -> dict[str, 
         bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
         optim="paged_adamw_8bit" if (args.qlora and torch.cuda.is_available()) else "adamw_torch",
         use_cpu=not torch.cuda.is_available(), disable_tqdm=False, dataloader_num_workers=0,
+        # activation checkpointing trades compute for memory: worth it on a GPU, a pure loss on a CPU
+        gradient_checkpointing=torch.cuda.is_available(),
     )
     if has_eval:
         common.update(eval_strategy="steps", eval_steps=steps, load_best_model_at_end=True,
