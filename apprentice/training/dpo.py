@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from apprentice.config import data_path
-from apprentice.errors import ApprenticeError, DataError
+from apprentice.errors import DataError
 from apprentice.training.base_model import load_for_training, lora_config, resolve_base
 from apprentice.training.config import (
     TrainArgs,
     add_dataclass_arguments,
-    config_from_args,
 )
-from apprentice.training.sft import finish_training, trainer_arguments
+from apprentice.training.sft import run_as_script, train_and_register, trainer_arguments
 
 __all__ = ["DPOArgs", "main", "make_parser", "load_pairs"]
 
@@ -73,10 +71,9 @@ def _reference(choice: Any):
 def main(args: DPOArgs):
     """Train with DPO, save into the registry, return the :class:`AdapterRecord`."""
     from datasets import Dataset
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import DPOConfig, DPOTrainer
 
-    from apprentice.training.registry import dataset_fingerprint, validate_name
+    from apprentice.training.registry import validate_name
 
     validate_name(args.name)
     rows = load_pairs(args.data)
@@ -89,10 +86,7 @@ def main(args: DPOArgs):
                        max_length=args.max_length)
     trainer = DPOTrainer(model=model, ref_model=_reference(choice), args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
-    return finish_training(trainer, tokenizer, args, kind="dpo", fingerprint=dataset_fingerprint(args.data),
-                           choice=choice, resumed=last is not None)
+    return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
 
 
 def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -103,9 +97,4 @@ def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argum
 
 
 if __name__ == "__main__":  # accelerate launch -m apprentice.training.dpo ...
-    try:
-        record = main(config_from_args(DPOArgs, make_parser().parse_args()))
-        print(f"adapter {record.name} saved to {record.path}")
-    except ApprenticeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    run_as_script(DPOArgs, main, make_parser())

@@ -24,7 +24,8 @@ from apprentice.training.config import (
 )
 from apprentice.training.tokenization import tokenize_example
 
-__all__ = ["SFTArgs", "main", "make_parser", "load_chat_split", "trainer_arguments", "finish_training"]
+__all__ = ["SFTArgs", "main", "make_parser", "load_chat_split", "trainer_arguments", "finish_training",
+           "train_and_register", "run_as_script"]
 
 
 @dataclass
@@ -81,6 +82,28 @@ def trainer_arguments(args: Any, output_dir: Path, has_eval: bool) -> dict[str, 
     return common
 
 
+def train_and_register(trainer: Any, tokenizer: Any, args: Any, *, kind: str, choice: Any, output_dir: Path):
+    """Train (resuming from the last checkpoint when asked) and save the adapter to the registry."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from apprentice.training.registry import dataset_fingerprint
+
+    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=last)
+    return finish_training(trainer, tokenizer, args, kind=kind, fingerprint=dataset_fingerprint(args.data),
+                           choice=choice, resumed=last is not None)
+
+
+def run_as_script(config_cls: type, train: Any, parser: argparse.ArgumentParser) -> None:
+    """``python -m apprentice.training.sft|dpo`` (and ``accelerate launch -m ...``)."""
+    try:
+        record = train(config_from_args(config_cls, parser.parse_args()))
+        print(f"adapter {record.name} saved to {record.path}")
+    except ApprenticeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+
+
 def finish_training(trainer: Any, tokenizer: Any, args: Any, *, kind: str, fingerprint: str,
                     choice: Any, resumed: bool):
     """Save the adapter into the registry with its provenance and metrics."""
@@ -112,10 +135,9 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 def main(args: SFTArgs):
     """Train, save into the registry, and return the :class:`AdapterRecord`."""
     from transformers import EarlyStoppingCallback
-    from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from apprentice.training.registry import dataset_fingerprint, validate_name
+    from apprentice.training.registry import validate_name
 
     validate_name(args.name)
     train_rows, eval_rows = load_chat_split(args.data, "train"), load_chat_split(args.data, "eval")
@@ -134,10 +156,7 @@ def main(args: SFTArgs):
     trainer = SFTTrainer(model=model, args=config, train_dataset=train_ds,
                          eval_dataset=eval_ds if config.load_best_model_at_end else None,
                          processing_class=tokenizer, callbacks=callbacks)
-    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
-    trainer.train(resume_from_checkpoint=last)
-    return finish_training(trainer, tokenizer, args, kind="sft", fingerprint=dataset_fingerprint(args.data),
-                           choice=choice, resumed=last is not None)
+    return train_and_register(trainer, tokenizer, args, kind="sft", choice=choice, output_dir=output_dir)
 
 
 def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -148,9 +167,4 @@ def make_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argum
 
 
 if __name__ == "__main__":  # accelerate launch -m apprentice.training.sft ...
-    try:
-        record = main(config_from_args(SFTArgs, make_parser().parse_args()))
-        print(f"adapter {record.name} saved to {record.path}")
-    except ApprenticeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+    run_as_script(SFTArgs, main, make_parser())
