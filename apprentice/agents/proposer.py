@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import operator
 import re
+from abc import ABC, abstractmethod
 from fractions import Fraction
 from typing import Any
 
@@ -44,7 +45,7 @@ _OPERATION = re.compile(rf"(?P<a>{_NUM})\s*(?P<op>[-+*/×x÷])\s*(?P<b>{_NUM})")
 _INT = re.compile(r"\b\d+\b")
 
 
-class ThoughtSpace:
+class ThoughtSpace(ABC):
     """Base of the search spaces; see the module docstring. Every method is pure except :meth:`propose`."""
 
     game24 = False
@@ -52,8 +53,9 @@ class ThoughtSpace:
     def root(self, question: str) -> dict[str, Any]:
         return {"steps": []}
 
+    @abstractmethod
     def propose_messages(self, question: str, state: dict[str, Any], answer_format: str = "") -> list[BaseMessage]:
-        raise NotImplementedError
+        """The prompt asking for candidate next steps from ``state``."""
 
     def parse_proposals(self, text: str) -> list[str]:
         """Candidate step lines in a reply (blank and duplicate lines dropped)."""
@@ -65,11 +67,13 @@ class ThoughtSpace:
                 steps.append(line)
         return steps
 
+    @abstractmethod
     def apply(self, state: dict[str, Any], step: str) -> dict[str, Any] | None:
-        raise NotImplementedError
+        """The state after ``step`` (``None`` when the step is invalid here)."""
 
+    @abstractmethod
     def terminal(self, state: dict[str, Any]) -> bool:
-        raise NotImplementedError
+        """Whether no further step can follow ``state``."""
 
     def solved(self, state: dict[str, Any]) -> bool:
         """Whether the task's rules confirm ``state`` as a solution (never true where they cannot)."""

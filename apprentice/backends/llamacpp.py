@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -27,10 +28,8 @@ def _close_all() -> None:
     """Free llama.cpp contexts before interpreter teardown (else Llama.__del__ prints a TypeError)."""
     with _CACHE_LOCK:
         for llm in _CACHE.values():
-            try:
+            with contextlib.suppress(Exception):  # best effort at exit
                 llm.close()
-            except Exception:  # noqa: BLE001 - best effort at exit
-                pass
         _CACHE.clear()
 
 

@@ -15,14 +15,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import (
-    BaseChatModel,
-    generate_from_stream,
-)
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from apprentice.backends.streaming import StreamingChatModel, token_chunk, usage_chunk
 from apprentice.backends.template import render_chat
 
 __all__ = ["LocalChatModel", "to_chat_dicts"]
@@ -45,7 +42,7 @@ def to_chat_dicts(messages: list[BaseMessage]) -> tuple[list[dict[str, str]], st
     return out, prefill
 
 
-class LocalChatModel(BaseChatModel):
+class LocalChatModel(StreamingChatModel):
     """A chat model over a local engine; see the module docstring."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -110,26 +107,8 @@ class LocalChatModel(BaseChatModel):
         with self._lock:
             for piece in self._complete(prompt, stop=stops, **params):
                 pieces.append(piece)
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                if run_manager:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
+                yield token_chunk(piece, run_manager)
         text = "".join(pieces)
         n_in, n_out = self.count_tokens(prompt), self.count_tokens(text) if text else 0
-        yield ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-                response_metadata={"model_name": self.spec, "latency_s": time.perf_counter() - started},
-                chunk_position="last",
-            )
-        )
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
+        yield usage_chunk(n_in, n_out, response_metadata={"model_name": self.spec,
+                                                          "latency_s": time.perf_counter() - started})

@@ -15,20 +15,18 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models.chat_models import (
-    BaseChatModel,
-    generate_from_stream,
-)
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import ConfigDict, Field, PrivateAttr
+
+from apprentice.backends.streaming import StreamingChatModel, token_chunk, usage_chunk
 
 __all__ = ["ScriptedChatModel", "Reply"]
 
 Reply = str | AIMessage | Callable[[list[BaseMessage]], "str | AIMessage"] | BaseException
 
 
-class ScriptedChatModel(BaseChatModel):
+class ScriptedChatModel(StreamingChatModel):
     """Replies from ``script`` in order; ``cycle=True`` starts over when it runs out."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -87,30 +85,9 @@ class ScriptedChatModel(BaseChatModel):
         for i, word in enumerate(words):
             piece = word if i == len(words) - 1 else word + " "
             if piece:
-                chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
-                if run_manager:
-                    run_manager.on_llm_new_token(piece, chunk=chunk)
-                yield chunk
-        n_in = sum(len(m.text.split()) for m in messages)
-        n_out = len(text.split())
-        yield ChatGenerationChunk(message=AIMessageChunk(
-            content="", tool_call_chunks=[
-                {"name": c["name"], "args": _json(c["args"]), "id": c["id"], "index": i}
-                for i, c in enumerate(reply.tool_calls)
-            ],
-            usage_metadata={"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out},
-            chunk_position="last",
-        ))
+                yield token_chunk(piece, run_manager)
+        yield usage_chunk(
+            sum(len(m.text.split()) for m in messages), len(text.split()),
+            tool_call_chunks=[{"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
+                              for i, c in enumerate(reply.tool_calls)])
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        return generate_from_stream(self._stream(messages, stop=stop, run_manager=run_manager, **kwargs))
-
-
-def _json(args: Any) -> str:
-    return json.dumps(args)

@@ -65,16 +65,14 @@ def model_choices() -> list[tuple[str, str]]:
     import os
 
     choices = [("local", "embedded SmolLM2-135M (llama.cpp, no network)")]
+    from apprentice.training.registry import list_adapters
+
     try:
-        from apprentice.training.registry import list_adapters
-    except ImportError:
-        list_adapters = None
-    try:
-        for record in list_adapters() if list_adapters else []:
-            base = getattr(record, "base", None)
-            choices.append((f"adapter:{record.name}", f"trained adapter{' on ' + base if base else ''}"))
-    except Exception:  # a broken registry must not break the picker
-        pass
+        records = list_adapters()  # unreadable entries are skipped there
+    except Exception:  # noqa: BLE001 - whatever breaks in the registry, the picker keeps the other models
+        records = []
+    for record in records:
+        choices.append((f"adapter:{record.name}", f"trained adapter on {record.base}"))
     if os.environ.get("OPENAI_API_KEY"):
         url = os.environ.get("OPENAI_BASE_URL")
         choices.append(("openai:gpt-4o-mini", f"OpenAI-compatible{' at ' + url if url else ''} (key set)"))
