@@ -15,7 +15,7 @@ from apprentice.traces import open_store
 
 
 def test_every_strategy_is_registered_with_turn_defaults():
-    assert {"io", "cot", "cot-sc", "react", "tot", "verify"} <= set(STRATEGIES)
+    assert {"io", "cot", "cot-sc", "react", "react-sc", "tot", "verify"} <= set(STRATEGIES)
     for strategy in STRATEGIES.values():
         assert strategy.description and isinstance(strategy.turn_defaults, dict)
 
@@ -81,7 +81,7 @@ def test_majority_breaks_ties_by_first_appearance_and_ignores_none():
     assert majority([None, None]) == (None, {})
 
 
-@pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "tot", "verify"])
+@pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "react-sc", "tot", "verify"])
 def test_each_strategy_continues_a_chat_thread(strategy):
     model = ScriptedChatModel(script=["Final Answer: 42"], cycle=True)
     first = run_question("Pick a number.", strategy=strategy, model=model, tools=[],
@@ -92,3 +92,42 @@ def test_each_strategy_continues_a_chat_thread(strategy):
     messages = thread_messages(first.thread_id)
     assert [m.type for m in messages] == ["human", "ai", "human", "ai"]
     assert messages[-1].text == second.answer
+
+
+def test_react_sc_votes_over_sampled_react_runs_with_tools():
+    """Each sample is a whole ReAct run (calculator included) at the temperature, with its own seed;
+    the majority of the runs' answers wins, and every run's steps are in the one trace."""
+    task = get_task("arith", level=1, n=10)
+    item = task.load(split="test")[0]
+    wrong = int(item.answer) + 1
+
+    def step(messages):
+        scratch = messages[-1].text
+        if "Observation:" not in scratch:
+            return f" I compute it.\nAction: calculator\nAction Input: {item.answer} + 0"
+        return f" The calculator says so.\nFinal Answer: {scratch.rsplit('Observation:', 1)[1].strip()}"
+
+    model = ScriptedChatModel(script=[step], cycle=True)
+    result = run_question(item.question, strategy="react-sc", model=model, task=task, item=item,
+                          tools=["calculator"], options={"samples": 3, "temperature": 0.8})
+    assert result.correct is True and result.model_calls == 6
+    run = open_store().get(result.run_id)
+    assert run.meta["votes"] == {item.answer: 3} and run.meta["samples"] == 3
+    assert [s.kind for s in run.steps].count("observation") == 3
+    assert {kw.get("temperature") for kw in model.calls_kwargs} == {0.8}
+    assert len({kw.get("seed") for kw in model.calls_kwargs}) == 3
+    # a model whose second run computes the wrong thing is outvoted
+    votes = {"n": 0}
+
+    def disagreeing(messages):
+        scratch = messages[-1].text
+        if "Observation:" not in scratch:
+            votes["n"] += 1
+            value = wrong if votes["n"] == 2 else item.answer
+            return f" I compute it.\nAction: calculator\nAction Input: {value} * 1"
+        return f" Done.\nFinal Answer: {scratch.rsplit('Observation:', 1)[1].strip()}"
+
+    result = run_question(item.question, strategy="react-sc", model=ScriptedChatModel(script=[disagreeing], cycle=True),
+                          task=task, item=item, tools=["calculator"], options={"samples": 3})
+    run = open_store().get(result.run_id)
+    assert result.correct is True and run.meta["votes"] == {item.answer: 2, str(wrong): 1}

@@ -83,6 +83,7 @@ STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
     "cot": ("fewshot", "max_tokens", "temperature"),
     "cot-sc": ("samples", "temperature", "fewshot", "max_tokens", "seed"),
     "react": ("max_tokens",),
+    "react-sc": ("samples", "temperature", "max_tokens", "seed"),
     "tot": ("method", "breadth", "proposals", "depth", "values_per_state", "value", "threshold",
             "max_expansions", "max_tokens"),
     "verify": ("verifier", "rounds", "inner", "fewshot", "max_tokens", "temperature", "questions"),

@@ -1,16 +1,20 @@
 """Self-consistency (Wang et al., 2022): sample n chains of thought at a temperature, fanned out
 with ``Send``; normalise each answer with the task and take the majority vote.
 
-The vote distribution goes into the trace (a ``vote`` step and the run's meta). Options:
-``samples`` (default 5), ``temperature`` (default 0.7), ``fewshot``, ``max_tokens``, ``seed``.
+``react-sc`` votes the same way over n sampled ReAct runs (tools and all), the voting that fits
+a student distilled into the ReAct protocol. The vote distribution goes into the trace (a
+``vote`` step and the run's meta). Options: ``samples`` (default 5), ``temperature`` (default
+0.7), ``seed``; cot-sc also ``fewshot`` and ``max_tokens``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
+from functools import cache
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
@@ -21,7 +25,7 @@ from apprentice.graphs.context import RunContext
 from apprentice.graphs.cot import option, solve_once, thread_history
 from apprentice.tasks.answers import answer_segments
 
-__all__ = ["SCState", "TURN_DEFAULTS", "build", "majority"]
+__all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority"]
 
 #: What each new turn resets (``None`` empties the collected samples).
 TURN_DEFAULTS: dict[str, Any] = {"samples": None, "run_meta": {}}
@@ -87,6 +91,30 @@ def sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
 
 
+@cache
+def _react_graph() -> Any:
+    from apprentice.graphs import react
+
+    return react.build()
+
+
+def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """One whole ReAct run at temperature, seeded by its index; its steps go into this trace."""
+    from apprentice.graphs import react
+
+    ctx = runtime.context
+    seed = int(option(ctx, "seed", 0)) + state["index"]
+    sampled = replace(ctx, options={**ctx.options, "seed": seed,
+                                    "temperature": float(option(ctx, "temperature", DEFAULT_TEMPERATURE))})
+    ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
+    out = _react_graph().invoke(
+        {**react.TURN_DEFAULTS, "messages": [*state["history"], HumanMessage(state["question"])],
+         "question": state["question"], "answer": None},
+        context=sampled)
+    text = f"Final Answer: {out.get('answer') or ''}"
+    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
+
+
 def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Majority vote over the normalised answers; the winner's first chain is the answer."""
     ctx = runtime.context
@@ -102,12 +130,21 @@ def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}
 
 
-def build(checkpointer: Any = None):
-    """Compile the self-consistency graph: START -> sample x n (Send) -> vote -> END."""
+def _build(sample_node: Any, name: str, checkpointer: Any):
     graph = StateGraph(SCState, context_schema=RunContext)
-    graph.add_node("sample", sample)
+    graph.add_node("sample", sample_node)
     graph.add_node("vote", vote)
     graph.add_conditional_edges(START, fan_out, ["sample"])
     graph.add_edge("sample", "vote")
     graph.add_edge("vote", END)
-    return graph.compile(checkpointer=checkpointer, name="cot-sc")
+    return graph.compile(checkpointer=checkpointer, name=name)
+
+
+def build(checkpointer: Any = None):
+    """Compile the self-consistency graph: START -> sample x n (Send) -> vote -> END."""
+    return _build(sample, "cot-sc", checkpointer)
+
+
+def build_react(checkpointer: Any = None):
+    """Compile react-sc: START -> ReAct run x n (Send) -> vote -> END."""
+    return _build(react_sample, "react-sc", checkpointer)

@@ -83,6 +83,11 @@ def reason(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return _reason_text(state, ctx)
 
 
+def _sampling(ctx: RunContext) -> dict[str, Any]:
+    """``temperature`` / ``seed`` from the run's options (react-sc samples at a temperature)."""
+    return {k: ctx.options[k] for k in ("temperature", "seed") if ctx.options.get(k) is not None}
+
+
 def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     scratch = state.get("scratch", "")
     _, history = history_window(state["messages"][:-1], ctx.window)
@@ -92,12 +97,12 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     )
     if state.get("steps", 0) >= ctx.max_steps:
         prompt[-1] = AIMessage(prompt[-1].text + FORCE_ANSWER)
-        reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES)
+        reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, **_sampling(ctx))
         step = parse_react("Final Answer:" + reply.text)
         answer = step.final_answer or reply.text.strip() or "(no answer)"
         ctx.recorder.record("answer", node="reason", raw=answer, data={"forced": True})
         return {"answer": answer, "pending": None, "messages": [AIMessage(answer)]}
-    reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES)
+    reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, **_sampling(ctx))
     text = reply.text.rstrip()
     step = parse_react("Thought:" + text, tools=list(ctx.tools))
     if f"Thought: {text.strip()}\n" in scratch and step.final_answer is None:
@@ -131,7 +136,7 @@ def _reason_native(state: ReactState, ctx: RunContext) -> dict[str, Any]:
         prompt.append(HumanMessage("You have used all your steps. Give your final answer now."))
     elif ctx.tools:
         model = ctx.model.bind_tools(list(ctx.tools.values()))
-    reply = ctx.call_model(prompt, node="reason", model=model)
+    reply = ctx.call_model(prompt, node="reason", model=model, **_sampling(ctx))
     if reply.tool_calls and state.get("steps", 0) < ctx.max_steps:
         if reply.text.strip():
             ctx.recorder.record("thought", node="reason", thought=reply.text.strip())

@@ -35,6 +35,8 @@ STRATEGIES: dict[str, Strategy] = {
     "cot-sc": Strategy("cot-sc", cot_sc.build, "self-consistency: n sampled chains, majority vote",
                        cot_sc.TURN_DEFAULTS),
     "react": Strategy("react", react.build, "reason + act with tools (ReAct)", react.TURN_DEFAULTS),
+    "react-sc": Strategy("react-sc", cot_sc.build_react, "self-consistency over n sampled ReAct runs, majority vote",
+                         cot_sc.TURN_DEFAULTS),
     "tot": Strategy("tot", tot.build, "Tree-of-Thought: propose, value, select (BFS beam or DFS)",
                     tot.TURN_DEFAULTS),
     "verify": Strategy("verify", verify.build, "generate, verify (rules, LLM judge or CoVe), revise",
