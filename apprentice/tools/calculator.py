@@ -41,11 +41,13 @@ MAX_NESTING = 50
 _MAX_AST_DEPTH = 256
 
 _DESCRIPTION = (
-    "Exact arithmetic calculator. Input: one math expression, e.g. '12*7', '(3.5 + 2) / 4', "
-    "'2^10', '20% * 50', 'sqrt(16)', 'max(3, 9) - 1'. Supports + - * / // % ** (or ^), "
-    "parentheses and the functions sqrt, abs, round, min, max, floor, ceil, log (base 10, or "
-    "log(x, base)), ln, exp, sin, cos, tan, factorial, gcd, lcm and the constants pi and e. "
-    "Use it for every computation instead of doing arithmetic in your head."
+    # The first line is all the text protocol's prompt shows (it is read on every step and is in
+    # every training example); the rest reaches models that read full tool schemas.
+    "Exact arithmetic: give one math expression, e.g. 12*7 or (3.5 + 2) / 4.\n"
+    "Supports + - * / // % ** (or ^), '20% * 50', parentheses and the functions sqrt, abs, round, "
+    "min, max, floor, ceil, log (base 10, or log(x, base)), ln, exp, sin, cos, tan, factorial, gcd, "
+    "lcm and the constants pi and e. Use it for every computation instead of doing arithmetic in "
+    "your head."
 )
 
 
