@@ -50,7 +50,7 @@ _HAVE = "How many {objs} does {name} have now?"
 _LEFT = "How many {objs} does {name} have left?"
 _MONEY_NOW = "How many dollars does {name} have now?"
 _MONEY_LEFT = "How many dollars does {name} have left?"
-_MORE = "'How many more' asks for the difference, so we subtract."
+_MORE = "'More ... than' asks for the difference, so we subtract."
 _TIMES = "'{Btimes} as many' means we multiply by {b}."
 
 TEMPLATES: dict[str, list[_Template]] = {
@@ -121,7 +121,7 @@ TEMPLATES: dict[str, list[_Template]] = {
         "less money, so we subtract.",
         f"x:|{{name}} scored {{a}} points and {{friend}} scored {{b}} points.||How many more points did {{name}} "
         f"score than {{friend}}?|{_MORE}",
-        "$:l||{friend} has {b} dollars.|How many more dollars does {name} have than {friend}?|'How many more' "
+        "$:l||{friend} has {b} dollars.|How many more dollars does {name} have than {friend}?|'More ... than' "
         "compares the two amounts, so we subtract.",
         f"i:ml||{{b}} of {{his}} {{objs}} get damaged, and {{he}} throws them out.|{_LEFT}|Throwing out {{b}} "
         "damaged {objs} leaves fewer, so we subtract.",

@@ -32,29 +32,52 @@ class ReplayStep:
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
-# Cue phrases that tie an operation to the wording, most specific first.
+# Words that tie an operation to the wording, most specific first. None starts with "how": a
+# thought must quote the word that decides the operation, never the question's opening (a student
+# trained on quoted "how many more" learns to quote "how many" before every operation).
 _CUES = {
-    "-": ["how many more", "how much more", "more than", "fewer", "less than", "left", "remain", "remaining",
-          "gave away", "gives away", "gave", "give", "lost", "loses", "spent", "spends", "ate", "eats", "sold",
-          "used", "took", "takes away", "difference", "discount", "change", "older than", "taller than"],
-    "/": ["equally", "shared", "split", "divided", "each bag", "each box", "each group", "per ", "average",
-          "how many groups", "how many boxes", "how many bags", "each"],
-    "*": ["times as many", "twice", "each", "every", "per ", "rows of", "groups of", "boxes of", "packs of", "weeks",
+    "-": ["than", "fewer", "less", "left", "remain", "remaining", "gave away", "gives away", "threw away", "gave",
+          "give", "lost", "loses", "spent", "spends", "ate", "eats", "sold", "used", "took", "takes away",
+          "difference", "discount", "change", "younger", "older", "shorter", "taller", "already", "got off"],
+    "/": ["equally", "shared", "split", "divided", "average", "each bag", "each box", "each group", "per", "each"],
+    "*": ["times", "twice", "each", "every", "per", "rows of", "groups of", "boxes of", "packs of", "weeks",
           "hours"],
-    "+": ["in total", "altogether", "total", "combined", "in all", "together", "more", "gets", "got", "buys",
-          "bought", "found", "finds", "received", "receives", "adds", "added", "both", "sum"],
+    "+": ["altogether", "in total", "total", "combined", "in all", "together", "more", "earns", "earned", "wins",
+          "won", "gets", "got on", "got", "buys", "bought", "found", "finds", "received", "receives", "donation",
+          "picked", "joined", "adds", "added", "both", "sum"],
 }
 
 
+def _asked(question: str) -> str:
+    """The sentence that asks (the last one with a question mark, else the last sentence)."""
+    sentences = [x.strip() for x in re.split(r"(?<=[.?!])\s+|(?<=\w)\s+(?=(?:How|What|Find)\b)", question) if x.strip()]
+    asking = [x for x in sentences if x.endswith("?")] or sentences or [question]
+    return asking[-1]
+
+
+def _cue(text: str, cues: list[str], *, earliest: bool) -> str | None:
+    found = [(m.start(), rank, cue) for rank, cue in enumerate(cues)
+             if (m := re.search(r"\b" + re.escape(cue.strip()) + r"\b", text))]
+    if not found:
+        return None
+    return min(found)[2] if earliest else min(found, key=lambda f: f[1])[2]
+
+
 def justify(question: str, op: str, a: str, b: str) -> str:
-    """A thought that says why ``op`` applies, quoting the cue words of the question."""
-    lower = question.lower()
-    found = [(lower.find(cue), cue) for cue in _CUES.get(op, []) if cue in lower]
+    """A thought that says why ``op`` applies, quoting the words of the question that call for it.
+
+    The asking sentence decides first ("How many more ... than" is a difference whatever the story
+    says), its most specific cue winning; then the earliest cue of the story; failing both, the
+    thought says the operation without a quote.
+    """
+    asked = _asked(question)
+    cues = _CUES.get(op, [])
     verb = _VERBS.get(op, "compute")
-    if found:
-        cue = min(found)[1].strip()
-        return f'The question says "{cue}", so I {verb}: {a} {op} {b}.'
-    return f"To get the quantity asked for, I {verb} {a} and {b}."
+    cue = _cue(asked.lower(), cues, earliest=False) or _cue(question.lower(), cues, earliest=True)
+    if cue:
+        return f'The question says "{cue.strip()}", so I {verb}: {a} {op} {b}.'
+    # no deciding word: say what is done without inventing a quote
+    return f"To find what is asked, I {verb}: {a} {op} {b}."
 
 
 def _fmt(value: float) -> str:
@@ -119,18 +142,71 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
 
 
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 
 
-def _final_reply(messages: list[BaseMessage]) -> str:
-    scratch = messages[-1].text if messages else ""
-    found = _OBSERVATION.findall(scratch)
-    value = found[-1].strip() if found else ""
-    return f" The calculator gave {value}, which answers the question.\nFinal Answer: {value}"
+def _numbers(text: str) -> list[str]:
+    """The numbers of a text in order, normalised (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``)."""
+    out = []
+    for raw in _NUMBER.findall(text):
+        try:
+            value = _fmt(float(raw.replace(",", "")))
+        except ValueError:
+            continue
+        if value not in out:
+            out.append(value)
+    return out
 
 
-def replay_model(steps: list[ReplayStep]) -> ScriptedChatModel:
+def _listed(numbers: list[str]) -> str:
+    return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+
+
+def _last_observation(messages: list[BaseMessage]) -> str:
+    found = _OBSERVATION.findall(messages[-1].text if messages else "")
+    return found[-1].strip() if found else ""
+
+
+def _next_reply(step: ReplayStep, needed: list[str]) -> Any:
+    """A later step: it reads the last result back, names the question's numbers still to use,
+    then justifies the next operation."""
+    still = f" I still need {_listed(needed)}." if needed else ""
+
+    def reply(messages: list[BaseMessage]) -> str:
+        return (f" The calculator gave {_last_observation(messages)}.{still} {step.thought}\n"
+                f"Action: calculator\nAction Input: {step.expression}")
+    return reply
+
+
+def _final(unused: list[str]) -> Any:
+    """The answer: the last result, and why no step is left (every number used, or which are not needed)."""
+    if unused:
+        why = f"{_listed(unused)} {'is' if len(unused) == 1 else 'are'} not needed, so this answers the question"
+    else:
+        why = "every number in the question is used, so this answers the question"
+
+    def reply(messages: list[BaseMessage]) -> str:
+        value = _last_observation(messages)
+        return f" The calculator gave {value}, and {why}.\nFinal Answer: {value}"
+    return reply
+
+
+def replay_model(steps: list[ReplayStep], question: str = "") -> ScriptedChatModel:
     """A scripted model that performs ``steps`` in the text protocol, then answers with the last
-    real observation."""
-    script: list[Any] = [f" {s.thought}\nAction: calculator\nAction Input: {s.expression}" for s in steps]
-    script.append(_final_reply)
+    real observation.
+
+    Whether to stop is the step a student gets wrong most (it answers after the first result of a
+    two-step problem), so the thoughts ground it in the question: a later step names the
+    question's numbers it still needs, and the answer says every number is used or which ones the
+    question did not need.
+    """
+    given = _numbers(question)
+    used = [set(_numbers(s.expression)) for s in steps]
+    script: list[Any] = [f" {steps[0].thought}\nAction: calculator\nAction Input: {steps[0].expression}"] \
+        if steps else []
+    for k in range(1, len(steps)):
+        done = set().union(*used[:k])
+        needed = [n for n in given if n not in done and any(n in later for later in used[k:])]
+        script.append(_next_reply(steps[k], needed))
+    script.append(_final([n for n in given if not any(n in u for u in used)]))
     return ScriptedChatModel(script=script, spec="teacher:dataset")

@@ -10,7 +10,7 @@ Every run records ``teacher`` (its kind), ``distill`` (the run name) and ``round
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from apprentice.errors import ApprenticeError
@@ -52,8 +52,10 @@ def parse_teacher(text: str) -> Teacher:
 def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, meta: dict[str, Any],
                attempts: int = 4, temperature: float = 0.7, rationalize: bool = True,
                progress: Any = None) -> dict[str, int]:
-    """Run the teacher over ``items``; returns counts (solved, attempted, runs)."""
-    counts = {"items": len(items), "solved": 0, "runs": 0}
+    """Run the teacher over ``items``; returns counts (items, solved, runs, tokens in+out, errors)."""
+    counts = {"items": len(items), "solved": 0, "runs": 0, "tokens": 0}
+    if teacher.kind == "self":  # the traces name the student that taught itself
+        teacher = replace(teacher, spec=student)
     chat = None
     if teacher.kind == "model":
         chat = load_chat_model(teacher.spec or "", max_tokens=384)
@@ -79,6 +81,7 @@ def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: s
     except Exception:  # a failed item is recorded in its trace; the pool goes on
         counts["errors"] = counts.get("errors", 0) + 1
         return False
+    counts["tokens"] = counts.get("tokens", 0) + result.tokens_in + result.tokens_out
     return bool(result.correct)
 
 
@@ -88,7 +91,7 @@ def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[st
         steps = worked_steps(task.name, item)
         if not steps:
             return False
-        return _run(item.question, task, item, replay_model(steps), teacher.label, "react",
+        return _run(item.question, task, item, replay_model(steps, item.question), teacher.label, "react",
                     {**meta, "teacher": "dataset"}, counts)
     kind = "self" if teacher.kind == "self" else "model"
     solved = False

@@ -1,0 +1,65 @@
+"""The dataset teacher's worked steps: operations justified from the question's own words."""
+
+from __future__ import annotations
+
+from apprentice.tasks import Item
+from apprentice.training.replay import justify, worked_steps
+
+
+def test_the_asking_sentence_decides_the_operation():
+    question = ("Baker made 13 cakes. He sold 91 of them and bought 154 new cakes. "
+                "How many more cakes did baker buy than those he sold?")
+    # "sold" comes first in the story, but the question asks for a difference ("more ... than")
+    assert justify(question, "-", "154", "91") == 'The question says "than", so I subtract: 154 - 91.'
+
+
+def test_story_cue_then_the_question_itself():
+    assert justify("Frank had 42 candies. He put them equally into 2 bags. How many are in a bag?", "/", "42", "2") \
+        == 'The question says "equally", so I divide: 42 / 2.'
+    # no deciding word for +: no quote is invented (never the question's "how many ...")
+    assert justify("Josh had 22 marbles. Jack handed him 20 marbles. How many marbles does Josh have now?",
+                   "+", "22", "20") == "To find what is asked, I add: 22 + 20."
+
+
+def test_cues_match_whole_words_only():
+    # "change" inside "exchange" is not a cue for subtraction
+    thought = justify("Ana went to the exchange with 5 coins and 3 coins. What is the sum?", "-", "5", "3")
+    assert "change" not in thought.split("says")[-1]
+
+
+def test_equations_and_annotations_become_one_step_per_operation():
+    svamp = Item(id="s", question="Sam had 9 pens. He gave away 4 and bought 6. How many pens does he have left?",
+                 answer="11", meta={"equation": "( 9 - 4 ) + 6"})
+    steps = worked_steps("svamp", svamp)
+    assert [s.expression for s in steps] == ["9 - 4", "5 + 6"]
+    assert steps[0].thought.startswith('The question says "left", so I subtract')
+    gsm = Item(id="g", question="q", answer="72",
+               meta={"solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+                                 "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"})
+    assert [s.expression for s in worked_steps("gsm8k", gsm)] == ["48/2", "48+24"]
+    assert worked_steps("svamp", Item(id="x", question="q", answer="1", meta={"equation": "import os"})) is None
+
+
+def test_replayed_thoughts_ground_when_to_stop_in_the_question():
+    """A later step names the question's numbers still to use; the answer says every number is
+    used, or which ones the question did not need."""
+    from apprentice.graphs import run_question
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+    from apprentice.training.replay import ReplayStep, replay_model
+
+    task = get_task("svamp")
+    question = "Cary saved 30 dollars. He earns 5 dollars a lawn and mows 3 lawns. He had 7 hats. How many dollars now?"
+    item = Item(id="c", question=question, answer="45")
+    steps = [ReplayStep("First the lawns.", "5 * 3"), ReplayStep("Then the savings.", "30 + 15")]
+    result = run_question(question, model=replay_model(steps, question), model_spec="teacher:dataset", task=task,
+                          item=item, tools=["calculator"])
+    assert result.correct is True
+    raws = [s.raw for s in open_store().get(result.run_id).steps if s.kind == "llm"]
+    assert raws[1].startswith(" The calculator gave 15. I still need 30. Then the savings.")
+    assert raws[2].startswith(" The calculator gave 45, and 7 is not needed, so this answers the question.")
+    single = replay_model([ReplayStep("Add.", "2 + 3")], "Ann has 2 and gets 3. How many?")
+    run = run_question("Ann has 2 and gets 3. How many?", model=single, tools=["calculator"])
+    assert run.answer == "5"
+    last = [s.raw for s in open_store().get(run.run_id).steps if s.kind == "llm"][-1]
+    assert "every number in the question is used" in last
