@@ -74,7 +74,7 @@ def trainer_arguments(args: Any, output_dir: Path, has_eval: bool) -> dict[str, 
         optim="paged_adamw_8bit" if (args.qlora and torch.cuda.is_available()) else "adamw_torch",
         use_cpu=not torch.cuda.is_available(), disable_tqdm=False, dataloader_num_workers=0,
         # activation checkpointing trades compute for memory: worth it on a GPU, a pure loss on a CPU
-        gradient_checkpointing=torch.cuda.is_available(),
+        activation_checkpointing=torch.cuda.is_available(),
     )
     if has_eval:
         common.update(eval_strategy="steps", eval_steps=steps, load_best_model_at_end=True,
@@ -151,7 +151,9 @@ def main(args: SFTArgs):
     eval_ds = _tokenized(eval_rows, tokenizer, args.max_length) if eval_rows else None
     output_dir = data_path("runs") / f"sft-{args.name}"
     config = SFTConfig(**trainer_arguments(args, output_dir, eval_ds is not None and len(eval_ds) > 0),
-                       max_length=args.max_length, packing=False, dataset_kwargs={"skip_prepare_dataset": False})
+                       max_length=args.max_length, packing=False, dataset_kwargs={"skip_prepare_dataset": False},
+                       # batches of similar length pad little: most of a CPU step is spent on padding otherwise
+                       train_sampling_strategy="group_by_length")
     callbacks = [EarlyStoppingCallback(early_stopping_patience=args.patience)] if config.load_best_model_at_end else []
     trainer = SFTTrainer(model=model, args=config, train_dataset=train_ds,
                          eval_dataset=eval_ds if config.load_best_model_at_end else None,
