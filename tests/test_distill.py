@@ -15,9 +15,11 @@ pytestmark = pytest.mark.slow
 
 def test_distill_flags_parse_to_typed_args():
     args = make_parser().parse_args(["distill", "--task", "arith,svamp", "--levels", "1", "3",
-                                     "--eval-sets", "arith:1", "svamp", "--rounds", "2"])
+                                     "--eval-sets", "arith:1", "svamp", "--rounds", "2", "--teacher", "dataset",
+                                     "self,react", "--baseline-limit", "0"])
     config = config_from_args(DistillArgs, args)
-    assert config.levels == [1, 3] and config.rounds == 2
+    assert config.levels == [1, 3] and config.rounds == 2 and config.baseline_limit == 0
+    assert config.teacher == ["dataset", "self,react"]
     assert [s.label for s in parse_eval_sets(config.eval_sets)] == ["arith:1", "svamp"]
 
 
@@ -51,3 +53,24 @@ def test_a_tiny_round_end_to_end(tmp_path):
     assert len(teacher_runs) == 3 and all(r.meta["teacher"] == "dataset" and r.meta["round"] == 1
                                           for r in teacher_runs)
     assert open_store().count(model="adapter:tiny-r1") == 2  # the student was evaluated in its seat
+
+
+def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
+    """'dataset self': round 1 learns from worked solutions, round 2 from the round-1 student's own
+    verified attempts (STaR, failures rationalized with the answer as a hint); round 0 is skipped."""
+    from apprentice.traces import open_store
+
+    report = run_distill(DistillArgs(task="arith", teacher=["dataset", "self"], student="local", name="star",
+                                     rounds=2, pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2,
+                                     baseline_limit=0, attempts=1, max_steps=2, batch_size=2,
+                                     report=tmp_path / "report"), log=lambda _: None)
+    assert "baseline" not in report
+    assert report["rounds"][0]["teacher"] == "teacher:dataset"
+    self_runs = open_store().query(model="teacher:self:adapter:star-r1")
+    # round 2's pool is new items, each attempted once and rationalized when the attempt failed
+    assert {r.meta["round"] for r in self_runs} == {2} and len({r.item_id for r in self_runs}) == 3
+    assert all(r.meta["teacher"] in ("self", "self-rationalized") for r in self_runs)
+    if len(report["rounds"]) == 2:
+        assert report["rounds"][1]["teacher"] == "teacher:self:adapter:star-r1"
+    else:  # nothing verified to learn from: the run says so instead of training on nothing
+        assert "solved nothing" in report["stopped"]

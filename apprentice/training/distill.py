@@ -19,7 +19,7 @@ from typing import Any
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
-from apprentice.training.harvest import HarvestConfig, harvest
+from apprentice.training.harvest import HarvestConfig, NothingToHarvest, harvest
 from apprentice.training.teachers import parse_teacher, solve_pool
 
 __all__ = ["DistillArgs", "EvalSet", "parse_eval_sets", "run_distill", "trivial_rule_accuracy"]
@@ -32,7 +32,9 @@ class DistillArgs:
     """Options of ``apprentice distill``."""
 
     task: str = field(metadata={"help": "training pool task(s), comma-separated: arith, svamp, gsm8k"})
-    teacher: str = field(default="dataset", metadata={"help": "dataset | self[,STRATEGY] | SPEC[,STRATEGY]"})
+    teacher: list[str] = field(default_factory=lambda: ["dataset"], metadata={
+        "help": "the teacher of each round, the last one repeating: dataset | self[,STRATEGY] | SPEC[,STRATEGY] "
+                "(e.g. 'dataset self': bootstrap from worked solutions, then STaR)"})
     student: str = field(default="local", metadata={"help": "the student's starting model spec"})
     name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
     rounds: int = field(default=2, metadata={"help": "at most this many rounds"})
@@ -40,7 +42,10 @@ class DistillArgs:
     levels: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={"help": "arith levels in the pool"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
                                  metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
-    eval_limit: int = field(default=60, metadata={"help": "items per held-out set (0: the whole split)"})
+    eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
+    baseline_limit: int = field(default=-1, metadata={
+        "help": "items per set for round 0, the starting student (-1: as --eval-limit, 0: skip round 0)"})
+    arith_size: int = field(default=200, metadata={"help": "size of each generated arith held-out split"})
     strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
     attempts: int = field(default=4, metadata={"help": "self teacher: sampled attempts per item"})
     epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
@@ -66,10 +71,13 @@ class EvalSet:
         """``arith:1`` / ``svamp``."""
         return f"{self.task}:{self.level}" if self.level is not None else self.task
 
-    def load(self, limit: int, data: str | None, seed: int) -> tuple[Any, list[Any]]:
+    def options(self, arith_size: int) -> dict[str, Any]:
+        """Task options: a generated arith split has ``arith_size`` items."""
+        return {"level": self.level, "n": arith_size} if self.task == "arith" else {}
+
+    def load(self, limit: int, data: str | None, seed: int, arith_size: int = 200) -> tuple[Any, list[Any]]:
         """The task and its held-out items (full split when ``limit`` is 0)."""
-        task = get_task(self.task, **({"level": self.level, "n": max(limit, 50) if limit else 400}
-                                      if self.task == "arith" else {}))
+        task = get_task(self.task, **self.options(arith_size))
         items = task.load(data if self.task != "arith" else None, split="test", seed=seed)
         return task, items[:limit] if limit else items
 
@@ -110,24 +118,24 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     return pools
 
 
-def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int) -> dict[str, dict[str, Any]]:
+def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int,
+              limit: int | None = None) -> dict[str, dict[str, Any]]:
     from apprentice.eval import EvalConfig, run_eval
 
     out = {}
     for eval_set in sets:
-        task, items = eval_set.load(args.eval_limit, args.data, args.seed)
+        task, items = eval_set.load(args.eval_limit if limit is None else limit, args.data, args.seed,
+                                    args.arith_size)
         report = run_eval(EvalConfig(
             task=eval_set.task, strategies=[args.strategy], models=[spec], data=args.data, split="test",
-            seed=args.seed, limit=len(items), tools=["calculator"],
-            task_options={"level": eval_set.level, "n": max(args.eval_limit, 50) if args.eval_limit else 400}
-            if eval_set.task == "arith" else {},
+            seed=args.seed, limit=len(items), tools=["calculator"], task_options=eval_set.options(args.arith_size),
             report_dir=_report_dir(args) / f"round{round_no}-{eval_set.label.replace(':', '-')}",
             command=f"distill round {round_no}"), progress=False)
         cell = report.cells[0]
-        solved = max(1, cell.correct)
+        per_solved = cell.n / cell.correct if cell.correct else None  # None: nothing solved, no cost per solve
         out[eval_set.label] = {"accuracy": cell.accuracy, "n": cell.n, "ci": [cell.ci_low, cell.ci_high],
-                               "tokens_per_solved": (cell.tokens_in + cell.tokens_out) * cell.n / solved,
-                               "seconds_per_solved": cell.seconds * cell.n / solved,
+                               "tokens_per_solved": per_solved and (cell.tokens_in + cell.tokens_out) * per_solved,
+                               "seconds_per_solved": per_solved and cell.seconds * per_solved,
                                "floor": trivial_rule_accuracy(task, items)}
     return out
 
@@ -141,39 +149,54 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     from apprentice.training.sft import SFTArgs
     from apprentice.training.sft import main as sft_main
 
-    teacher = parse_teacher(args.teacher)
+    if isinstance(args.teacher, str):
+        args.teacher = [args.teacher]
+    teachers = [parse_teacher(t) for t in args.teacher or ["dataset"]]
     sets = parse_eval_sets(args.eval_sets)
     report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
                               "rounds": []}
-    log(f"round 0: evaluating the starting student {args.student}")
-    report["baseline"] = _evaluate(args.student, args, sets, 0)
-    best, student, base = _mean(report["baseline"]), args.student, args.student
+    if args.baseline_limit != 0:
+        log(f"round 0: evaluating the starting student {args.student}")
+        report["baseline"] = _evaluate(args.student, args, sets, 0,
+                                       limit=args.eval_limit if args.baseline_limit < 0 else args.baseline_limit)
+    best = _mean(report["baseline"]) if "baseline" in report else -1.0
+    student = base = args.student
     for round_no in range(1, args.rounds + 1):
         started = time.time()
+        teacher = teachers[min(round_no, len(teachers)) - 1]
         meta = {"distill": args.name, "round": round_no}
-        solved = {"items": 0, "solved": 0, "runs": 0}
+        solved = {"items": 0, "solved": 0, "runs": 0, "tokens": 0}
         for task, items in _pool(args, round_no):
-            log(f"round {round_no}: teacher {args.teacher} solves {len(items)} {task.name} items")
+            log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
             counts = solve_pool(teacher, task, items, student=student, meta=meta, attempts=args.attempts)
-            solved = {k: solved[k] + counts[k] for k in solved}
+            solved = {k: solved[k] + counts.get(k, 0) for k in solved}
         teacher_secs = time.time() - started
         dataset = data_path("datasets") / f"{args.name}-r{round_no}"
-        harvested = harvest(HarvestConfig(out=dataset, since=started, model=None, filters={}, seed=args.seed,
-                                          tools=["calculator"], max_per_question=2))
+        try:
+            harvested = harvest(HarvestConfig(out=dataset, since=started, model=None, filters={}, seed=args.seed,
+                                              tools=["calculator"], max_per_question=2))
+        except NothingToHarvest as err:
+            report["stopped"] = f"round {round_no}: the teacher ({teacher.label}) solved nothing to learn from: {err}"
+            log(report["stopped"])
+            break
         log(f"round {round_no}: harvested {harvested.train} train / {harvested.eval} eval examples")
         name = f"{args.name}-r{round_no}"
         sft_main(SFTArgs(data=dataset, name=name, base=student if args.from_last else base, qlora=args.qlora,
                          epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
                          batch_size=args.batch_size, seed=args.seed, eval_steps=50))
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
-        row = {"round": round_no, "adapter": name, "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
+        row = {"round": round_no, "adapter": name, "teacher": teacher.label,
+               "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
                "teacher_runs": solved["runs"], "teacher_seconds": teacher_secs,
+               "teacher_tokens_per_solved": solved["tokens"] / max(1, solved["solved"]),
+               "teacher_seconds_per_solved": teacher_secs / max(1, solved["solved"]),
                "harvested": harvested.train + harvested.eval, "student": results,
                "seconds": time.time() - started}
         report["rounds"].append(row)
         write_report(_report_dir(args), report)
         score = _mean(results)
-        log(f"round {round_no}: student mean accuracy {score:.1%} (best so far {best:.1%})")
+        log(f"round {round_no}: student mean accuracy {score:.1%}"
+            + (f" (best so far {best:.1%})" if best >= 0 else ""))
         if score <= best:
             report["stopped"] = f"round {round_no} did not improve on {best:.1%}"
             break

@@ -12,14 +12,26 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
+def _num(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
+
+
 def _table(results: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["| held-out set | n | student | 95% CI | trivial floor | tokens / solved | seconds / solved |",
              "|---|---:|---:|---|---:|---:|---:|"]
     for label, r in results.items():
         ci = r.get("ci") or [None, None]
         lines.append(f"| {label} | {r['n']} | {_pct(r['accuracy'])} | {_pct(ci[0])}-{_pct(ci[1])} | "
-                     f"{_pct(r['floor'])} | {r['tokens_per_solved']:.0f} | {r['seconds_per_solved']:.2f} |")
+                     f"{_pct(r['floor'])} | {_num(r['tokens_per_solved'], '.0f')} | "
+                     f"{_num(r['seconds_per_solved'], '.2f')} |")
     return lines
+
+
+def _teacher_cost(row: dict[str, Any]) -> str:
+    if "teacher_tokens_per_solved" not in row:
+        return ""
+    return (f"; {row['teacher_tokens_per_solved']:.0f} model tokens and {row['teacher_seconds_per_solved']:.2f} s "
+            "per solved item")
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -33,7 +45,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     for row in report.get("rounds", []):
         lines += [f"## Round {row['round']}: adapter `{row['adapter']}`", "",
                   f"teacher accuracy on the pool {_pct(row['teacher_accuracy'])} ({row['teacher_runs']} runs, "
-                  f"{row['teacher_seconds']:.0f} s); {row['harvested']} examples harvested; round took "
+                  f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested; "
+                  "round took "
                   f"{row['seconds'] / 60:.1f} min", "", *_table(row["student"]), ""]
     if report.get("stopped"):
         lines += [f"Stopped: {report['stopped']}.", ""]

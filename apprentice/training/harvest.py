@@ -22,7 +22,8 @@ from apprentice.tasks import get_task
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
-__all__ = ["HarvestConfig", "HarvestResult", "harvest", "collect_runs", "preference_pairs", "write_dataset"]
+__all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest",
+           "collect_runs", "preference_pairs", "write_dataset"]
 
 #: An Orca-style explanation system prompt (optional; with prompt erasure it is replaced at train time).
 EXPLAIN_SYSTEM = ("You are a careful tutor. Think step by step, say why each step follows from the "
@@ -154,6 +155,10 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
     return pairs
 
 
+class NothingToHarvest(ApprenticeError):
+    """No run passed the selection and formatting (a distill round stops on it)."""
+
+
 def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestResult:
     """Collect -> filter -> format -> split -> write. Raises if nothing could be harvested."""
     store = store or open_store()
@@ -162,7 +167,7 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
     examples = _format(runs, config, skipped)
     if not examples:
         detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no runs matched"
-        raise ApprenticeError(f"nothing to harvest from {len(runs)} runs ({detail})")
+        raise NothingToHarvest(f"nothing to harvest from {len(runs)} runs ({detail})")
     train, evals = _split(examples, config.eval_fraction, config.seed)
     pairs = preference_pairs(runs, config) if config.pairs else []
     write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped)
