@@ -19,8 +19,17 @@ def test_distill_flags_parse_to_typed_args():
                                      "self,react", "--baseline-limit", "0"])
     config = config_from_args(DistillArgs, args)
     assert config.levels == [1, 3] and config.rounds == 2 and config.baseline_limit == 0
-    assert config.teacher == ["dataset", "self,react"]
+    assert config.teacher == ["dataset", "self,react"] and config.react_prompt == "full"
     assert [s.label for s in parse_eval_sets(config.eval_sets)] == ["arith:1", "svamp"]
+
+
+def test_pool_sizes_per_task_and_a_bad_size_is_a_clear_error():
+    from apprentice.errors import ApprenticeError
+    from apprentice.training.distill import pool_sizes
+
+    assert pool_sizes("arith:600, svamp,gsm8k:50", 200) == [("arith", 600), ("svamp", 200), ("gsm8k", 50)]
+    with pytest.raises(ApprenticeError, match="whole number"):
+        pool_sizes("arith:lots", 200)
 
 
 def test_trivial_rule_floor_adds_every_number():

@@ -33,6 +33,23 @@ def test_tool_call_then_answer_leaves_a_full_trace():
     assert "Observation: 84" in second_prompt and second_prompt.endswith("Thought:")
 
 
+def test_a_student_trained_with_prompt_erasure_runs_with_the_short_prompt():
+    import pytest
+
+    from apprentice.agents.react import STUDENT_SYSTEM, TEXT_SYSTEM, text_protocol_messages
+    from apprentice.tools import get_tools
+
+    model = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 2 + 3", " Final Answer: 5"],
+                              react_prompt="student")
+    assert run_question("What is 2 plus 3?", model=model, tools=["calculator"]).answer == "5"
+    system = model.prompts[0][0].text
+    assert system.startswith(STUDENT_SYSTEM.split("\n")[0]) and "calculator:" in system
+    full = text_protocol_messages(question="q", scratch="", tools=get_tools(["calculator"]))[0].text
+    assert full.startswith(TEXT_SYSTEM.split("\n")[0]) and len(system) < 0.6 * len(full)
+    with pytest.raises(ValueError, match="unknown ReAct prompt"):
+        text_protocol_messages(question="q", scratch="", tools=[], prompt="terse")
+
+
 def test_unparseable_step_is_fed_back_not_raised():
     model = ScriptedChatModel(script=["It is probably big.", " Final Answer: 5"])
     result = run_question("How big?", model=model, tools=["calculator"])

@@ -185,6 +185,29 @@ def _assert_gguf_is_the_merged_model(record) -> None:
         assert np.abs(got - want).max() <= 0.01 * np.abs(want).max()  # Q8_0 rounding, nothing more
 
 
+def test_prompt_erasure_travels_from_dataset_to_adapter_to_the_running_student(dataset, apprentice_home):
+    """Harvested with the short student prompt, the examples carry it, the adapter records it and
+    the loaded student runs with it (the prompt it was trained on, a third of the full one)."""
+    from apprentice.agents.react import text_protocol_messages
+    from apprentice.models import load_chat_model
+    from apprentice.tools import get_tools
+    from apprentice.training.harvest import dataset_react_prompt
+    from apprentice.training.registry import get_adapter
+    from apprentice.training.sft import SFTArgs, main
+
+    out = apprentice_home / "datasets" / "erased"
+    harvest(HarvestConfig(out=out, task="arith", eval_fraction=0.25, tools=["calculator"], react_prompt="student",
+                          pairs=False))
+    system, user, _ = _rows(out / "train.jsonl")[0]["messages"]
+    short = text_protocol_messages(question=user["content"], scratch="", tools=get_tools(["calculator"]),
+                                   answer_format=get_task("arith").answer_format, prompt="student")[0].text
+    assert system["content"] == short and dataset_react_prompt(out) == "student"
+    assert dataset_react_prompt(dataset) == "full"
+    main(SFTArgs(data=out, name="erased", max_steps=1, batch_size=2, max_length=384, export_gguf=False))
+    assert get_adapter("erased").react_prompt == "student"
+    assert load_chat_model("adapter:erased", max_tokens=8).react_prompt == "student"
+
+
 def test_dpo_step_on_pairs(dataset, apprentice_home):
     from apprentice.training.dpo import DPOArgs, main
 

@@ -24,6 +24,7 @@ __all__ = [
     "FORMAT_ERROR",
     "UNKNOWN_TOOL_ERROR",
     "STOP_SEQUENCES",
+    "REACT_PROMPTS",
     "FORCE_ANSWER",
 ]
 
@@ -40,6 +41,16 @@ Observation: the tool's result
 ... (Thought/Action/Action Input/Observation can repeat)
 Thought: I now know the final answer
 Final Answer: the final answer to the question{answer_format}"""
+
+#: Prompt erasure (Orca): a student trained on this short prompt runs with it; the full format
+#: description above is for models that have to be told (the short one is about half as long).
+STUDENT_SYSTEM = """Solve it one step at a time with these tools:
+{tools}
+Write Thought, Action (one of [{names}]), Action Input; after each Observation go on, or end with \
+Final Answer.{answer_format}"""
+
+#: The text-protocol system prompts by name; a model's ``react_prompt`` picks one.
+REACT_PROMPTS = {"full": TEXT_SYSTEM, "student": STUDENT_SYSTEM}
 
 NATIVE_SYSTEM = """Answer the question as well as you can. Call the tools when they help; \
 when you know the answer, reply with it directly, starting with "Final Answer:".{answer_format}"""
@@ -177,9 +188,16 @@ def text_protocol_messages(
     history: Sequence[BaseMessage] = (),
     summary: str = "",
     answer_format: str = "",
+    prompt: str = "full",
 ) -> list[BaseMessage]:
-    """The prompt of one text-protocol turn; the scratchpad is the assistant's unfinished message."""
-    system = TEXT_SYSTEM.format(
+    """The prompt of one text-protocol turn; the scratchpad is the assistant's unfinished message.
+
+    ``prompt`` names the system prompt (``REACT_PROMPTS``): ``full`` tells any model the format;
+    ``student`` is the short one a student trained with prompt erasure runs with.
+    """
+    if prompt not in REACT_PROMPTS:
+        raise ValueError(f"unknown ReAct prompt {prompt!r}; one of {', '.join(REACT_PROMPTS)}")
+    system = REACT_PROMPTS[prompt].format(
         tools=_tool_lines(tools) or "(no tools: answer directly)",
         names=", ".join(t.name for t in tools),
         answer_format=f"\n\n{answer_format}" if answer_format else "",

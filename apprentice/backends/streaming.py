@@ -33,6 +33,10 @@ def usage_chunk(n_in: int, n_out: int, **fields: Any) -> ChatGenerationChunk:
 class StreamingChatModel(BaseChatModel):
     """A chat model defined by ``_stream`` alone; ``invoke`` merges the stream."""
 
+    #: The ReAct text-protocol system prompt this model runs with (``apprentice.agents.react.REACT_PROMPTS``):
+    #: a student adapter trained with prompt erasure says ``student``.
+    react_prompt: str = "full"
+
     def _generate(
         self,
         messages: list[BaseMessage],

@@ -17,7 +17,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
         out=Path(args.out), task=args.task, strategy=args.strategy, model=args.model,
         since=parse_since(args.since) if args.since else None, only_verified=args.only_verified,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
-        max_per_question=args.max_per_question, system=system, seed=args.seed,
+        max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,
         tools=args.tools.split(",") if args.tools else None))
     skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
     print(f"harvested {result.train} train + {result.eval} eval examples and {result.pairs} preference pairs "
@@ -37,6 +37,9 @@ def _harvest_parser(sub) -> None:
                    help="keep only runs whose verdict is correct (default: yes)")
     p.add_argument("--min-score", type=float)
     p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out share, grouped by question")
+    p.add_argument("--react-prompt", choices=["full", "student"], default="full",
+                   help="ReAct examples: the full format prompt, or the short one the student runs with "
+                        "(prompt erasure; the adapter records it)")
     p.add_argument("--max-chars", type=int, default=4000, help="drop longer examples")
     p.add_argument("--max-per-question", type=int, default=2)
     p.add_argument("--system", choices=["runtime", "none", "explain"], default="runtime",

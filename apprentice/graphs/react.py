@@ -94,6 +94,7 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     prompt = text_protocol_messages(
         question=state["question"], scratch=scratch, tools=list(ctx.tools.values()),
         history=history, summary=state.get("summary", ""), answer_format=answer_format(ctx),
+        prompt=getattr(ctx.model, "react_prompt", "full"),
     )
     if state.get("steps", 0) >= ctx.max_steps:
         prompt[-1] = AIMessage(prompt[-1].text + FORCE_ANSWER)

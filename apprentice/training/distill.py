@@ -31,7 +31,8 @@ _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 class DistillArgs:
     """Options of ``apprentice distill``."""
 
-    task: str = field(metadata={"help": "training pool task(s), comma-separated: arith, svamp, gsm8k"})
+    task: str = field(metadata={"help": "training pool task(s), comma-separated, each TASK[:N] (N items a round, "
+                                        "else --pool): arith, svamp, gsm8k"})
     teacher: list[str] = field(default_factory=lambda: ["dataset"], metadata={
         "help": "the teacher of each round, the last one repeating: dataset | self[,STRATEGY] | SPEC[,STRATEGY] "
                 "(e.g. 'dataset self': bootstrap from worked solutions, then STaR)"})
@@ -46,6 +47,8 @@ class DistillArgs:
     baseline_limit: int = field(default=-1, metadata={
         "help": "items per set for round 0, the starting student (-1: as --eval-limit, 0: skip round 0)"})
     arith_size: int = field(default=200, metadata={"help": "size of each generated arith held-out split"})
+    react_prompt: str = field(default="full", metadata={
+        "help": "full | student: the student learns (and runs with) the short ReAct prompt (prompt erasure)"})
     strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
     attempts: int = field(default=4, metadata={"help": "self teacher: sampled attempts per item"})
     epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
@@ -102,19 +105,34 @@ def trivial_rule_accuracy(task: Any, items: list[Any]) -> float:
     return hits / len(items)
 
 
+def pool_sizes(spec: str, default: int) -> list[tuple[str, int]]:
+    """``arith:600,svamp`` -> [("arith", 600), ("svamp", default)]."""
+    out = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, _, size = part.partition(":")
+        if size and not size.isdigit():
+            raise ApprenticeError(f"--task {part!r}: the pool size after ':' must be a whole number")
+        out.append((name.strip(), int(size) if size else default))
+    return out
+
+
 def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
+    """This round's slice of each task's training split (arith: split evenly over ``levels``)."""
     pools = []
-    for name in [t.strip() for t in args.task.split(",") if t.strip()]:
+    for name, size in pool_sizes(args.task, args.pool):
         if name == "arith":
+            per = max(1, size // len(args.levels))
             for level in args.levels:
-                task = get_task("arith", level=level, n=args.pool * args.rounds, seed=args.seed)
+                # n covers the held-out split too: no train question has the text of a test question
+                task = get_task("arith", level=level, n=max(per * args.rounds, args.arith_size), seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
-                per = max(1, args.pool // len(args.levels))
                 pools.append((task, items[(round_no - 1) * per: round_no * per]))
         else:
             task = get_task(name)
             items = task.load(args.data, split="train", seed=args.seed)
-            pools.append((task, items[(round_no - 1) * args.pool: round_no * args.pool]))
+            pools.append((task, items[(round_no - 1) * size: round_no * size]))
     return pools
 
 
@@ -174,7 +192,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         dataset = data_path("datasets") / f"{args.name}-r{round_no}"
         try:
             harvested = harvest(HarvestConfig(out=dataset, since=started, model=None, filters={}, seed=args.seed,
-                                              tools=["calculator"], max_per_question=2))
+                                              tools=["calculator"], max_per_question=2,
+                                              react_prompt=args.react_prompt))
         except NothingToHarvest as err:
             report["stopped"] = f"round {round_no}: the teacher ({teacher.label}) solved nothing to learn from: {err}"
             log(report["stopped"])

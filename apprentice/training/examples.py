@@ -78,10 +78,11 @@ def react_trajectory(run: Run) -> str | None:
 
 
 def react_messages(question: str, trajectory: str, tools: list[str], answer_format: str = "",
-                   system: str | None = None) -> list[dict[str, str]]:
-    """[system, user, assistant] exactly as the ReAct graph prompts a first turn."""
+                   system: str | None = None, react_prompt: str = "full") -> list[dict[str, str]]:
+    """[system, user, assistant] exactly as the ReAct graph prompts a first turn (with the
+    ``react_prompt`` system prompt the student will run with)."""
     prompt = text_protocol_messages(question=question, scratch="", tools=get_tools(tools),
-                                    answer_format=answer_format)
+                                    answer_format=answer_format, prompt=react_prompt)
     return [{"role": "system", "content": system if system is not None else prompt[0].text},
             {"role": "user", "content": question},
             {"role": "assistant", "content": trajectory}]
@@ -112,6 +113,7 @@ def example_from_run(
     answer_format: str = "",
     system: str | None = None,
     tools: list[str] | None = None,
+    react_prompt: str = "full",
 ) -> ChatExample | None:
     """Turn one run into a chat example in its strategy's runtime format; None if it has none.
 
@@ -121,6 +123,7 @@ def example_from_run(
         system: replace the system prompt (e.g. prompt erasure: a shorter one than the teacher's).
         tools: the tool names the student will be offered (default: those the run used, or
             the calculator).
+        react_prompt: the ReAct system prompt the student will run with (``student``: prompt erasure).
     """
     question = run.meta.get("train_question") or run.question  # a rationalization hint is erased
     meta = {"run_id": run.id, "task": run.task, "item_id": run.item_id, "strategy": run.strategy,
@@ -132,7 +135,7 @@ def example_from_run(
             return None
         used = sorted({s.tool for s in run.steps if s.kind == "action" and s.tool})
         names = tools or run.meta.get("tools") or used or ["calculator"]
-        return ChatExample(react_messages(question, trajectory, names, answer_format, system),
+        return ChatExample(react_messages(question, trajectory, names, answer_format, system, react_prompt),
                            "react", meta)
     if run.strategy == "tot":
         text = _tot_explanation(run)

@@ -22,12 +22,23 @@ from apprentice.tasks import get_task
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
-__all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest",
+__all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
            "collect_runs", "preference_pairs", "write_dataset"]
 
 #: An Orca-style explanation system prompt (optional; with prompt erasure it is replaced at train time).
 EXPLAIN_SYSTEM = ("You are a careful tutor. Think step by step, say why each step follows from the "
                   "question's wording, check each calculation with a tool, then give the final answer.")
+
+
+HARVEST_META = "harvest.json"
+
+
+def dataset_react_prompt(folder: Path) -> str:
+    """The ReAct prompt a harvested dataset was written with (``full`` for older datasets)."""
+    try:
+        return str(json.loads((Path(folder) / HARVEST_META).read_text(encoding="utf-8")).get("react_prompt", "full"))
+    except (OSError, ValueError, AttributeError):
+        return "full"
 
 
 @dataclass
@@ -46,6 +57,7 @@ class HarvestConfig:
     max_chars: int = 4000
     max_per_question: int = 2
     system: str | None = None  # None: the runtime system prompt; "" drops it; text replaces it
+    react_prompt: str = "full"  # ReAct examples: the system prompt the student runs with (student: erasure)
     tools: list[str] | None = None
     seed: int = 0
     pairs: bool = True
@@ -97,6 +109,7 @@ def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[Ch
         if run.task not in formats:
             formats[run.task] = get_task(run.task).answer_format if run.task else ""
         example = example_from_run(run, answer_format=formats[run.task], system=config.system,
+                                   react_prompt=config.react_prompt,
                                    tools=config.tools)
         if example is None:
             skipped["no usable trajectory"] += 1
@@ -138,7 +151,8 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
         if run.correct is None:
             continue
         answer_format = get_task(run.task).answer_format if run.task else ""
-        example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools)
+        example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools,
+                                   react_prompt=config.react_prompt)
         if example is not None:
             groups[(_key(example.meta["question"]), run.strategy)][run.correct].append(example)
     pairs, rng = [], random.Random(config.seed)
@@ -170,13 +184,16 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
         raise NothingToHarvest(f"nothing to harvest from {len(runs)} runs ({detail})")
     train, evals = _split(examples, config.eval_fraction, config.seed)
     pairs = preference_pairs(runs, config) if config.pairs else []
-    write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped)
+    write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped,
+                  react_prompt=config.react_prompt)
     return HarvestResult(config.out, len(train), len(evals), len(pairs), len(runs), skipped)
 
 
 def write_dataset(out: Path, train: list[ChatExample], evals: list[ChatExample],
-                  pairs: list[dict[str, Any]], *, runs: int = 0, skipped: Counter | None = None) -> None:
-    """Write JSONL, the HF dataset folder and the card."""
+                  pairs: list[dict[str, Any]], *, runs: int = 0, skipped: Counter | None = None,
+                  react_prompt: str = "full") -> None:
+    """Write JSONL, the HF dataset folder, the card, and ``harvest.json`` (what training must carry
+    into the adapter: the ReAct prompt the examples were written with)."""
     from datasets import Dataset, DatasetDict, disable_progress_bars
 
     disable_progress_bars()
@@ -191,6 +208,8 @@ def write_dataset(out: Path, train: list[ChatExample], evals: list[ChatExample],
                      "metadata": json.dumps(r["metadata"], ensure_ascii=False)} for r in items]
             for split, items in rows.items() if items}
     DatasetDict({k: Dataset.from_list(v) for k, v in flat.items()}).save_to_disk(str(out / "hf"))
+    (out / HARVEST_META).write_text(json.dumps({"react_prompt": react_prompt, "train": len(train),
+                                                "eval": len(evals), "pairs": len(pairs)}), encoding="utf-8")
     (out / "README.md").write_text(dataset_card(train, evals, pairs, runs, skipped or Counter()), encoding="utf-8")
 
 

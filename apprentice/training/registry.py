@@ -46,6 +46,7 @@ class AdapterRecord:
     training_args: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     gguf: str | None = None
+    react_prompt: str = "full"  # the ReAct system prompt it was trained with, and runs with
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``adapters show --json``)."""
@@ -81,7 +82,7 @@ def dataset_fingerprint(folder: str | Path) -> str:
 def register_adapter(name: str, *, model: Any, tokenizer: Any, base: str, kind: str, parent: str | None = None,
                      dataset: str | None = None, fingerprint: str | None = None,
                      training_args: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-                     resumed: bool = False, export_gguf: bool = True) -> AdapterRecord:
+                     resumed: bool = False, export_gguf: bool = True, react_prompt: str = "full") -> AdapterRecord:
     """Save a trained PEFT model as registry entry ``name`` (replacing an older one atomically)."""
     validate_name(name)
     target = adapters_root() / name
@@ -91,7 +92,7 @@ def register_adapter(name: str, *, model: Any, tokenizer: Any, base: str, kind: 
     tokenizer.save_pretrained(str(tmp))
     record = AdapterRecord(name=name, path=target, base=base, kind=kind, created_at=time.time(), parent=parent,
                            dataset=dataset, fingerprint=fingerprint, training_args=training_args or {},
-                           metrics={**(metrics or {}), "resumed": resumed})
+                           metrics={**(metrics or {}), "resumed": resumed}, react_prompt=react_prompt)
     _write_meta(tmp, record)
     if export_gguf:
         record.gguf = _export_gguf(tmp, record)
@@ -185,12 +186,13 @@ def load_adapter_model(name: str, *, spec: str, **kwargs: Any):
     if record.gguf and (record.path / record.gguf).is_file():
         from apprentice.backends.llamacpp import LlamaCppChatModel
 
-        return LlamaCppChatModel(model_path=str(record.path / record.gguf), spec=spec, **kwargs)
+        return LlamaCppChatModel(model_path=str(record.path / record.gguf), spec=spec,
+                                 react_prompt=record.react_prompt, **kwargs)
     from apprentice.backends.hf import TransformersChatModel
     from apprentice.training.base_model import resolve_base
 
     return TransformersChatModel(model_dir=str(resolve_base(record.base).folder), adapter_dir=str(record.path),
-                                 spec=spec, **kwargs)
+                                 spec=spec, react_prompt=record.react_prompt, **kwargs)
 
 
 def export_adapter(name: str, out: Path, *, merge: bool = False) -> Path:

@@ -107,6 +107,7 @@ def run_as_script(config_cls: type, train: Any, parser: argparse.ArgumentParser)
 def finish_training(trainer: Any, tokenizer: Any, args: Any, *, kind: str, fingerprint: str,
                     choice: Any, resumed: bool):
     """Save the adapter into the registry with its provenance and metrics."""
+    from apprentice.training.harvest import dataset_react_prompt
     from apprentice.training.registry import register_adapter
 
     history = trainer.state.log_history
@@ -119,6 +120,7 @@ def finish_training(trainer: Any, tokenizer: Any, args: Any, *, kind: str, finge
         else _root_base(choice.parent_adapter), parent=choice.parent_adapter, kind=kind,
         dataset=str(args.data), fingerprint=fingerprint, training_args=_jsonable(asdict(args)),
         metrics=metrics, resumed=resumed, export_gguf=args.export_gguf,
+        react_prompt=dataset_react_prompt(args.data),
     )
 
 
