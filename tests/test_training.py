@@ -258,3 +258,18 @@ def test_mismatched_adapter_is_refused(apprentice_home, tmp_path):
               str(adapter / "adapter_model.safetensors"))
     with pytest.raises(ModelSpecError, match="does not fit"):
         load_hf(resolve_base("local").folder, adapter)
+
+
+def test_the_card_histogram_is_in_proportion():
+    from collections import Counter
+
+    from apprentice.training.examples import ChatExample
+    from apprentice.training.harvest import dataset_card
+
+    def example(n: int) -> ChatExample:
+        return ChatExample([{"role": "user", "content": "q"}, {"role": "assistant", "content": "x" * n}], "plain",
+                           {"teacher": "dataset"})
+    card = dataset_card([example(250)] * 120 + [example(500)] * 30 + [example(900)], [], [], 151, Counter())
+    bars = {line.split("|")[0].strip(): line.split("|")[1].split() for line in card.splitlines() if " | " in line}
+    assert bars["200-399"] == ["#" * 60, "120"] and bars["400-799"] == ["#" * 15, "30"]
+    assert bars["800-1599"] == ["#", "1"] and bars["0-99"] == ["0"]

@@ -229,8 +229,9 @@ def dataset_card(train: list[ChatExample], evals: list[ChatExample], pairs: list
     lengths = [len(e.completion) for e in every]
     lines += ["## completion length (characters)", ""]
     edges = [0, 100, 200, 400, 800, 1600, 3200, 10**9]
-    for lo, hi in zip(edges, edges[1:], strict=False):
-        n = sum(lo <= x < hi for x in lengths)
+    bins = [sum(lo <= x < hi for x in lengths) for lo, hi in zip(edges, edges[1:], strict=False)]
+    scale = 60 / max(1, max(bins))  # the fullest bin gets 60 marks, the others in proportion
+    for lo, hi, n in zip(edges, edges[1:], bins, strict=False):
         label = f"{lo}-{hi - 1}" if hi < 10**9 else f"{lo}+"
-        lines.append(f"    {label:>10} | {'#' * min(60, n)} {n}")
+        lines.append(f"    {label:>10} | {'#' * (round(n * scale) or (1 if n else 0))} {n}")
     return "\n".join(lines) + "\n"
