@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apprentice.tasks import Item
-from apprentice.training.replay import justify, worked_steps
+from apprentice.training.replay import _numbers, justify, worked_steps
 
 
 def test_the_asking_sentence_decides_the_operation():
@@ -41,8 +41,8 @@ def test_equations_and_annotations_become_one_step_per_operation():
 
 
 def test_replayed_thoughts_ground_when_to_stop_in_the_question():
-    """A later step names the question's numbers still to use; the answer says every number is
-    used, or which ones the question did not need."""
+    """After each result the thought goes over the question's numbers and names those still to
+    use; "none" answers, naming the ones the question did not need."""
     from apprentice.graphs import run_question
     from apprentice.tasks import get_task
     from apprentice.traces import open_store
@@ -56,10 +56,13 @@ def test_replayed_thoughts_ground_when_to_stop_in_the_question():
                           item=item, tools=["calculator"])
     assert result.correct is True
     raws = [s.raw for s in open_store().get(result.run_id).steps if s.kind == "llm"]
-    assert raws[1].startswith(" The calculator gave 15. I still need 30. Then the savings.")
-    assert raws[2].startswith(" The calculator gave 45, and 7 is not needed, so this answers the question.")
+    assert raws[1].startswith(" The calculator gave 15. Of 30, 5, 3 and 7, still to use: 30. Then the savings.")
+    assert raws[2].startswith(" The calculator gave 45. Of 30, 5, 3 and 7, still to use: none (7 is not needed), "
+                              "so this answers the question.")
     single = replay_model([ReplayStep("Add.", "2 + 3")], "Ann has 2 and gets 3. How many?")
     run = run_question("Ann has 2 and gets 3. How many?", model=single, tools=["calculator"])
     assert run.answer == "5"
     last = [s.raw for s in open_store().get(run.run_id).steps if s.kind == "llm"][-1]
-    assert "every number in the question is used" in last
+    assert "Of 2 and 3, still to use: none, so this answers the question." in last
+    # quantities written as words count: "three times as many" uses 3
+    assert _numbers("Mei has 6 pens. Ann has three times as many, twice a week.", words=True) == ["6", "3", "2"]

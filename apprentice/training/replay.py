@@ -143,22 +143,34 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
 
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+#: Quantities written as words ("three times as many", "twice", "a dozen"); "one" is left out (it is
+#: mostly "one of them", not a quantity).
+_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+          "eleven": 11, "twelve": 12, "twice": 2, "double": 2, "triple": 3, "half": 2, "dozen": 12}
+_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 
 
-def _numbers(text: str) -> list[str]:
-    """The numbers of a text in order, normalised (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``)."""
+def _numbers(text: str, *, words: bool = False, unique: bool = True) -> list[str]:
+    """The numbers of a text in order of appearance, normalised (``1,000`` -> ``1000``, ``2.50`` ->
+    ``2.5``); with ``words`` also quantities written as words (``three times`` -> ``3``); a value
+    that occurs twice is listed twice unless ``unique``."""
+    found = [(m.start(), m.group()) for m in _NUMBER.finditer(text)]
+    if words:
+        found += [(m.start(), str(_WORDS[m.group().lower()])) for m in _WORD.finditer(text)]
     out = []
-    for raw in _NUMBER.findall(text):
+    for _, raw in sorted(found):
         try:
             value = _fmt(float(raw.replace(",", "")))
         except ValueError:
             continue
-        if value not in out:
+        if not unique or value not in out:
             out.append(value)
     return out
 
 
 def _listed(numbers: list[str]) -> str:
+    if not numbers:
+        return "none"
     return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
@@ -167,27 +179,51 @@ def _last_observation(messages: list[BaseMessage]) -> str:
     return found[-1].strip() if found else ""
 
 
-def _next_reply(step: ReplayStep, needed: list[str]) -> Any:
-    """A later step: it reads the last result back, names the question's numbers still to use,
-    then justifies the next operation."""
-    still = f" I still need {_listed(needed)}." if needed else ""
+def _tally(given: list[str], needed: list[str]) -> str:
+    """What decides whether to go on: the question's numbers, and those still to use."""
+    return f"Of {_listed(given)}, still to use: {_listed(needed)}" if given else f"Still to use: {_listed(needed)}"
+
+
+def _next_reply(step: ReplayStep, given: list[str], needed: list[str]) -> Any:
+    """A later step: it reads the last result back, goes over the question's numbers to name
+    those still to use (or, when none is left, says earlier results remain to combine), then
+    justifies the next operation."""
+    tally = _tally(given, needed) + ("" if needed else ", but earlier results remain to combine")
 
     def reply(messages: list[BaseMessage]) -> str:
-        return (f" The calculator gave {_last_observation(messages)}.{still} {step.thought}\n"
+        return (f" The calculator gave {_last_observation(messages)}. {tally}. {step.thought}\n"
                 f"Action: calculator\nAction Input: {step.expression}")
     return reply
 
 
-def _final(unused: list[str]) -> Any:
-    """The answer: the last result, and why no step is left (every number used, or which are not needed)."""
-    if unused:
-        why = f"{_listed(unused)} {'is' if len(unused) == 1 else 'are'} not needed, so this answers the question"
-    else:
-        why = "every number in the question is used, so this answers the question"
+def _still_to_use(given: list[str], used: list[list[str]]) -> list[list[str]]:
+    """Before each step k, the question's numbers (a multiset: "3 of them" and "three times" are two
+    3s) that steps k.. will use and steps ..k-1 have not."""
+    remaining = list(given)
+    consumed: list[list[str]] = []
+    for numbers in used:  # each step takes one occurrence of each question number it uses
+        took = []
+        for n in numbers:
+            if n in remaining:
+                remaining.remove(n)
+                took.append(n)
+        consumed.append(took)
+    return [[n for k2 in range(k, len(used)) for n in consumed[k2]] for k in range(len(used) + 1)]
+
+
+def _ordered(given: list[str], numbers: list[str]) -> list[str]:
+    """``numbers`` in the question's order, each value once."""
+    return [n for n in dict.fromkeys(given) if n in numbers]
+
+
+def _final(given: list[str], unused: list[str]) -> Any:
+    """The answer: the last result, once no number is left to use (naming those the question did not need)."""
+    why = f" ({_listed(unused)} {'is' if len(unused) == 1 else 'are'} not needed)" if unused else ""
 
     def reply(messages: list[BaseMessage]) -> str:
         value = _last_observation(messages)
-        return f" The calculator gave {value}, and {why}.\nFinal Answer: {value}"
+        return (f" The calculator gave {value}. {_tally(given, [])}{why}, so this answers the question.\n"
+                f"Final Answer: {value}")
     return reply
 
 
@@ -195,18 +231,20 @@ def replay_model(steps: list[ReplayStep], question: str = "") -> ScriptedChatMod
     """A scripted model that performs ``steps`` in the text protocol, then answers with the last
     real observation.
 
-    Whether to stop is the step a student gets wrong most (it answers after the first result of a
-    two-step problem), so the thoughts ground it in the question: a later step names the
-    question's numbers it still needs, and the answer says every number is used or which ones the
-    question did not need.
+    Whether to stop is the step a student gets wrong most (trained on "I still need N" / "every
+    number is used" it answered after the first result of 99% of two-step problems), so after each
+    result the thought goes over the question's numbers before it decides: "Of 28, 4 and 2, still to
+    use: 2." goes on; "still to use: none" answers (naming numbers the question did not need).
     """
-    given = _numbers(question)
-    used = [set(_numbers(s.expression)) for s in steps]
+    given = _numbers(question, words=True, unique=False)
+    needed = _still_to_use(given, [_numbers(s.expression, unique=False) for s in steps])
+    unused = list(given)
+    for n in needed[0]:
+        unused.remove(n)
+    shown = list(dict.fromkeys(given))  # the tally lists each value once
     script: list[Any] = [f" {steps[0].thought}\nAction: calculator\nAction Input: {steps[0].expression}"] \
         if steps else []
     for k in range(1, len(steps)):
-        done = set().union(*used[:k])
-        needed = [n for n in given if n not in done and any(n in later for later in used[k:])]
-        script.append(_next_reply(steps[k], needed))
-    script.append(_final([n for n in given if not any(n in u for u in used)]))
+        script.append(_next_reply(steps[k], shown, _ordered(given, needed[k])))
+    script.append(_final(shown, list(dict.fromkeys(unused))))
     return ScriptedChatModel(script=script, spec="teacher:dataset")
