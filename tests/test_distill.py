@@ -71,7 +71,7 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
 
     report = run_distill(DistillArgs(task="arith", teacher=["dataset", "self"], student="local", name="star",
                                      rounds=2, pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2,
-                                     baseline_limit=0, attempts=1, max_steps=2, batch_size=2,
+                                     baseline_limit=0, attempts=1, max_steps=2, batch_size=2, dpo_steps=1,
                                      report=tmp_path / "report"), log=lambda _: None)
     assert "baseline" not in report
     assert report["rounds"][0]["teacher"] == "teacher:dataset"
@@ -80,6 +80,38 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
     assert {r.meta["round"] for r in self_runs} == {2} and len({r.item_id for r in self_runs}) == 3
     assert all(r.meta["teacher"] in ("self", "self-rationalized") for r in self_runs)
     if len(report["rounds"]) == 2:
-        assert report["rounds"][1]["teacher"] == "teacher:self:adapter:star-r1"
+        second = report["rounds"][1]
+        assert second["teacher"] == "teacher:self:adapter:star-r1"
+        # with verified-vs-failed pairs the round's student is the DPO adapter on top of its SFT
+        assert second["adapter"] == ("star-r2-dpo" if second["pairs"] else "star-r2")
+        if second["pairs"]:
+            from apprentice.training.registry import get_adapter
+
+            assert get_adapter("star-r2-dpo").kind == "dpo" and get_adapter("star-r2-dpo").parent == "star-r2"
     else:  # nothing verified to learn from: the run says so instead of training on nothing
         assert "solved nothing" in report["stopped"]
+
+
+def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp_path):
+    from apprentice.errors import ApprenticeError
+    from apprentice.training.distill import _continue, _pool, write_report
+
+    row = {"round": 1, "adapter": "calc-r1", "teacher": "teacher:dataset", "teacher_accuracy": 1.0,
+           "teacher_runs": 4, "teacher_seconds": 2.0, "harvested": 4, "pairs": 0, "seconds": 60.0,
+           "student": {"arith:1": {"accuracy": 0.5, "n": 2, "ci": [0.1, 0.9], "floor": 0.5,
+                                   "tokens_per_solved": 300.0, "seconds_per_solved": 1.0}}}
+    write_report(tmp_path, {"args": {"teacher": ["dataset"], "student": "local", "rounds": 1}, "rounds": [row]})
+    args = DistillArgs(task="arith:4", levels=[1], teacher=["self"], student="adapter:calc-r1", rounds=1,
+                       start_round=2, report=tmp_path)
+    report = {"args": {}, "rounds": []}
+    _continue(report, args)
+    assert report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
+    write_report(tmp_path, {**report, "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
+    assert "continues a run of rounds 1-1" in (tmp_path / "report.md").read_text()
+    # round 2's pool is the next slice of the same training split, not round 1's items again
+    first = _pool(DistillArgs(task="arith:4", levels=[1], rounds=1), 1)[0][1]
+    second = _pool(args, 2)[0][1]
+    assert len(second) == 4 and not {i.id for i in first} & {i.id for i in second}
+    (tmp_path / "report.json").write_text("{not json")
+    with pytest.raises(ApprenticeError, match="cannot continue"):
+        _continue({"args": {}, "rounds": []}, args)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,9 @@ class DistillArgs:
     student: str = field(default="local", metadata={"help": "the student's starting model spec"})
     name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
     rounds: int = field(default=2, metadata={"help": "at most this many rounds"})
+    start_round: int = field(default=1, metadata={
+        "help": "continue a run at this round: --student is the last round's adapter, the pools go on where "
+                "they stopped, and the earlier rounds stay in the report folder's table"})
     pool: int = field(default=200, metadata={"help": "training items per task per round"})
     levels: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={"help": "arith levels in the pool"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
@@ -57,6 +60,10 @@ class DistillArgs:
     batch_size: int = field(default=4, metadata={"help": "SFT batch size"})
     qlora: bool = field(default=False, metadata={"help": "train on a 4-bit NF4 base"})
     from_last: bool = field(default=True, metadata={"help": "continue from the last round's adapter"})
+    dpo_steps: int = field(default=0, metadata={
+        "help": "after SFT, this many DPO steps on the round's verified-vs-failed pairs of the same question "
+                "(a self teacher's attempts make them; 0: no DPO)"})
+    dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
     report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
     data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
     seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
@@ -126,7 +133,8 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
             per = max(1, size // len(args.levels))
             for level in args.levels:
                 # n covers the held-out split too: no train question has the text of a test question
-                task = get_task("arith", level=level, n=max(per * args.rounds, args.arith_size), seed=args.seed)
+                last = args.start_round + args.rounds - 1
+                task = get_task("arith", level=level, n=max(per * last, args.arith_size), seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
                 pools.append((task, items[(round_no - 1) * per: round_no * per]))
         else:
@@ -164,6 +172,8 @@ def _report_dir(args: DistillArgs) -> Path:
 
 def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     """Run the rounds; returns the report dict (also written to the report folder)."""
+    from apprentice.training.dpo import DPOArgs
+    from apprentice.training.dpo import main as dpo_main
     from apprentice.training.sft import SFTArgs
     from apprentice.training.sft import main as sft_main
 
@@ -173,15 +183,22 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     sets = parse_eval_sets(args.eval_sets)
     report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
                               "rounds": []}
-    if args.baseline_limit != 0:
+    if args.start_round < 1:
+        raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
+    if args.start_round > 1:
+        _continue(report, args)
+    if args.baseline_limit != 0 and "baseline" not in report:
         log(f"round 0: evaluating the starting student {args.student}")
         report["baseline"] = _evaluate(args.student, args, sets, 0,
                                        limit=args.eval_limit if args.baseline_limit < 0 else args.baseline_limit)
-    best = _mean(report["baseline"]) if "baseline" in report else -1.0
+    best = max(([_mean(report["baseline"])] if "baseline" in report else [-1.0])
+               + [_mean(row["student"]) for row in report["rounds"]])
     student = base = args.student
-    for round_no in range(1, args.rounds + 1):
+    for round_no in range(args.start_round, args.start_round + args.rounds):
         started = time.time()
         teacher = teachers[min(round_no, len(teachers)) - 1]
+        if teacher.kind == "self":  # the student of this round teaches itself, and the report names it
+            teacher = replace(teacher, spec=student)
         meta = {"distill": args.name, "round": round_no}
         solved = {"items": 0, "solved": 0, "runs": 0, "tokens": 0}
         for task, items in _pool(args, round_no):
@@ -203,13 +220,18 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         sft_main(SFTArgs(data=dataset, name=name, base=student if args.from_last else base, qlora=args.qlora,
                          epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
                          batch_size=args.batch_size, seed=args.seed, eval_steps=50))
+        if args.dpo_steps and harvested.pairs:
+            log(f"round {round_no}: DPO on {harvested.pairs} verified-vs-failed pairs")
+            dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
+                             max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed))
+            name = f"{name}-dpo"
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,
                "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
                "teacher_runs": solved["runs"], "teacher_seconds": teacher_secs,
                "teacher_tokens_per_solved": solved["tokens"] / max(1, solved["solved"]),
                "teacher_seconds_per_solved": teacher_secs / max(1, solved["solved"]),
-               "harvested": harvested.train + harvested.eval, "student": results,
+               "harvested": harvested.train + harvested.eval, "pairs": harvested.pairs, "student": results,
                "seconds": time.time() - started}
         report["rounds"].append(row)
         write_report(_report_dir(args), report)
@@ -223,6 +245,22 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     report["best_student"] = student
     write_report(_report_dir(args), report)
     return report
+
+
+def _continue(report: dict[str, Any], args: DistillArgs) -> None:
+    """Carry the earlier rounds (and round 0) of the report folder into a continued run's report."""
+    path = _report_dir(args) / "report.json"
+    if not path.is_file():
+        return
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        rows = [row for row in earlier.get("rounds", []) if row["round"] < args.start_round]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ApprenticeError(f"cannot continue from {path}: {exc}") from exc
+    report["rounds"] = rows
+    report["earlier_args"] = [*earlier.get("earlier_args", []), earlier.get("args", {})]
+    if "baseline" in earlier:
+        report["baseline"] = earlier["baseline"]
 
 
 def _mean(results: dict[str, dict[str, Any]]) -> float:

@@ -40,13 +40,19 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = ["# Distillation report", "",
              f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`, "
              f"strategy `{args.get('strategy')}`", ""]
+    for earlier in report.get("earlier_args", []):
+        lines += [f"continues a run of rounds {earlier.get('start_round', 1)}-"
+                  f"{earlier.get('start_round', 1) + earlier.get('rounds', 1) - 1} with teacher "
+                  f"`{earlier.get('teacher')}` -> student `{earlier.get('student')}`", ""]
     if "baseline" in report:
         lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
     for row in report.get("rounds", []):
         lines += [f"## Round {row['round']}: adapter `{row['adapter']}`", "",
-                  f"teacher accuracy on the pool {_pct(row['teacher_accuracy'])} ({row['teacher_runs']} runs, "
-                  f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested; "
-                  "round took "
+                  f"teacher `{row.get('teacher', args.get('teacher'))}`: accuracy on the pool "
+                  f"{_pct(row['teacher_accuracy'])} ({row['teacher_runs']} runs, "
+                  f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested"
+                  + (f", DPO on {row['pairs']} verified-vs-failed pairs" if row.get("pairs") and
+                     str(row["adapter"]).endswith("-dpo") else "") + "; round took "
                   f"{row['seconds'] / 60:.1f} min", "", *_table(row["student"]), ""]
     if report.get("stopped"):
         lines += [f"Stopped: {report['stopped']}.", ""]
