@@ -115,3 +115,8 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(ApprenticeError, match="cannot continue"):
         _continue({"args": {}, "rounds": []}, args)
+    # bad options fail before any work, with one clear line
+    with pytest.raises(ApprenticeError, match="--start-round must be 1 or more"):
+        run_distill(DistillArgs(task="arith", start_round=0), log=lambda _: None)
+    with pytest.raises(ApprenticeError, match="--react-prompt must be one of full, student"):
+        run_distill(DistillArgs(task="arith", react_prompt="terse"), log=lambda _: None)

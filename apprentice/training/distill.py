@@ -183,6 +183,10 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     sets = parse_eval_sets(args.eval_sets)
     report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
                               "rounds": []}
+    from apprentice.agents.react import REACT_PROMPTS
+
+    if args.react_prompt not in REACT_PROMPTS:
+        raise ApprenticeError(f"--react-prompt must be one of {', '.join(REACT_PROMPTS)}, got {args.react_prompt!r}")
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     if args.start_round > 1:
