@@ -27,6 +27,8 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
 
 @command("harvest")
 def _harvest_parser(sub) -> None:
+    from apprentice.agents.react import REACT_PROMPTS
+
     p = sub.add_parser("harvest", help="turn verified traces into a training dataset")
     p.add_argument("--out", required=True, help="dataset folder to write")
     p.add_argument("--task")
@@ -37,7 +39,7 @@ def _harvest_parser(sub) -> None:
                    help="keep only runs whose verdict is correct (default: yes)")
     p.add_argument("--min-score", type=float)
     p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out share, grouped by question")
-    p.add_argument("--react-prompt", choices=["full", "student"], default="full",
+    p.add_argument("--react-prompt", choices=list(REACT_PROMPTS), default="full",
                    help="ReAct examples: the full format prompt, or the short one the student runs with "
                         "(prompt erasure; the adapter records it)")
     p.add_argument("--max-chars", type=int, default=4000, help="drop longer examples")

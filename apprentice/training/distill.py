@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +131,10 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     for name, size in pool_sizes(args.task, args.pool):
         if name == "arith":
             per = max(1, size // len(args.levels))
+            # n covers the held-out split too: no train question has the text of a test question
+            n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
             for level in args.levels:
-                # n covers the held-out split too: no train question has the text of a test question
-                last = args.start_round + args.rounds - 1
-                task = get_task("arith", level=level, n=max(per * last, args.arith_size), seed=args.seed)
+                task = get_task("arith", level=level, n=n, seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
                 pools.append((task, items[(round_no - 1) * per: round_no * per]))
         else:
@@ -177,9 +177,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     from apprentice.training.sft import SFTArgs
     from apprentice.training.sft import main as sft_main
 
-    if isinstance(args.teacher, str):
-        args.teacher = [args.teacher]
-    teachers = [parse_teacher(t) for t in args.teacher or ["dataset"]]
+    teachers = [parse_teacher(t) for t in ([args.teacher] if isinstance(args.teacher, str) else args.teacher)
+                or ["dataset"]]
     sets = parse_eval_sets(args.eval_sets)
     report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
                               "rounds": []}
@@ -200,9 +199,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     student = base = args.student
     for round_no in range(args.start_round, args.start_round + args.rounds):
         started = time.time()
-        teacher = teachers[min(round_no, len(teachers)) - 1]
-        if teacher.kind == "self":  # the student of this round teaches itself, and the report names it
-            teacher = replace(teacher, spec=student)
+        teacher = teachers[min(round_no, len(teachers)) - 1].for_student(student)
         meta = {"distill": args.name, "round": round_no}
         solved = {"items": 0, "solved": 0, "runs": 0, "tokens": 0}
         for task, items in _pool(args, round_no):

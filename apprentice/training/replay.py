@@ -150,10 +150,10 @@ _WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eig
 _WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 
 
-def _numbers(text: str, *, words: bool = False, unique: bool = True) -> list[str]:
-    """The numbers of a text in order of appearance, normalised (``1,000`` -> ``1000``, ``2.50`` ->
-    ``2.5``); with ``words`` also quantities written as words (``three times`` -> ``3``); a value
-    that occurs twice is listed twice unless ``unique``."""
+def _numbers(text: str, *, words: bool = False) -> list[str]:
+    """Every number of a text in order of appearance (a value that occurs twice is listed twice),
+    normalised (``1,000`` -> ``1000``, ``2.50`` -> ``2.5``); with ``words`` also quantities written as
+    words (``three times`` -> ``3``)."""
     found = [(m.start(), m.group()) for m in _NUMBER.finditer(text)]
     if words:
         found += [(m.start(), str(_WORDS[m.group().lower()])) for m in _WORD.finditer(text)]
@@ -163,8 +163,7 @@ def _numbers(text: str, *, words: bool = False, unique: bool = True) -> list[str
             value = _fmt(float(raw.replace(",", "")))
         except ValueError:
             continue
-        if not unique or value not in out:
-            out.append(value)
+        out.append(value)
     return out
 
 
@@ -196,24 +195,19 @@ def _next_reply(step: ReplayStep, given: list[str], needed: list[str]) -> Any:
     return reply
 
 
-def _still_to_use(given: list[str], used: list[list[str]]) -> list[list[str]]:
-    """Before each step k, the question's numbers (a multiset: "3 of them" and "three times" are two
-    3s) that steps k.. will use and steps ..k-1 have not."""
+def _consumed(given: list[str], used: list[list[str]]) -> tuple[list[list[str]], list[str]]:
+    """The question's numbers (a multiset: "3 of them" and "three times" are two 3s) each step takes,
+    one occurrence per number it uses, and those no step takes."""
     remaining = list(given)
     consumed: list[list[str]] = []
-    for numbers in used:  # each step takes one occurrence of each question number it uses
+    for numbers in used:
         took = []
-        for n in numbers:
+        for n in numbers:  # "3 * 3" from one 3 in the question takes it once
             if n in remaining:
                 remaining.remove(n)
                 took.append(n)
         consumed.append(took)
-    return [[n for k2 in range(k, len(used)) for n in consumed[k2]] for k in range(len(used) + 1)]
-
-
-def _ordered(given: list[str], numbers: list[str]) -> list[str]:
-    """``numbers`` in the question's order, each value once."""
-    return [n for n in dict.fromkeys(given) if n in numbers]
+    return consumed, remaining
 
 
 def _final(given: list[str], unused: list[str]) -> Any:
@@ -236,15 +230,13 @@ def replay_model(steps: list[ReplayStep], question: str = "") -> ScriptedChatMod
     result the thought goes over the question's numbers before it decides: "Of 28, 4 and 2, still to
     use: 2." goes on; "still to use: none" answers (naming numbers the question did not need).
     """
-    given = _numbers(question, words=True, unique=False)
-    needed = _still_to_use(given, [_numbers(s.expression, unique=False) for s in steps])
-    unused = list(given)
-    for n in needed[0]:
-        unused.remove(n)
-    shown = list(dict.fromkeys(given))  # the tally lists each value once
+    given = _numbers(question, words=True)
+    consumed, unused = _consumed(given, [_numbers(s.expression) for s in steps])
+    shown = list(dict.fromkeys(given))  # the tally lists each value once, in the question's order
     script: list[Any] = [f" {steps[0].thought}\nAction: calculator\nAction Input: {steps[0].expression}"] \
         if steps else []
     for k in range(1, len(steps)):
-        script.append(_next_reply(steps[k], shown, _ordered(given, needed[k])))
+        later = {n for took in consumed[k:] for n in took}
+        script.append(_next_reply(steps[k], shown, [n for n in shown if n in later]))
     script.append(_final(shown, list(dict.fromkeys(unused))))
     return ScriptedChatModel(script=script, spec="teacher:dataset")

@@ -36,6 +36,10 @@ class Teacher:
         """What the traces' model column says."""
         return {"dataset": "teacher:dataset", "self": f"teacher:self:{self.spec}"}.get(self.kind, self.spec or "")
 
+    def for_student(self, student: str) -> Teacher:
+        """A self teacher is the student of the moment (its traces and report rows name it)."""
+        return replace(self, spec=student) if self.kind == "self" else self
+
 
 def parse_teacher(text: str) -> Teacher:
     """``dataset`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
@@ -54,8 +58,7 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
                progress: Any = None) -> dict[str, int]:
     """Run the teacher over ``items``; returns counts (items, solved, runs, tokens in+out, errors)."""
     counts = {"items": len(items), "solved": 0, "runs": 0, "tokens": 0}
-    if teacher.kind == "self":  # the traces name the student that taught itself
-        teacher = replace(teacher, spec=student)
+    teacher = teacher.for_student(student)
     chat = None
     if teacher.kind == "model":
         chat = load_chat_model(teacher.spec or "", max_tokens=384)
