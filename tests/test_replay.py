@@ -66,3 +66,56 @@ def test_replayed_thoughts_ground_when_to_stop_in_the_question():
     assert "Of 2 and 3, still to use: none, so this answers the question." in last
     # quantities written as words count: "three times as many" uses 3
     assert _numbers("Mei has 6 pens. Ann has three times as many, twice a week.", words=True) == ["6", "3", "2"]
+
+
+def test_equation_style_is_one_justified_expression_then_the_answer():
+    """``dataset,equation``: every operation is justified first, in the order it is computed, and
+    the whole solution is one calculator call, so the student has no stop decision to learn."""
+    from apprentice.graphs import run_question
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+    from apprentice.training.replay import replay_model, worked_equation
+
+    svamp = Item(id="s", question="Sam had 9 pens. He gave away 4 and bought 6. How many pens does he have left?",
+                 answer="11", meta={"equation": "( 9.0 - 4.0 ) + 6.0"})
+    (step,) = worked_equation("svamp", svamp)
+    assert step.expression == "9 - 4 + 6"
+    assert step.thought == 'The question says "left", so I subtract. The question says "bought", so I add.'
+    # an inner operation keeps its parentheses
+    inner = Item(id="i", question="Ann has 6 and Bo has 2 and gets 3 more. How many more does Ann have than Bo?",
+                 answer="1", meta={"equation": "( 6.0 - ( 2.0 + 3.0 ) )"})
+    assert worked_equation("svamp", inner)[0].expression == "6 - (2 + 3)"
+    # the arith generator's own reasons, one per step
+    arith = get_task("arith", level=3).load(split="train", limit=1)[0]
+    (step,) = worked_equation("arith", arith)
+    assert step.thought == " ".join(s["reason"] for s in arith.meta["steps"])
+    # GSM8K: a number that is an earlier result stands for the expression that computed it; a sentence
+    # quoting a result worked out in between is left out of the thought
+    gsm = Item(id="g", question="Natalia sold 48 clips in April and half as many in May. How many in all?",
+               answer="72", meta={"solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+                                              "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"})
+    (step,) = worked_equation("gsm8k", gsm)
+    assert step.expression == "48 + 48 / 2" and step.thought == "Natalia sold 48/2 clips in May."
+    assert worked_equation("svamp", Item(id="x", question="q", answer="1", meta={"equation": "7"})) is None
+
+    task = get_task("svamp")
+    result = run_question(svamp.question, model=replay_model([worked_equation("svamp", svamp)[0]], svamp.question,
+                                                             style="equation"),
+                          model_spec="teacher:dataset,equation", task=task, item=svamp, tools=["calculator"])
+    assert result.correct is True
+    raws = [s.raw for s in open_store().get(result.run_id).steps if s.kind == "llm"]
+    assert len(raws) == 2 and "Action Input: 9 - 4 + 6" in raws[0]
+    assert raws[1] == " The calculator gave 11, so this answers the question.\nFinal Answer: 11"
+
+
+def test_the_dataset_teacher_names_its_replay_style():
+    import pytest
+
+    from apprentice.errors import ApprenticeError
+    from apprentice.training.teachers import parse_teacher
+
+    assert parse_teacher("dataset").replay == "steps" and parse_teacher("dataset").label == "teacher:dataset"
+    equation = parse_teacher("dataset,equation")
+    assert equation.replay == "equation" and equation.label == "teacher:dataset,equation"
+    with pytest.raises(ApprenticeError, match="steps or equation, not 'tot'"):
+        parse_teacher("dataset,tot")

@@ -34,8 +34,9 @@ class DistillArgs:
     task: str = field(metadata={"help": "training pool task(s), comma-separated, each TASK[:N] (N items a round, "
                                         "else --pool): arith, svamp, gsm8k"})
     teacher: list[str] = field(default_factory=lambda: ["dataset"], metadata={
-        "help": "the teacher of each round, the last one repeating: dataset | self[,STRATEGY] | SPEC[,STRATEGY] "
-                "(e.g. 'dataset self': bootstrap from worked solutions, then STaR)"})
+        "help": "the teacher of each round, the last one repeating: dataset[,steps|equation] | self[,STRATEGY] | "
+                "SPEC[,STRATEGY] (e.g. 'dataset self': bootstrap from worked solutions, then STaR; "
+                "'dataset,equation': each worked solution as one justified expression in one calculator call)"})
     student: str = field(default="local", metadata={"help": "the student's starting model spec"})
     name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
     rounds: int = field(default=2, metadata={"help": "at most this many rounds"})

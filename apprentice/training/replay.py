@@ -19,7 +19,12 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import Item
 
-__all__ = ["ReplayStep", "worked_steps", "justify", "replay_model"]
+__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "justify", "replay_model"]
+
+#: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
+#: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
+#: as one expression in one action, each operation justified first, so there is no stop decision.
+REPLAY_STYLES = ("steps", "equation")
 
 
 @dataclass(frozen=True)
@@ -141,6 +146,81 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
     return None
 
 
+def _whole(node: ast.AST) -> ast.AST:
+    """``40.0`` -> ``40`` in an equation's tree (SVAMP writes every number as a float)."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Constant) and isinstance(sub.value, float) and sub.value.is_integer():
+            sub.value = int(sub.value)
+    return node
+
+
+def _operations(node: ast.AST) -> list[str]:
+    """The operators of an equation in the order they are computed (innermost first)."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return [*_operations(node.left), *_operations(node.right), _OPS[type(node.op)]]
+    return []
+
+
+def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
+    """GSM8K's annotations as one expression: a number that is an earlier result (and not one of the
+    question's) stands for the expression that computed it. Returns it with the annotations' sentences."""
+    given = set(_numbers(question, words=True))
+    results: dict[str, ast.AST] = {}
+    last: ast.AST | None = None
+    steps = _gsm8k_steps(solution) or []
+    for step, annotation in zip(steps, _ANNOTATION.finditer(solution), strict=True):
+        try:
+            tree = _whole(ast.parse(step.expression.replace("x", "*").replace(",", ""), mode="eval").body)
+        except SyntaxError:
+            return None
+
+        class _Substitute(ast.NodeTransformer):
+            def visit_Constant(self, node: ast.Constant) -> ast.AST:
+                key = _fmt(node.value) if isinstance(node.value, int | float) else ""
+                return results[key] if key in results and key not in given else node
+
+        last = _Substitute().visit(tree)
+        try:
+            results[_fmt(float(annotation.group(2).replace(",", "").strip(" $")))] = last
+        except ValueError:
+            pass
+    if last is None or not _operations(last):
+        return None
+    # a sentence that quotes a result worked out in between would show what is not computed yet
+    sentences = [s.thought.rsplit(", so I compute", 1)[0] + "." for s in steps]
+    grounded = [s for s in sentences if not s.startswith("Next I compute") and set(_numbers(s)) <= given]
+    return ast.unparse(last), grounded or ["I put the steps together in one expression."]
+
+
+def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
+    """An item's worked solution as one calculator action: a thought that justifies every operation
+    from the question's words, in the order they are computed, then the whole expression
+    ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we subtract. So I
+    compute 12 + 7 - 3."). None when it has no usable solution."""
+    meta = item.meta or {}
+    try:
+        if task == "arith" and meta.get("steps") and meta.get("equation"):
+            reasons = [s["reason"] for s in meta["steps"]]
+            expression = ast.unparse(ast.parse(meta["equation"], mode="eval").body)
+        elif task == "gsm8k" and meta.get("solution"):
+            composed = _composed(meta["solution"], item.question)
+            if composed is None:
+                return None
+            expression, reasons = composed
+        elif meta.get("equation"):
+            tree = _whole(ast.parse(meta["equation"].strip(), mode="eval").body)
+            ops = _operations(tree)
+            if not ops:
+                return None
+            expression = ast.unparse(tree)
+            reasons = list(dict.fromkeys(justify(item.question, op, "", "").split(":")[0] + "." for op in ops))
+        else:
+            return None
+    except SyntaxError:
+        return None
+    return [ReplayStep(" ".join(reasons), expression)]
+
+
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
 #: Quantities written as words ("three times as many", "twice", "a dozen"); "one" is left out (it is
@@ -221,7 +301,13 @@ def _final(given: list[str], unused: list[str]) -> Any:
     return reply
 
 
-def replay_model(steps: list[ReplayStep], question: str = "") -> ScriptedChatModel:
+def _answer(messages: list[BaseMessage]) -> str:
+    """The answer of a one-action (``equation``) replay: the result answers the question."""
+    value = _last_observation(messages)
+    return f" The calculator gave {value}, so this answers the question.\nFinal Answer: {value}"
+
+
+def replay_model(steps: list[ReplayStep], question: str = "", *, style: str = "steps") -> ScriptedChatModel:
     """A scripted model that performs ``steps`` in the text protocol, then answers with the last
     real observation.
 
@@ -229,7 +315,14 @@ def replay_model(steps: list[ReplayStep], question: str = "") -> ScriptedChatMod
     number is used" it answered after the first result of 99% of two-step problems), so after each
     result the thought goes over the question's numbers before it decides: "Of 28, 4 and 2, still to
     use: 2." goes on; "still to use: none" answers (naming numbers the question did not need).
+    ``style="equation"`` replays the one action of :func:`worked_equation`, then answers.
     """
+    if style not in REPLAY_STYLES:
+        raise ValueError(f"unknown replay style {style!r}; one of {', '.join(REPLAY_STYLES)}")
+    if style == "equation":
+        (step,) = steps
+        return ScriptedChatModel(script=[f" {step.thought}\nAction: calculator\nAction Input: {step.expression}",
+                                         _answer], spec="teacher:dataset")
     given = _numbers(question, words=True)
     consumed, unused = _consumed(given, [_numbers(s.expression) for s in steps])
     shown = list(dict.fromkeys(given))  # the tally lists each value once, in the question's order

@@ -1,6 +1,8 @@
 """Teachers for a distillation round: each solves a pool of items and leaves verified traces.
 
-- ``dataset``: worked solutions replayed through the ReAct graph and the real calculator.
+- ``dataset[,STYLE]``: worked solutions replayed through the ReAct graph and the real calculator,
+  one action per operation (``steps``, the default) or the whole solution as one expression
+  (``equation``).
 - ``self[,STRATEGY]``: the student amplified (several sampled attempts per item, STaR), with
   failures rationalized: the gold answer is given as a hint, and the hint is erased from the
   training prompt at harvest time.
@@ -16,7 +18,7 @@ from typing import Any
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.models import load_chat_model, parse_spec
-from apprentice.training.replay import replay_model, worked_steps
+from apprentice.training.replay import REPLAY_STYLES, replay_model, worked_equation, worked_steps
 
 __all__ = ["Teacher", "parse_teacher", "solve_pool", "HINT"]
 
@@ -25,16 +27,19 @@ HINT = "\n\n(Hint: the correct final answer is {answer}. Show the steps that rea
 
 @dataclass(frozen=True)
 class Teacher:
-    """Who teaches: ``kind`` is dataset, self or model; ``spec`` and ``strategy`` for the others."""
+    """Who teaches: ``kind`` is dataset, self or model; ``spec`` and ``strategy`` for the others;
+    ``replay`` is how a dataset teacher writes its worked solutions (``REPLAY_STYLES``)."""
 
     kind: str
     spec: str | None = None
     strategy: str = "react"
+    replay: str = "steps"
 
     @property
     def label(self) -> str:
         """What the traces' model column says."""
-        return {"dataset": "teacher:dataset", "self": f"teacher:self:{self.spec}"}.get(self.kind, self.spec or "")
+        dataset = "teacher:dataset" + ("" if self.replay == "steps" else f",{self.replay}")
+        return {"dataset": dataset, "self": f"teacher:self:{self.spec}"}.get(self.kind, self.spec or "")
 
     def for_student(self, student: str) -> Teacher:
         """A self teacher is the student of the moment (its traces and report rows name it)."""
@@ -42,11 +47,15 @@ class Teacher:
 
 
 def parse_teacher(text: str) -> Teacher:
-    """``dataset`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
+    """``dataset[,steps|equation]`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
     name, _, strategy = text.partition(",")
     name, strategy = name.strip(), (strategy.strip() or "react")
     if name == "dataset":
-        return Teacher("dataset", strategy="react")
+        style = strategy if strategy != "react" else "steps"
+        if style not in REPLAY_STYLES:
+            raise ApprenticeError(f"the dataset teacher replays worked solutions as {' or '.join(REPLAY_STYLES)}, "
+                                  f"not {style!r}")
+        return Teacher("dataset", strategy="react", replay=style)
     if name == "self":
         return Teacher("self", strategy=strategy)
     parse_spec(name)
@@ -91,11 +100,11 @@ def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: s
 def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[str, Any], attempts: int,
                 rationalize: bool, counts: dict[str, int]) -> bool:
     if teacher.kind == "dataset":
-        steps = worked_steps(task.name, item)
+        steps = (worked_equation if teacher.replay == "equation" else worked_steps)(task.name, item)
         if not steps:
             return False
-        return _run(item.question, task, item, replay_model(steps, item.question), teacher.label, "react",
-                    {**meta, "teacher": "dataset"}, counts)
+        return _run(item.question, task, item, replay_model(steps, item.question, style=teacher.replay),
+                    teacher.label, "react", {**meta, "teacher": "dataset", "replay": teacher.replay}, counts)
     kind = "self" if teacher.kind == "self" else "model"
     solved = False
     for attempt in range(attempts if teacher.kind == "self" else 1):
