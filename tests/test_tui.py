@@ -309,3 +309,29 @@ def test_model_choices_offer_adapters_and_openai(monkeypatch):
     monkeypatch.setattr(registry, "list_adapters", lambda: 1 / 0)
     monkeypatch.delenv("OPENAI_API_KEY")
     assert [spec for spec, _ in model_choices()] == ["local"]
+
+
+async def test_the_app_quits_when_its_terminal_hangs_up(apprentice_home):
+    """A closed terminal reads end-of-file forever (Textual's input thread would spin a CPU in an
+    orphaned app); the app notices the hang-up and exits."""
+    import os
+
+    from apprentice.tui.app import terminal_alive
+
+    master, slave = os.openpty()
+    try:
+        app = ChatApp(ScriptedChatModel(script=TOOL_TURN))
+        async with app.run_test(size=(110, 36)) as pilot:
+            assert terminal_alive(slave) and app.check_terminal(slave)
+            await pilot.pause()
+            assert app.is_running
+            os.close(master)
+            master = -1
+            assert not terminal_alive(slave)
+            assert app.check_terminal(slave) is False
+            await pilot.pause()
+        assert app.return_code == 1
+    finally:
+        os.close(slave)
+        if master >= 0:
+            os.close(master)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import termios
 from collections.abc import Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -13,7 +15,20 @@ from apprentice.tui.agent import ChatAgent
 from apprentice.tui.screens import ChatScreen
 from apprentice.tui.sessions import SessionStore
 
-__all__ = ["ChatApp", "run_chat"]
+__all__ = ["ChatApp", "run_chat", "terminal_alive"]
+
+#: How often a running app checks that its terminal is still there (seconds).
+TERMINAL_CHECK_SECONDS = 2.0
+
+
+def terminal_alive(fd: int) -> bool:
+    """Whether ``fd`` is still an open terminal. A hung-up terminal (its window closed, its tmux
+    server killed) reads as end-of-file forever and fails every ioctl with EIO."""
+    try:
+        termios.tcgetattr(fd)
+    except (termios.error, OSError, ValueError):
+        return False
+    return True
 
 
 class ChatApp(App):
@@ -60,6 +75,18 @@ class ChatApp(App):
         self.push_screen(ChatScreen(self.agent, self.sessions))
         if self._keymap_error:
             self.notify(f"keymap ignored: {self._keymap_error}", severity="warning")
+        if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
+            fd = sys.__stdin__.fileno()
+            self.set_interval(TERMINAL_CHECK_SECONDS, lambda: self.check_terminal(fd), name="terminal-check")
+
+    def check_terminal(self, fd: int) -> bool:
+        """Quit when the terminal has gone away: Textual's input thread reads end-of-file from a
+        hung-up terminal in a busy loop, so an orphaned app would spin a CPU until killed.
+        Threads are saved as they go (SqliteSaver), so nothing is lost."""
+        if terminal_alive(fd):
+            return True
+        self.exit(return_code=1)
+        return False
 
 
 def run_chat(model: str = "local", strategy: str = "react") -> None:
