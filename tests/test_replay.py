@@ -73,6 +73,7 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     the whole solution is one calculator call, so the student has no stop decision to learn."""
     from apprentice.graphs import run_question
     from apprentice.tasks import get_task
+    from apprentice.tools.calculator import calculate
     from apprentice.traces import open_store
     from apprentice.training.replay import replay_model, worked_equation
 
@@ -88,6 +89,7 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     # the arith generator's own reasons, one per step
     arith = get_task("arith", level=3).load(split="train", limit=1)[0]
     (step,) = worked_equation("arith", arith)
+    assert calculate(step.expression) == arith.answer and step.expression.count(" ") == 4
     assert step.thought == " ".join(s["reason"] for s in arith.meta["steps"])
     # GSM8K: a number that is an earlier result stands for the expression that computed it; a sentence
     # quoting a result worked out in between is left out of the thought
@@ -97,6 +99,18 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     (step,) = worked_equation("gsm8k", gsm)
     assert step.expression == "48 + 48 / 2" and step.thought == "Natalia sold 48/2 clips in May."
     assert worked_equation("svamp", Item(id="x", question="q", answer="1", meta={"equation": "7"})) is None
+    # a result equal to one of the question's numbers still stands for its working; a step whose
+    # result the final expression would not use makes no example
+    boxes = Item(id="b", question="Ann has 16 pens and 4 boxes of 4 pens. How many pens?", answer="32",
+                 meta={"solution": "The boxes hold 4*4 = <<4*4=16>>16 pens.\nIn all 16+16 = <<16+16=32>>32.\n#### 32"})
+    (step,) = worked_equation("gsm8k", boxes)
+    assert step.expression == "4 * 4 + 16" and step.thought.startswith("The boxes hold 4*4 pens.")
+    lost = Item(id="l", question="q 2 3 5", answer="10",
+                meta={"solution": "<<2*3=6>>6 then <<5+5=10>>10\n#### 10"})
+    assert worked_equation("gsm8k", lost) is None
+    for broken in ({"solution": "<<2*=3>>3"}, {"equation": 7}, {"equation": "9" + " + 1" * 5000}):
+        assert worked_equation("gsm8k" if "solution" in broken else "svamp",
+                               Item(id="z", question="q", answer="3", meta=broken)) is None
 
     task = get_task("svamp")
     result = run_question(svamp.question, model=replay_model([worked_equation("svamp", svamp)[0]], svamp.question,

@@ -33,6 +33,7 @@ class ReplayStep:
 
     thought: str
     expression: str
+    result: str = ""  # what the worked solution says it comes to (GSM8K annotations)
 
 
 _OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
@@ -130,7 +131,7 @@ def _gsm8k_steps(solution: str) -> list[ReplayStep] | None:
             after = _ANNOTATION.sub("", after).strip().rstrip(".")
             sentence = " ".join(p for p in (before.strip(), after) if p).strip(" ,")
             thought = f"{sentence}, so I compute {expr}." if sentence else f"Next I compute {expr}."
-            steps.append(ReplayStep(thought, expr))
+            steps.append(ReplayStep(thought, expr, result))
     return steps or None
 
 
@@ -162,29 +163,27 @@ def _operations(node: ast.AST) -> list[str]:
 
 
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
-    """GSM8K's annotations as one expression: a number that is an earlier result (and not one of the
-    question's) stands for the expression that computed it. Returns it with the annotations' sentences."""
+    """GSM8K's annotations as one expression: a number that is an earlier result not used yet stands
+    for the expression that computed it (the most recent such result first). None when a step's
+    working would be lost (its result is not part of the final expression). Returns the expression
+    with the annotations' sentences that quote only the question's numbers."""
     given = set(_numbers(question, words=True))
-    results: dict[str, ast.AST] = {}
-    last: ast.AST | None = None
     steps = _gsm8k_steps(solution) or []
-    for step, annotation in zip(steps, _ANNOTATION.finditer(solution), strict=True):
-        try:
-            tree = _whole(ast.parse(step.expression.replace("x", "*").replace(",", ""), mode="eval").body)
-        except SyntaxError:
-            return None
+    pending: list[tuple[str, ast.AST]] = []  # earlier results not used yet, in order
 
-        class _Substitute(ast.NodeTransformer):
-            def visit_Constant(self, node: ast.Constant) -> ast.AST:
-                key = _fmt(node.value) if isinstance(node.value, int | float) else ""
-                return results[key] if key in results and key not in given else node
+    class _Substitute(ast.NodeTransformer):
+        def visit_Constant(self, node: ast.Constant) -> ast.AST:
+            key = _fmt(node.value) if isinstance(node.value, int | float) else ""
+            for k in range(len(pending) - 1, -1, -1):
+                if pending[k][0] == key:
+                    return pending.pop(k)[1]
+            return node
 
-        last = _Substitute().visit(tree)
-        try:
-            results[_fmt(float(annotation.group(2).replace(",", "").strip(" $")))] = last
-        except ValueError:
-            pass
-    if last is None or not _operations(last):
+    last: ast.AST | None = None
+    for step in steps:
+        last = _Substitute().visit(_whole(ast.parse(step.expression.replace(",", ""), mode="eval").body))
+        pending.append((_fmt(float(step.result.replace(",", "").strip(" $"))), last))
+    if last is None or len(pending) != 1 or not _operations(last):
         return None
     # a sentence that quotes a result worked out in between would show what is not computed yet
     sentences = [s.thought.rsplit(", so I compute", 1)[0] + "." for s in steps]
@@ -195,8 +194,8 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
 def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     """An item's worked solution as one calculator action: a thought that justifies every operation
     from the question's words, in the order they are computed, then the whole expression
-    ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we subtract. So I
-    compute 12 + 7 - 3."). None when it has no usable solution."""
+    ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we subtract." and
+    ``12 + 7 - 3``). None when it has no usable solution."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
@@ -213,10 +212,11 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             if not ops:
                 return None
             expression = ast.unparse(tree)
-            reasons = list(dict.fromkeys(justify(item.question, op, "", "").split(":")[0] + "." for op in ops))
+            reasons = [justify(item.question, op, "", "").split(":")[0] + "." for op in ops]
         else:
             return None
-    except SyntaxError:
+    # a worked solution the replay cannot read is skipped, never the end of the round
+    except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError):
         return None
     return [ReplayStep(" ".join(reasons), expression)]
 
