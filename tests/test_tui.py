@@ -313,7 +313,8 @@ def test_model_choices_offer_adapters_and_openai(monkeypatch):
 
 async def test_the_app_quits_when_its_terminal_hangs_up(apprentice_home):
     """A closed terminal reads end-of-file forever (Textual's input thread would spin a CPU in an
-    orphaned app); the app notices the hang-up and exits."""
+    orphaned app); the watch thread notices the hang-up and the app exits with status 1."""
+    import asyncio
     import os
 
     from apprentice.tui.app import terminal_alive
@@ -322,14 +323,18 @@ async def test_the_app_quits_when_its_terminal_hangs_up(apprentice_home):
     try:
         app = ChatApp(ScriptedChatModel(script=TOOL_TURN))
         async with app.run_test(size=(110, 36)) as pilot:
-            assert terminal_alive(slave) and app.check_terminal(slave)
-            await pilot.pause()
-            assert app.is_running
+            watch = threading.Thread(target=app.watch_terminal, args=(slave, asyncio.get_running_loop()),
+                                     kwargs={"interval": 0.05, "grace": 30}, daemon=True)
+            watch.start()
+            await pilot.pause(0.3)
+            assert terminal_alive(slave) and app.is_running and watch.is_alive()
             os.close(master)
             master = -1
             assert not terminal_alive(slave)
-            assert app.check_terminal(slave) is False
-            await pilot.pause()
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if not app.is_running:
+                    break
         assert app.return_code == 1
     finally:
         os.close(slave)

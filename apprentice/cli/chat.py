@@ -12,8 +12,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from apprentice.tui import run_chat
 
     parse_spec(args.model)  # a malformed spec is one error line, before the screen opens
-    run_chat(args.model, args.strategy)
-    return 0
+    return run_chat(args.model, args.strategy)
 
 
 @command("chat")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
-import termios
+import threading
+import time
 from collections.abc import Callable
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -25,8 +28,12 @@ def terminal_alive(fd: int) -> bool:
     """Whether ``fd`` is still an open terminal. A hung-up terminal (its window closed, its tmux
     server killed) reads as end-of-file forever and fails every ioctl with EIO."""
     try:
+        import termios  # POSIX only; elsewhere there is nothing to check
+
         termios.tcgetattr(fd)
-    except (termios.error, OSError, ValueError):
+    except ImportError:
+        return True
+    except (OSError, ValueError, termios.error):
         return False
     return True
 
@@ -76,19 +83,31 @@ class ChatApp(App):
         if self._keymap_error:
             self.notify(f"keymap ignored: {self._keymap_error}", severity="warning")
         if not self.is_headless and sys.__stdin__ is not None and sys.__stdin__.isatty():
-            fd = sys.__stdin__.fileno()
-            self.set_interval(TERMINAL_CHECK_SECONDS, lambda: self.check_terminal(fd), name="terminal-check")
+            threading.Thread(target=self.watch_terminal, args=(sys.__stdin__.fileno(), asyncio.get_running_loop()),
+                             name="terminal-watch", daemon=True).start()
 
-    def check_terminal(self, fd: int) -> bool:
-        """Quit when the terminal has gone away: Textual's input thread reads end-of-file from a
-        hung-up terminal in a busy loop, so an orphaned app would spin a CPU until killed.
-        Threads are saved as they go (SqliteSaver), so nothing is lost."""
-        if terminal_alive(fd):
-            return True
-        self.exit(return_code=1)
-        return False
+    def watch_terminal(self, fd: int, loop: asyncio.AbstractEventLoop, *, interval: float = TERMINAL_CHECK_SECONDS,
+                       grace: float = 5.0) -> None:
+        """Quit when the terminal goes away (runs on its own thread until then).
+
+        Textual's input thread reads end-of-file from a hung-up terminal in a busy loop, so an
+        orphaned app would spin a CPU until killed; and once its writer thread dies on EIO, a
+        streaming answer can block the event loop on a full output queue. So the check runs here,
+        asks the loop to exit, and ends the process itself if the loop cannot within ``grace``
+        seconds. Threads are saved as each turn ends (SqliteSaver); nothing finished is lost."""
+        while terminal_alive(fd):
+            time.sleep(interval)
+        try:
+            loop.call_soon_threadsafe(lambda: self.exit(return_code=1))
+        except RuntimeError:  # the loop has already closed: the app is gone
+            return
+        time.sleep(grace)
+        if self.is_running:
+            os._exit(1)
 
 
-def run_chat(model: str = "local", strategy: str = "react") -> None:
-    """Open the chat UI in the terminal (blocks until the user quits)."""
-    ChatApp(model, strategy).run()
+def run_chat(model: str = "local", strategy: str = "react") -> int:
+    """Open the chat UI in the terminal (blocks until the user quits); the app's exit status."""
+    app = ChatApp(model, strategy)
+    app.run()
+    return app.return_code or 0
