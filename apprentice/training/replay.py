@@ -162,6 +162,55 @@ def _operations(node: ast.AST) -> list[str]:
     return []
 
 
+def _shown(node: ast.AST, *, top: bool = True) -> str:
+    """An equation written with every inner operation in parentheses (``(72 - 53) * 3``, also
+    ``(82 - 12) + 13``): the order of computation is always written out, so a student never has to
+    know when precedence makes parentheses necessary."""
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        text = f"{_shown(node.left, top=False)} {_OPS[type(node.op)]} {_shown(node.right, top=False)}"
+        return text if top else f"({text})"
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+        return _fmt(node.value)
+    return ast.unparse(node)
+
+
+_CLAUSE = re.compile(r"[.?!,;:]\s+|[.?!]$|\s+(?:and|but|while|if|then|so)\s+", re.IGNORECASE)
+
+
+def _quotes(question: str, numbers: list[str], *, before: int = 3, after: int = 4) -> list[str]:
+    """For each number, the words around it in its clause of the question ("they harvest 41 sacks of
+    unripe oranges", "Aisha has three times as much money"): what it counts, in the question's words.
+    A number used twice takes its next occurrence (its first again when there is none); a quote is
+    listed once."""
+    places = [(words, i, found) for clause in _CLAUSE.split(question) if (words := (clause or "").split())
+              for i, word in enumerate(words) for found in _numbers(word.strip("$"), words=True)]
+    taken: list[int] = []
+    quotes: list[str] = []
+    for number in numbers:
+        spots = [k for k, place in enumerate(places) if place[2] == number]
+        if not spots:
+            continue
+        spot = next((k for k in spots if k not in taken), spots[0])
+        taken.append(spot)
+        words, i, _ = places[spot]
+        quotes.append(" ".join(words[max(0, i - before): i + after + 1]))
+    return list(dict.fromkeys(quotes))
+
+
+def _leaves(node: ast.AST) -> list[str]:
+    """The numbers of an equation, left to right."""
+    if isinstance(node, ast.BinOp):
+        return [*_leaves(node.left), *_leaves(node.right)]
+    return [_fmt(node.value)] if isinstance(node, ast.Constant) and isinstance(node.value, int | float) else []
+
+
+def _uses(question: str, tree: ast.AST) -> str:
+    """'I use "A", "B" and "C".': where each number of the equation comes from, quoted, before any
+    operation is chosen (the numbers a question does not need are left out)."""
+    quoted = ['"' + q + '"' for q in _quotes(question, _leaves(tree))]
+    return f"I use {_listed(quoted)}." if quoted else ""
+
+
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     """GSM8K's annotations as one expression: a number that is an earlier result not used yet stands
     for the expression that computed it (the most recent such result first). None when a step's
@@ -188,19 +237,22 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     # a sentence that quotes a result worked out in between would show what is not computed yet
     sentences = [s.thought.rsplit(", so I compute", 1)[0] + "." for s in steps]
     grounded = [s for s in sentences if not s.startswith("Next I compute") and set(_numbers(s)) <= given]
-    return ast.unparse(last), grounded or ["I put the steps together in one expression."]
+    return _shown(last), grounded or ["I put the steps together in one expression."]
 
 
 def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
-    """An item's worked solution as one calculator action: a thought that justifies every operation
-    from the question's words, in the order they are computed, then the whole expression
-    ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we subtract." and
-    ``12 + 7 - 3``). None when it has no usable solution."""
+    """An item's worked solution as one calculator action: a thought that quotes where each number
+    comes from, then justifies every operation from the question's words in the order they are
+    computed, then the whole expression with its order written out ('I use "Tom has 12 apples", "He
+    buys 7 more apples at the" and "He gives 3 apples to Maria". Tom buys 7 more apples, so we add.
+    Giving 3 apples away leaves fewer, so we subtract.' and ``(12 + 7) - 3``). GSM8K solutions keep
+    their own sentences. None when there is no usable solution."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
-            reasons = [s["reason"] for s in meta["steps"]]
-            expression = ast.unparse(ast.parse(meta["equation"], mode="eval").body)
+            tree = ast.parse(meta["equation"], mode="eval").body
+            reasons = [_uses(item.question, tree), *(s["reason"] for s in meta["steps"])]
+            expression = _shown(tree)
         elif task == "gsm8k" and meta.get("solution"):
             composed = _composed(meta["solution"], item.question)
             if composed is None:
@@ -211,14 +263,15 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             ops = _operations(tree)
             if not ops:
                 return None
-            expression = ast.unparse(tree)
-            reasons = [justify(item.question, op, "", "").split(":")[0] + "." for op in ops]
+            expression = _shown(tree)
+            reasons = [_uses(item.question, tree), *(justify(item.question, op, "", "").split(":")[0] + "."
+                                                     for op in ops)]
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
     except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError):
         return None
-    return [ReplayStep(" ".join(reasons), expression)]
+    return [ReplayStep(" ".join(r for r in reasons if r), expression)]
 
 
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
