@@ -80,25 +80,18 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     svamp = Item(id="s", question="Sam had 9 pens. He gave away 4 and bought 6. How many pens does he have left?",
                  answer="11", meta={"equation": "( 9.0 - 4.0 ) + 6.0"})
     (step,) = worked_equation("svamp", svamp)
-    # every inner operation in parentheses; the numbers' places in the question quoted first
+    # every inner operation in parentheses: the order of computation is always written out
     assert step.expression == "(9 - 4) + 6"
-    assert step.thought == ('I use "Sam had 9 pens", "He gave away 4" and "bought 6". The question says "left", so '
-                            'I subtract. The question says "bought", so I add.')
+    assert step.thought == 'The question says "left", so I subtract. The question says "bought", so I add.'
     # an inner operation keeps its parentheses
     inner = Item(id="i", question="Ann has 6 and Bo has 2 and gets 3 more. How many more does Ann have than Bo?",
                  answer="1", meta={"equation": "( 6.0 - ( 2.0 + 3.0 ) )"})
     assert worked_equation("svamp", inner)[0].expression == "6 - (2 + 3)"
-    # a number used twice quotes its next occurrence
-    twice = Item(id="t", question="Leo has 81 pens. He splits them into 9 piles. He trades each for 9 tokens.",
-                 answer="81", meta={"equation": "( 81.0 / 9.0 ) * 9.0"})
-    assert worked_equation("svamp", twice)[0].thought.startswith(
-        'I use "Leo has 81 pens", "He splits them into 9 piles" and "He trades each for 9 tokens".')
     # the arith generator's own reasons, one per step
     arith = get_task("arith", level=3).load(split="train", limit=1)[0]
     (step,) = worked_equation("arith", arith)
     assert calculate(step.expression) == arith.answer and step.expression.count(" ") == 4
-    assert step.expression.startswith("(") and step.thought.startswith("I use ")
-    assert step.thought.endswith(" ".join(s["reason"] for s in arith.meta["steps"]))
+    assert step.expression.startswith("(") and step.thought == " ".join(s["reason"] for s in arith.meta["steps"])
     # GSM8K: a number that is an earlier result stands for the expression that computed it; a sentence
     # quoting a result worked out in between is left out of the thought
     gsm = Item(id="g", question="Natalia sold 48 clips in April and half as many in May. How many in all?",

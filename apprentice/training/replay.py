@@ -174,43 +174,6 @@ def _shown(node: ast.AST, *, top: bool = True) -> str:
     return ast.unparse(node)
 
 
-_CLAUSE = re.compile(r"[.?!,;:]\s+|[.?!]$|\s+(?:and|but|while|if|then|so)\s+", re.IGNORECASE)
-
-
-def _quotes(question: str, numbers: list[str], *, before: int = 3, after: int = 4) -> list[str]:
-    """For each number, the words around it in its clause of the question ("they harvest 41 sacks of
-    unripe oranges", "Aisha has three times as much money"): what it counts, in the question's words.
-    A number used twice takes its next occurrence (its first again when there is none); a quote is
-    listed once."""
-    places = [(words, i, found) for clause in _CLAUSE.split(question) if (words := (clause or "").split())
-              for i, word in enumerate(words) for found in _numbers(word.strip("$"), words=True)]
-    taken: list[int] = []
-    quotes: list[str] = []
-    for number in numbers:
-        spots = [k for k, place in enumerate(places) if place[2] == number]
-        if not spots:
-            continue
-        spot = next((k for k in spots if k not in taken), spots[0])
-        taken.append(spot)
-        words, i, _ = places[spot]
-        quotes.append(" ".join(words[max(0, i - before): i + after + 1]))
-    return list(dict.fromkeys(quotes))
-
-
-def _leaves(node: ast.AST) -> list[str]:
-    """The numbers of an equation, left to right."""
-    if isinstance(node, ast.BinOp):
-        return [*_leaves(node.left), *_leaves(node.right)]
-    return [_fmt(node.value)] if isinstance(node, ast.Constant) and isinstance(node.value, int | float) else []
-
-
-def _uses(question: str, tree: ast.AST) -> str:
-    """'I use "A", "B" and "C".': where each number of the equation comes from, quoted, before any
-    operation is chosen (the numbers a question does not need are left out)."""
-    quoted = ['"' + q + '"' for q in _quotes(question, _leaves(tree))]
-    return f"I use {_listed(quoted)}." if quoted else ""
-
-
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     """GSM8K's annotations as one expression: a number that is an earlier result not used yet stands
     for the expression that computed it (the most recent such result first). None when a step's
@@ -241,18 +204,19 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
 
 
 def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
-    """An item's worked solution as one calculator action: a thought that quotes where each number
-    comes from, then justifies every operation from the question's words in the order they are
-    computed, then the whole expression with its order written out ('I use "Tom has 12 apples", "He
-    buys 7 more apples at the" and "He gives 3 apples to Maria". Tom buys 7 more apples, so we add.
-    Giving 3 apples away leaves fewer, so we subtract.' and ``(12 + 7) - 3``). GSM8K solutions keep
-    their own sentences. None when there is no usable solution."""
+    """An item's worked solution as one calculator action: a thought that justifies every operation
+    from the question's words in the order they are computed, then the whole expression with that
+    order written out ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we
+    subtract." and ``(12 + 7) - 3``). GSM8K solutions keep their own sentences. None when there is
+    no usable solution.
+
+    Quoting first where each number comes from ('I use "Tom has 12 apples", ...') was measured and
+    dropped: the student learned to quote two numbers and stop there (two-step 24.5% -> 4%)."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
-            tree = ast.parse(meta["equation"], mode="eval").body
-            reasons = [_uses(item.question, tree), *(s["reason"] for s in meta["steps"])]
-            expression = _shown(tree)
+            reasons = [s["reason"] for s in meta["steps"]]
+            expression = _shown(ast.parse(meta["equation"], mode="eval").body)
         elif task == "gsm8k" and meta.get("solution"):
             composed = _composed(meta["solution"], item.question)
             if composed is None:
@@ -264,14 +228,13 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             if not ops:
                 return None
             expression = _shown(tree)
-            reasons = [_uses(item.question, tree), *(justify(item.question, op, "", "").split(":")[0] + "."
-                                                     for op in ops)]
+            reasons = [justify(item.question, op, "", "").split(":")[0] + "." for op in ops]
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
     except (SyntaxError, ValueError, TypeError, AttributeError, OverflowError, RecursionError):
         return None
-    return [ReplayStep(" ".join(r for r in reasons if r), expression)]
+    return [ReplayStep(" ".join(reasons), expression)]
 
 
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
