@@ -134,3 +134,17 @@ def test_the_dataset_teacher_names_its_replay_style():
     assert equation.replay == "equation" and equation.label == "teacher:dataset,equation"
     with pytest.raises(ApprenticeError, match="steps or equation, not 'tot'"):
         parse_teacher("dataset,tot")
+
+
+def test_a_dataset_teacher_in_equation_style_solves_a_pool_in_one_call_per_item():
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+    from apprentice.training.teachers import parse_teacher, solve_pool
+
+    task = get_task("arith", level=4, n=6, seed=3)
+    items = task.load(split="train")
+    counts = solve_pool(parse_teacher("dataset,equation"), task, items, student="local", meta={"distill": "eq"})
+    assert counts["solved"] == counts["runs"] == len(items)
+    runs = [r for r in open_store().query(model="teacher:dataset,equation") if r.meta.get("distill") == "eq"]
+    assert len(runs) == len(items) and all(r.meta["replay"] == "equation" and r.correct for r in runs)
+    assert all(len([s for s in open_store().get(r.id).steps if s.kind == "llm"]) == 2 for r in runs)
