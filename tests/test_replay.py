@@ -80,8 +80,8 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     svamp = Item(id="s", question="Sam had 9 pens. He gave away 4 and bought 6. How many pens does he have left?",
                  answer="11", meta={"equation": "( 9.0 - 4.0 ) + 6.0"})
     (step,) = worked_equation("svamp", svamp)
-    # every inner operation in parentheses: the order of computation is always written out
-    assert step.expression == "(9 - 4) + 6"
+    # only the parentheses the order of computation needs
+    assert step.expression == "9 - 4 + 6"
     assert step.thought == 'The question says "left", so I subtract. The question says "bought", so I add.'
     # an inner operation keeps its parentheses
     inner = Item(id="i", question="Ann has 6 and Bo has 2 and gets 3 more. How many more does Ann have than Bo?",
@@ -91,21 +91,21 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     arith = get_task("arith", level=3).load(split="train", limit=1)[0]
     (step,) = worked_equation("arith", arith)
     assert calculate(step.expression) == arith.answer and step.expression.count(" ") == 4
-    assert step.expression.startswith("(") and step.thought == " ".join(s["reason"] for s in arith.meta["steps"])
+    assert step.thought == " ".join(s["reason"] for s in arith.meta["steps"])
     # GSM8K: a number that is an earlier result stands for the expression that computed it; a sentence
     # quoting a result worked out in between is left out of the thought
     gsm = Item(id="g", question="Natalia sold 48 clips in April and half as many in May. How many in all?",
                answer="72", meta={"solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
                                               "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"})
     (step,) = worked_equation("gsm8k", gsm)
-    assert step.expression == "48 + (48 / 2)" and step.thought == "Natalia sold 48/2 clips in May."
+    assert step.expression == "48 + 48 / 2" and step.thought == "Natalia sold 48/2 clips in May."
     assert worked_equation("svamp", Item(id="x", question="q", answer="1", meta={"equation": "7"})) is None
     # a result equal to one of the question's numbers still stands for its working; a step whose
     # result the final expression would not use makes no example
     boxes = Item(id="b", question="Ann has 16 pens and 4 boxes of 4 pens. How many pens?", answer="32",
                  meta={"solution": "The boxes hold 4*4 = <<4*4=16>>16 pens.\nIn all 16+16 = <<16+16=32>>32.\n#### 32"})
     (step,) = worked_equation("gsm8k", boxes)
-    assert step.expression == "(4 * 4) + 16" and step.thought.startswith("The boxes hold 4*4 pens.")
+    assert step.expression == "4 * 4 + 16" and step.thought.startswith("The boxes hold 4*4 pens.")
     lost = Item(id="l", question="q 2 3 5", answer="10",
                 meta={"solution": "<<2*3=6>>6 then <<5+5=10>>10\n#### 10"})
     assert worked_equation("gsm8k", lost) is None
@@ -119,7 +119,7 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
                           model_spec="teacher:dataset,equation", task=task, item=svamp, tools=["calculator"])
     assert result.correct is True
     raws = [s.raw for s in open_store().get(result.run_id).steps if s.kind == "llm"]
-    assert len(raws) == 2 and "Action Input: (9 - 4) + 6" in raws[0]
+    assert len(raws) == 2 and "Action Input: 9 - 4 + 6" in raws[0]
     assert raws[1] == " The calculator gave 11, so this answers the question.\nFinal Answer: 11"
 
 

@@ -162,18 +162,6 @@ def _operations(node: ast.AST) -> list[str]:
     return []
 
 
-def _shown(node: ast.AST, *, top: bool = True) -> str:
-    """An equation written with every inner operation in parentheses (``(72 - 53) * 3``, also
-    ``(82 - 12) + 13``): the order of computation is always written out, so a student never has to
-    know when precedence makes parentheses necessary."""
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        text = f"{_shown(node.left, top=False)} {_OPS[type(node.op)]} {_shown(node.right, top=False)}"
-        return text if top else f"({text})"
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return _fmt(node.value)
-    return ast.unparse(node)
-
-
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     """GSM8K's annotations as one expression: a number that is an earlier result not used yet stands
     for the expression that computed it (the most recent such result first). None when a step's
@@ -200,23 +188,25 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     # a sentence that quotes a result worked out in between would show what is not computed yet
     sentences = [s.thought.rsplit(", so I compute", 1)[0] + "." for s in steps]
     grounded = [s for s in sentences if not s.startswith("Next I compute") and set(_numbers(s)) <= given]
-    return _shown(last), grounded or ["I put the steps together in one expression."]
+    return ast.unparse(last), grounded or ["I put the steps together in one expression."]
 
 
 def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     """An item's worked solution as one calculator action: a thought that justifies every operation
-    from the question's words in the order they are computed, then the whole expression with that
-    order written out ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer, so we
-    subtract." and ``(12 + 7) - 3``). GSM8K solutions keep their own sentences. None when there is
-    no usable solution.
+    from the question's words in the order they are computed, then the whole expression with only
+    the parentheses it needs ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer,
+    so we subtract." and ``12 + 7 - 3``). GSM8K solutions keep their own sentences. None when there
+    is no usable solution.
 
-    Quoting first where each number comes from ('I use "Tom has 12 apples", ...') was measured and
-    dropped: the student learned to quote two numbers and stop there (two-step 24.5% -> 4%)."""
+    Two variants were measured on full held-out splits and dropped (benchmarks/results/distill_calc):
+    every inner operation in parentheses (``(12 + 7) - 3``: two-step 24.5% -> 4.5%, the student has
+    to decide on "(" before its first number and mostly stops after one operation), and quoting
+    first where each number comes from (two-step 4%)."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
             reasons = [s["reason"] for s in meta["steps"]]
-            expression = _shown(ast.parse(meta["equation"], mode="eval").body)
+            expression = ast.unparse(ast.parse(meta["equation"], mode="eval").body)
         elif task == "gsm8k" and meta.get("solution"):
             composed = _composed(meta["solution"], item.question)
             if composed is None:
@@ -227,8 +217,9 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             ops = _operations(tree)
             if not ops:
                 return None
-            expression = _shown(tree)
-            reasons = [justify(item.question, op, "", "").split(":")[0] + "." for op in ops]
+            expression = ast.unparse(tree)
+            # one sentence per distinct reason: two additions with the same cue are said once
+            reasons = list(dict.fromkeys(justify(item.question, op, "", "").split(":")[0] + "." for op in ops))
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
