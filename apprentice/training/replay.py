@@ -19,7 +19,7 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import Item
 
-__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "justify", "replay_model"]
+__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -69,21 +69,26 @@ def _cue(text: str, cues: list[str], *, earliest: bool) -> str | None:
     return min(found)[2] if earliest else min(found, key=lambda f: f[1])[2]
 
 
-def justify(question: str, op: str, a: str, b: str) -> str:
-    """A thought that says why ``op`` applies, quoting the words of the question that call for it.
+def reason(question: str, op: str) -> str:
+    """Why ``op`` applies, quoting the words of the question that call for it.
 
     The asking sentence decides first ("How many more ... than" is a difference whatever the story
     says), its most specific cue winning; then the earliest cue of the story; failing both, the
-    thought says the operation without a quote.
+    reason says the operation without a quote.
     """
     asked = _asked(question)
     cues = _CUES.get(op, [])
     verb = _VERBS.get(op, "compute")
     cue = _cue(asked.lower(), cues, earliest=False) or _cue(question.lower(), cues, earliest=True)
     if cue:
-        return f'The question says "{cue.strip()}", so I {verb}: {a} {op} {b}.'
+        return f'The question says "{cue.strip()}", so I {verb}'
     # no deciding word: say what is done without inventing a quote
-    return f"To find what is asked, I {verb}: {a} {op} {b}."
+    return f"To find what is asked, I {verb}"
+
+
+def justify(question: str, op: str, a: str, b: str) -> str:
+    """A step's thought: the :func:`reason` for ``op``, then the operation itself."""
+    return f"{reason(question, op)}: {a} {op} {b}."
 
 
 def _fmt(value: float) -> str:
@@ -219,7 +224,7 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
                 return None
             expression = ast.unparse(tree)
             # one sentence per distinct reason: two additions with the same cue are said once
-            reasons = list(dict.fromkeys(justify(item.question, op, "", "").split(":")[0] + "." for op in ops))
+            reasons = list(dict.fromkeys(reason(item.question, op) + "." for op in ops))
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
@@ -277,8 +282,7 @@ def _next_reply(step: ReplayStep, given: list[str], needed: list[str]) -> Any:
     tally = _tally(given, needed) + ("" if needed else ", but earlier results remain to combine")
 
     def reply(messages: list[BaseMessage]) -> str:
-        return (f" The calculator gave {_last_observation(messages)}. {tally}. {step.thought}\n"
-                f"Action: calculator\nAction Input: {step.expression}")
+        return f" The calculator gave {_last_observation(messages)}. {tally}.{_action(step)}"
     return reply
 
 
@@ -308,6 +312,11 @@ def _final(given: list[str], unused: list[str]) -> Any:
     return reply
 
 
+def _action(step: ReplayStep) -> str:
+    """A step's thought and its calculator action, as the text protocol writes them."""
+    return f" {step.thought}\nAction: calculator\nAction Input: {step.expression}"
+
+
 def _answer(messages: list[BaseMessage]) -> str:
     """The answer of a one-action (``equation``) replay: the result answers the question."""
     value = _last_observation(messages)
@@ -328,13 +337,11 @@ def replay_model(steps: list[ReplayStep], question: str = "", *, style: str = "s
         raise ValueError(f"unknown replay style {style!r}; one of {', '.join(REPLAY_STYLES)}")
     if style == "equation":
         (step,) = steps
-        return ScriptedChatModel(script=[f" {step.thought}\nAction: calculator\nAction Input: {step.expression}",
-                                         _answer], spec="teacher:dataset")
+        return ScriptedChatModel(script=[_action(step), _answer], spec="teacher:dataset")
     given = _numbers(question, words=True)
     consumed, unused = _consumed(given, [_numbers(s.expression) for s in steps])
     shown = list(dict.fromkeys(given))  # the tally lists each value once, in the question's order
-    script: list[Any] = [f" {steps[0].thought}\nAction: calculator\nAction Input: {steps[0].expression}"] \
-        if steps else []
+    script: list[Any] = [_action(steps[0])] if steps else []
     for k in range(1, len(steps)):
         later = {n for took in consumed[k:] for n in took}
         script.append(_next_reply(steps[k], shown, [n for n in shown if n in later]))
