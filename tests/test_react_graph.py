@@ -59,6 +59,13 @@ def test_unparseable_step_is_fed_back_not_raised():
     assert "I could not read your last step" in model.prompts[1][-1].text
 
 
+def test_a_repeated_final_answer_keyword_is_not_part_of_the_answer():
+    # SmolLM2 wrote "20 Final Answer: 20" in the chat UI; the answer is what follows the last keyword
+    model = ScriptedChatModel(script=[" I add.\nFinal Answer: 20 Final Answer: 19"])
+    result = run_question("Tom has 12 apples and buys 7 more. How many?", model=model, tools=["calculator"])
+    assert result.answer == "19"
+
+
 def test_step_limit_forces_an_answer():
     model = ScriptedChatModel(
         script=[" loop\nAction: calculator\nAction Input: 1+1"] * 2 + [" 2"],

@@ -145,7 +145,9 @@ def parse_react(text: str, tools: Sequence[str] = ()) -> ReactStep:
     head_end = min(m.start() for m in (final, action) if m) if (final or action) else len(text)
     thought = _THOUGHT_RE.sub("", text[:head_end].strip(), count=1).strip()
     if final and (not action or final.start() < action.start()):
-        answer = _clean(text[final.end():].strip().split("\n\n")[0])
+        # "20 Final Answer: 20": a model that repeats the keyword means the answer after the last one
+        stated = [_clean(part) for part in _FINAL_RE.split(text[final.end():].strip().split("\n\n")[0])]
+        answer = next((part for part in reversed(stated) if part), "")
         if answer:
             return ReactStep(thought=thought, final_answer=answer)
         return ReactStep(thought=thought, problem="the final answer is empty")
