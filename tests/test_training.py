@@ -273,3 +273,24 @@ def test_the_card_histogram_is_in_proportion():
     bars = {line.split("|")[0].strip(): line.split("|")[1].split() for line in card.splitlines() if " | " in line}
     assert bars["200-399"] == ["#" * 60, "120"] and bars["400-799"] == ["#" * 15, "30"]
     assert bars["800-1599"] == ["#", "1"] and bars["0-99"] == ["0"]
+
+
+def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, monkeypatch):
+    # a STaR rationalization seen in a self-taught round: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint)
+    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
+    task = get_task("arith", level=1, n=4, seed=2)
+    item = task.load(split="train")[0]
+    copied = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1000000 + 1",
+                                       f" Final Answer: {item.answer}"])
+    computed = ScriptedChatModel(script=[f" I add.\nAction: calculator\nAction Input: {item.answer} + 0",
+                                         f" Final Answer: {item.answer}"])
+    direct = ScriptedChatModel(script=[f" Final Answer: {item.answer}"])
+    for name, model in (("copied", copied), ("computed", computed), ("direct", direct)):
+        result = run_question(item.question, model=model, model_spec=name, task=task, item=item,
+                              tools=["calculator"])
+        assert result.correct
+    out = tmp_path / "d"
+    result = harvest(HarvestConfig(out=out, task="arith", tools=["calculator"], max_per_question=3))
+    assert result.skipped["answer not computed by the calculator"] == 1
+    kept = _rows(out / "train.jsonl") + _rows(out / "eval.jsonl")
+    assert sorted(r["metadata"]["model"] for r in kept) == ["computed", "direct"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
+from apprentice.tasks.answers import extract_number, numbers_match, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
@@ -88,7 +89,27 @@ def _keep(run: Run, config: HarvestConfig) -> str | None:
         return "not verified"
     if config.min_score is not None and (run.score or 0.0) < config.min_score:
         return "score too low"
+    if run.correct and not _answer_computed(run):
+        return "answer not computed by the calculator"
     return None
+
+
+def _answer_computed(run: Run) -> bool:
+    """False when a run used the calculator but none of its results is the numeric answer it gave.
+
+    Such an answer was copied from a STaR rationalization hint or guessed. Seen in a round of
+    self-taught traces: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint). Its reasoning does
+    not reach the answer, so it is no rationale to learn from. A run without calculator results is
+    not judged here.
+    """
+    if not run.steps:
+        return True
+    results = [parse_number(s.observation) for s in run.steps
+               if s.kind == "observation" and s.tool == "calculator" and s.observation]
+    answer = parse_number(extract_number(run.answer))
+    if not results or answer is None:
+        return True
+    return any(result is not None and numbers_match(result, answer) for result in results)
 
 
 def _key(text: str) -> str:
@@ -148,7 +169,7 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
     """DPO pairs: a verified and a failed trace of the same question, same strategy."""
     groups: dict[tuple, dict[bool, list[ChatExample]]] = defaultdict(lambda: {True: [], False: []})
     for run in runs:
-        if run.correct is None:
+        if run.correct is None or (run.correct and not _answer_computed(run)):
             continue
         answer_format = get_task(run.task).answer_format if run.task else ""
         example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools,
