@@ -294,3 +294,19 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
     assert result.skipped["answer not computed by the calculator"] == 1
     kept = _rows(out / "train.jsonl") + _rows(out / "eval.jsonl")
     assert sorted(r["metadata"]["model"] for r in kept) == ["computed", "direct"]
+
+
+def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
+    from apprentice.training.teachers import _run
+
+    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
+    task = get_task("arith", level=1, n=4, seed=2)
+    item = task.load(split="train")[0]
+    copied = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1000000 + 1",
+                                       f" Final Answer: {item.answer}"])
+    computed = ScriptedChatModel(script=[f" I add.\nAction: calculator\nAction Input: {item.answer} + 0",
+                                         f" Final Answer: {item.answer}"])
+    counts = {"runs": 0}
+    assert not _run(item.question, task, item, copied, "copied", "react", {}, counts)
+    assert _run(item.question, task, item, computed, "computed", "react", {}, counts)
+    assert counts["runs"] == 2

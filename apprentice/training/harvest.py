@@ -24,7 +24,7 @@ from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
 __all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
-           "collect_runs", "preference_pairs", "write_dataset"]
+           "collect_runs", "preference_pairs", "write_dataset", "answer_computed"]
 
 #: An Orca-style explanation system prompt (optional; with prompt erasure it is replaced at train time).
 EXPLAIN_SYSTEM = ("You are a careful tutor. Think step by step, say why each step follows from the "
@@ -89,12 +89,12 @@ def _keep(run: Run, config: HarvestConfig) -> str | None:
         return "not verified"
     if config.min_score is not None and (run.score or 0.0) < config.min_score:
         return "score too low"
-    if run.correct and not _answer_computed(run):
+    if run.correct and not answer_computed(run):
         return "answer not computed by the calculator"
     return None
 
 
-def _answer_computed(run: Run) -> bool:
+def answer_computed(run: Run) -> bool:
     """False when a run used the calculator but none of its results is the numeric answer it gave.
 
     Such an answer was copied from a STaR rationalization hint or guessed. Seen in a round of
@@ -169,7 +169,7 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
     """DPO pairs: a verified and a failed trace of the same question, same strategy."""
     groups: dict[tuple, dict[bool, list[ChatExample]]] = defaultdict(lambda: {True: [], False: []})
     for run in runs:
-        if run.correct is None or (run.correct and not _answer_computed(run)):
+        if run.correct is None or (run.correct and not answer_computed(run)):
             continue
         answer_format = get_task(run.task).answer_format if run.task else ""
         example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools,

@@ -18,6 +18,8 @@ from typing import Any
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.models import load_chat_model, parse_spec
+from apprentice.traces import open_store
+from apprentice.training.harvest import answer_computed
 from apprentice.training.replay import REPLAY_STYLES, replay_model, worked_equation, worked_steps
 
 __all__ = ["Teacher", "parse_teacher", "solve_pool", "HINT"]
@@ -94,7 +96,14 @@ def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: s
         counts["errors"] = counts.get("errors", 0) + 1
         return False
     counts["tokens"] = counts.get("tokens", 0) + result.tokens_in + result.tokens_out
-    return bool(result.correct)
+    if not result.correct:
+        return False
+    # a verified answer that none of the run's calculator results gives (a copied hint) is not a solve:
+    # the harvest leaves it out, and a self teacher goes on to rationalize the item
+    try:
+        return answer_computed(open_store().get(result.run_id))
+    except ApprenticeError:  # the run is not in the store: the verdict is all there is
+        return True
 
 
 def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[str, Any], attempts: int,
