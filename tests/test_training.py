@@ -275,8 +275,8 @@ def test_the_card_histogram_is_in_proportion():
     assert bars["800-1599"] == ["#", "1"] and bars["0-99"] == ["0"]
 
 
-def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, monkeypatch):
-    # a STaR rationalization seen in a self-taught round: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint)
+def _copied_and_computed(tmp_path, monkeypatch):
+    """An arith item, a model whose calculator result is not its (correct) answer, and one whose result is."""
     monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
     task = get_task("arith", level=1, n=4, seed=2)
     item = task.load(split="train")[0]
@@ -284,6 +284,12 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
                                        f" Final Answer: {item.answer}"])
     computed = ScriptedChatModel(script=[f" I add.\nAction: calculator\nAction Input: {item.answer} + 0",
                                          f" Final Answer: {item.answer}"])
+    return task, item, copied, computed
+
+
+def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, monkeypatch):
+    # a STaR rationalization seen in a self-taught round: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint)
+    task, item, copied, computed = _copied_and_computed(tmp_path, monkeypatch)
     direct = ScriptedChatModel(script=[f" Final Answer: {item.answer}"])
     for name, model in (("copied", copied), ("computed", computed), ("direct", direct)):
         result = run_question(item.question, model=model, model_spec=name, task=task, item=item,
@@ -299,13 +305,7 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
 def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
     from apprentice.training.teachers import _run
 
-    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
-    task = get_task("arith", level=1, n=4, seed=2)
-    item = task.load(split="train")[0]
-    copied = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1000000 + 1",
-                                       f" Final Answer: {item.answer}"])
-    computed = ScriptedChatModel(script=[f" I add.\nAction: calculator\nAction Input: {item.answer} + 0",
-                                         f" Final Answer: {item.answer}"])
+    task, item, copied, computed = _copied_and_computed(tmp_path, monkeypatch)
     counts = {"runs": 0}
     assert not _run(item.question, task, item, copied, "copied", "react", {}, counts)
     assert _run(item.question, task, item, computed, "computed", "react", {}, counts)
