@@ -102,8 +102,6 @@ def answer_computed(run: Run) -> bool:
     not reach the answer, so it is no rationale to learn from. A run without calculator results is
     not judged here.
     """
-    if not run.steps:
-        return True
     results = [parse_number(s.observation) for s in run.steps
                if s.kind == "observation" and s.tool == "calculator" and s.observation]
     answer = parse_number(extract_number(run.answer))
