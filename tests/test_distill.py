@@ -108,6 +108,9 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     assert report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
     write_report(tmp_path, {**report, "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
     assert "continues a run of rounds 1-1" in (tmp_path / "report.md").read_text()
+    # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
+    write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
+    assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()
     # round 2's pool is the next slice of the same training split, not round 1's items again
     first = _pool(DistillArgs(task="arith:4", levels=[1], rounds=1), 1)[0][1]
     second = _pool(args, 2)[0][1]

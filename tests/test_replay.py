@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
+from apprentice.errors import ApprenticeError
 from apprentice.tasks import Item
 from apprentice.training.replay import _numbers, justify, worked_steps
 
@@ -124,9 +129,6 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
 
 
 def test_the_dataset_teacher_names_its_replay_style():
-    import pytest
-
-    from apprentice.errors import ApprenticeError
     from apprentice.training.teachers import parse_teacher
 
     assert parse_teacher("dataset").replay == "steps" and parse_teacher("dataset").label == "teacher:dataset"
@@ -148,3 +150,45 @@ def test_a_dataset_teacher_in_equation_style_solves_a_pool_in_one_call_per_item(
     runs = [r for r in open_store().query(model="teacher:dataset,equation") if r.meta.get("distill") == "eq"]
     assert len(runs) == len(items) and all(r.meta["replay"] == "equation" and r.correct for r in runs)
     assert all(len([s for s in open_store().get(r.id).steps if s.kind == "llm"]) == 2 for r in runs)
+
+
+@pytest.mark.slow
+def test_a_self_teacher_rationalizes_its_failures_with_the_worked_solution(tmp_path):
+    """STaR with worked solutions: an item the student's own attempt fails is replayed from its worked
+    solution in the student's format (no hint run); the harvest pairs that replay (chosen) with the
+    failed attempt (rejected) of the same question."""
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+    from apprentice.training.harvest import HarvestConfig, harvest
+    from apprentice.training.teachers import parse_teacher, solve_pool
+
+    task = get_task("arith", level=3, n=6, seed=5)
+    items = task.load(split="train")[:3]
+    counts = solve_pool(parse_teacher("self"), task, items, student="local", meta={"distill": "rz"}, attempts=1,
+                        rationalize="dataset,equation")
+    attempts = open_store().query(model="teacher:self:local")
+    replays = open_store().query(model="teacher:dataset,equation")
+    failed = {r.item_id for r in attempts if not r.correct}
+    assert len(attempts) == len(items) and all(r.meta["teacher"] == "self" for r in attempts)
+    # every failed item (the 135M base fails nearly all two-step items) has exactly one verified replay
+    assert {r.item_id for r in replays} == failed and all(r.correct for r in replays)
+    assert all(r.meta["rationalizes"] == "self" and r.meta["replay"] == "equation" for r in replays)
+    assert counts["rationalized"] == len(failed) and counts["solved"] == len(items)
+    assert counts["runs"] == len(items) + len(failed)
+    result = harvest(HarvestConfig(out=tmp_path / "d", tools=["calculator"], react_prompt="student"))
+    pairs = [json.loads(line) for line in (tmp_path / "d" / "pairs.jsonl").read_text().splitlines()]
+    assert result.pairs == len(pairs) >= 1
+    replay_ids, failed_ids = {r.id for r in replays}, {r.id for r in attempts if not r.correct}
+    assert all(p["metadata"]["chosen_run"] in replay_ids and p["metadata"]["rejected_run"] in failed_ids
+               for p in pairs)
+
+
+def test_a_bad_rationalize_value_is_a_clear_error():
+    from apprentice.training.teachers import Teacher, parse_rationalize
+
+    assert parse_rationalize("none") is None and parse_rationalize("hint") == Teacher("self")
+    assert parse_rationalize("dataset,equation").replay == "equation"
+    with pytest.raises(ApprenticeError, match="--rationalize is hint, dataset"):
+        parse_rationalize("sometimes")
+    with pytest.raises(ApprenticeError, match="steps or equation"):
+        parse_rationalize("dataset,tot")

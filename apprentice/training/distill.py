@@ -20,7 +20,7 @@ from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
 from apprentice.training.harvest import HarvestConfig, NothingToHarvest, harvest
-from apprentice.training.teachers import parse_teacher, solve_pool
+from apprentice.training.teachers import parse_rationalize, parse_teacher, solve_pool
 
 __all__ = ["DistillArgs", "EvalSet", "parse_eval_sets", "run_distill", "trivial_rule_accuracy"]
 
@@ -55,6 +55,10 @@ class DistillArgs:
         "help": "full | student: the student learns (and runs with) the short ReAct prompt (prompt erasure)"})
     strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
     attempts: int = field(default=4, metadata={"help": "self teacher: sampled attempts per item"})
+    rationalize: str = field(default="hint", metadata={
+        "help": "self teacher: how an item no attempt solved is rationalized: hint (the gold answer as a hint, "
+                "erased at harvest; STaR) | dataset[,steps|equation] (the item's worked solution replayed in the "
+                "student's format; the hint where it has none) | none"})
     epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
     max_steps: int = field(default=-1, metadata={"help": "SFT step cap per round (-1: epochs decide)"})
     learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate"})
@@ -187,6 +191,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
 
     if args.react_prompt not in REACT_PROMPTS:
         raise ApprenticeError(f"--react-prompt must be one of {', '.join(REACT_PROMPTS)}, got {args.react_prompt!r}")
+    parse_rationalize(args.rationalize)  # a bad value fails before any round
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     if args.start_round > 1:
@@ -202,10 +207,11 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         started = time.time()
         teacher = teachers[min(round_no, len(teachers)) - 1].for_student(student)
         meta = {"distill": args.name, "round": round_no}
-        solved = {"items": 0, "solved": 0, "runs": 0, "tokens": 0}
+        solved = {"items": 0, "solved": 0, "rationalized": 0, "runs": 0, "tokens": 0}
         for task, items in _pool(args, round_no):
             log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
-            counts = solve_pool(teacher, task, items, student=student, meta=meta, attempts=args.attempts)
+            counts = solve_pool(teacher, task, items, student=student, meta=meta, attempts=args.attempts,
+                                rationalize=args.rationalize)
             solved = {k: solved[k] + counts.get(k, 0) for k in solved}
         teacher_secs = time.time() - started
         dataset = data_path("datasets") / f"{args.name}-r{round_no}"
@@ -230,6 +236,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,
                "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
+               "teacher_rationalized": solved["rationalized"] / max(1, solved["items"]),
                "teacher_runs": solved["runs"], "teacher_seconds": teacher_secs,
                "teacher_tokens_per_solved": solved["tokens"] / max(1, solved["solved"]),
                "teacher_seconds_per_solved": teacher_secs / max(1, solved["solved"]),

@@ -34,6 +34,14 @@ def _teacher_cost(row: dict[str, Any]) -> str:
             "per solved item")
 
 
+def _teacher_accuracy(row: dict[str, Any]) -> str:
+    rationalized = row.get("teacher_rationalized")
+    if not rationalized:
+        return _pct(row["teacher_accuracy"])
+    return (f"{_pct(row['teacher_accuracy'] - rationalized)} by its own attempts, "
+            f"{_pct(row['teacher_accuracy'])} with the failures rationalized")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """Markdown: the command's arguments, the baseline, then each round."""
     args = report.get("args", {})
@@ -49,7 +57,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     for row in report.get("rounds", []):
         lines += [f"## Round {row['round']}: adapter `{row['adapter']}`", "",
                   f"teacher `{row.get('teacher', args.get('teacher'))}`: accuracy on the pool "
-                  f"{_pct(row['teacher_accuracy'])} ({row['teacher_runs']} runs, "
+                  + _teacher_accuracy(row) + f" ({row['teacher_runs']} runs, "
                   f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested"
                   + (f", DPO on {row['pairs']} verified-vs-failed pairs" if row.get("pairs") and
                      str(row["adapter"]).endswith("-dpo") else "") + "; round took "

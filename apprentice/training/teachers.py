@@ -4,8 +4,10 @@
   one action per operation (``steps``, the default) or the whole solution as one expression
   (``equation``).
 - ``self[,STRATEGY]``: the student amplified (several sampled attempts per item, STaR), with
-  failures rationalized: the gold answer is given as a hint, and the hint is erased from the
-  training prompt at harvest time.
+  failures rationalized (``RATIONALIZE``): the gold answer given as a hint, the hint erased from the
+  training prompt at harvest time (``hint``); or the item's worked solution replayed in the
+  student's own format (``dataset[,STYLE]``), so the items the student fails, often the multi-step
+  ones, still teach a rationale that reaches the answer by computing it.
 - ``SPEC[,STRATEGY]``: any model spec (a remote model, a bigger local one) with a strategy.
 Every run records ``teacher`` (its kind), ``distill`` (the run name) and ``round`` in its meta.
 """
@@ -22,7 +24,7 @@ from apprentice.traces import open_store
 from apprentice.training.harvest import answer_computed
 from apprentice.training.replay import REPLAY_STYLES, replay_model, worked_equation, worked_steps
 
-__all__ = ["Teacher", "parse_teacher", "solve_pool", "HINT"]
+__all__ = ["Teacher", "parse_teacher", "parse_rationalize", "solve_pool", "HINT"]
 
 HINT = "\n\n(Hint: the correct final answer is {answer}. Show the steps that reach it.)"
 
@@ -64,19 +66,35 @@ def parse_teacher(text: str) -> Teacher:
     return Teacher("model", spec=name, strategy=strategy)
 
 
+def parse_rationalize(text: str) -> Teacher | None:
+    """How a self teacher rationalizes a failed item: ``hint`` (a Teacher of kind self: the
+    student again, with the answer as a hint), ``dataset[,steps|equation]`` (the dataset teacher's
+    worked solution; the hint where the item has none) or ``none``."""
+    text = text.strip()
+    if text == "none":
+        return None
+    if text == "hint":
+        return Teacher("self")
+    if text.partition(",")[0].strip() != "dataset":
+        raise ApprenticeError(f"--rationalize is hint, dataset[,{'|'.join(REPLAY_STYLES)}] or none, not {text!r}")
+    return parse_teacher(text)
+
+
 def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, meta: dict[str, Any],
-               attempts: int = 4, temperature: float = 0.7, rationalize: bool = True,
+               attempts: int = 4, temperature: float = 0.7, rationalize: str = "hint",
                progress: Any = None) -> dict[str, int]:
-    """Run the teacher over ``items``; returns counts (items, solved, runs, tokens in+out, errors)."""
-    counts = {"items": len(items), "solved": 0, "runs": 0, "tokens": 0}
+    """Run the teacher over ``items``; returns counts (items, solved, rationalized, runs, tokens
+    in+out, errors). ``solved`` counts the rationalized items too."""
+    counts = {"items": len(items), "solved": 0, "rationalized": 0, "runs": 0, "tokens": 0}
     teacher = teacher.for_student(student)
+    fallback = parse_rationalize(rationalize)
     chat = None
     if teacher.kind == "model":
         chat = load_chat_model(teacher.spec or "", max_tokens=384)
     elif teacher.kind == "self":
         chat = load_chat_model(student, temperature=temperature, max_tokens=256)
     for item in items:
-        solved = _solve_item(teacher, task, item, chat, meta, attempts, rationalize, counts)
+        solved = _solve_item(teacher, task, item, chat, meta, attempts, fallback, counts)
         counts["solved"] += int(solved)
         if progress is not None:
             progress.update(1)
@@ -106,22 +124,34 @@ def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: s
         return True
 
 
+def _replay(replay: Teacher, task: Any, item: Any, meta: dict[str, Any], counts: dict[str, int]) -> bool | None:
+    """Replay the item's worked solution through the graph (None: the item has none)."""
+    steps = (worked_equation if replay.replay == "equation" else worked_steps)(task.name, item)
+    if not steps:
+        return None
+    return _run(item.question, task, item, replay_model(steps, item.question, style=replay.replay),
+                replay.label, "react", {**meta, "teacher": "dataset", "replay": replay.replay}, counts)
+
+
 def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[str, Any], attempts: int,
-                rationalize: bool, counts: dict[str, int]) -> bool:
+                fallback: Teacher | None, counts: dict[str, int]) -> bool:
     if teacher.kind == "dataset":
-        steps = (worked_equation if teacher.replay == "equation" else worked_steps)(task.name, item)
-        if not steps:
-            return False
-        return _run(item.question, task, item, replay_model(steps, item.question, style=teacher.replay),
-                    teacher.label, "react", {**meta, "teacher": "dataset", "replay": teacher.replay}, counts)
+        return bool(_replay(teacher, task, item, meta, counts))
     kind = "self" if teacher.kind == "self" else "model"
     solved = False
     for attempt in range(attempts if teacher.kind == "self" else 1):
         solved |= _run(item.question, task, item, chat, teacher.label, teacher.strategy,
                        {**meta, "teacher": kind, "attempt": attempt}, counts,
                        options={"seed": attempt})
-    if not solved and rationalize and item.answer is not None:
-        hinted = item.question + HINT.format(answer=item.answer)
-        solved = _run(hinted, task, item, chat, teacher.label, teacher.strategy,
-                      {**meta, "teacher": f"{kind}-rationalized", "train_question": item.question}, counts)
+    if solved or fallback is None or item.answer is None:
+        return solved
+    if fallback.kind == "dataset":
+        replayed = _replay(fallback, task, item, {**meta, "rationalizes": kind}, counts)
+        if replayed is not None:
+            counts["rationalized"] += int(replayed)
+            return replayed
+    hinted = item.question + HINT.format(answer=item.answer)
+    solved = _run(hinted, task, item, chat, teacher.label, teacher.strategy,
+                  {**meta, "teacher": f"{kind}-rationalized", "train_question": item.question}, counts)
+    counts["rationalized"] += int(solved)
     return solved
