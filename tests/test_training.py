@@ -215,6 +215,11 @@ def test_dpo_step_on_pairs(dataset, apprentice_home):
                           export_gguf=False))
     assert record.kind == "dpo" and record.metrics["global_step"] == 1
     assert (record.path / "adapter_model.safetensors").is_file()
+    # the first step starts at the reference, where the DPO loss is ln 2; RPO adds the chosen side's NLL
+    assert record.metrics["train_loss"] == pytest.approx(0.6931, abs=1e-3)
+    rpo = main(DPOArgs(data=dataset, name="tiny-rpo", max_steps=1, batch_size=1, max_length=384, sft_weight=1.0,
+                       export_gguf=False))
+    assert rpo.metrics["train_loss"] > 0.6931 + 0.05 and rpo.training_args["sft_weight"] == 1.0
 
 
 def test_corrupt_and_mismatched_adapters_are_clear_errors(apprentice_home):

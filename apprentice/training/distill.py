@@ -69,6 +69,9 @@ class DistillArgs:
         "help": "after SFT, this many DPO steps on the round's verified-vs-failed pairs of the same question "
                 "(a self teacher's attempts make them; 0: no DPO)"})
     dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
+    dpo_sft_weight: float = field(default=1.0, metadata={
+        "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
+                "(plain DPO dropped the Final Answer line in a measured round; 0: plain DPO)"})
     report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
     data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
     seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
@@ -231,7 +234,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         if args.dpo_steps and harvested.pairs:
             log(f"round {round_no}: DPO on {harvested.pairs} verified-vs-failed pairs")
             dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
-                             max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed))
+                             max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
+                             sft_weight=args.dpo_sft_weight))
             name = f"{name}-dpo"
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,

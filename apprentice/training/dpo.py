@@ -30,6 +30,9 @@ class DPOArgs(TrainArgs):
     """Options of ``apprentice train dpo``: the shared ones, with DPO's own defaults, plus beta."""
 
     beta: float = field(default=0.1, metadata={"help": "DPO beta (strength of the KL anchor)"})
+    sft_weight: float = field(default=0.0, metadata={
+        "help": "weight of an added NLL loss on the chosen side (RPO; TRL loss_type sigmoid+sft): keeps DPO from "
+                "lowering the likelihood of what chosen and rejected share, e.g. the Final Answer line (0: plain DPO)"})
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
     batch_size: int = field(default=2, metadata={"help": "per-device batch size"})
 
@@ -82,8 +85,9 @@ def main(args: DPOArgs):
         choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules),
         seed=args.seed)
     output_dir = data_path("runs") / f"dpo-{args.name}"
+    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, args.sft_weight]} if args.sft_weight else {}
     config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,
-                       max_length=args.max_length)
+                       max_length=args.max_length, **losses)
     trainer = DPOTrainer(model=model, ref_model=_reference(choice), args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
