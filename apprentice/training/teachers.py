@@ -4,7 +4,7 @@
   one action per operation (``steps``, the default) or the whole solution as one expression
   (``equation``).
 - ``self[,STRATEGY]``: the student amplified (several sampled attempts per item, STaR), with
-  failures rationalized (``RATIONALIZE``): the gold answer given as a hint, the hint erased from the
+  failures rationalized (``--rationalize``): the gold answer given as a hint, the hint erased from the
   training prompt at harvest time (``hint``); or the item's worked solution replayed in the
   student's own format (``dataset[,STYLE]``), so the items the student fails, often the multi-step
   ones, still teach a rationale that reaches the answer by computing it.
