@@ -94,7 +94,7 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
 
 def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp_path):
     from apprentice.errors import ApprenticeError
-    from apprentice.training.distill import _continue, _pool, write_report
+    from apprentice.training.distill import _continue, _pool, round_slice, write_report
 
     row = {"round": 1, "adapter": "calc-r1", "teacher": "teacher:dataset", "teacher_accuracy": 1.0,
            "teacher_runs": 4, "teacher_seconds": 2.0, "harvested": 4, "pairs": 0, "seconds": 60.0,
@@ -115,6 +115,9 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     first = _pool(DistillArgs(task="arith:4", levels=[1], rounds=1), 1)[0][1]
     second = _pool(args, 2)[0][1]
     assert len(second) == 4 and not {i.id for i in first} & {i.id for i in second}
+    # a split that runs out starts over (SVAMP's 800 train items gave round 4 of svamp:300 nothing)
+    assert round_slice(list(range(8)), 3, 3) == [6, 7, 0] and round_slice(list(range(8)), 4, 3) == [1, 2, 3]
+    assert sorted(round_slice(list(range(8)), 2, 20)) == list(range(8)) and round_slice([], 5, 3) == []
     (tmp_path / "report.json").write_text("{not json")
     with pytest.raises(ApprenticeError, match="cannot continue"):
         _continue({"args": {}, "rounds": []}, args)

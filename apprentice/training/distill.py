@@ -133,6 +133,13 @@ def pool_sizes(spec: str, default: int) -> list[tuple[str, int]]:
     return out
 
 
+def round_slice(items: list[Any], round_no: int, size: int) -> list[Any]:
+    """Round ``round_no``'s ``size`` items: the next slice of ``items``, starting over at the top when
+    the split runs out (STaR goes over its training set again each iteration)."""
+    start = (round_no - 1) * size
+    return [items[(start + i) % len(items)] for i in range(min(size, len(items)))]
+
+
 def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     """This round's slice of each task's training split (arith: split evenly over ``levels``)."""
     pools = []
@@ -144,11 +151,11 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
             for level in args.levels:
                 task = get_task("arith", level=level, n=n, seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
-                pools.append((task, items[(round_no - 1) * per: round_no * per]))
+                pools.append((task, round_slice(items, round_no, per)))
         else:
             task = get_task(name)
             items = task.load(args.data, split="train", seed=args.seed)
-            pools.append((task, items[(round_no - 1) * size: round_no * size]))
+            pools.append((task, round_slice(items, round_no, size)))
     return pools
 
 
