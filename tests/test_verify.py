@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 from apprentice.agents.cove import parse_consistency, parse_questions
 from apprentice.agents.judge import parse_judgement
 from apprentice.agents.verifier import arithmetic_errors, rules_check
 from apprentice.backends import ScriptedChatModel
+from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.tasks import get_task
-from apprentice.traces import open_store
+from apprentice.traces import Step, open_store
 
 
 def arith_item():
@@ -25,7 +28,8 @@ def test_rules_accept_a_good_draft_without_revising():
     run = open_store().get(result.run_id)
     assert [v.verifier for v in run.verdicts] == ["verify:rules", task.checker]
     assert run.verdicts[0].correct is True
-    assert run.meta["verify"] == {"verifier": "rules", "revisions": 0, "accepted": True,
+    assert run.meta["verify"] == {"verifier": "rules", "revise": "feedback", "revisions": 0, "accepted": True,
+                                  "fallback": False,
                                   "verdicts": [{"round": 0, "verifier": "rules", "ok": True, "score": 1.0}]}
 
 
@@ -120,3 +124,58 @@ def test_parsers_are_forgiving():
     assert parse_questions("Here:\n1. How many?\n2) Who?\n- Why is it?") == ["How many?", "Who?", "Why is it?"]
     assert parse_questions("Is it 5?\nfiller") == ["Is it 5?"]
     assert parse_consistency("No, they disagree") is False and parse_consistency("...") is None
+
+
+def calc_turn(expression: str, answer: str) -> list[str]:
+    """A scripted ReAct turn: one calculator call, then the answer."""
+    return [f" I compute it.\nAction: calculator\nAction Input: {expression}", f" Done.\nFinal Answer: {answer}"]
+
+
+def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
+    task, _ = arith_item()
+    observed = [Step(idx=0, kind="action", tool="calculator", tool_input="7 - 12"),
+                Step(idx=1, kind="observation", tool="calculator", observation="-5")]
+    assert rules_check(task, "q", "Final Answer: -5", observed).reason.startswith("implausible answer: -5 is negative")
+    copied = rules_check(task, "q", "Final Answer: 5", observed)
+    assert copied.ok is False and "none of the calculator's results (-5)" in copied.reason
+    divided = [Step(idx=0, kind="observation", tool="calculator", observation="1.0753424657")]
+    assert "more than two decimal places" in rules_check(task, "q", "Final Answer: 1.0753424657", divided).reason
+    assert rules_check(task, "q", "Final Answer: 2.5").ok is True  # money: two decimals are fine
+    errors = [Step(idx=0, kind="observation", tool="calculator", observation="Error: 3 is not an expression")]
+    assert rules_check(task, "q", "Final Answer: 17", errors).ok is True  # an error message is no result
+    assert rules_check(task, "q", "Final Answer: 12", [*observed, Step(idx=2, kind="observation", tool="calculator",
+                                                                       observation="12")]).ok is True
+
+
+def test_react_draft_rejected_by_its_work_is_resampled():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=[*calc_turn("3 - 8", "-5"), *calc_turn(item.answer, item.answer)])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
+                          tools=["calculator"], options={"inner": "react"})
+    assert result.correct is True and result.model_calls == 4
+    run = open_store().get(result.run_id)
+    meta = run.meta["verify"]
+    assert (meta["revise"], meta["revisions"], meta["accepted"], meta["fallback"]) == ("resample", 1, True, False)
+    assert [s.data["ok"] for s in run.steps if s.kind == "verify"] == [False, True]
+    assert sum(s.kind == "action" for s in run.steps) == 2  # both drafts' tool calls are in the trace
+    # the resample is a fresh ReAct turn (no feedback in its prompt), sampled at the default temperature
+    assert "negative" not in model.prompts[2][-1].text
+    assert [c.get("temperature") for c in model.calls_kwargs] == [None, None, 0.7, 0.7]
+
+
+def test_resampling_keeps_the_first_draft_when_none_is_accepted():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=[*calc_turn("3 - 8", "-5"), *calc_turn("8 - 9", "-1"),
+                                      *calc_turn("1 / 3", "0.33")])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
+                          tools=["calculator"], options={"inner": "react", "rounds": 2})
+    assert result.answer == "-5" and result.model_calls == 6
+    meta = open_store().get(result.run_id).meta["verify"]
+    assert (meta["revisions"], meta["accepted"], meta["fallback"]) == (2, False, True)
+
+
+def test_unknown_revise_mode_is_an_error():
+    task, item = arith_item()
+    with pytest.raises(ApprenticeError, match="unknown revise mode 'sometimes'"):
+        run_question(item.question, strategy="verify", model=ScriptedChatModel(script=["Final Answer: 1"]),
+                     task=task, item=item, tools=[], options={"revise": "sometimes"})

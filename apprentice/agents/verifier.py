@@ -1,20 +1,26 @@
 """Programmatic verifiers: the task's own rules, applied to a draft answer without any model call.
 
 ``game24``: the Game of 24 rules (the four numbers, once each, exactly 24). Every other task: the
-draft must give an answer the task can extract, and every ``expression = number`` claim in it must
-be right (evaluated exactly by the calculator).
+draft must give an answer the task can extract, the task must find it plausible (a numeric word
+problem's answer is not negative and has at most two decimals), and every ``expression = number``
+claim in it must be right (evaluated exactly by the calculator). A draft that comes with tool work
+(a ReAct run's steps) must also answer with a number the calculator returned: an answer the work
+does not reach was copied or guessed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+from apprentice.tasks.answers import numbers_match, parse_number
 from apprentice.tools import CalculatorError, evaluate
+from apprentice.traces import Step
 
-__all__ = ["CheckResult", "arithmetic_errors", "rules_check"]
+__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_results", "rules_check"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
 _INT = re.compile(r"\b\d+\b")
@@ -46,13 +52,33 @@ def arithmetic_errors(text: str) -> list[str]:
     return errors
 
 
+def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
+    """The numbers the calculator returned in ``steps``, in order (its error messages left out)."""
+    results = []
+    for step in steps:
+        if step.kind == "observation" and step.tool == "calculator" and step.observation \
+                and not step.observation.lstrip().lower().startswith("error"):
+            value = parse_number(step.observation)
+            if value is not None:
+                results.append(value)
+    return results
+
+
+def answer_in_results(answer: Fraction, results: Iterable[Fraction]) -> bool:
+    """Whether ``answer`` is one of the calculator's ``results`` (sign included)."""
+    return any(numbers_match(result, answer) for result in results)
+
+
 def _show(value: Any) -> str:
     value = Fraction(value)
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
 
 
-def rules_check(task: Any, question: str, draft: str) -> CheckResult:
-    """Check ``draft`` by the task's rules (see the module docstring); never calls a model."""
+def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | None = None) -> CheckResult:
+    """Check ``draft`` by the task's rules (see the module docstring); never calls a model.
+
+    ``steps``: the tool work behind the draft, when it has any (a ReAct run's steps).
+    """
     if getattr(task, "name", None) == "game24":
         from apprentice.tasks import check_expression
 
@@ -68,4 +94,14 @@ def rules_check(task: Any, question: str, draft: str) -> CheckResult:
     if errors:
         return CheckResult(False, 0.0, "rules", f"wrong arithmetic: {'; '.join(errors)}",
                            "These calculations are wrong: " + "; ".join(errors))
+    implausible = task.implausible(answer) if task is not None else None
+    if implausible:
+        return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
+                           f"The answer {implausible}; check which numbers and operations the question needs.")
+    results = calculator_results(steps or ())
+    value = parse_number(answer)
+    if results and value is not None and not answer_in_results(value, results):
+        shown = ", ".join(_show(r) for r in results)
+        return CheckResult(False, 0.0, "rules", f"answer {answer} is none of the calculator's results ({shown})",
+                           f"The calculator gave {shown}, but the answer is {answer}.")
     return CheckResult(True, 1.0, "rules", f"answer {answer!r} found and the arithmetic checks out")

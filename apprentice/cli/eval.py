@@ -12,7 +12,8 @@ from apprentice.cli import command
 
 #: CLI flag -> strategy option name (None values are left out, so each strategy keeps its default).
 _OPTION_FLAGS = ("samples", "temperature", "breadth", "depth", "proposals", "values_per_state", "value",
-                 "method", "rounds", "verifier", "inner", "fewshot", "max_tokens", "questions", "max_expansions")
+                 "method", "rounds", "verifier", "inner", "revise", "fewshot", "max_tokens", "questions",
+                 "max_expansions")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -56,7 +57,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--level", type=int, help="arith: number of operations per problem")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
-    g.add_argument("--temperature", type=float, help="sampling temperature (cot-sc, react-sc default 0.7)")
+    g.add_argument("--temperature", type=float,
+                   help="sampling temperature (cot-sc, react-sc and verify's resamples default 0.7)")
     g.add_argument("--fewshot", type=int, help="io/cot/cot-sc: few-shot examples (default 2; 0 = zero-shot)")
     g.add_argument("--max-tokens", dest="max_tokens", type=int, help="tokens per model call")
     g.add_argument("--breadth", type=int, help="tot: states kept per level (default 2)")
@@ -66,9 +68,11 @@ def _eval_parser(sub) -> None:
     g.add_argument("--value", choices=["llm", "rules", "both"], help="tot: how states are valued")
     g.add_argument("--method", choices=["bfs", "dfs"], help="tot: breadth- or depth-first (default bfs)")
     g.add_argument("--max-expansions", dest="max_expansions", type=int, help="tot dfs: expansion budget")
-    g.add_argument("--rounds", type=int, help="verify: revision rounds (default 2)")
+    g.add_argument("--rounds", type=int, help="verify: revision rounds (default 2; 4 when resampling)")
     g.add_argument("--verifier", choices=["rules", "judge", "cove"], help="verify: which verifier")
     g.add_argument("--inner", choices=["cot", "io", "react"], help="verify: strategy of the first draft")
+    g.add_argument("--revise", choices=["feedback", "resample"],
+                   help="verify: rewrite a rejected draft from feedback, or sample a new one (default for react)")
     g.add_argument("--questions", type=int, help="verify cove: verification questions (default 3)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")

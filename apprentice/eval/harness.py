@@ -86,7 +86,7 @@ STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
     "react-sc": ("samples", "temperature", "max_tokens", "seed"),
     "tot": ("method", "breadth", "proposals", "depth", "values_per_state", "value", "threshold",
             "max_expansions", "max_tokens"),
-    "verify": ("verifier", "rounds", "inner", "fewshot", "max_tokens", "temperature", "questions"),
+    "verify": ("verifier", "rounds", "inner", "revise", "fewshot", "max_tokens", "temperature", "seed", "questions"),
 }
 
 

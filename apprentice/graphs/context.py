@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._pending: list[Step] = []
         self._flushed_at = 0.0
+        self._taps: list[list[Step]] = []
         self.tokens_in = 0
         self.tokens_out = 0
         self.calls = 0
@@ -54,9 +56,23 @@ class Recorder:
                 self.calls += 1
             if self.store is not None:
                 self._pending.append(step)
+            for tap in self._taps:
+                tap.append(step)
         if self.sink is not None:
             self.sink(step)
         return step
+
+    @contextmanager
+    def capture(self) -> Iterator[list[Step]]:
+        """Collect the steps recorded inside the ``with`` block (a verifier reads a sub-run's tool work)."""
+        steps: list[Step] = []
+        with self._lock:
+            self._taps.append(steps)
+        try:
+            yield steps
+        finally:
+            with self._lock:
+                self._taps = [tap for tap in self._taps if tap is not steps]
 
     def flush(self, *, force: bool = True) -> None:
         """Write the steps recorded since the last flush.

@@ -10,11 +10,9 @@ a student distilled into the ReAct protocol. The vote distribution goes into the
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
-from functools import cache
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
@@ -91,27 +89,16 @@ def sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
 
 
-@cache
-def _react_graph() -> Any:
-    from apprentice.graphs import react
-
-    return react.build()
-
-
 def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """One whole ReAct run at temperature, seeded by its index; its steps go into this trace."""
     from apprentice.graphs import react
 
     ctx = runtime.context
-    seed = int(option(ctx, "seed", 0)) + state["index"]
-    sampled = replace(ctx, options={**ctx.options, "seed": seed,
-                                    "temperature": float(option(ctx, "temperature", DEFAULT_TEMPERATURE))})
     ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
-    out = _react_graph().invoke(
-        {**react.TURN_DEFAULTS, "messages": [*state["history"], HumanMessage(state["question"])],
-         "question": state["question"], "answer": None},
-        context=sampled)
-    text = f"Final Answer: {out.get('answer') or ''}"
+    answer, _ = react.run_turn(ctx, state["question"], state["history"],
+                               seed=int(option(ctx, "seed", 0)) + state["index"],
+                               temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
+    text = f"Final Answer: {answer}"
     return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
 
 

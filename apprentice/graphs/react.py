@@ -10,6 +10,9 @@ window of them and, optionally, a running summary of what fell out of it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import cache
 from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import (
@@ -37,8 +40,9 @@ from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window, summarize_messages
 from apprentice.models import supports_native_tools
 from apprentice.tools import format_tool_error
+from apprentice.traces import Step
 
-__all__ = ["ReactState", "build", "TURN_DEFAULTS"]
+__all__ = ["ReactState", "build", "run_turn", "TURN_DEFAULTS"]
 
 REPEATED_STEP = "Error: the same step again; answering with what is known."
 
@@ -218,3 +222,23 @@ def build(checkpointer: Any = None):
     graph.add_conditional_edges("reason", route_reason)
     graph.add_edge("act", "reason")
     return graph.compile(checkpointer=checkpointer, name="react")
+
+
+@cache
+def _subgraph() -> Any:
+    return build()
+
+
+def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (),
+             **sampling: Any) -> tuple[str, list[Step]]:
+    """One whole ReAct turn inside another strategy's run (react-sc's samples, verify's drafts).
+
+    Its steps go into the enclosing run's trace. ``sampling`` (``temperature``, ``seed``) overrides
+    the run's options for this turn. Returns the answer and the steps the turn recorded.
+    """
+    sub = replace(ctx, options={**ctx.options, **sampling}) if sampling else ctx
+    with ctx.recorder.capture() as steps:
+        out = _subgraph().invoke(
+            {**TURN_DEFAULTS, "messages": [*history, HumanMessage(question)], "question": question, "answer": None},
+            context=sub, config={"recursion_limit": 8 * ctx.max_steps + 50})
+    return out.get("answer") or "", steps

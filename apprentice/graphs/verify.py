@@ -1,13 +1,22 @@
-"""Generate -> verify -> accept, or revise with the verifier's feedback, up to ``rounds`` times.
+"""Generate -> verify -> accept, or revise and verify again, up to ``rounds`` times.
 
-Verifiers (option ``verifier``): ``rules`` (the task's own checker: Game-of-24 rules, exact
-arithmetic of every ``a op b = c`` claim via the calculator), ``judge`` (an LLM grader with a
-structured verdict and reason) and ``cove`` (Chain-of-Verification: plan questions, answer them
-independently of the draft, compare). The draft comes from the ``inner`` strategy: ``cot``
-(default), ``io`` or ``react`` (the ReAct graph runs as a subgraph with the same context). Every
-verification is a ``verify`` step and a verdict on the run (``verify:<verifier>``).
+Verifiers (option ``verifier``): ``rules`` (the task's own checks, no model call: Game-of-24 rules,
+a plausible answer, exact arithmetic of every ``a op b = c`` claim via the calculator, and for a
+ReAct draft an answer its calculator work reached), ``judge`` (an LLM grader with a structured
+verdict and reason) and ``cove`` (Chain-of-Verification: plan questions, answer them independently
+of the draft, compare). The draft comes from the ``inner`` strategy: ``cot`` (default), ``io`` or
+``react`` (the ReAct graph runs as a subgraph with the same context, its steps in this trace).
+Every verification is a ``verify`` step and a verdict on the run (``verify:<verifier>``).
 
-Options: ``verifier`` (rules with a task, else judge), ``rounds`` (2), ``inner`` (cot), ``fewshot``,
+Two ways to revise a rejected draft (option ``revise``):
+- ``feedback`` (default for cot and io): the model rewrites the draft with the verifier's feedback.
+- ``resample`` (default for react): a fresh draft from the inner strategy, sampled at
+  ``temperature`` with seed ``seed + n``. This is rejection sampling against the verifier. It suits
+  a small distilled student, which was trained on its own protocol and never on rewriting a draft
+  from feedback. When no resample is accepted, the first (greedy) draft stands.
+
+Options: ``verifier`` (rules with a task, else judge), ``inner`` (cot), ``revise``, ``rounds`` (2 for
+feedback, 4 for resample), ``temperature`` (0.7 for resamples), ``seed`` (0), ``fewshot``,
 ``max_tokens``, ``questions`` (CoVe, 3).
 """
 
@@ -27,25 +36,31 @@ from apprentice.agents.verifier import CheckResult, rules_check
 from apprentice.errors import ApprenticeError
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.cot import DEFAULT_MAX_TOKENS, option, solve_once, thread_history
-from apprentice.graphs.cot_sc import collect
+from apprentice.graphs.cot_sc import DEFAULT_TEMPERATURE, collect
 from apprentice.graphs.history import answer_format
+from apprentice.traces import Step
 
-__all__ = ["VerifyState", "TURN_DEFAULTS", "VERIFIERS", "build", "run_verifier"]
+__all__ = ["VerifyState", "TURN_DEFAULTS", "VERIFIERS", "REVISE_MODES", "build", "run_verifier"]
 
 #: What each new turn resets.
-TURN_DEFAULTS: dict[str, Any] = {"draft": "", "revisions": 0, "checks": None, "run_meta": {}}
+TURN_DEFAULTS: dict[str, Any] = {"draft": "", "first": "", "work": [], "revisions": 0, "checks": None,
+                                 "run_meta": {}}
 VERIFIERS = ("rules", "judge", "cove")
 INNER = ("cot", "io", "react")
-DEFAULT_ROUNDS = 2
+REVISE_MODES = ("feedback", "resample")
+DEFAULT_ROUNDS = {"feedback": 2, "resample": 4}
 
 
 class VerifyState(TypedDict, total=False):
-    """Graph state: the thread, the current draft, how often it was revised, every check so far."""
+    """Graph state: the thread, the current and first drafts, the current draft's tool work (step
+    dicts), how often it was revised, every check so far."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     question: str
     answer: str | None
     draft: str
+    first: str
+    work: list[dict[str, Any]]
     revisions: int
     checks: Annotated[list[dict[str, Any]], collect]
     run_meta: dict[str, Any]
@@ -59,13 +74,42 @@ def verifier_name(ctx: RunContext) -> str:
     return name
 
 
-def run_verifier(ctx: RunContext, name: str, question: str, draft: str) -> CheckResult:
-    """Check ``draft`` with verifier ``name``."""
+def inner_strategy(ctx: RunContext) -> str:
+    """The configured inner strategy, checked."""
+    inner = option(ctx, "inner", "cot")
+    if inner not in INNER:
+        raise ApprenticeError(f"unknown inner strategy {inner!r} for verify; choose from: {', '.join(INNER)}")
+    return inner
+
+
+def revise_mode(ctx: RunContext) -> str:
+    """How a rejected draft is revised: ``resample`` by default for a ReAct draft, else ``feedback``."""
+    mode = option(ctx, "revise", "resample" if inner_strategy(ctx) == "react" else "feedback")
+    if mode not in REVISE_MODES:
+        raise ApprenticeError(f"unknown revise mode {mode!r} for verify; choose from: {', '.join(REVISE_MODES)}")
+    return mode
+
+
+def run_verifier(ctx: RunContext, name: str, question: str, draft: str,
+                 steps: list[Step] | None = None) -> CheckResult:
+    """Check ``draft`` (with its tool work ``steps``, if any) with verifier ``name``."""
     if name == "rules":
-        return rules_check(ctx.task, question, draft)
+        return rules_check(ctx.task, question, draft, steps)
     if name == "judge":
         return llm_judge(ctx, question, draft)
     return cove_check(ctx, question, draft, k=int(option(ctx, "questions", 3)))
+
+
+def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) -> tuple[str, list[dict[str, Any]]]:
+    """One draft from the inner strategy and the tool steps behind it (``sampling``: temperature, seed)."""
+    inner = inner_strategy(ctx)
+    history = thread_history(state, ctx)
+    if inner == "react":
+        from apprentice.graphs.react import run_turn
+
+        answer, steps = run_turn(ctx, state["question"], history, **sampling)
+        return final_line(answer), [s.to_dict() for s in steps if s.kind in ("action", "observation")]
+    return final_line(solve_once(ctx, state["question"], history, mode=inner, node=node, **sampling)), []
 
 
 # -- nodes -------------------------------------------------------------------------------------
@@ -73,26 +117,16 @@ def run_verifier(ctx: RunContext, name: str, question: str, draft: str) -> Check
 
 def generate(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """The first draft, from the inner strategy."""
-    ctx = runtime.context
-    inner = option(ctx, "inner", "cot")
-    if inner not in INNER:
-        raise ApprenticeError(f"unknown inner strategy {inner!r} for verify; choose from: {', '.join(INNER)}")
-    if inner == "react":
-        from apprentice.graphs.registry import compiled_graph, turn_input
-
-        result = compiled_graph("react").invoke(turn_input("react", state["question"]), context=ctx,
-                                                config={"recursion_limit": 8 * ctx.max_steps + 50})
-        draft = result.get("answer") or ""
-    else:
-        draft = solve_once(ctx, state["question"], thread_history(state, ctx), mode=inner, node="generate")
-    return {"draft": final_line(draft), "revisions": 0, "checks": None}
+    draft, work = draft_once(state, runtime.context, "generate")
+    return {"draft": draft, "first": draft, "work": work, "revisions": 0, "checks": None}
 
 
 def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Check the current draft; record the verdict as a step and on the run."""
     ctx = runtime.context
     name = verifier_name(ctx)
-    result = run_verifier(ctx, name, state["question"], state["draft"])
+    result = run_verifier(ctx, name, state["question"], state["draft"],
+                          [Step(**step) for step in state.get("work") or []])
     round_no = state.get("revisions", 0)
     check = {"round": round_no, "verifier": result.verifier, "ok": result.ok, "score": result.score,
              "reason": result.reason, "feedback": result.feedback}
@@ -107,23 +141,33 @@ def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def revise(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Rewrite the draft with the last check's feedback."""
+    """A new draft: rewritten with the last check's feedback, or sampled afresh (see ``revise``)."""
     ctx = runtime.context
     last = state["checks"][-1]
+    n = state.get("revisions", 0) + 1
+    if revise_mode(ctx) == "resample":
+        ctx.recorder.record("thought", node="revise",
+                            thought=f"draft rejected ({last['reason']}); sampling draft {n + 1}")
+        draft, work = draft_once(state, ctx, "revise", seed=int(option(ctx, "seed", 0)) + n,
+                                 temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
+        return {"draft": draft, "work": work, "revisions": n}
     feedback = last["feedback"] or last["reason"]
     prompt = revise_messages(state["question"], state["draft"], feedback, answer_format=answer_format(ctx))
     reply = ctx.call_model(prompt, node="revise", max_tokens=int(option(ctx, "max_tokens", DEFAULT_MAX_TOKENS)))
-    return {"draft": final_line(reply.text), "revisions": state.get("revisions", 0) + 1}
+    return {"draft": final_line(reply.text), "work": [], "revisions": n}
 
 
 def finish(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Accept the current draft as the answer."""
+    """Accept the current draft; when resampling found none the verifier accepts, the first draft."""
     ctx = runtime.context
     checks = state.get("checks", [])
-    answer = state["draft"]
-    ctx.recorder.record("answer", node="finish", raw=answer)
-    meta = {"verify": {"verifier": verifier_name(ctx), "revisions": state.get("revisions", 0),
-                       "accepted": bool(checks) and checks[-1]["ok"] is not False,
+    mode = revise_mode(ctx)
+    accepted = bool(checks) and checks[-1]["ok"] is not False
+    fallback = mode == "resample" and not accepted and state.get("revisions", 0) > 0
+    answer = state["first"] if fallback else state["draft"]
+    ctx.recorder.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
+    meta = {"verify": {"verifier": verifier_name(ctx), "revise": mode, "revisions": state.get("revisions", 0),
+                       "accepted": accepted, "fallback": fallback,
                        "verdicts": [{k: c[k] for k in ("round", "verifier", "ok", "score")} for c in checks]}}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}
 
@@ -135,7 +179,7 @@ def route_verify(state: VerifyState, runtime: Runtime[RunContext]) -> Literal["r
     """Revise a rejected draft while rounds are left; otherwise finish."""
     ctx = runtime.context
     last = state["checks"][-1]
-    rounds = int(option(ctx, "rounds", DEFAULT_ROUNDS))
+    rounds = int(option(ctx, "rounds", DEFAULT_ROUNDS[revise_mode(ctx)]))
     if last["ok"] is False and state.get("revisions", 0) < rounds and not ctx.cancelled.is_set():
         return "revise"
     return "finish"

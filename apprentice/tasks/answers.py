@@ -342,6 +342,23 @@ class NumericTask(Task):
         """Canonical number text ("84" for "84.0" or "$84")."""
         return normalize_number(answer)
 
+    def implausible(self, answer: str | None) -> str | None:
+        """The numeric tasks here are word problems about counts and amounts.
+
+        A negative number, or one with more than two decimal places (``1.0753...``, from dividing the
+        wrong pair), is not such a quantity. No gold answer in SVAMP or the arith levels breaks this
+        rule; 3 of GSM8K's 7,473 train answers are negative. A task whose answers can be any number
+        overrides this.
+        """
+        value = parse_number(answer)
+        if value is None:
+            return None
+        if value < 0:
+            return f"{answer} is negative, not a count or an amount"
+        if (value * 100).denominator != 1:
+            return f"{answer} has more than two decimal places, not a count or an amount"
+        return None
+
     def check(self, item: Item, prediction: str | None) -> Verdict:
         """Numeric equality with the gold answer."""
         return check_numeric(item.answer, prediction)

@@ -155,6 +155,13 @@ class Task(ABC):
         """Extract the answer from free model ``text`` and check it: ``check(item, extract(text))``."""
         return self.check(item, self.extract(text))
 
+    def implausible(self, answer: str | None) -> str | None:
+        """Why ``answer`` cannot be right for any question of this task, or None (no such rule here).
+
+        A verifier uses it without knowing the gold answer.
+        """
+        return None
+
     @abstractmethod
     def extract(self, text: str) -> str | None:
         """Pull the final answer out of free model text; ``None`` when there is none."""

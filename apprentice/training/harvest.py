@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apprentice.agents.verifier import answer_in_results, calculator_results
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
-from apprentice.tasks.answers import extract_number, numbers_match, parse_number
+from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
@@ -102,12 +103,11 @@ def answer_computed(run: Run) -> bool:
     not reach the answer, so it is no rationale to learn from. A run without calculator results is
     not judged here.
     """
-    results = [parse_number(s.observation) for s in run.steps
-               if s.kind == "observation" and s.tool == "calculator" and s.observation]
+    results = calculator_results(run.steps)
     answer = parse_number(extract_number(run.answer))
     if not results or answer is None:
         return True
-    return any(result is not None and numbers_match(result, answer) for result in results)
+    return answer_in_results(answer, results)
 
 
 def _key(text: str) -> str:
