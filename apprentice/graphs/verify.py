@@ -38,6 +38,7 @@ from apprentice.graphs.context import RunContext
 from apprentice.graphs.cot import DEFAULT_MAX_TOKENS, option, solve_once, thread_history
 from apprentice.graphs.cot_sc import DEFAULT_TEMPERATURE, collect
 from apprentice.graphs.history import answer_format
+from apprentice.graphs.react import run_turn
 from apprentice.traces import Step
 
 __all__ = ["VerifyState", "TURN_DEFAULTS", "VERIFIERS", "REVISE_MODES", "build", "run_verifier"]
@@ -105,8 +106,6 @@ def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) 
     inner = inner_strategy(ctx)
     history = thread_history(state, ctx)
     if inner == "react":
-        from apprentice.graphs.react import run_turn
-
         answer, steps = run_turn(ctx, state["question"], history, **sampling)
         return final_line(answer), [s.to_dict() for s in steps if s.kind in ("action", "observation")]
     return final_line(solve_once(ctx, state["question"], history, mode=inner, node=node, **sampling)), []
