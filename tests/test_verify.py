@@ -95,7 +95,7 @@ def test_cove_asks_independent_questions_and_revises():
 def test_react_can_be_wrapped_by_verify():
     task, item = arith_item()
     model = ScriptedChatModel(script=[
-        f" I will compute it.\nAction: calculator\nAction Input: {item.answer}",
+        f" I will compute it.\nAction: calculator\nAction Input: {item.meta['equation']}",
         f" Done.\nFinal Answer: {item.answer}",
     ])
     result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
@@ -149,7 +149,7 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
 
 def test_react_draft_rejected_by_its_work_is_resampled():
     task, item = arith_item()
-    model = ScriptedChatModel(script=[*calc_turn("3 - 8", "-5"), *calc_turn(item.answer, item.answer)])
+    model = ScriptedChatModel(script=[*calc_turn("3 - 8", "-5"), *calc_turn(item.meta["equation"], item.answer)])
     result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
                           tools=["calculator"], options={"inner": "react"})
     assert result.correct is True and result.model_calls == 4
@@ -172,6 +172,32 @@ def test_resampling_keeps_the_first_draft_when_none_is_accepted():
     assert result.answer == "-5" and result.model_calls == 6
     meta = open_store().get(result.run_id).meta["verify"]
     assert (meta["revisions"], meta["accepted"], meta["fallback"]) == (2, False, True)
+
+
+def test_work_that_leaves_out_a_number_of_the_question_fails_softly():
+    task = get_task("arith")
+    question = "Ravi has 16 seashells. Diego has 35 seashells. Ravi gives away 3. How many are left in total?"
+    work = [Step(idx=0, kind="action", tool="calculator", tool_input="16 + 35"),
+            Step(idx=1, kind="observation", tool="calculator", observation="51")]
+    dropped = rules_check(task, question, "Final Answer: 51", work)
+    assert (dropped.ok, dropped.score, dropped.reason) == (False, 0.5, "the work never uses 3 from the question")
+    whole = [Step(idx=0, kind="action", tool="calculator", tool_input="16+35-3"),
+             Step(idx=1, kind="observation", tool="calculator", observation="48")]
+    assert rules_check(task, question, "Final Answer: 48", whole).ok is True
+    assert rules_check(task, question, "Final Answer: 48").ok is True  # no tool work, nothing to read
+
+
+def test_resampling_falls_back_on_the_best_scored_draft():
+    task, item = arith_item()  # 16 + 35
+    model = ScriptedChatModel(script=[*calc_turn("3 - 8", "-5"), *calc_turn("16 + 1", "17"),
+                                      *calc_turn("1 / 3", "0.33")])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item,
+                          tools=["calculator"], options={"inner": "react", "rounds": 2})
+    # the second draft only left out a number (a soft failure); the others broke hard rules
+    assert result.answer == "17"
+    run = open_store().get(result.run_id)
+    assert [s.data["score"] for s in run.steps if s.kind == "verify"] == [0.0, 0.5, 0.0]
+    assert (run.meta["verify"]["accepted"], run.meta["verify"]["fallback"]) == (False, True)
 
 
 def test_unknown_revise_mode_is_an_error():

@@ -5,7 +5,10 @@ draft must give an answer the task can extract, the task must find it plausible 
 problem's answer is not negative and has at most two decimals), and every ``expression = number``
 claim in it must be right (evaluated exactly by the calculator). A draft that comes with tool work
 (a ReAct run's steps) must also answer with a number the calculator returned: an answer the work
-does not reach was copied or guessed.
+does not reach was copied or guessed. A numeric word problem's tool work should also use every number
+the question gives; a draft that leaves one out (a dropped step) fails softly: score 0.5, below a hard
+failure's 0.0, so a loop that must fall back on a rejected draft prefers it. The rule is soft because
+some questions give a number the solution does not need.
 """
 
 from __future__ import annotations
@@ -16,11 +19,12 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.answers import numbers_match, parse_number
+from apprentice.tasks.answers import NumericTask, numbers_in, numbers_match, parse_number
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
-__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_results", "rules_check"]
+__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_results", "rules_check",
+           "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
 _INT = re.compile(r"\b\d+\b")
@@ -69,6 +73,21 @@ def answer_in_results(answer: Fraction, results: Iterable[Fraction]) -> bool:
     return any(numbers_match(result, answer) for result in results)
 
 
+def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
+    """The question's numbers that no calculator input of ``steps`` uses (signs ignored); empty when
+    the steps hold no calculator input."""
+    inputs = [step.tool_input for step in steps
+              if step.kind == "action" and step.tool == "calculator" and step.tool_input is not None]
+    if not inputs:
+        return []
+    used = {abs(value) for text in inputs for value in numbers_in(str(text))}
+    unused = []
+    for value in numbers_in(question):
+        if abs(value) not in used and abs(value) not in unused:
+            unused.append(abs(value))
+    return unused
+
+
 def _show(value: Any) -> str:
     value = Fraction(value)
     return str(value.numerator) if value.denominator == 1 else f"{float(value):.4g}"
@@ -98,10 +117,16 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")
-    results = calculator_results(steps or ())
+    steps = list(steps or ())
+    results = calculator_results(steps)
     value = parse_number(answer)
     if results and value is not None and not answer_in_results(value, results):
         shown = ", ".join(_show(r) for r in results)
         return CheckResult(False, 0.0, "rules", f"answer {answer} is none of the calculator's results ({shown})",
                            f"The calculator gave {shown}, but the answer is {answer}.")
+    unused = unused_numbers(question, steps) if isinstance(task, NumericTask) else []
+    if unused:
+        shown = ", ".join(_show(n) for n in unused)
+        return CheckResult(False, 0.5, "rules", f"the work never uses {shown} from the question",
+                           f"The question also gives {shown}; check whether the solution needs it.")
     return CheckResult(True, 1.0, "rules", f"answer {answer!r} found and the arithmetic checks out")

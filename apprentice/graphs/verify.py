@@ -13,7 +13,8 @@ Two ways to revise a rejected draft (option ``revise``):
 - ``resample`` (default for react): a fresh draft from the inner strategy, sampled at
   ``temperature`` with seed ``seed + n``. This is rejection sampling against the verifier. It suits
   a small distilled student, which was trained on its own protocol and never on rewriting a draft
-  from feedback. When no resample is accepted, the first (greedy) draft stands.
+  from feedback. When no resample is accepted, the best-scored draft stands (the verifier's score; the
+  earliest on ties, so the first, greedy draft when every draft fails alike).
 
 Options: ``verifier`` (rules with a task, else judge), ``inner`` (cot), ``revise``, ``rounds`` (2 for
 feedback, 4 for resample), ``temperature`` (0.7 for resamples), ``seed`` (0), ``fewshot``,
@@ -44,7 +45,7 @@ from apprentice.traces import Step
 __all__ = ["VerifyState", "TURN_DEFAULTS", "VERIFIERS", "REVISE_MODES", "build", "run_verifier"]
 
 #: What each new turn resets.
-TURN_DEFAULTS: dict[str, Any] = {"draft": "", "first": "", "work": [], "revisions": 0, "checks": None,
+TURN_DEFAULTS: dict[str, Any] = {"draft": "", "work": [], "revisions": 0, "checks": None,
                                  "run_meta": {}}
 VERIFIERS = ("rules", "judge", "cove")
 INNER = ("cot", "io", "react")
@@ -53,14 +54,13 @@ DEFAULT_ROUNDS = {"feedback": 2, "resample": 4}
 
 
 class VerifyState(TypedDict, total=False):
-    """Graph state: the thread, the current and first drafts, the current draft's tool work (step
-    dicts), how often it was revised, every check so far."""
+    """Graph state: the thread, the current draft and its tool work (step dicts), how often it was
+    revised, every check so far (each with the draft it checked)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
     question: str
     answer: str | None
     draft: str
-    first: str
     work: list[dict[str, Any]]
     revisions: int
     checks: Annotated[list[dict[str, Any]], collect]
@@ -117,7 +117,7 @@ def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) 
 def generate(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """The first draft, from the inner strategy."""
     draft, work = draft_once(state, runtime.context, "generate")
-    return {"draft": draft, "first": draft, "work": work, "revisions": 0, "checks": None}
+    return {"draft": draft, "work": work, "revisions": 0, "checks": None}
 
 
 def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -128,7 +128,7 @@ def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                           [Step(**step) for step in state.get("work") or []])
     round_no = state.get("revisions", 0)
     check = {"round": round_no, "verifier": result.verifier, "ok": result.ok, "score": result.score,
-             "reason": result.reason, "feedback": result.feedback}
+             "reason": result.reason, "feedback": result.feedback, "draft": state["draft"]}
     mark = {True: "accept", False: "reject", None: "no verdict"}[result.ok]
     ctx.recorder.record("verify", node="verify", raw=f"round {round_no} {result.verifier}: {mark} - {result.reason}",
                         data=check)
@@ -157,13 +157,14 @@ def revise(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def finish(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Accept the current draft; when resampling found none the verifier accepts, the first draft."""
+    """Accept the current draft; when resampling found none the verifier accepts, the best-scored one."""
     ctx = runtime.context
     checks = state.get("checks", [])
     mode = revise_mode(ctx)
     accepted = bool(checks) and checks[-1]["ok"] is not False
     fallback = mode == "resample" and not accepted and state.get("revisions", 0) > 0
-    answer = state["first"] if fallback else state["draft"]
+    # max() keeps the earliest of equal scores: the greedy first draft when all fail alike
+    answer = max(checks, key=lambda c: c["score"] or 0.0)["draft"] if fallback else state["draft"]
     ctx.recorder.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
     meta = {"verify": {"verifier": verifier_name(ctx), "revise": mode, "revisions": state.get("revisions", 0),
                        "accepted": accepted, "fallback": fallback,
