@@ -1,0 +1,83 @@
+"""What a verifier on top of a student changes, item by item: two eval reports of the same items.
+
+    python benchmarks/verify_gain.py GREEDY_REPORT_DIR VERIFY_REPORT_DIR [--home APPRENTICE_HOME]
+
+GREEDY is the student's single pass (e.g. a distillation round's ``roundN-SET`` eval), VERIFY the same
+student under ``--strategy verify`` on the same split. Prints both accuracies, the flips (right ->
+wrong, wrong -> right), how each verify run ended (accepted, or fell back on a rejected draft), how
+many drafts it sampled, and why the verifier rejected the first draft. The runs are read from the
+trace store of the home that ran them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+
+def report_items(folder: Path) -> dict[str, dict]:
+    """item_id -> the item row of an eval report with one strategy x model cell."""
+    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    cells = list(report["items"].values())
+    if len(cells) != 1:
+        raise SystemExit(f"error: {folder} holds {len(cells)} strategy x model cells; give a report with one")
+    return {row["item_id"]: row for row in cells[0]}
+
+
+def reason_kind(reason: str) -> str:
+    for needle, kind in (("calculator's results", "answer is no calculator result"), ("negative", "negative answer"),
+                         ("decimal", "more than two decimals"), ("never uses", "a question number left out"),
+                         ("no final answer", "no final answer"), ("wrong arithmetic", "wrong arithmetic")):
+        if needle in reason:
+            return kind
+    return reason[:60]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("greedy", type=Path)
+    parser.add_argument("verify", type=Path)
+    parser.add_argument("--home", help="APPRENTICE_HOME whose trace store holds the verify runs")
+    args = parser.parse_args(argv)
+    if args.home:
+        os.environ["APPRENTICE_HOME"] = args.home
+    from apprentice.config import data_path
+    from apprentice.traces import open_store
+
+    greedy, verify = report_items(args.greedy), report_items(args.verify)
+    both = sorted(set(greedy) & set(verify))
+    if not both:
+        raise SystemExit("error: the two reports share no items")
+    store = open_store(data_path("traces.db"))
+    flips: Counter = Counter()
+    ends: Counter = Counter()
+    drafts: Counter = Counter()
+    rejected: Counter = Counter()
+    for item in both:
+        flips[(greedy[item]["correct"], verify[item]["correct"])] += 1
+        run = store.get(verify[item]["run_id"])
+        meta = run.meta.get("verify", {})
+        ends["accepted" if meta.get("accepted") else "fell back on a rejected draft"] += 1
+        drafts[meta.get("revisions", 0) + 1] += 1
+        checks = [s.data for s in run.steps if s.kind == "verify"]
+        if checks and checks[0].get("ok") is False:
+            rejected[(reason_kind(checks[0].get("reason", "")), greedy[item]["correct"])] += 1
+    n = len(both)
+    g, v = sum(greedy[i]["correct"] for i in both), sum(verify[i]["correct"] for i in both)
+    print(f"items {n}: greedy {g} ({g / n:.1%}), verify {v} ({v / n:.1%}), {v - g:+d}")
+    print(f"flips: wrong->right {flips[(False, True)]}, right->wrong {flips[(True, False)]}, "
+          f"right both {flips[(True, True)]}, wrong both {flips[(False, False)]}")
+    print("verify runs: " + ", ".join(f"{k} {c}" for k, c in ends.most_common()))
+    print("drafts per item: " + ", ".join(f"{k}: {drafts[k]}" for k in sorted(drafts)))
+    print("first draft rejected (reason: on greedy-wrong / greedy-right items):")
+    for kind in sorted({k for k, _ in rejected}):
+        print(f"  {kind}: {rejected[(kind, False)]} / {rejected[(kind, True)]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
