@@ -2,7 +2,8 @@
 
 Verifiers (option ``verifier``): ``rules`` (the task's own checks, no model call: Game-of-24 rules,
 a plausible answer, exact arithmetic of every ``a op b = c`` claim via the calculator, and for a
-ReAct draft an answer its calculator work reached), ``judge`` (an LLM grader with a structured
+ReAct draft an answer its calculator work reached and work that uses every number of the question,
+the last a soft rule; see :mod:`apprentice.agents.verifier`), ``judge`` (an LLM grader with a structured
 verdict and reason) and ``cove`` (Chain-of-Verification: plan questions, answer them independently
 of the draft, compare). The draft comes from the ``inner`` strategy: ``cot`` (default), ``io`` or
 ``react`` (the ReAct graph runs as a subgraph with the same context, its steps in this trace).
