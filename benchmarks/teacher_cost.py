@@ -5,7 +5,8 @@
 Counts the teacher's own sampled attempts only (the replayed worked solutions that rationalize its
 failures are scripted and cost no model call), split by pool level (arith) or task, so they sit beside
 the student's held-out sets. ``--arith-n``: the size of each level's generated arith split in that run,
-``max(per-level pool x last round, 200)`` (e.g. 450 for ``arith:600`` over 4 levels, round 3).
+``max(per-level pool x last round, 200)`` (e.g. 450 for ``arith:600`` over 4 levels, round 3); only
+needed for runs made before the teacher's runs recorded their level.
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     for task, item_id, correct, tokens, seconds, meta in db.execute(
             "SELECT task, item_id, correct, tokens_in + tokens_out, latency_s, meta FROM runs WHERE model = ?",
             (args.model,)):
-        if json.loads(meta).get("round") != args.round:
+        meta = json.loads(meta)
+        if meta.get("round") != args.round:
             continue
-        key = f"arith:{level_of.get(item_id, '?')}" if task == "arith" else task
+        key = f"arith:{meta.get('level') or level_of.get(item_id, '?')}" if task == "arith" else task
         row = totals.setdefault(key, [0, 0, 0, 0.0])
         row[0] += 1
         row[1] += int(bool(correct))

@@ -60,7 +60,7 @@ def test_a_tiny_round_end_to_end(tmp_path):
     assert "trivial floor" in (report_dir / "report.md").read_text()
     teacher_runs = open_store().query(model="teacher:dataset")
     assert len(teacher_runs) == 3 and all(r.meta["teacher"] == "dataset" and r.meta["round"] == 1
-                                          for r in teacher_runs)
+                                          and r.meta["level"] == 1 for r in teacher_runs)
     assert open_store().count(model="adapter:tiny-r1") == 2  # the student was evaluated in its seat
 
 

@@ -220,7 +220,9 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         solved = {"items": 0, "solved": 0, "rationalized": 0, "runs": 0, "tokens": 0}
         for task, items in _pool(args, round_no):
             log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
-            counts = solve_pool(teacher, task, items, student=student, meta=meta, attempts=args.attempts,
+            level = getattr(task, "level", None)  # an arith pool's level, so its cost can be read by level
+            counts = solve_pool(teacher, task, items, student=student,
+                                meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
                                 rationalize=args.rationalize)
             solved = {k: solved[k] + counts.get(k, 0) for k in solved}
         teacher_secs = time.time() - started
