@@ -21,8 +21,11 @@ from pathlib import Path
 
 def report_items(folder: Path) -> dict[str, dict]:
     """item_id -> the item row of an eval report with one strategy x model cell."""
-    report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    cells = list(report["items"].values())
+    try:
+        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+        cells = list(report["items"].values())
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise SystemExit(f"error: {folder} is not an eval report folder ({exc})") from None
     if len(cells) != 1:
         raise SystemExit(f"error: {folder} holds {len(cells)} strategy x model cells; give a report with one")
     return {row["item_id"]: row for row in cells[0]}
