@@ -4,9 +4,12 @@
 
 Counts the teacher's own sampled attempts only (the replayed worked solutions that rationalize its
 failures are scripted and cost no model call), split by pool level (arith) or task, so they sit beside
-the student's held-out sets. ``--arith-n``: the size of each level's generated arith split in that run,
-``max(per-level pool x last round, 200)`` (e.g. 450 for ``arith:600`` over 4 levels, round 3); only
-needed for runs made before the teacher's runs recorded their level.
+the student's held-out sets. "Solved" is attempts the gold check passed (with ``--attempts 1``, one
+per item); the harvest is stricter (it also drops an answer no calculator result gives).
+
+``--arith-n``: the size of each level's generated arith split in that run, ``max(per-level pool x last
+round, 200)`` (e.g. 450 for ``arith:600`` over 4 levels, round 3); only needed for runs made before the
+teacher's runs recorded their level.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def report_items(folder: Path) -> dict[str, dict]:
 def reason_kind(reason: str) -> str:
     for needle, kind in (("calculator's results", "answer is no calculator result"), ("negative", "negative answer"),
                          ("decimal", "more than two decimals"), ("never uses", "a question number left out"),
-                         ("no final answer", "no final answer"), ("wrong arithmetic", "wrong arithmetic")):
+                         ("no final answer", "no final answer"), ("wrong arithmetic", "wrong arithmetic"),
+                         ("calculator call failed", "every calculator call failed")):
         if needle in reason:
             return kind
     return reason[:60]
@@ -61,16 +62,20 @@ def main(argv: list[str] | None = None) -> int:
     drafts: Counter = Counter()
     rejected: Counter = Counter()
     for item in both:
-        flips[(greedy[item]["correct"], verify[item]["correct"])] += 1
+        flips[(bool(greedy[item]["correct"]), bool(verify[item]["correct"]))] += 1
+        if not verify[item].get("run_id"):
+            ends["error, no run"] += 1
+            continue
         run = store.get(verify[item]["run_id"])
         meta = run.meta.get("verify", {})
-        ends["accepted" if meta.get("accepted") else "fell back on a rejected draft"] += 1
+        ends["accepted" if meta.get("accepted") else
+             "fell back on a rejected draft" if meta.get("fallback") else "ended on a rejected draft"] += 1
         drafts[meta.get("revisions", 0) + 1] += 1
         checks = [s.data for s in run.steps if s.kind == "verify"]
         if checks and checks[0].get("ok") is False:
-            rejected[(reason_kind(checks[0].get("reason", "")), greedy[item]["correct"])] += 1
+            rejected[(reason_kind(checks[0].get("reason", "")), bool(greedy[item]["correct"]))] += 1
     n = len(both)
-    g, v = sum(greedy[i]["correct"] for i in both), sum(verify[i]["correct"] for i in both)
+    g, v = sum(bool(greedy[i]["correct"]) for i in both), sum(bool(verify[i]["correct"]) for i in both)
     print(f"items {n}: greedy {g} ({g / n:.1%}), verify {v} ({v / n:.1%}), {v - g:+d}")
     print(f"flips: wrong->right {flips[(False, True)]}, right->wrong {flips[(True, False)]}, "
           f"right both {flips[(True, True)]}, wrong both {flips[(False, False)]}")

@@ -142,7 +142,7 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     assert "more than two decimal places" in rules_check(task, "q", "Final Answer: 1.0753424657", divided).reason
     assert rules_check(task, "q", "Final Answer: 2.5").ok is True  # money: two decimals are fine
     errors = [Step(idx=0, kind="observation", tool="calculator", observation="Error: 3 is not an expression")]
-    assert rules_check(task, "q", "Final Answer: 17", errors).ok is True  # an error message is no result
+    assert rules_check(task, "q", "Final Answer: 17", errors).ok is False  # an error message is no result
     assert rules_check(task, "q", "Final Answer: 12", [*observed, Step(idx=2, kind="observation", tool="calculator",
                                                                        observation="12")]).ok is True
 
@@ -160,7 +160,7 @@ def test_react_draft_rejected_by_its_work_is_resampled():
     assert sum(s.kind == "action" for s in run.steps) == 2  # both drafts' tool calls are in the trace
     # the resample is a fresh ReAct turn (no feedback in its prompt), sampled at the default temperature
     assert "negative" not in model.prompts[2][-1].text
-    assert [c.get("temperature") for c in model.calls_kwargs] == [None, None, 0.7, 0.7]
+    assert [c.get("temperature") for c in model.calls_kwargs] == [0.0, 0.0, 0.7, 0.7]  # the first draft is greedy
 
 
 def test_resampling_keeps_the_first_draft_when_none_is_accepted():
@@ -185,6 +185,28 @@ def test_work_that_leaves_out_a_number_of_the_question_fails_softly():
              Step(idx=1, kind="observation", tool="calculator", observation="48")]
     assert rules_check(task, question, "Final Answer: 48", whole).ok is True
     assert rules_check(task, question, "Final Answer: 48").ok is True  # no tool work, nothing to read
+    # numbers are read as an expression writes them: "36/4" uses 36 and 4; a percentage as a fraction
+    split = "A baker has 36 rolls and puts them in bags of 4. How many bags?"
+    divided = [Step(idx=0, kind="action", tool="calculator", tool_input="36/4"),
+               Step(idx=1, kind="observation", tool="calculator", observation="9")]
+    assert rules_check(task, split, "Final Answer: 9", divided).ok is True
+    percent = [Step(idx=0, kind="action", tool="calculator", tool_input="0.25 * 80"),
+               Step(idx=1, kind="observation", tool="calculator", observation="20")]
+    assert rules_check(task, "25% of the 80 pupils walk. How many walk?", "Final Answer: 20", percent).ok is True
+
+
+def test_work_whose_calculator_calls_all_failed_reaches_no_answer():
+    from apprentice.traces import Run
+    from apprentice.training.harvest import answer_computed
+
+    task = get_task("arith")
+    failed = [Step(idx=0, kind="action", tool="calculator", tool_input="16 plus 35"),
+              Step(idx=1, kind="observation", tool="calculator", observation="Error: 'plus' is not an operator")]
+    check = rules_check(task, "Ravi has 16. Diego has 35. How many in total?", "Final Answer: 51", failed)
+    assert (check.ok, check.score) == (False, 0.0) and "every calculator call failed" in check.reason
+    run = Run(id="r", strategy="react", model="m", question="q", answer="51", status="ok", started_at=0.0,
+              steps=failed)
+    assert answer_computed(run) is False
 
 
 def test_resampling_falls_back_on_the_best_scored_draft():
@@ -198,6 +220,14 @@ def test_resampling_falls_back_on_the_best_scored_draft():
     run = open_store().get(result.run_id)
     assert [s.data["score"] for s in run.steps if s.kind == "verify"] == [0.0, 0.5, 0.0]
     assert (run.meta["verify"]["accepted"], run.meta["verify"]["fallback"]) == (False, True)
+
+
+def test_fallback_prefers_a_draft_with_an_answer():
+    task, item = arith_item()
+    model = ScriptedChatModel(script=["I am not sure.", "Final Answer: -5"])
+    result = run_question(item.question, strategy="verify", model=model, task=task, item=item, tools=[],
+                          options={"inner": "cot", "revise": "resample", "rounds": 1, "fewshot": 0})
+    assert result.answer.endswith("-5")  # both drafts fail hard; the one that answers stands
 
 
 def test_unknown_revise_mode_is_an_error():

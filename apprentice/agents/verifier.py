@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.answers import NumericTask, numbers_in, numbers_match, parse_number
+from apprentice.tasks.answers import NumericTask, numbers_match, parse_number
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
-__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_results", "rules_check",
-           "unused_numbers"]
+__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_failed", "calculator_results",
+           "rules_check", "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
 _INT = re.compile(r"\b\d+\b")
+#: A plain number, signs and fraction bars left to the expression ("36/4" is 36 and 4, "1,000" is 1000).
+_PLAIN = re.compile(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,27 @@ def arithmetic_errors(text: str) -> list[str]:
     return errors
 
 
+def _plain_numbers(text: str) -> list[Fraction]:
+    return [Fraction(m.group().replace(",", "")) for m in _PLAIN.finditer(text)]
+
+
+def _calculator_error(step: Step) -> bool:
+    return step.observation is not None and step.observation.lstrip().lower().startswith("error")
+
+
+def calculator_failed(steps: Iterable[Step]) -> bool:
+    """Whether ``steps`` called the calculator and every call failed (no result to answer from)."""
+    observations = [s for s in steps if s.kind == "observation" and s.tool == "calculator"]
+    return bool(observations) and all(_calculator_error(s) or parse_number(s.observation) is None
+                                      for s in observations)
+
+
 def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
     """The numbers the calculator returned in ``steps``, in order (its error messages left out)."""
     results = []
     for step in steps:
         if step.kind == "observation" and step.tool == "calculator" and step.observation \
-                and not step.observation.lstrip().lower().startswith("error"):
+                and not _calculator_error(step):
             value = parse_number(step.observation)
             if value is not None:
                 results.append(value)
@@ -74,17 +91,18 @@ def answer_in_results(answer: Fraction, results: Iterable[Fraction]) -> bool:
 
 
 def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
-    """The question's numbers that no calculator input of ``steps`` uses (signs ignored); empty when
-    the steps hold no calculator input."""
+    """The question's numbers that no calculator input of ``steps`` uses; empty when the steps hold
+    no calculator input. Numbers are read plainly ("3/4" is 3 and 4, as an expression writes them); a
+    question's 25 counts as used by a 0.25 in the work (a percentage)."""
     inputs = [step.tool_input for step in steps
               if step.kind == "action" and step.tool == "calculator" and step.tool_input is not None]
     if not inputs:
         return []
-    used = {abs(value) for text in inputs for value in numbers_in(str(text))}
+    used = {value for text in inputs for value in _plain_numbers(str(text))}
     unused = []
-    for value in numbers_in(question):
-        if abs(value) not in used and abs(value) not in unused:
-            unused.append(abs(value))
+    for value in _plain_numbers(question):
+        if value not in used and value / 100 not in used and value not in unused:
+            unused.append(value)
     return unused
 
 
@@ -113,11 +131,14 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if errors:
         return CheckResult(False, 0.0, "rules", f"wrong arithmetic: {'; '.join(errors)}",
                            "These calculations are wrong: " + "; ".join(errors))
-    implausible = task.implausible(answer) if task is not None else None
+    implausible = task.implausible(answer) if hasattr(task, "implausible") else None
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")
     steps = list(steps or ())
+    if calculator_failed(steps):
+        return CheckResult(False, 0.0, "rules", "every calculator call failed, so no result gives the answer",
+                           "The calculator returned only errors; write the expression again.")
     results = calculator_results(steps)
     value = parse_number(answer)
     if results and value is not None and not answer_in_results(value, results):

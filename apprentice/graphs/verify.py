@@ -117,7 +117,10 @@ def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) 
 
 def generate(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """The first draft, from the inner strategy."""
-    draft, work = draft_once(state, runtime.context, "generate")
+    ctx = runtime.context
+    # resampling: the first draft is greedy; ``temperature`` is the resamples'
+    greedy = {"temperature": 0.0} if revise_mode(ctx) == "resample" else {}
+    draft, work = draft_once(state, ctx, "generate", **greedy)
     return {"draft": draft, "work": work, "revisions": 0, "checks": None}
 
 
@@ -164,8 +167,10 @@ def finish(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     mode = revise_mode(ctx)
     accepted = bool(checks) and checks[-1]["ok"] is not False
     fallback = mode == "resample" and not accepted and state.get("revisions", 0) > 0
-    # max() keeps the earliest of equal scores: the greedy first draft when all fail alike
-    answer = max(checks, key=lambda c: c["score"] or 0.0)["draft"] if fallback else state["draft"]
+    # max() keeps the earliest of equal scores (the greedy first draft when all fail alike), a draft
+    # with an answer before one without
+    best = max(checks, key=lambda c: (c["score"] or 0.0, c["reason"] != "no final answer found"))
+    answer = best["draft"] if fallback else state["draft"]
     ctx.recorder.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
     meta = {"verify": {"verifier": verifier_name(ctx), "revise": mode, "revisions": state.get("revisions", 0),
                        "accepted": accepted, "fallback": fallback,

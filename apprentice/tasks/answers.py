@@ -101,12 +101,6 @@ def parse_number(text: str | None) -> Fraction | None:
     return None if match is None else _to_fraction(match)
 
 
-def numbers_in(text: str) -> list[Fraction]:
-    """Every number in ``text`` as an exact Fraction, in order ("3/4" is 0.75, "1,000" is 1000)."""
-    found = (_to_fraction(m) for m in _NUMBER.finditer(_FRAC.sub(r"\1/\2", text)))
-    return [value for value in found if value is not None]
-
-
 def _to_fraction(match: re.Match[str]) -> Fraction | None:
     value = Fraction(match.group("body").replace(",", ""))
     if match.group("den"):

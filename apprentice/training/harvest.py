@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apprentice.agents.verifier import answer_in_results, calculator_results
+from apprentice.agents.verifier import answer_in_results, calculator_failed, calculator_results
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
 from apprentice.tasks.answers import extract_number, parse_number
@@ -100,9 +100,11 @@ def answer_computed(run: Run) -> bool:
 
     Such an answer was copied from a STaR rationalization hint or guessed. Seen in a round of
     self-taught traces: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint). Its reasoning does
-    not reach the answer, so it is no rationale to learn from. A run without calculator results is
-    not judged here.
+    not reach the answer, so it is no rationale to learn from. A run whose calculator calls all failed
+    has no result to answer from either; a run that never called the calculator is not judged here.
     """
+    if calculator_failed(run.steps):
+        return False
     results = calculator_results(run.steps)
     answer = parse_number(extract_number(run.answer))
     if not results or answer is None:
