@@ -23,8 +23,8 @@ from apprentice.tasks.answers import NumericTask, numbers_match, parse_number
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
-__all__ = ["CheckResult", "answer_in_results", "arithmetic_errors", "calculator_failed", "calculator_results",
-           "rules_check", "unused_numbers"]
+__all__ = ["CheckResult", "arithmetic_errors", "calculator_results", "rules_check", "unreached_answer",
+           "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
 _INT = re.compile(r"\b\d+\b")
@@ -62,32 +62,31 @@ def _plain_numbers(text: str) -> list[Fraction]:
     return [Fraction(m.group().replace(",", "")) for m in _PLAIN.finditer(text)]
 
 
-def _calculator_error(step: Step) -> bool:
-    return step.observation is not None and step.observation.lstrip().lower().startswith("error")
-
-
-def calculator_failed(steps: Iterable[Step]) -> bool:
-    """Whether ``steps`` called the calculator and every call failed (no result to answer from)."""
-    observations = [s for s in steps if s.kind == "observation" and s.tool == "calculator"]
-    return bool(observations) and all(_calculator_error(s) or parse_number(s.observation) is None
-                                      for s in observations)
-
-
 def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
     """The numbers the calculator returned in ``steps``, in order (its error messages left out)."""
     results = []
     for step in steps:
         if step.kind == "observation" and step.tool == "calculator" and step.observation \
-                and not _calculator_error(step):
+                and not step.observation.lstrip().lower().startswith("error"):
             value = parse_number(step.observation)
             if value is not None:
                 results.append(value)
     return results
 
 
-def answer_in_results(answer: Fraction, results: Iterable[Fraction]) -> bool:
-    """Whether ``answer`` is one of the calculator's ``results`` (sign included)."""
-    return any(numbers_match(result, answer) for result in results)
+def unreached_answer(answer: Fraction | None, steps: Iterable[Step]) -> str | None:
+    """Why the calculator work in ``steps`` does not reach ``answer``, or None when it does (or
+    there is no calculator work to judge): every call failed, or no result is the answer (sign
+    included). The verifier's rule and the harvest's filter."""
+    steps = list(steps)
+    results = calculator_results(steps)
+    if not results:
+        if any(s.kind == "observation" and s.tool == "calculator" for s in steps):
+            return "every calculator call failed, so no result gives the answer"
+        return None
+    if answer is not None and not any(numbers_match(result, answer) for result in results):
+        return f"answer {_show(answer)} is none of the calculator's results ({', '.join(_show(r) for r in results)})"
+    return None
 
 
 def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
@@ -136,15 +135,9 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")
     steps = list(steps or ())
-    if calculator_failed(steps):
-        return CheckResult(False, 0.0, "rules", "every calculator call failed, so no result gives the answer",
-                           "The calculator returned only errors; write the expression again.")
-    results = calculator_results(steps)
-    value = parse_number(answer)
-    if results and value is not None and not answer_in_results(value, results):
-        shown = ", ".join(_show(r) for r in results)
-        return CheckResult(False, 0.0, "rules", f"answer {answer} is none of the calculator's results ({shown})",
-                           f"The calculator gave {shown}, but the answer is {answer}.")
+    unreached = unreached_answer(parse_number(answer), steps)
+    if unreached:
+        return CheckResult(False, 0.0, "rules", unreached, f"The work does not reach the answer: {unreached}.")
     unused = unused_numbers(question, steps) if isinstance(task, NumericTask) else []
     if unused:
         shown = ", ".join(_show(n) for n in unused)

@@ -167,10 +167,9 @@ def finish(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     mode = revise_mode(ctx)
     accepted = bool(checks) and checks[-1]["ok"] is not False
     fallback = mode == "resample" and not accepted and state.get("revisions", 0) > 0
-    # max() keeps the earliest of equal scores (the greedy first draft when all fail alike), a draft
-    # with an answer before one without
-    best = max(checks, key=lambda c: (c["score"] or 0.0, c["reason"] != "no final answer found"))
-    answer = best["draft"] if fallback else state["draft"]
+    answer = state["draft"]
+    if fallback:  # max() keeps the earliest of equal scores (the greedy first draft when all fail alike)
+        answer = max(checks, key=lambda c: (c["score"] or 0.0, c["reason"] != "no final answer found"))["draft"]
     ctx.recorder.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
     meta = {"verify": {"verifier": verifier_name(ctx), "revise": mode, "revisions": state.get("revisions", 0),
                        "accepted": accepted, "fallback": fallback,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apprentice.agents.verifier import answer_in_results, calculator_failed, calculator_results
+from apprentice.agents.verifier import unreached_answer
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
 from apprentice.tasks.answers import extract_number, parse_number
@@ -103,13 +103,7 @@ def answer_computed(run: Run) -> bool:
     not reach the answer, so it is no rationale to learn from. A run whose calculator calls all failed
     has no result to answer from either; a run that never called the calculator is not judged here.
     """
-    if calculator_failed(run.steps):
-        return False
-    results = calculator_results(run.steps)
-    answer = parse_number(extract_number(run.answer))
-    if not results or answer is None:
-        return True
-    return answer_in_results(answer, results)
+    return unreached_answer(parse_number(extract_number(run.answer)), run.steps) is None
 
 
 def _key(text: str) -> str:
