@@ -175,7 +175,9 @@ def test_a_self_teacher_rationalizes_its_failures_with_the_worked_solution(tmp_p
     assert all(r.meta["rationalizes"] == "self" and r.meta["replay"] == "equation" for r in replays)
     assert counts["rationalized"] == len(failed) and counts["solved"] == len(items)
     assert counts["runs"] == len(items) + len(failed)
-    result = harvest(HarvestConfig(out=tmp_path / "d", tools=["calculator"], react_prompt="student"))
+    # nothing held out (a held-out question is in no pair), so every failed item is paired
+    result = harvest(HarvestConfig(out=tmp_path / "d", tools=["calculator"], react_prompt="student",
+                                   eval_fraction=0.0))
     pairs = [json.loads(line) for line in (tmp_path / "d" / "pairs.jsonl").read_text().splitlines()]
     assert result.pairs == len(pairs) >= 1
     replay_ids, failed_ids = {r.id for r in replays}, {r.id for r in attempts if not r.correct}

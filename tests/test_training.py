@@ -31,17 +31,22 @@ def apprentice_home(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dataset(apprentice_home) -> Path:
-    """Replayed arith traces (verified) plus one failed run, harvested with pairs."""
+    """Replayed arith traces (verified) plus a failed run of each question, harvested with pairs."""
     task = get_task("arith", level=3, n=12, seed=1)
     items = task.load(split="train")[:8]
     counts = solve_pool(parse_teacher("dataset"), task, items, student="local", meta={"distill": "t"})
     assert counts["solved"] == len(items)
-    wrong = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1 + 1", " Final Answer: 2"])
-    run_question(items[0].question, model=wrong, model_spec="scripted", task=task, item=items[0],
-                 tools=["calculator"])
+    for item in items:  # a failed run of every question: a pair for each one that is not held out
+        wrong = ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 1 + 1", " Final Answer: 2"])
+        run_question(item.question, model=wrong, model_spec="scripted", task=task, item=item, tools=["calculator"])
     out = apprentice_home / "datasets" / "t"
     result = harvest(HarvestConfig(out=out, task="arith", eval_fraction=0.25, tools=["calculator"]))
-    assert result.pairs == 1 and result.train + result.eval == len(items)
+    assert result.train + result.eval == len(items) and result.eval == 2
+    assert result.pairs == len(items) - 2  # the two held-out questions are in no pair
+    held = {e["metadata"]["question"] for e in _rows(out / "eval.jsonl")}
+    assert not held & {p["metadata"]["question"] for p in _rows(out / "pairs.jsonl")}
+    assert [item_id for _, item_id in result.eval_items] == [e["metadata"]["item_id"]
+                                                           for e in _rows(out / "eval.jsonl")]
     return out
 
 
@@ -78,7 +83,7 @@ def test_only_verified_and_filters(dataset, apprentice_home, tmp_path):
     with pytest.raises(ApprenticeError, match="nothing to harvest"):
         harvest(HarvestConfig(out=tmp_path / "x", task="arith", model="scripted"))
     failed = harvest(HarvestConfig(out=tmp_path / "y", model="scripted", only_verified=False, pairs=False))
-    assert failed.train + failed.eval == 1
+    assert failed.train + failed.eval == 8  # the fixture's failed run of each question
 
 
 def test_loss_masks_prompt_and_observations(dataset):

@@ -76,6 +76,8 @@ class HarvestResult:
     pairs: int
     seen: int
     skipped: Counter
+    #: (task, item id) of each held-out question, in split order: items a round can select its student on
+    eval_items: list[tuple[str, str]] = field(default_factory=list)
 
 
 def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
@@ -151,7 +153,8 @@ def _split(examples: list[ChatExample], fraction: float, seed: int) -> tuple[lis
     """Step 4: a held-out split grouped by question, so no question is in both."""
     questions = sorted({_key(e.meta["question"]) for e in examples})
     random.Random(seed).shuffle(questions)
-    n_eval = round(len(questions) * fraction) if len(questions) > 1 else 0
+    # at least one question when there are two: a round's eval loss and adapter choice need one
+    n_eval = max(1, round(len(questions) * fraction)) if len(questions) > 1 and fraction > 0 else 0
     held = set(questions[:n_eval])
     train = [e for e in examples if _key(e.meta["question"]) not in held]
     evals = [e for e in examples if _key(e.meta["question"]) in held]
@@ -198,10 +201,15 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
         detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no runs matched"
         raise NothingToHarvest(f"nothing to harvest from {len(runs)} runs ({detail})")
     train, evals = _split(examples, config.eval_fraction, config.seed)
-    pairs = preference_pairs(runs, config) if config.pairs else []
+    held = {_key(e.meta["question"]) for e in evals}
+    # a held-out question is in no training data: not in SFT's train split, and in no DPO pair either
+    pairs = [p for p in preference_pairs(runs, config) if _key(p["metadata"]["question"]) not in held] \
+        if config.pairs else []
     write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped,
                   react_prompt=config.react_prompt)
-    return HarvestResult(config.out, len(train), len(evals), len(pairs), len(runs), skipped)
+    eval_items = list(dict.fromkeys((str(e.meta.get("task")), str(e.meta.get("item_id"))) for e in evals
+                                    if e.meta.get("item_id")))
+    return HarvestResult(config.out, len(train), len(evals), len(pairs), len(runs), skipped, eval_items)
 
 
 def write_dataset(out: Path, train: list[ChatExample], evals: list[ChatExample],
