@@ -82,14 +82,50 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
     if len(report["rounds"]) == 2:
         second = report["rounds"][1]
         assert second["teacher"] == "teacher:self:adapter:star-r1"
-        # with verified-vs-failed pairs the round's student is the DPO adapter on top of its SFT
-        assert second["adapter"] == ("star-r2-dpo" if second["pairs"] else "star-r2")
+        # with verified-vs-failed pairs, DPO runs on top of the SFT adapter, and the round keeps the better
+        # of the two on its held-out pool question (the harvest's eval split: 10% of the questions, at
+        # least one), ties keeping DPO
         if second["pairs"]:
             from apprentice.training.registry import get_adapter
 
             assert get_adapter("star-r2-dpo").kind == "dpo" and get_adapter("star-r2-dpo").parent == "star-r2"
+            dev = second["dev"]
+            assert dev["n"] == 1 and set(dev["accuracy"]) == {"star-r2", "star-r2-dpo"}
+            assert second["adapter"] == dev["kept"] == (
+                "star-r2" if dev["accuracy"]["star-r2"] > dev["accuracy"]["star-r2-dpo"] else "star-r2-dpo")
+            dev_runs = [r for r in open_store().query(model="adapter:star-r2-dpo") if r.meta.get("dev")]
+            assert len(dev_runs) == 1 and dev_runs[0].meta["round"] == 2  # evaluated in its seat, traced
+            assert f"kept `{dev['kept']}`" in (tmp_path / "report" / "report.md").read_text()
+        else:
+            assert second["adapter"] == "star-r2" and second["dev"] is None
     else:  # nothing verified to learn from: the run says so instead of training on nothing
         assert "solved nothing" in report["stopped"]
+
+
+def test_a_round_keeps_the_better_adapter_on_its_held_out_pool_questions(monkeypatch):
+    from apprentice.training import distill
+
+    scores = {"adapter:s-r1": 0.5, "adapter:s-r1-dpo": 0.5}
+    asked = []
+    monkeypatch.setattr(distill, "_accuracy", lambda spec, *_: asked.append(spec) or scores[spec])
+    dev, meta, quiet = [("task", "item")], {"round": 1}, lambda _: None
+    args = DistillArgs(task="arith")
+    assert distill._select(args, ["s-r1", "s-r1-dpo"], dev, meta, quiet)[0] == "s-r1-dpo"  # a tie keeps DPO
+    scores["adapter:s-r1"] = 0.75
+    kept, record = distill._select(args, ["s-r1", "s-r1-dpo"], dev, meta, quiet)
+    assert kept == "s-r1" and record == {"n": 1, "accuracy": {"s-r1": 0.75, "s-r1-dpo": 0.5}, "kept": "s-r1"}
+    asked.clear()
+    # --select last, or no held-out question: the DPO adapter, with no evaluation
+    assert distill._select(DistillArgs(task="arith", select="last"), ["s-r1", "s-r1-dpo"], dev, meta, quiet) == \
+        ("s-r1-dpo", None)
+    assert distill._select(args, ["s-r1", "s-r1-dpo"], [], meta, quiet) == ("s-r1-dpo", None) and not asked
+    # the held-out keys of the harvest name pool items; a key of another round's pool is skipped
+    from apprentice.tasks import Item, get_task
+
+    task = get_task("arith", level=1, n=10)
+    items = [Item("a", "q1", "1", {}), Item("b", "q2", "2", {})]
+    assert distill._dev_items([(task, items)], [("arith", "b"), ("arith", "zz"), ("svamp", "a")]) == \
+        [(task, items[1])]
 
 
 def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp_path):

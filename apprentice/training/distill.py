@@ -2,7 +2,8 @@
 
 Each round solves a training pool with the teacher setup (traces in the store, verified by the
 task's checker), harvests what passed, fine-tunes the student (from the base, or from the last
-adapter), and evaluates it on held-out sets with the same harness as ``apprentice eval``. The run
+adapter; with DPO on top, the round keeps whichever of the two adapters does better on its
+held-out pool questions), and evaluates it on held-out sets with the same harness as ``apprentice eval``. The run
 stops when a round no longer improves. The report (``report.json``, ``report.md``,
 ``report.png``) puts every round beside the trivial-rule floor ("add every number").
 """
@@ -72,6 +73,11 @@ class DistillArgs:
     dpo_sft_weight: float = field(default=1.0, metadata={
         "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
                 "(plain DPO dropped the Final Answer line in a measured round; 0: plain DPO)"})
+    select: str = field(default="dev", metadata={
+        "choices": ["dev", "last"],
+        "help": "with DPO, which adapter a round keeps: dev = the better of SFT and SFT + DPO on the round's "
+                "held-out pool questions (the harvest's eval split: never trained on, answers known; ties keep "
+                "DPO); last = always the DPO adapter"})
     report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
     data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
     seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
@@ -218,7 +224,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         teacher = teachers[min(round_no, len(teachers)) - 1].for_student(student)
         meta = {"distill": args.name, "round": round_no}
         solved = {"items": 0, "solved": 0, "rationalized": 0, "runs": 0, "tokens": 0}
-        for task, items in _pool(args, round_no):
+        pools = _pool(args, round_no)
+        for task, items in pools:
             log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
             level = getattr(task, "level", None)  # an arith pool's level, so its cost can be read by level
             counts = solve_pool(teacher, task, items, student=student,
@@ -236,7 +243,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
             log(report["stopped"])
             break
         log(f"round {round_no}: harvested {harvested.train} train / {harvested.eval} eval examples")
-        name = f"{args.name}-r{round_no}"
+        name, dev = f"{args.name}-r{round_no}", None
         sft_main(SFTArgs(data=dataset, name=name, base=student if args.from_last else base, qlora=args.qlora,
                          epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
                          batch_size=args.batch_size, seed=args.seed, eval_steps=50))
@@ -245,7 +252,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
             dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
                              max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
                              sft_weight=args.dpo_sft_weight))
-            name = f"{name}-dpo"
+            name, dev = _select(args, [name, f"{name}-dpo"], _dev_items(pools, harvested.eval_items), meta, log)
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,
                "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
@@ -253,7 +260,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
                "teacher_runs": solved["runs"], "teacher_seconds": teacher_secs,
                "teacher_tokens_per_solved": solved["tokens"] / max(1, solved["solved"]),
                "teacher_seconds_per_solved": teacher_secs / max(1, solved["solved"]),
-               "harvested": harvested.train + harvested.eval, "pairs": harvested.pairs, "student": results,
+               "harvested": harvested.train + harvested.eval, "pairs": harvested.pairs, "dev": dev,
+               "student": results,
                "seconds": time.time() - started}
         report["rounds"].append(row)
         write_report(_report_dir(args), report)
@@ -267,6 +275,42 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     report["best_student"] = student
     write_report(_report_dir(args), report)
     return report
+
+
+def _dev_items(pools: list[tuple[Any, list[Any]]], keys: list[tuple[str, str]]) -> list[tuple[Any, Any]]:
+    """The round's held-out pool questions as (task, item), in the harvest's order."""
+    by_key = {(task.name, item.id): (task, item) for task, items in pools for item in items}
+    return [by_key[key] for key in keys if key in by_key]
+
+
+def _select(args: DistillArgs, names: list[str], dev: list[tuple[Any, Any]], meta: dict[str, Any],
+            log: Any) -> tuple[str, dict[str, Any] | None]:
+    """Which of a round's adapters (SFT, then SFT + DPO) it keeps: the last one, or with ``--select dev``
+    the better on the held-out pool questions, ties keeping the last. Returns (name, dev accuracies)."""
+    if args.select != "dev" or not dev:
+        return names[-1], None
+    scores = {name: _accuracy(f"adapter:{name}", args, dev, meta) for name in names}
+    kept = max(reversed(names), key=scores.__getitem__)
+    log(f"round {meta['round']}: on {len(dev)} held-out pool questions "
+        + ", ".join(f"{name} {score:.1%}" for name, score in scores.items()) + f"; keeping {kept}")
+    return kept, {"n": len(dev), "accuracy": scores, "kept": kept}
+
+
+def _accuracy(spec: str, args: DistillArgs, items: list[tuple[Any, Any]], meta: dict[str, Any]) -> float:
+    """The student's accuracy on ``items`` with the evaluation's strategy, tools and step limit."""
+    from apprentice.graphs import run_question
+    from apprentice.models import load_chat_model
+
+    chat = load_chat_model(spec, max_tokens=256)
+    hits = 0
+    for task, item in items:
+        try:
+            result = run_question(item.question, strategy=args.strategy, model=chat, model_spec=spec, task=task,
+                                  item=item, tools=["calculator"], meta={**meta, "dev": True}, max_steps=6)
+        except ApprenticeError:  # recorded in its trace; it counts as a miss
+            continue
+        hits += bool(result.correct)
+    return hits / len(items)
 
 
 def _continue(report: dict[str, Any], args: DistillArgs) -> None:

@@ -42,6 +42,15 @@ def _teacher_accuracy(row: dict[str, Any]) -> str:
             f"{_pct(row['teacher_accuracy'])} with the failures rationalized")
 
 
+def _selection(row: dict[str, Any]) -> list[str]:
+    """Which adapter the round kept, and its accuracy on the held-out pool questions (``--select dev``)."""
+    dev = row.get("dev")
+    if not dev:
+        return []
+    scores = " against ".join(f"`{name}` {_pct(acc)}" for name, acc in dev["accuracy"].items())
+    return [f"kept `{dev['kept']}`: on {dev['n']} held-out questions of the pool, {scores}", ""]
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """Markdown: the command's arguments, the baseline, then each round."""
     args = report.get("args", {})
@@ -60,8 +69,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                   + _teacher_accuracy(row) + f" ({row['teacher_runs']} runs, "
                   f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested"
                   + (f", DPO on {row['pairs']} verified-vs-failed pairs" if row.get("pairs") and
-                     str(row["adapter"]).endswith("-dpo") else "") + "; round took "
-                  f"{row['seconds'] / 60:.1f} min", "", *_table(row["student"]), ""]
+                     (str(row["adapter"]).endswith("-dpo") or row.get("dev")) else "") + "; round took "
+                  f"{row['seconds'] / 60:.1f} min", "", *_selection(row), *_table(row["student"]), ""]
     if report.get("stopped"):
         lines += [f"Stopped: {report['stopped']}.", ""]
     if report.get("best_student"):
