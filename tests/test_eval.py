@@ -54,6 +54,7 @@ def test_grid_writes_three_files_and_resumes(tmp_path):
     assert len(run_ids) == 3 and all(run_ids)
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert all(run_id in markdown for run_id in run_ids) and "Wilson" in markdown
+    assert markdown.startswith("# Eval: arith\n")  # no task options, none in the title
     stored = open_store().get(run_ids[0])
     assert stored.meta["eval_cell"].startswith(f"arith|{stored.item_id}|cot|right|")
 
@@ -87,3 +88,11 @@ def test_real_model_eval_on_arith(local_model, tmp_path):
     assert all(p.stat().st_size > 0 for p in report.files.values())
     run = open_store().get(cell.run_ids[0])
     assert run.model == "local" and run.task == "arith" and run.verdicts  # checked by the task
+
+
+def test_the_report_title_names_the_task_options(tmp_path):
+    from apprentice.eval.report import write_markdown
+
+    header = {"task": "arith", "task_options": {"level": 3, "n": 200, "seed": None}, "options": {}}
+    write_markdown(tmp_path / "report.md", header, [], {}, None)
+    assert (tmp_path / "report.md").read_text().startswith("# Eval: arith, level 3, n 200\n")

@@ -133,7 +133,9 @@ def markdown_table(cells: Sequence[CellStats]) -> str:
 def write_markdown(path: Path, header: dict[str, Any], cells: Sequence[CellStats],
                    items: dict[str, Sequence[ItemResult]], plot_name: str | None) -> None:
     """``report.md``: settings, the summary table, the plot, and every item's trace id."""
-    lines = [f"# Eval: {header['task']}", "", f"- command: `{header.get('command', '')}`",
+    task_options = {k: v for k, v in (header.get("task_options") or {}).items() if v is not None}
+    title = header["task"] + "".join(f", {k} {v}" for k, v in task_options.items())
+    lines = [f"# Eval: {title}", "", f"- command: `{header.get('command', '')}`",
              f"- data: {header.get('data') or '(task default)'}; split: {header.get('split')}; "
              f"seed: {header.get('seed')}; limit: {header.get('limit')}",
              f"- options: `{json.dumps(header.get('options', {}), sort_keys=True)}` "
