@@ -72,7 +72,7 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
     report = run_distill(DistillArgs(task="arith", teacher=["dataset", "self"], student="local", name="star",
                                      rounds=2, pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2,
                                      baseline_limit=0, attempts=1, max_steps=2, batch_size=2, dpo_steps=1,
-                                     report=tmp_path / "report"), log=lambda _: None)
+                                     select="dev", report=tmp_path / "report"), log=lambda _: None)
     assert "baseline" not in report
     assert report["rounds"][0]["teacher"] == "teacher:dataset"
     self_runs = open_store().query(model="teacher:self:adapter:star-r1")
@@ -82,8 +82,8 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
     if len(report["rounds"]) == 2:
         second = report["rounds"][1]
         assert second["teacher"] == "teacher:self:adapter:star-r1"
-        # with verified-vs-failed pairs, DPO runs on top of the SFT adapter, and the round keeps the better
-        # of the two on its held-out pool question (the harvest's eval split: 10% of the questions, at
+        # with verified-vs-failed pairs, DPO runs on top of the SFT adapter, and (--select dev) the round keeps
+        # the better of the two on its held-out pool question (the harvest's eval split: 10% of the questions, at
         # least one), ties keeping DPO
         if second["pairs"]:
             from apprentice.training.registry import get_adapter
@@ -109,7 +109,8 @@ def test_a_round_keeps_the_better_adapter_on_its_held_out_pool_questions(monkeyp
     asked = []
     monkeypatch.setattr(distill, "_accuracy", lambda spec, *_: asked.append(spec) or scores[spec])
     dev, meta, quiet = [("task", "item")], {"round": 1}, lambda _: None
-    args = DistillArgs(task="arith")
+    args = DistillArgs(task="arith", select="dev")
+    assert DistillArgs(task="arith").select == "last"  # the measured loop's behaviour stays the default
     assert distill._select(args, ["s-r1", "s-r1-dpo"], dev, meta, quiet)[0] == "s-r1-dpo"  # a tie keeps DPO
     scores["adapter:s-r1"] = 0.75
     kept, record = distill._select(args, ["s-r1", "s-r1-dpo"], dev, meta, quiet)
