@@ -3,8 +3,8 @@
 Each round solves a training pool with the teacher setup (traces in the store, verified by the
 task's checker), harvests what passed, fine-tunes the student (from the base, or from the last
 adapter; with DPO on top and ``--select dev``, the round keeps whichever of the two adapters does
-better on its held-out pool questions), and evaluates it on held-out sets with the same harness as ``apprentice eval``. The run
-stops when a round no longer improves. The report (``report.json``, ``report.md``,
+better on its held-out pool questions), and evaluates it on held-out sets with the same harness as
+``apprentice eval``. The run stops when a round no longer improves. The report (``report.json``, ``report.md``,
 ``report.png``) puts every round beside the trivial-rule floor ("add every number").
 """
 
