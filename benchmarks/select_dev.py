@@ -3,11 +3,12 @@
     python benchmarks/select_dev.py --home APPRENTICE_HOME --name NAME --rounds 3 4 [--out FILE.json]
 
 For each round N, the questions of ``datasets/NAME-rN/eval.jsonl`` (the harvest's eval split: pool items
-the round did not train SFT on, answers known from their traces) are answered by ``adapter:NAME-rN``
-and ``adapter:NAME-rN-dpo`` with the evaluation's strategy (react, calculator, 6 steps, greedy), the
-same code ``apprentice distill --select dev`` runs inside a round. Datasets harvested before that
-option put the held-out questions into DPO pairs too, which favours the DPO adapter here; the
-printout says how many held-out questions a round's pairs contain.
+outside the round's SFT train split, answers known from their traces) are answered by
+``adapter:NAME-rN`` and ``adapter:NAME-rN-dpo`` with ReAct, the calculator and the evaluation's limits,
+through the scoring function ``apprentice distill --select dev`` uses inside a round. Datasets harvested
+before the harvest fix (``b793bda``) put held-out questions into DPO pairs too, which favours the DPO
+adapter; the printout says how many. SFT picks its best checkpoint by eval loss on these questions,
+which favours the SFT adapter.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, nargs="+", required=True)
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    os.environ["APPRENTICE_HOME"] = args.home
+    home = Path(args.home).expanduser()
+    os.environ["APPRENTICE_HOME"] = str(home)
     from apprentice.errors import ApprenticeError
     from apprentice.tasks import Item, get_task
     from apprentice.traces import open_store
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
     results = []
     for round_no in args.rounds:
-        folder = Path(args.home) / "datasets" / f"{args.name}-r{round_no}"
+        folder = home / "datasets" / f"{args.name}-r{round_no}"
         if not (folder / "eval.jsonl").is_file():
             raise SystemExit(f"error: no harvested dataset at {folder} (eval.jsonl)")
         store = open_store()
@@ -55,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             except ApprenticeError:
                 continue
             dev.append((get_task(run.task), Item(run.item_id, meta["question"], run.gold, {})))
-        paired = {p["metadata"]["question"] for p in _rows(folder / "pairs.jsonl")} & {i.question for _, i in dev}
+        if not dev:
+            raise SystemExit(f"error: no held-out question of {folder} has its run in the store at {home}")
+        pairs = folder / "pairs.jsonl"
+        paired = ({p["metadata"]["question"] for p in _rows(pairs)} if pairs.is_file() else set()) \
+            & {i.question for _, i in dev}
         scores = {}
         for name in (f"{args.name}-r{round_no}", f"{args.name}-r{round_no}-dpo"):
             started = time.time()
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({"round": round_no, "n": len(dev), "accuracy": scores, "kept": kept,
                         "held_out_in_pairs": len(paired)})
     if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
 from apprentice.cli import make_parser
+from apprentice.errors import ApprenticeError
 from apprentice.training.config import config_from_args
 from apprentice.training.distill import DistillArgs, parse_eval_sets, run_distill, trivial_rule_accuracy
 
@@ -24,7 +26,6 @@ def test_distill_flags_parse_to_typed_args():
 
 
 def test_pool_sizes_per_task_and_a_bad_size_is_a_clear_error():
-    from apprentice.errors import ApprenticeError
     from apprentice.training.distill import pool_sizes
 
     assert pool_sizes("arith:600, svamp,gsm8k:50", 200) == [("arith", 600), ("svamp", 200), ("gsm8k", 50)]
@@ -85,7 +86,9 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
         # with verified-vs-failed pairs, DPO runs on top of the SFT adapter, and (--select dev) the round keeps
         # the better of the two on its held-out pool question (the harvest's eval split: 10% of the questions, at
         # least one), ties keeping DPO
-        if second["pairs"]:
+        if second["pairs"] and second["dev"] is None:  # the harvest held out no question to choose on
+            assert second["adapter"] == "star-r2-dpo"
+        elif second["pairs"]:
             from apprentice.training.registry import get_adapter
 
             assert get_adapter("star-r2-dpo").kind == "dpo" and get_adapter("star-r2-dpo").parent == "star-r2"
@@ -93,7 +96,7 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
             assert dev["n"] == 1 and set(dev["accuracy"]) == {"star-r2", "star-r2-dpo"}
             assert second["adapter"] == dev["kept"] == (
                 "star-r2" if dev["accuracy"]["star-r2"] > dev["accuracy"]["star-r2-dpo"] else "star-r2-dpo")
-            dev_runs = [r for r in open_store().query(model="adapter:star-r2-dpo") if r.meta.get("dev")]
+            dev_runs = [r for r in open_store().query(model="adapter:star-r2-dpo") if r.meta.get("select_dev")]
             assert len(dev_runs) == 1 and dev_runs[0].meta["round"] == 2  # evaluated in its seat, traced
             assert f"kept `{dev['kept']}`" in (tmp_path / "report" / "report.md").read_text()
         else:
@@ -108,7 +111,7 @@ def test_a_round_keeps_the_better_adapter_on_its_held_out_pool_questions(monkeyp
     scores = {"adapter:s-r1": 0.5, "adapter:s-r1-dpo": 0.5}
     asked = []
     monkeypatch.setattr(distill, "_accuracy", lambda spec, *_: asked.append(spec) or scores[spec])
-    dev, meta, quiet = [("task", "item")], {"round": 1}, lambda _: None
+    dev, meta, quiet = [("task", "item")], 1, lambda _: None
     args = DistillArgs(task="arith", select="dev")
     assert DistillArgs(task="arith").select == "last"  # the measured loop's behaviour stays the default
     assert distill._select(args, ["s-r1", "s-r1-dpo"], dev, meta, quiet)[0] == "s-r1-dpo"  # a tie keeps DPO
@@ -127,10 +130,50 @@ def test_a_round_keeps_the_better_adapter_on_its_held_out_pool_questions(monkeyp
     items = [Item("a", "q1", "1", {}), Item("b", "q2", "2", {})]
     assert distill._dev_items([(task, items)], [("arith", "b"), ("arith", "zz"), ("svamp", "a")]) == \
         [(task, items[1])]
+    with pytest.raises(ApprenticeError, match="--select must be last or dev"):
+        run_distill(DistillArgs(task="arith", select="best"), log=lambda _: None)
+
+
+def test_the_round_scores_both_adapters_on_the_harvest_held_out_items_and_reports_the_choice(tmp_path,
+                                                                                             monkeypatch):
+    """The wiring of --select dev, without training: the harvest's held-out (task, id)s become the pool
+    items both adapters are scored on; the kept one is the round's adapter, in report.json and report.md."""
+    from apprentice.training import distill, dpo, sft
+    from apprentice.training.harvest import HarvestResult
+
+    args = DistillArgs(task="arith:4", levels=[1], teacher=["dataset"], rounds=1, baseline_limit=0, dpo_steps=5,
+                       select="dev", name="w", report=tmp_path / "report")
+    pool = distill._pool(args, 1)[0][1]
+    held = [("arith", pool[2].id), ("arith", pool[0].id)]
+    monkeypatch.setattr(distill, "solve_pool", lambda *a, **k: {"items": 4, "solved": 4, "runs": 4, "tokens": 40})
+    monkeypatch.setattr(distill, "harvest", lambda config: HarvestResult(config.out, 2, 2, 3, 4, Counter(), held))
+    trained = []
+    monkeypatch.setattr(sft, "main", lambda a: trained.append(a.name))
+    monkeypatch.setattr(dpo, "main", lambda a: trained.append(a.name))
+    scored = {}
+
+    def accuracy(spec, _args, items, meta):
+        scored[spec] = ([item.id for _, item in items], meta)
+        return {"adapter:w-r1": 1.0, "adapter:w-r1-dpo": 0.5}[spec]
+
+    monkeypatch.setattr(distill, "_accuracy", accuracy)
+    cell = {"accuracy": 0.5, "n": 2, "ci": [0.1, 0.9], "floor": 0.0, "tokens_per_solved": 1.0,
+            "seconds_per_solved": 1.0}
+    evaluated = []
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: evaluated.append(spec) or {"arith:1": cell})
+    report = run_distill(args, log=lambda _: None)
+    assert trained == ["w-r1", "w-r1-dpo"]
+    assert scored == {spec: ([pool[2].id, pool[0].id], {"select_dev": "w", "round": 1})
+                      for spec in ("adapter:w-r1", "adapter:w-r1-dpo")}
+    row = report["rounds"][0]
+    assert row["adapter"] == "w-r1" and evaluated == ["adapter:w-r1"]  # the kept adapter is the one evaluated
+    assert row["dev"] == {"n": 2, "accuracy": {"w-r1": 1.0, "w-r1-dpo": 0.5}, "kept": "w-r1"}
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "kept `w-r1`: on 2 held-out questions of the pool, `w-r1` 100.0% against `w-r1-dpo` 50.0%" in markdown
+    assert "DPO on 3 verified-vs-failed pairs" in markdown
 
 
 def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp_path):
-    from apprentice.errors import ApprenticeError
     from apprentice.training.distill import _continue, _pool, round_slice, write_report
 
     row = {"round": 1, "adapter": "calc-r1", "teacher": "teacher:dataset", "teacher_accuracy": 1.0,

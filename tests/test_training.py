@@ -320,3 +320,18 @@ def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
     assert not _run(item.question, task, item, copied, "copied", "react", {}, counts)
     assert _run(item.question, task, item, computed, "computed", "react", {}, counts)
     assert counts["runs"] == 2
+
+
+def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():
+    from apprentice.training.examples import ChatExample
+    from apprentice.training.harvest import _split
+
+    def examples(n: int) -> list[ChatExample]:
+        return [ChatExample([{"role": "assistant", "content": f"a{i}"}], "plain", {"question": f"q{i}"})
+                for i in range(n)]
+
+    sizes = {(n, f): tuple(map(len, _split(examples(n), f, 0)))
+             for n in (1, 2, 5, 30) for f in (0.0, 0.1, 1.0)}
+    assert sizes[1, 0.0] == sizes[1, 0.1] == sizes[1, 1.0] == (1, 0)  # one question: nothing to hold out
+    assert sizes[2, 0.1] == sizes[2, 1.0] == (1, 1) and sizes[5, 0.1] == (4, 1) and sizes[30, 0.1] == (27, 3)
+    assert sizes[30, 1.0] == (1, 29) and all(sizes[n, 0.0] == (n, 0) for n in (2, 5, 30))

@@ -38,7 +38,9 @@ def _harvest_parser(sub) -> None:
     p.add_argument("--only-verified", action=argparse.BooleanOptionalAction, default=True,
                    help="keep only runs whose verdict is correct (default: yes)")
     p.add_argument("--min-score", type=float)
-    p.add_argument("--eval-fraction", type=float, default=0.1, help="held-out share, grouped by question")
+    p.add_argument("--eval-fraction", type=float, default=0.1,
+                   help="held-out share, grouped by question (at least one question, never all; held-out questions "
+                        "are in no DPO pair either; 0: none)")
     p.add_argument("--react-prompt", choices=list(REACT_PROMPTS), default="full",
                    help="ReAct examples: the full format prompt, or the short one the student runs with "
                         "(prompt erasure; the adapter records it)")

@@ -76,10 +76,11 @@ class DistillArgs:
     select: str = field(default="last", metadata={
         "choices": ["last", "dev"],
         "help": "with DPO, which adapter a round keeps: last = the DPO adapter; dev = the better of SFT and "
-                "SFT + DPO on the round's held-out pool questions (the harvest's eval split: never trained on, "
-                "answers known; ties keep DPO). Measured on rounds 3-5 of the loop in benchmarks/results/"
-                "distill_calc (~90 questions a round), dev chose SFT twice: once worse on all three held-out "
-                "sets, once level with DPO"})
+                "SFT + DPO on the round's held-out pool questions (the harvest's eval split, answers known: in "
+                "neither the round's SFT train split nor its DPO pairs, though SFT picks its best checkpoint by "
+                "eval loss on them; ties keep DPO). Measured on rounds 3-5 of the loop (benchmarks/results/"
+                "distill_calc/loop_verify/sft_vs_dpo, ~90 questions a round), dev chose SFT twice: once worse "
+                "on all three held-out sets, once level with DPO"})
     report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
     data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
     seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
@@ -210,6 +211,10 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     if args.react_prompt not in REACT_PROMPTS:
         raise ApprenticeError(f"--react-prompt must be one of {', '.join(REACT_PROMPTS)}, got {args.react_prompt!r}")
     parse_rationalize(args.rationalize)  # a bad value fails before any round
+    if args.select not in ("last", "dev"):
+        raise ApprenticeError(f"--select must be last or dev, got {args.select!r}")
+    if args.select == "dev" and not args.dpo_steps:
+        log("--select dev has nothing to choose between without --dpo-steps: each round keeps its SFT adapter")
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     if args.start_round > 1:
@@ -254,7 +259,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
             dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
                              max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
                              sft_weight=args.dpo_sft_weight))
-            name, dev = _select(args, [name, f"{name}-dpo"], _dev_items(pools, harvested.eval_items), meta, log)
+            name, dev = _select(args, [name, f"{name}-dpo"], _dev_items(pools, harvested.eval_items), round_no, log)
         results = _evaluate(f"adapter:{name}", args, sets, round_no)
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,
                "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
@@ -280,35 +285,45 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
 
 
 def _dev_items(pools: list[tuple[Any, list[Any]]], keys: list[tuple[str, str]]) -> list[tuple[Any, Any]]:
-    """The round's held-out pool questions as (task, item), in the harvest's order."""
+    """The round's held-out pool questions as (task, item), in the harvest's order. Two arith levels can
+    generate the same one-step question (same id, same answer): it counts once."""
     by_key = {(task.name, item.id): (task, item) for task, items in pools for item in items}
     return [by_key[key] for key in keys if key in by_key]
 
 
-def _select(args: DistillArgs, names: list[str], dev: list[tuple[Any, Any]], meta: dict[str, Any],
+def _select(args: DistillArgs, names: list[str], dev: list[tuple[Any, Any]], round_no: int,
             log: Any) -> tuple[str, dict[str, Any] | None]:
     """Which of a round's adapters (SFT, then SFT + DPO) it keeps: the last one, or with ``--select dev``
     the better on the held-out pool questions, ties keeping the last. Returns (name, dev accuracies)."""
-    if args.select != "dev" or not dev:
+    if args.select != "dev":
         return names[-1], None
+    if not dev:
+        log(f"round {round_no}: --select dev: no held-out pool question to choose on; keeping {names[-1]}")
+        return names[-1], None
+    # the runs are traced, tagged apart from the round's teacher runs (a harvest by distill/round skips them)
+    meta = {"select_dev": args.name, "round": round_no}
     scores = {name: _accuracy(f"adapter:{name}", args, dev, meta) for name in names}
     kept = max(reversed(names), key=scores.__getitem__)
-    log(f"round {meta['round']}: on {len(dev)} held-out pool questions "
+    log(f"round {round_no}: on {len(dev)} held-out pool questions "
         + ", ".join(f"{name} {score:.1%}" for name, score in scores.items()) + f"; keeping {kept}")
     return kept, {"n": len(dev), "accuracy": scores, "kept": kept}
 
 
 def _accuracy(spec: str, args: DistillArgs, items: list[tuple[Any, Any]], meta: dict[str, Any]) -> float:
-    """The student's accuracy on ``items`` with the evaluation's strategy, tools and step limit."""
+    """The student's accuracy on ``items`` with the evaluation's strategy, tools, step and token limits."""
+    from apprentice.eval import EvalConfig
     from apprentice.graphs import run_question
     from apprentice.models import load_chat_model
 
-    chat = load_chat_model(spec, max_tokens=256)
+    if not items:
+        raise ApprenticeError("no held-out questions to score the student on")
+    defaults = EvalConfig(task="")
+    chat = load_chat_model(spec, max_tokens=256)  # the harness's cap for calls that set none (ReAct)
     hits = 0
     for task, item in items:
         try:
             result = run_question(item.question, strategy=args.strategy, model=chat, model_spec=spec, task=task,
-                                  item=item, tools=["calculator"], meta={**meta, "dev": True}, max_steps=6)
+                                  item=item, tools=["calculator"], meta=meta, max_steps=defaults.max_steps)
         except ApprenticeError:  # recorded in its trace; it counts as a miss
             continue
         hits += bool(result.correct)

@@ -76,7 +76,7 @@ class HarvestResult:
     pairs: int
     seen: int
     skipped: Counter
-    #: (task, item id) of each held-out question, in split order: items a round can select its student on
+    #: (task, item id) of each held-out question, in eval.jsonl's order: items a round can select its student on
     eval_items: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -153,8 +153,9 @@ def _split(examples: list[ChatExample], fraction: float, seed: int) -> tuple[lis
     """Step 4: a held-out split grouped by question, so no question is in both."""
     questions = sorted({_key(e.meta["question"]) for e in examples})
     random.Random(seed).shuffle(questions)
-    # at least one question when there are two: a round's eval loss and adapter choice need one
-    n_eval = max(1, round(len(questions) * fraction)) if len(questions) > 1 and fraction > 0 else 0
+    # at least one question once there are two or more (a round's eval loss and adapter choice need one),
+    # and never all of them (training needs one)
+    n_eval = min(len(questions) - 1, max(1, round(len(questions) * fraction))) if fraction > 0 else 0
     held = set(questions[:n_eval])
     train = [e for e in examples if _key(e.meta["question"]) not in held]
     evals = [e for e in examples if _key(e.meta["question"]) in held]
@@ -207,8 +208,8 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
         if config.pairs else []
     write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped,
                   react_prompt=config.react_prompt)
-    eval_items = list(dict.fromkeys((str(e.meta.get("task")), str(e.meta.get("item_id"))) for e in evals
-                                    if e.meta.get("item_id")))
+    eval_items = list(dict.fromkeys((str(e.meta["task"]), str(e.meta["item_id"])) for e in evals
+                                    if e.meta.get("task") and e.meta.get("item_id")))
     return HarvestResult(config.out, len(train), len(evals), len(pairs), len(runs), skipped, eval_items)
 
 
