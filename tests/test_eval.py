@@ -54,7 +54,7 @@ def test_grid_writes_three_files_and_resumes(tmp_path):
     assert len(run_ids) == 3 and all(run_ids)
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert all(run_id in markdown for run_id in run_ids) and "Wilson" in markdown
-    assert markdown.startswith("# Eval: arith\n")  # no task options, none in the title
+    assert markdown.startswith("# Eval: arith, level 2\n")  # the task's default level, though none was given
     stored = open_store().get(run_ids[0])
     assert stored.meta["eval_cell"].startswith(f"arith|{stored.item_id}|cot|right|")
 

@@ -148,6 +148,8 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
     bar.close()
     cells = [cell_stats(*name.split(" / ", 1), rows) for name, rows in results.items()]
     header = _header(config, task.name, opts_hash)
+    if getattr(task, "level", None) is not None:  # the level the task ran at, given or by default
+        header["task_options"] = {"level": task.level, **header["task_options"]}
     files = write_report(config.report_dir or _default_dir(task.name), header, cells, results)
     return EvalReport(cells=cells, items=results, files=files, header=header)
 
@@ -198,7 +200,7 @@ def _header(config: EvalConfig, task: str, opts_hash: str) -> dict[str, Any]:
     return {"task": task, "strategies": list(config.strategies), "models": list(config.models),
             "data": config.data, "split": config.split, "seed": config.seed, "limit": config.limit,
             "options": {k: v for k, v in config.options.items() if v is not None},
-            "task_options": config.task_options, "tools": list(config.tools), "options_hash": opts_hash,
+            "task_options": dict(config.task_options), "tools": list(config.tools), "options_hash": opts_hash,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": config.command or " ".join(shlex.quote(a) for a in sys.argv)}
 
