@@ -147,9 +147,7 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
                 bar.update(1)
     bar.close()
     cells = [cell_stats(*name.split(" / ", 1), rows) for name, rows in results.items()]
-    header = _header(config, task.name, opts_hash)
-    if getattr(task, "level", None) is not None:  # the level the task ran at, given or by default
-        header["task_options"] = {"level": task.level, **header["task_options"]}
+    header = _header(config, task, opts_hash)
     files = write_report(config.report_dir or _default_dir(task.name), header, cells, results)
     return EvalReport(cells=cells, items=results, files=files, header=header)
 
@@ -179,11 +177,12 @@ def _resumed(store, task: Any, item_id: str, strategy: str, model: str, key: str
 
 
 def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str, chat: Any, store: Any,
-              key: str) -> ItemResult:
+              key: str, meta: dict[str, Any] | None = None) -> ItemResult:
+    """One item of one cell, traced with its resume ``key`` (and ``meta``); a failed run is an error row."""
     from apprentice.graphs import run_question
 
-    meta = {"eval_cell": key, "eval": {"strategy": strategy, "model": spec,
-                                       "options": strategy_options(strategy, config.options)}}
+    meta = {**(meta or {}), "eval_cell": key, "eval": {"strategy": strategy, "model": spec,
+                                                       "options": strategy_options(strategy, config.options)}}
     try:
         result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
                               tools=list(config.tools), store=store, options=config.options,
@@ -196,11 +195,13 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
                       tokens_out=result.tokens_out, model_calls=result.model_calls, latency_s=result.latency_s)
 
 
-def _header(config: EvalConfig, task: str, opts_hash: str) -> dict[str, Any]:
-    return {"task": task, "strategies": list(config.strategies), "models": list(config.models),
+def _header(config: EvalConfig, task: Any, opts_hash: str) -> dict[str, Any]:
+    level = getattr(task, "level", None)  # the level the task ran at, given or by default
+    task_options = {"level": level, **config.task_options} if level is not None else dict(config.task_options)
+    return {"task": task.name, "strategies": list(config.strategies), "models": list(config.models),
             "data": config.data, "split": config.split, "seed": config.seed, "limit": config.limit,
             "options": {k: v for k, v in config.options.items() if v is not None},
-            "task_options": dict(config.task_options), "tools": list(config.tools), "options_hash": opts_hash,
+            "task_options": task_options, "tools": list(config.tools), "options_hash": opts_hash,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "command": config.command or " ".join(shlex.quote(a) for a in sys.argv)}
 

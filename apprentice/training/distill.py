@@ -310,23 +310,18 @@ def _select(args: DistillArgs, names: list[str], dev: list[tuple[Any, Any]], rou
 
 
 def _accuracy(spec: str, args: DistillArgs, items: list[tuple[Any, Any]], meta: dict[str, Any]) -> float:
-    """The student's accuracy on ``items`` with the evaluation's strategy, tools, step and token limits."""
-    from apprentice.eval import EvalConfig
-    from apprentice.graphs import run_question
-    from apprentice.models import load_chat_model
+    """The student's accuracy on ``items``, each run as the eval harness runs one (the evaluation's
+    strategy, tools and limits; a failed run is a miss), traced with ``meta``."""
+    from apprentice.eval.harness import EvalConfig, _load, _run_item
+    from apprentice.traces import open_store
 
     if not items:
         raise ApprenticeError("no held-out questions to score the student on")
-    defaults = EvalConfig(task="")
-    chat = load_chat_model(spec, max_tokens=256)  # the harness's cap for calls that set none (ReAct)
-    hits = 0
-    for task, item in items:
-        try:
-            result = run_question(item.question, strategy=args.strategy, model=chat, model_spec=spec, task=task,
-                                  item=item, tools=["calculator"], meta=meta, max_steps=defaults.max_steps)
-        except ApprenticeError:  # recorded in its trace; it counts as a miss
-            continue
-        hits += bool(result.correct)
+    config = EvalConfig(task="", strategies=[args.strategy], models=[spec], tools=["calculator"])
+    chat, store = _load(spec, 256), open_store()
+    tags = "|".join(f"{k}={v}" for k, v in meta.items())
+    hits = sum(bool(_run_item(config, task, item, args.strategy, spec, chat, store,
+                              f"{tags}|{task.name}|{item.id}", meta).correct) for task, item in items)
     return hits / len(items)
 
 
