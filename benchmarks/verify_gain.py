@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:
         os.environ["APPRENTICE_HOME"] = args.home
     from apprentice.config import data_path
+    from apprentice.errors import ApprenticeError
     from apprentice.traces import open_store
 
     greedy, verify = report_items(args.greedy), report_items(args.verify)
@@ -66,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         if not verify[item].get("run_id"):
             ends["error, no run"] += 1
             continue
-        run = store.get(verify[item]["run_id"])
+        try:
+            run = store.get(verify[item]["run_id"])
+        except ApprenticeError as exc:  # the report was made under another home
+            raise SystemExit(f"error: {exc} in {data_path('traces.db')}; give --home of the run that made "
+                             f"{args.verify}") from None
         meta = run.meta.get("verify", {})
         ends["accepted" if meta.get("accepted") else
              "fell back on a rejected draft" if meta.get("fallback") else "ended on a rejected draft"] += 1

@@ -180,14 +180,18 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
            "teacher_runs": 4, "teacher_seconds": 2.0, "harvested": 4, "pairs": 0, "seconds": 60.0,
            "student": {"arith:1": {"accuracy": 0.5, "n": 2, "ci": [0.1, 0.9], "floor": 0.5,
                                    "tokens_per_solved": 300.0, "seconds_per_solved": 1.0}}}
-    write_report(tmp_path, {"args": {"teacher": ["dataset"], "student": "local", "rounds": 1}, "rounds": [row]})
+    write_report(tmp_path, {"args": {"teacher": ["dataset"], "student": "local", "rounds": 1, "task": "arith:8",
+                                     "max_steps": 100, "dpo_steps": 60}, "rounds": [row]})
     args = DistillArgs(task="arith:4", levels=[1], teacher=["self"], student="adapter:calc-r1", rounds=1,
                        start_round=2, report=tmp_path)
     report = {"args": {}, "rounds": []}
     _continue(report, args)
     assert report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
     write_report(tmp_path, {**report, "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
-    assert "continues a run of rounds 1-1" in (tmp_path / "report.md").read_text()
+    text = (tmp_path / "report.md").read_text()
+    # each run says its own pool and training length: a continued run may change them
+    assert ("continues a run of rounds 1-1 with teacher `['dataset']` -> student `local`, task `arith:8`, "
+            "strategy `None`, SFT at most 100 steps + 60 DPO steps") in text
     # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
     write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
     assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()

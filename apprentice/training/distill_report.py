@@ -51,16 +51,26 @@ def _selection(row: dict[str, Any]) -> list[str]:
     return [f"kept `{dev['kept']}`: on {dev['n']} held-out questions of the pool, {scores}", ""]
 
 
+def _setup(args: dict[str, Any]) -> str:
+    """What a run's rounds did: teacher, student, pool and how long SFT trained (runs that continue one
+    another may change the pool or the steps, so each says its own)."""
+    steps = args.get("max_steps", -1)
+    training = (f"SFT at most {steps} steps" if steps is not None and steps >= 0
+                else f"SFT {args.get('epochs', 1.0):g} epoch(s)")
+    if args.get("dpo_steps"):
+        training += f" + {args['dpo_steps']} DPO steps"
+    return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`, "
+            f"strategy `{args.get('strategy')}`, {training}")
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """Markdown: the command's arguments, the baseline, then each round."""
     args = report.get("args", {})
-    lines = ["# Distillation report", "",
-             f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`, "
-             f"strategy `{args.get('strategy')}`", ""]
+    lines = ["# Distillation report", "", _setup(args), ""]
     for earlier in report.get("earlier_args", []):
-        lines += [f"continues a run of rounds {earlier.get('start_round', 1)}-"
-                  f"{earlier.get('start_round', 1) + earlier.get('rounds', 1) - 1} with teacher "
-                  f"`{earlier.get('teacher')}` -> student `{earlier.get('student')}`", ""]
+        first = earlier.get("start_round", 1)
+        lines += [f"continues a run of rounds {first}-{first + earlier.get('rounds', 1) - 1} with "
+                  + _setup(earlier), ""]
     if "baseline" in report:
         lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
     for row in report.get("rounds", []):
