@@ -1,0 +1,66 @@
+"""SVAMP accuracy by problem type, and item-by-item flips between students, from their eval runs.
+
+    python benchmarks/svamp_types.py --home APPRENTICE_HOME adapter:A adapter:B [...] [--data SVAMP.json]
+
+Reads each model's SVAMP eval runs (``apprentice eval --task svamp`` or a distillation round's eval;
+``--select dev`` scoring runs are left out) of one strategy from the home's trace store: accuracy per SVAMP ``Type``
+(Addition, Subtraction, Multiplication, Common-Division), then for each pair of models how many items only
+the first gets right and how many only the second does (the discordant pairs a McNemar test reads).
+A model run over the split more than once counts its latest run of each item.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
+_RUNS = """select item_id, correct from runs where task = 'svamp' and model = ? and strategy = ?
+           and json_extract(meta, '$.eval') is not null and json_extract(meta, '$.select_dev') is null
+           order by started_at"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("models", nargs="+", help="model specs as the eval recorded them, e.g. adapter:eqv-r7-dpo")
+    parser.add_argument("--home", required=True, help="APPRENTICE_HOME whose trace store holds the eval runs")
+    parser.add_argument("--strategy", default="react", help="the strategy the evals ran (default: react)")
+    parser.add_argument("--data", type=Path, help="SVAMP.json (default: ../shared/data/arithmetic/SVAMP.json)",
+                        default=Path(__file__).resolve().parents[2] / "shared/data/arithmetic/SVAMP.json")
+    args = parser.parse_args(argv)
+    try:
+        types = {row["ID"]: row["Type"].replace("Divison", "Division") for row in json.loads(args.data.read_text())}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"error: {args.data} is not SVAMP.json ({exc})") from None
+    store = Path(os.path.expanduser(args.home)) / "traces.db"
+    if not store.is_file():
+        raise SystemExit(f"error: no trace store at {store}")
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    results: dict[str, dict[str, bool]] = {}
+    for model in args.models:
+        results[model] = {item: bool(ok) for item, ok in db.execute(_RUNS, (model, args.strategy))}
+        if not results[model]:
+            raise SystemExit(f"error: no SVAMP {args.strategy} eval runs of {model} in {store}")
+    for model, items in results.items():
+        by_type: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for item, ok in items.items():
+            by_type[types.get(item, "?")][0] += ok
+            by_type[types.get(item, "?")][1] += 1
+        right = sum(items.values())
+        print(f"{model}: {right}/{len(items)} ({right / len(items):.1%}); "
+              + ", ".join(f"{kind} {r}/{n}" for kind, (r, n) in sorted(by_type.items())))
+    for a, b in combinations(args.models, 2):
+        shared = results[a].keys() & results[b].keys()
+        only_a = sum(results[a][i] and not results[b][i] for i in shared)
+        only_b = sum(results[b][i] and not results[a][i] for i in shared)
+        print(f"{a} vs {b}: {len(shared)} shared items, right only in {a} {only_a}, only in {b} {only_b}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
