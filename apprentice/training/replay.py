@@ -19,7 +19,8 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import Item
 
-__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
+__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "unneeded",
+           "replay_model"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -225,6 +226,9 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             expression = ast.unparse(tree)
             # one sentence per distinct reason: two additions with the same cue are said once
             reasons = list(dict.fromkeys(reason(item.question, op) + "." for op in ops))
+            aside = unneeded(item.question, expression)
+            if aside:  # which numbers to leave out is decided before the operations that use the rest
+                reasons.insert(0, aside)
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
@@ -257,6 +261,49 @@ def _numbers(text: str, *, words: bool = False) -> list[str]:
             continue
         out.append(value)
     return out
+
+
+#: Words that end a number's phrase: what follows them is the next clause, not what the number counts.
+_PHRASE_END = frozenset(
+    "and or but so when while if then than as at in on into to from for with by after before because each every "
+    "per a an the he she it they we i you his her their there this that who which is are was were be did does "
+    "do has had have can could will would how what".split())
+
+
+def _phrase(question: str, match: re.Match[str]) -> str:
+    """A number with the words it counts ("82 books", "14 pens left", "$ 6"): up to three words
+    after it, ending at punctuation or at a word that starts the next clause."""
+    start = match.start()
+    if question[:start].rstrip().endswith("$"):
+        start = question[:start].rstrip().rfind("$")
+    words = []
+    for word in re.match(r"[^.,;:?!]*", question[match.end():]).group().split()[:3]:
+        if word.lower() in _PHRASE_END or _NUMBER.fullmatch(word):
+            break
+        words.append(word)
+    return " ".join([question[start:match.end()], *words])
+
+
+def unneeded(question: str, expression: str) -> str:
+    """The sentence that sets aside the question's numbers an expression does not use, each with
+    the words it counts ("51 books and 82 books are not needed."); "" when every number is used.
+
+    SVAMP adds numbers a problem does not need to half its questions, and a student that quotes
+    only a cue word takes whichever two numbers it sees first (round 7: 55 of its 141 SVAMP misses
+    use the right operation on the wrong numbers). Numbers written as words are not set aside.
+    """
+    matches = list(_NUMBER.finditer(question))
+    _, unused = _consumed([_numbers(m.group())[0] if _numbers(m.group()) else "" for m in matches],
+                          [_numbers(expression)])
+    left: list[str] = []
+    for m in reversed(matches):  # the expression took a repeated value's first occurrences
+        value = _numbers(m.group())
+        if value and value[0] in unused:
+            unused.remove(value[0])
+            left.insert(0, _phrase(question, m))
+    if not left:
+        return ""
+    return f"{_listed(left)} {'is' if len(left) == 1 else 'are'} not needed."
 
 
 def _listed(numbers: list[str]) -> str:
