@@ -128,29 +128,6 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     assert raws[1] == " The calculator gave 11, so this answers the question.\nFinal Answer: 11"
 
 
-def test_an_equation_replay_sets_aside_the_numbers_it_does_not_need():
-    """SVAMP adds numbers a problem does not need; the replayed thought names each one with the
-    words it counts before the operations, so the choice of numbers is part of what is learned."""
-    from apprentice.training.replay import unneeded, worked_equation
-
-    pens = Item(id="p", question="Paul had 51 books and 106 pens. After selling some books and pens in a garage "
-                                 "sale he had 82 books and 14 pens left. How many pens did he sell?",
-                answer="92", meta={"equation": "( 106.0 - 14.0 )"})
-    (step,) = worked_equation("svamp", pens)
-    assert step.expression == "106 - 14"
-    assert step.thought == '51 books and 82 books are not needed. The question says "left", so I subtract.'
-    # a phrase ends at the next clause; a price keeps its currency sign; one number is "is"
-    assert unneeded("Edward spent $ 6 to buy 2 books. Now he has $ 12. How much did each book cost?",
-                    "6 / 2") == "$ 12 is not needed."
-    assert unneeded("Tom had 7 cups of sugar and 10 cups of flour.", "10 - 4") == "7 cups of sugar is not needed."
-    # a value given twice and used once sets the other occurrence aside; all used: nothing to say
-    assert unneeded("Ann has 3 red pens and 3 blue pens and 5 pencils.", "3 + 5") == "3 blue pens is not needed."
-    assert unneeded("Ann has 3 pens and 5 pencils.", "3 + 5") == ""
-    svamp = Item(id="s", question="Sam had 9 pens. He gave away 4 and bought 6. How many pens does he have left?",
-                 answer="11", meta={"equation": "( 9.0 - 4.0 ) + 6.0"})
-    assert "not needed" not in worked_equation("svamp", svamp)[0].thought
-
-
 def test_the_dataset_teacher_names_its_replay_style():
     from apprentice.training.teachers import parse_teacher
 

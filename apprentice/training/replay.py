@@ -19,8 +19,7 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import Item
 
-__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "unneeded",
-           "replay_model"]
+__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -207,7 +206,12 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     Two variants were measured on full held-out splits and dropped (benchmarks/results/distill_calc):
     every inner operation in parentheses (``(12 + 7) - 3``: two-step 24.5% -> 4.5%, the student has
     to decide on "(" before its first number and mostly stops after one operation), and quoting
-    first where each number comes from (two-step 4%)."""
+    first where each number comes from (two-step 4%). A third was measured on the bootstrap round and dropped
+    (``86d573c``): SVAMP thoughts that first set aside the numbers the equation does not use ("51 books and
+    82 books are not needed."). The student wrote such an aside on 12 of 200 held-out SVAMP questions and
+    set aside the wrong numbers, and fell from 13 to 4 right of the 93 questions with unneeded numbers
+    (SVAMP 22.0% -> 19.0%; the two arith sets moved 83.0 -> 89.5% and 28.5 -> 40.0% with only SVAMP's
+    thoughts changed, which is how far one round moves when its data does)."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
@@ -226,9 +230,6 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             expression = ast.unparse(tree)
             # one sentence per distinct reason: two additions with the same cue are said once
             reasons = list(dict.fromkeys(reason(item.question, op) + "." for op in ops))
-            aside = unneeded(item.question, expression)
-            if aside:  # which numbers to leave out is decided before the operations that use the rest
-                reasons.insert(0, aside)
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
@@ -261,49 +262,6 @@ def _numbers(text: str, *, words: bool = False) -> list[str]:
             continue
         out.append(value)
     return out
-
-
-#: Words that end a number's phrase: what follows them is the next clause, not what the number counts.
-_PHRASE_END = frozenset(
-    "and or but so when while if then than as at in on into to from for with by after before because each every "
-    "per a an the he she it they we i you his her their there this that who which is are was were be did does "
-    "do has had have can could will would how what".split())
-
-
-def _phrase(question: str, match: re.Match[str]) -> str:
-    """A number with the words it counts ("82 books", "14 pens left", "$ 6"): up to three words
-    after it, ending at punctuation or at a word that starts the next clause."""
-    start = match.start()
-    if question[:start].rstrip().endswith("$"):
-        start = question[:start].rstrip().rfind("$")
-    words = []
-    for word in re.match(r"[^.,;:?!]*", question[match.end():]).group().split()[:3]:
-        if word.lower() in _PHRASE_END or _NUMBER.fullmatch(word):
-            break
-        words.append(word)
-    return " ".join([question[start:match.end()], *words])
-
-
-def unneeded(question: str, expression: str) -> str:
-    """The sentence that sets aside the question's numbers an expression does not use, each with
-    the words it counts ("51 books and 82 books are not needed."); "" when every number is used.
-
-    SVAMP adds numbers a problem does not need to half its questions, and a student that quotes
-    only a cue word takes whichever two numbers it sees first (round 7: 55 of its 141 SVAMP misses
-    use the right operation on the wrong numbers). Numbers written as words are not set aside.
-    """
-    matches = list(_NUMBER.finditer(question))
-    _, unused = _consumed([_numbers(m.group())[0] if _numbers(m.group()) else "" for m in matches],
-                          [_numbers(expression)])
-    left: list[str] = []
-    for m in reversed(matches):  # the expression took a repeated value's first occurrences
-        value = _numbers(m.group())
-        if value and value[0] in unused:
-            unused.remove(value[0])
-            left.insert(0, _phrase(question, m))
-    if not left:
-        return ""
-    return f"{_listed(left)} {'is' if len(left) == 1 else 'are'} not needed."
 
 
 def _listed(numbers: list[str]) -> str:
