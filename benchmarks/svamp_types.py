@@ -17,8 +17,9 @@ import os
 import sqlite3
 import sys
 from collections import defaultdict
-from itertools import combinations
 from pathlib import Path
+
+from item_flips import print_flips  # benchmarks/, on the path when run as a script
 
 _RUNS = """select item_id, correct from runs where task = 'svamp' and model = ? and strategy = ?
            and json_extract(meta, '$.eval') is not null and json_extract(meta, '$.select_dev') is null
@@ -54,11 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         right = sum(items.values())
         print(f"{model}: {right}/{len(items)} ({right / len(items):.1%}); "
               + ", ".join(f"{kind} {r}/{n}" for kind, (r, n) in sorted(by_type.items())))
-    for a, b in combinations(args.models, 2):
-        shared = results[a].keys() & results[b].keys()
-        only_a = sum(results[a][i] and not results[b][i] for i in shared)
-        only_b = sum(results[b][i] and not results[a][i] for i in shared)
-        print(f"{a} vs {b}: {len(shared)} shared items, right only in {a} {only_a}, only in {b} {only_b}")
+    print_flips(results)
     return 0
 
 
