@@ -92,22 +92,6 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     inner = Item(id="i", question="Ann has 6 and Bo has 2 and gets 3 more. How many more does Ann have than Bo?",
                  answer="1", meta={"equation": "( 6.0 - ( 2.0 + 3.0 ) )"})
     assert worked_equation("svamp", inner)[0].expression == "6 - (2 + 3)"
-    # a multiplication or division of two of the question's numbers quotes the clauses that state them
-    # and what is asked ("each" is the cue word of both operations, so it cannot tell them apart)
-    mail = Item(id="m", question="A mailman gives 9 pieces of mail to each house. If there are 20 houses on a "
-                                 "block, how many pieces of mail does he give to a block?",
-                answer="180", meta={"equation": "( 9.0 * 20.0 )"})
-    assert worked_equation("svamp", mail)[0].thought == (
-        '"A mailman gives 9 pieces of mail to each house" and "If there are 20 houses on a block", '
-        'and it asks "how many pieces of mail does he give to a block", so I multiply.')
-    pages = Item(id="p", question="The book had 392 pages and he read 14 pages per day. How many days did he take?",
-                 answer="28", meta={"equation": "392.0 / 14.0"})
-    assert worked_equation("svamp", pages)[0].thought == (
-        '"The book had 392 pages and he read 14 pages per day", and it asks "how many days did he take", so I divide.')
-    # no asked quantity to quote: the cue word
-    no_ask = Item(id="n", question="Each box holds 4 pens. What is the number of pens in 3 boxes?", answer="12",
-                  meta={"equation": "4.0 * 3.0"})
-    assert worked_equation("svamp", no_ask)[0].thought == 'The question says "each", so I multiply.'
     # the arith generator's own reasons, one per step
     arith = get_task("arith", level=3).load(split="train", limit=1)[0]
     (step,) = worked_equation("arith", arith)

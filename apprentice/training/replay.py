@@ -160,16 +160,11 @@ def _whole(node: ast.AST) -> ast.AST:
     return node
 
 
-def _binary_nodes(node: ast.AST) -> list[ast.BinOp]:
-    """The operations of an equation's tree in the order they are computed (innermost first)."""
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return [*_binary_nodes(node.left), *_binary_nodes(node.right), node]
-    return []
-
-
 def _operations(node: ast.AST) -> list[str]:
     """The operators of an equation in the order they are computed (innermost first)."""
-    return [_OPS[type(n.op)] for n in _binary_nodes(node)]
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+        return [*_operations(node.left), *_operations(node.right), _OPS[type(node.op)]]
+    return []
 
 
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
@@ -201,64 +196,12 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     return ast.unparse(last), grounded or ["I put the steps together in one expression."]
 
 
-#: A clause: up to a punctuation mark, or up to a question run on without one ("... in total How many").
-_CLAUSE = re.compile(r"[^.,;?!]+?(?=\s+(?:How|What|If)\b|[.,;?!]|$)")
-
-
-def _clauses(question: str, values: list[str], *, before: int = 4, after: int = 6,
-             span: int = 16) -> list[str] | None:
-    """The clauses of the question that state ``values``, one quote per clause: from ``before`` words
-    before its first such number to ``after`` words after its last ("9 pieces of junk mail to each
-    house"), at most ``span`` words. None when a value is not in the question."""
-    spans: dict[int, list[int]] = {}
-    clauses = [c.split() for c in _CLAUSE.findall(question)]
-    for value in values:
-        for index, words in enumerate(clauses):
-            at = [k for k, word in enumerate(words) if _numbers(word) == [value]]
-            if at:
-                spans.setdefault(index, []).append(at[0])
-                break
-        else:
-            return None
-    quotes = []
-    for index, at in sorted(spans.items()):
-        words = clauses[index]
-        start = max(0, min(at) - before)
-        quotes.append(" ".join(words[start:min(len(words), max(at) + after + 1, start + span)]))
-    return quotes
-
-
-def _asked_phrase(question: str, *, span: int = 12) -> str | None:
-    """``how many cookies does each bag have``: what is asked, from "how many" or "how much" to the end
-    of its sentence (at most ``span`` words)."""
-    match = re.search(r"\bhow (?:many|much)\b[^.?!]*", question, re.IGNORECASE)
-    return " ".join(match.group().split()[:span]).lower() if match else None
-
-
-def _grounded(question: str, node: ast.BinOp) -> str:
-    """Why a multiplication or division applies, from the question's own clauses: the clauses that
-    state its two numbers and what is asked, since a rate and a count ("9 pieces of junk mail to each
-    house", "20 houses on a block") multiply into the asked total, and a total and a rate divide into
-    a count. The word "each" alone is the cue for both. Other operations keep their cue word
-    (:func:`reason`); so does a multiplication of a result worked out in between."""
-    op = _OPS[type(node.op)]
-    plain = [n for n in (node.left, node.right) if isinstance(n, ast.Constant)]
-    if op in "*/" and len(plain) == 2:
-        clauses = _clauses(question, [_fmt(n.value) for n in plain])
-        asked = _asked_phrase(question)
-        if clauses and asked:
-            quoted = " and ".join(f'"{c}"' for c in clauses)
-            return f'{quoted}, and it asks "{asked}", so I {_VERBS[op]}.'
-    return reason(question, op) + "."
-
-
 def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     """An item's worked solution as one calculator action: a thought that justifies every operation
     from the question's words in the order they are computed, then the whole expression with only
     the parentheses it needs ("Tom buys 7 more apples, so we add. Giving 3 apples away leaves fewer,
-    so we subtract." and ``12 + 7 - 3``). GSM8K solutions keep their own sentences. A SVAMP
-    multiplication or division of two of the question's numbers quotes the clauses that state them
-    and what is asked (:func:`_grounded`). None when there is no usable solution.
+    so we subtract." and ``12 + 7 - 3``). GSM8K solutions keep their own sentences. None when there
+    is no usable solution.
 
     Two variants were measured on full held-out splits and dropped (benchmarks/results/distill_calc):
     every inner operation in parentheses (``(12 + 7) - 3``: two-step 24.5% -> 4.5%, the student has
@@ -268,7 +211,13 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     82 books are not needed."). The student wrote such an aside on 12 of 200 held-out SVAMP questions and
     set aside the wrong numbers, and fell from 13 to 4 right of the 93 questions with unneeded numbers
     (SVAMP 22.0% -> 19.0%; the two arith sets moved 83.0 -> 89.5% and 28.5 -> 40.0% with only SVAMP's
-    thoughts changed, which is how far one round moves when its data does)."""
+    thoughts changed, which is how far one round moves when its data does). A fourth was measured on the
+    two-epoch bootstrap round and dropped (``dd76ce3``): a SVAMP multiplication or division justified by
+    quoting the clauses that state its numbers and what is asked, not the cue word "each" ("9 pieces of junk
+    mail to each house" and "20 houses on a block", and it asks "how many pieces of junk mail ..."). The
+    student wrote such a thought on 12 of the 53 held-out multiplication and division questions, chose the
+    operation there no better than a coin, and elsewhere fell back to adding or subtracting (SVAMP 23.5% ->
+    19.0%, division 13 -> 7 of 39 right)."""
     meta = item.meta or {}
     try:
         if task == "arith" and meta.get("steps") and meta.get("equation"):
@@ -281,12 +230,12 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
             expression, reasons = composed
         elif meta.get("equation"):
             tree = _whole(ast.parse(meta["equation"].strip(), mode="eval").body)
-            nodes = _binary_nodes(tree)
-            if not nodes:
+            ops = _operations(tree)
+            if not ops:
                 return None
             expression = ast.unparse(tree)
             # one sentence per distinct reason: two additions with the same cue are said once
-            reasons = list(dict.fromkeys(_grounded(item.question, node) for node in nodes))
+            reasons = list(dict.fromkeys(reason(item.question, op) + "." for op in ops))
         else:
             return None
     # a worked solution the replay cannot read is skipped, never the end of the round
