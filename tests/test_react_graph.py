@@ -50,6 +50,35 @@ def test_a_student_trained_with_prompt_erasure_runs_with_the_short_prompt():
         text_protocol_messages(question="q", scratch="", tools=[], prompt="terse")
 
 
+def test_a_student_sees_a_threads_earlier_turns_in_its_system_prompt():
+    """A student learned from one question per conversation: a follow-up keeps that shape (system,
+    question, scratchpad) with the earlier turns as a transcript in the system prompt; any other
+    model gets them as messages."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from apprentice.agents.react import EARLIER_PREFIX, text_protocol_messages
+    from apprentice.tools import get_tools
+
+    history = [HumanMessage("Ann has 8 shells and finds 5 more. How many?"), AIMessage("13")]
+    tools = get_tools(["calculator"])
+    student = text_protocol_messages(question="And 2 more?", scratch="", tools=tools, history=history,
+                                     prompt="student")
+    assert [type(m) for m in student] == [SystemMessage, HumanMessage, AIMessage]
+    assert student[0].text.endswith(f"{EARLIER_PREFIX}Q: Ann has 8 shells and finds 5 more. How many?\nA: 13")
+    assert student[1].text == "And 2 more?"
+    full = text_protocol_messages(question="And 2 more?", scratch="", tools=tools, history=history)
+    assert full[1:3] == history and EARLIER_PREFIX not in full[0].text
+
+    # through the graph: the second turn of a thread
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    model = ScriptedChatModel(script=[" Final Answer: 13", " Final Answer: 15"], react_prompt="student")
+    saver = InMemorySaver()
+    first = run_question("Ann has 8 shells and finds 5 more. How many?", model=model, checkpointer=saver)
+    assert run_question("And 2 more?", model=model, checkpointer=saver, thread_id=first.thread_id).answer == "15"
+    assert len(model.prompts[1]) == 3 and model.prompts[1][0].text.endswith("A: 13")
+
+
 def test_unparseable_step_is_fed_back_not_raised():
     model = ScriptedChatModel(script=["It is probably big.", " Final Answer: 5"])
     result = run_question("How big?", model=model, tools=["calculator"])

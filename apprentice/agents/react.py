@@ -56,6 +56,7 @@ NATIVE_SYSTEM = """Answer the question as well as you can. Call the tools when t
 when you know the answer, reply with it directly, starting with "Final Answer:".{answer_format}"""
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+EARLIER_PREFIX = "Earlier in this conversation:\n"
 
 #: Fed back as an observation when a step cannot be read (STYLE rule 3: errors go to the model).
 FORMAT_ERROR = (
@@ -195,7 +196,11 @@ def text_protocol_messages(
     """The prompt of one text-protocol turn; the scratchpad is the assistant's unfinished message.
 
     ``prompt`` names the system prompt (``REACT_PROMPTS``): ``full`` tells any model the format;
-    ``student`` is the short one a student trained with prompt erasure runs with.
+    ``student`` is the short one a student trained with prompt erasure runs with. A student learned
+    from one question per conversation, so with ``student`` a thread's earlier turns go into the
+    system prompt as a transcript and the messages keep the shape it was trained on (as separate
+    messages they cost a trained SmolLM2 student 15 points on follow-up questions, 9 as a transcript:
+    ``benchmarks/results/student_followups.txt``).
     """
     if prompt not in REACT_PROMPTS:
         raise ValueError(f"unknown ReAct prompt {prompt!r}; one of {', '.join(REACT_PROMPTS)}")
@@ -206,6 +211,11 @@ def text_protocol_messages(
     )
     if summary:
         system += f"\n\n{SUMMARY_PREFIX}{summary}"
+    if prompt == "student" and history:
+        lines = [f"{'Q' if isinstance(m, HumanMessage) else 'A'}: {m.text.strip()}" for m in history
+                 if isinstance(m, HumanMessage | AIMessage) and m.text.strip()]
+        system += f"\n\n{EARLIER_PREFIX}" + "\n".join(lines)
+        history = ()
     return [SystemMessage(system), *history, HumanMessage(question), AIMessage(scratch + "Thought:")]
 
 
