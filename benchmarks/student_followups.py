@@ -15,7 +15,6 @@ import argparse
 import sys
 
 FIRST = "Ann has 8 shells and finds 5 more. How many shells does she have now?"
-UNREADABLE = "I could not read your last step"
 
 
 def _turn(question: str, *, model, spec: str, task, item, thread_id: str | None, checkpointer):
@@ -35,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from langgraph.checkpoint.memory import InMemorySaver
 
+    from apprentice.agents.react import FORMAT_ERROR
     from apprentice.errors import ApprenticeError
     from apprentice.models import load_chat_model
     from apprentice.tasks import get_task
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ApprenticeError, OSError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
 
+    unreadable_step = FORMAT_ERROR.split("{")[0]  # the observation the graph feeds back for such a step
     saver = InMemorySaver()
     counts = {"alone": [0, 0], "follow-up": [0, 0]}  # right, turns with an unreadable step
     for item in items:
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
                        thread_id=first.thread_id, checkpointer=saver)
         for name, result in (("alone", alone), ("follow-up", follow)):
             counts[name][0] += bool(result.correct)
-            counts[name][1] += UNREADABLE in str(result.state.get("scratch", ""))
+            counts[name][1] += unreadable_step in str(result.state.get("scratch", ""))
     n = len(items)
     for name, (right, unreadable) in counts.items():
         print(f"{name:>9}: {right}/{n} right ({right / n:.1%}), {unreadable}/{n} turns with an unreadable step")

@@ -6,8 +6,8 @@ Reads each model's SVAMP eval runs (``apprentice eval --task svamp`` or a distil
 ``--select dev`` scoring runs are left out) of one strategy from the home's trace store: accuracy per SVAMP ``Type``
 (Addition, Subtraction, Multiplication, Common-Division), the operator of the first calculator action on the
 multiplication and division problems (which operation the student picks where the story has a rate), then for
-each pair of models how many items only
-the first gets right and how many only the second does (the discordant pairs a McNemar test reads).
+each pair of models how many items only the first gets right and how many only the second does (the discordant
+pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
 """
 
@@ -23,10 +23,12 @@ from pathlib import Path
 
 from item_flips import print_flips  # benchmarks/, on the path when run as a script
 
-_RUNS = """select item_id, correct, id from runs where task = 'svamp' and model = ? and strategy = ?
+#: Each eval run's item, verdict and first calculator input.
+_RUNS = """select item_id, correct,
+             (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1)
+           from runs where task = 'svamp' and model = ? and strategy = ?
            and json_extract(meta, '$.eval') is not null and json_extract(meta, '$.select_dev') is null
            order by started_at"""
-_FIRST_ACTION = "select tool_input from steps where run_id = ? and kind = 'action' order by idx limit 1"
 
 
 def _operator(expression: str) -> str:
@@ -53,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"error: no trace store at {store}")
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     results: dict[str, dict[str, bool]] = {}
-    run_ids: dict[str, dict[str, str]] = {}
+    first_inputs: dict[str, dict[str, str | None]] = {}
     for model in args.models:
         rows = db.execute(_RUNS, (model, args.strategy)).fetchall()
         results[model] = {item: bool(ok) for item, ok, _ in rows}
-        run_ids[model] = {item: run for item, _, run in rows}
+        first_inputs[model] = {item: expression for item, _, expression in rows}
         if not results[model]:
             raise SystemExit(f"error: no SVAMP {args.strategy} eval runs of {model} in {store}")
     for model, items in results.items():
@@ -70,10 +72,9 @@ def main(argv: list[str] | None = None) -> int:
               + ", ".join(f"{kind} {r}/{n}" for kind, (r, n) in sorted(by_type.items())))
         for kind in ("Multiplication", "Common-Division"):
             picked: dict[str, int] = defaultdict(int)
-            for item, run in run_ids[model].items():
+            for item, expression in first_inputs[model].items():
                 if types.get(item) == kind:
-                    action = db.execute(_FIRST_ACTION, (run,)).fetchone()
-                    picked[_operator((action[0] or "") if action else "")] += 1
+                    picked[_operator(expression or "")] += 1
             print(f"  first operation on {kind}: " + ", ".join(f"{op} {n}" for op, n in sorted(picked.items())))
     print_flips(results)
     return 0
