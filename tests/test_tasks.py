@@ -45,8 +45,12 @@ def test_registry_names_and_errors():
         get_task("mmlu")
     with pytest.raises(ApprenticeError, match="valid options: level, n, seed"):
         get_task("arith", depth=3)
-    with pytest.raises(ApprenticeError, match="valid options: none"):
+    with pytest.raises(ApprenticeError, match="valid options: level"):
         get_task("gsm8k", kind="text")
+    with pytest.raises(ApprenticeError, match="valid options: none"):
+        get_task("svamp", kind="text")
+    with pytest.raises(ApprenticeError, match="number of steps of 1 or more"):
+        get_task("gsm8k", level=0)
     assert get_task("ARITH", level=3, n=None).level == 3
     with pytest.raises(ApprenticeError, match="kind"):
         get_task("jsonl", kind="float")
@@ -217,6 +221,23 @@ def test_real_file_details():
     ehrlich = bamboogle["When was the author of The Population Bomb born?"]
     assert ehrlich.answer == "29-May-32" and get_task("bamboogle").check(ehrlich, "May 29, 1932").correct
     assert date_aliases("6-Nov-05")[:2] == ["November 6, 1905", "6 November 1905"] and date_aliases("1999") == []
+
+
+@needs_data
+def test_gsm8k_by_number_of_steps_keeps_each_problem_on_its_side_of_the_split():
+    from apprentice.tasks.gsm8k import solution_steps
+
+    one = get_task("gsm8k", level=1)
+    assert len(one.load(DATA)) == 404  # the worked solutions with exactly one <<a*b=c>> annotation
+    for split in ("train", "test"):
+        every = {item.id for item in get_task("gsm8k").load(DATA, split=split)}
+        chosen = one.load(DATA, split=split)
+        assert chosen and {item.id for item in chosen} <= every
+        assert all(solution_steps(item.meta["solution"]) == 1 for item in chosen)
+    assert [i.id for i in one.load(DATA, split="test", limit=5)] == [i.id for i in one.load(DATA, split="test")[:5]]
+    assert solution_steps("48/2 = <<48/2=24>>24 then <<48+24=72>>72\n#### 72") == 2
+    with pytest.raises(DataError, match="no gsm8k problems of 40 steps"):
+        get_task("gsm8k", level=40).load(DATA)
 
 
 @needs_data

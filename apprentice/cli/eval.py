@@ -54,7 +54,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--report", help="report directory (default: APPRENTICE_HOME/reports/eval-TASK-TIME)")
     p.add_argument("--tools", help="comma-separated tools runs may call (default: calculator)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
-    p.add_argument("--level", type=int, help="arith: number of operations per problem")
+    p.add_argument("--level", type=int, help="arith, gsm8k: number of operations per problem")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,

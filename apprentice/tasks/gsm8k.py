@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, ClassVar
 
-from apprentice.errors import DataError
+from apprentice.errors import ApprenticeError, DataError
 from apprentice.tasks.answers import (
     FINAL_ANSWER,
     NumericTask,
     format_number,
     parse_number,
 )
-from apprentice.tasks.base import Item, read_records, require, resolve_source, stable_id
+from apprentice.tasks.base import Item, read_records, require, resolve_source, select_items, stable_id
 
-__all__ = ["GSM8KTask", "readable_solution"]
+__all__ = ["GSM8KTask", "readable_solution", "solution_steps"]
 
 _ANNOTATION = re.compile(r"<<[^<>]*>>")
 _POOL_SIZE = 8
@@ -28,12 +29,40 @@ def readable_solution(solution: str) -> str:
     return f"{body}\n{FINAL_ANSWER} {final.strip().replace(',', '')}".strip()
 
 
+def solution_steps(solution: str) -> int:
+    """How many calculator operations a worked solution annotates (``<<48/2=24>>`` is one)."""
+    return len(_ANNOTATION.findall(solution))
+
+
 class GSM8KTask(NumericTask):
     """GSM8K (``gsm8k/train.jsonl``: question, answer with ``#### N``); ``meta["solution"]`` keeps
-    the worked solution with its ``<<a*b=c>>`` annotations."""
+    the worked solution with its ``<<a*b=c>>`` annotations.
+
+    Args:
+        level: Keep only the problems whose worked solution annotates this many calculator operations
+            (``1``: the one-step problems); ``None`` keeps all. The filter runs after the train/test split,
+            so a problem sits on the same side of it with or without a level.
+    """
 
     name: ClassVar[str] = "gsm8k"
     default_file: ClassVar[str] = "gsm8k/train.jsonl"
+
+    def __init__(self, level: int | None = None) -> None:
+        super().__init__()
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int) or level < 1):
+            raise ApprenticeError(f"gsm8k level must be a number of steps of 1 or more, got {level!r}")
+        self.level = level
+
+    def load(self, path: str | Path | None = None, *, limit: int | None = None, split: str | None = None,
+             seed: int = 0) -> list[Item]:
+        """:meth:`Task.load`, then only the problems of ``level`` steps (see the class)."""
+        if self.level is None:
+            return super().load(path, limit=limit, split=split, seed=seed)
+        items = [item for item in super().load(path, split=split, seed=seed)
+                 if solution_steps(item.meta["solution"]) == self.level]
+        if not items:
+            raise DataError(f"no gsm8k problems of {self.level} steps in this selection")
+        return select_items(items, limit=limit)
 
     def parse(self, row: dict[str, Any], where: str) -> Item:
         """One ``{"question", "answer"}`` record; the answer must contain ``#### <number>``."""

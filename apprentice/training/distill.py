@@ -66,6 +66,9 @@ class DistillArgs:
     batch_size: int = field(default=4, metadata={"help": "SFT batch size"})
     qlora: bool = field(default=False, metadata={"help": "train on a 4-bit NF4 base"})
     from_last: bool = field(default=True, metadata={"help": "continue from the last round's adapter"})
+    followups: float = field(default=0.0, metadata={
+        "help": "with --react-prompt student: the share (0-1) of each round's training examples written as a "
+                "chat follow-up, other questions and answers as the thread's earlier turns"})
     dpo_steps: int = field(default=0, metadata={
         "help": "after SFT, this many DPO steps on the round's verified-vs-failed pairs of the same question "
                 "(a self teacher's attempts make them; 0: no DPO)"})
@@ -88,7 +91,7 @@ class DistillArgs:
 
 @dataclass(frozen=True)
 class EvalSet:
-    """A held-out set: a task (with an arith level) on its test split."""
+    """A held-out set: a task (with an arith level, or a gsm8k number of steps) on its test split."""
 
     task: str
     level: int | None = None
@@ -99,8 +102,10 @@ class EvalSet:
         return f"{self.task}:{self.level}" if self.level is not None else self.task
 
     def options(self, arith_size: int) -> dict[str, Any]:
-        """Task options: a generated arith split has ``arith_size`` items."""
-        return {"level": self.level, "n": arith_size} if self.task == "arith" else {}
+        """Task options: a generated arith split has ``arith_size`` items; gsm8k's level is its number of steps."""
+        if self.task == "arith":
+            return {"level": self.level, "n": arith_size}
+        return {"level": self.level} if self.level is not None else {}
 
     def load(self, limit: int, data: str | None, seed: int, arith_size: int = 200) -> tuple[Any, list[Any]]:
         """The task and its held-out items (full split when ``limit`` is 0)."""
@@ -217,6 +222,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         log("--select dev has nothing to choose between without --dpo-steps: each round keeps its SFT adapter")
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
+    if not 0.0 <= args.followups <= 1.0:
+        raise ApprenticeError(f"--followups must be a share between 0 and 1, got {args.followups}")
     if args.start_round > 1:
         _continue(report, args)
     if args.baseline_limit != 0 and "baseline" not in report:
@@ -244,7 +251,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         try:
             harvested = harvest(HarvestConfig(out=dataset, since=started, model=None, filters={}, seed=args.seed,
                                               tools=["calculator"], max_per_question=2,
-                                              react_prompt=args.react_prompt))
+                                              react_prompt=args.react_prompt, followups=args.followups))
         except NothingToHarvest as err:
             report["stopped"] = f"round {round_no}: the teacher ({teacher.label}) solved nothing to learn from: {err}"
             log(report["stopped"])
