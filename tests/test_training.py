@@ -213,6 +213,41 @@ def test_prompt_erasure_travels_from_dataset_to_adapter_to_the_running_student(d
     assert load_chat_model("adapter:erased", max_tokens=8).react_prompt == "student"
 
 
+def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_does(dataset, apprentice_home):
+    """A share of the student-prompt training examples are written as a later turn of a chat thread, in the
+    exact system prompt the graph builds for a student's follow-up; held-out examples stay first turns."""
+    from apprentice.agents.react import EARLIER_PREFIX, text_protocol_messages
+    from apprentice.tools import get_tools
+
+    out = apprentice_home / "datasets" / "followups"
+    harvest(HarvestConfig(out=out, task="arith", eval_fraction=0.25, tools=["calculator"], react_prompt="student",
+                          pairs=False, followups=0.5))
+    train, evals = _rows(out / "train.jsonl"), _rows(out / "eval.jsonl")
+    later = [r for r in train if EARLIER_PREFIX in r["messages"][0]["content"]]
+    assert len(later) == round(len(train) / 2) and not any(EARLIER_PREFIX in r["messages"][0]["content"] for r in evals)
+    answers = {r["metadata"]["question"]: r["metadata"]["answer"] for r in train}
+    for row in later:
+        system, user, _ = row["messages"]
+        turns = row["metadata"]["earlier_turns"]
+        lines = system["content"].split(EARLIER_PREFIX)[1].split("\n")
+        assert 1 <= turns <= 3 and len(lines) == 2 * turns
+        history = []
+        for q, a in zip(lines[::2], lines[1::2], strict=True):
+            question = q.removeprefix("Q: ")
+            assert question != user["content"] and a == f"A: {answers[question]}"
+            history += [HumanMessage(question), AIMessage(answers[question])]
+        assert system["content"] == text_protocol_messages(
+            question=user["content"], scratch="", tools=get_tools(["calculator"]), history=history,
+            answer_format=get_task("arith").answer_format, prompt="student")[0].text
+    assert "## by earlier turns in the thread" in (out / "README.md").read_text()
+    full = apprentice_home / "datasets" / "followups-full"  # the full prompt keeps every example a first turn
+    harvest(HarvestConfig(out=full, task="arith", eval_fraction=0.25, tools=["calculator"], pairs=False,
+                          followups=0.5))
+    assert not any(EARLIER_PREFIX in r["messages"][0]["content"] for r in _rows(full / "train.jsonl"))
+    with pytest.raises(ApprenticeError, match="followups must be a share between 0 and 1"):
+        HarvestConfig(out=full, followups=1.5)
+
+
 def test_dpo_step_on_pairs(dataset, apprentice_home):
     from apprentice.training.dpo import DPOArgs, main
 

@@ -19,6 +19,7 @@ __all__ = [
     "ReactStep",
     "parse_react",
     "text_protocol_messages",
+    "earlier_turns",
     "native_system_prompt",
     "format_observation",
     "FORMAT_ERROR",
@@ -212,11 +213,18 @@ def text_protocol_messages(
     if summary:
         system += f"\n\n{SUMMARY_PREFIX}{summary}"
     if prompt == "student" and history:
-        lines = [f"{'Q' if isinstance(m, HumanMessage) else 'A'}: {m.text.strip()}" for m in history
-                 if isinstance(m, HumanMessage | AIMessage) and m.text.strip()]
-        system += f"\n\n{EARLIER_PREFIX}" + "\n".join(lines)
+        transcript = earlier_turns(history)
+        system += f"\n\n{transcript}" if transcript else ""
         history = ()
     return [SystemMessage(system), *history, HumanMessage(question), AIMessage(scratch + "Thought:")]
+
+
+def earlier_turns(history: Sequence[BaseMessage]) -> str:
+    """A thread's earlier questions and answers as the transcript a student's system prompt carries
+    (``Earlier in this conversation:`` then ``Q: ..`` / ``A: ..`` lines); "" when there are none."""
+    lines = [f"{'Q' if isinstance(m, HumanMessage) else 'A'}: {m.text.strip()}" for m in history
+             if isinstance(m, HumanMessage | AIMessage) and m.text.strip()]
+    return EARLIER_PREFIX + "\n".join(lines) if lines else ""
 
 
 def native_system_prompt(*, summary: str = "", answer_format: str = "") -> SystemMessage:

@@ -18,6 +18,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
         since=parse_since(args.since) if args.since else None, only_verified=args.only_verified,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
         max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,
+        followups=args.followups,
         tools=args.tools.split(",") if args.tools else None))
     skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
     print(f"harvested {result.train} train + {result.eval} eval examples and {result.pairs} preference pairs "
@@ -49,5 +50,8 @@ def _harvest_parser(sub) -> None:
     p.add_argument("--system", choices=["runtime", "none", "explain"], default="runtime",
                    help="system prompt in examples: the runtime one, none (prompt erasure), or an explanation prompt")
     p.add_argument("--tools", help="tools offered in ReAct examples (default: those the run used)")
+    p.add_argument("--followups", type=float, default=0.0, metavar="SHARE",
+                   help="with --react-prompt student: this share (0-1) of the training examples get one to three "
+                        "other questions and answers as the chat thread's earlier turns (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_harvest)

@@ -128,7 +128,7 @@ def example_from_run(
     question = run.meta.get("train_question") or run.question  # a rationalization hint is erased
     meta = {"run_id": run.id, "task": run.task, "item_id": run.item_id, "strategy": run.strategy,
             "model": run.model, "teacher": run.meta.get("teacher", "model"), "correct": run.correct,
-            "score": run.score, "question": question}
+            "score": run.score, "question": question, "answer": run.answer}
     if run.strategy == "react":
         trajectory = react_trajectory(run)
         if trajectory is None:

@@ -1,4 +1,4 @@
-"""Harvest: traces -> an explanation dataset. Collect, filter, format, split: separate steps.
+"""Harvest: traces -> an explanation dataset. Collect, filter, format, split, follow-ups: separate steps.
 
 Output folder:
   ``train.jsonl`` / ``eval.jsonl``  OpenAI-style chat lines (``messages``) with our metadata
@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+
+from apprentice.agents.react import earlier_turns
 from apprentice.agents.verifier import unreached_answer
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
@@ -63,7 +66,13 @@ class HarvestConfig:
     tools: list[str] | None = None
     seed: int = 0
     pairs: bool = True
+    #: share of the training split's ReAct examples written as a chat follow-up (``student`` prompt only)
+    followups: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.followups <= 1.0:
+            raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
 
 
 @dataclass
@@ -163,6 +172,30 @@ def _split(examples: list[ChatExample], fraction: float, seed: int) -> tuple[lis
     return train, evals
 
 
+def _as_followups(train: list[ChatExample], config: HarvestConfig) -> None:
+    """Step 5: ``config.followups`` of the training split's ReAct examples become a later turn of a chat
+    thread: one to three other training questions with their answers go into the system prompt, as
+    :func:`~apprentice.agents.react.text_protocol_messages` writes a thread's earlier turns for a student.
+    Trained on first turns only, a student answered follow-ups 6 points worse than the same questions alone
+    (``benchmarks/results/student_followups.txt``). Only for the ``student`` prompt: with the full prompt the
+    earlier turns are chat messages, and their answers would be learned as assistant text."""
+    react = [e for e in train if e.protocol == "react" and e.messages[0]["role"] == "system"]
+    if config.followups <= 0 or config.react_prompt != "student" or len(react) < 2:
+        return
+    rng = random.Random(config.seed)
+    for example in rng.sample(react, round(config.followups * len(react))):
+        others = [e for e in rng.sample(react, min(len(react), 4))
+                  if e.meta["question"] != example.meta["question"]][:rng.randint(1, 3)]
+        if not others:
+            continue
+        history: list[BaseMessage] = []
+        for other in others:
+            history += [HumanMessage(other.meta["question"]), AIMessage(str(other.meta.get("answer") or ""))]
+        system = example.messages[0]
+        example.messages[0] = {**system, "content": f"{system['content']}\n\n{earlier_turns(history)}"}
+        example.meta["earlier_turns"] = len(others)
+
+
 def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, Any]]:
     """DPO pairs: a verified and a failed trace of the same question, same strategy."""
     groups: dict[tuple, dict[bool, list[ChatExample]]] = defaultdict(lambda: {True: [], False: []})
@@ -202,6 +235,7 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
         detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no runs matched"
         raise NothingToHarvest(f"nothing to harvest from {len(runs)} runs ({detail})")
     train, evals = _split(examples, config.eval_fraction, config.seed)
+    _as_followups(train, config)
     held = {_key(e.meta["question"]) for e in evals}
     # a held-out question is in no training data: not in SFT's train split, and in no DPO pair either
     pairs = [p for p in preference_pairs(runs, config) if _key(p["metadata"]["question"]) not in held] \
@@ -245,7 +279,7 @@ def dataset_card(train: list[ChatExample], evals: list[ChatExample], pairs: list
              f"{len(train)} train and {len(evals)} eval examples (split grouped by question), "
              f"{len(pairs)} preference pairs, from {runs} runs.", ""]
     for label, key in (("teacher", "teacher"), ("strategy", "strategy"), ("task", "task"), ("model", "model"),
-                       ("verdict", "correct")):
+                       ("verdict", "correct"), ("earlier turns in the thread", "earlier_turns")):
         counts = Counter(str(e.meta.get(key)) for e in every)
         lines += [f"## by {label}", "", *[f"- {k}: {v}" for k, v in counts.most_common()], ""]
     if skipped:
