@@ -239,7 +239,7 @@ def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_d
         assert system["content"] == text_protocol_messages(
             question=user["content"], scratch="", tools=get_tools(["calculator"]), history=history,
             answer_format=get_task("arith").answer_format, prompt="student")[0].text
-    assert "## by earlier turns in the thread" in (out / "README.md").read_text()
+    assert f"- 0: {len(train) - len(later) + len(evals)}" in (out / "README.md").read_text()
     full = apprentice_home / "datasets" / "followups-full"  # the full prompt keeps every example a first turn
     harvest(HarvestConfig(out=full, task="arith", eval_fraction=0.25, tools=["calculator"], pairs=False,
                           followups=0.5))

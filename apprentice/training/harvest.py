@@ -279,9 +279,13 @@ def dataset_card(train: list[ChatExample], evals: list[ChatExample], pairs: list
              f"{len(train)} train and {len(evals)} eval examples (split grouped by question), "
              f"{len(pairs)} preference pairs, from {runs} runs.", ""]
     for label, key in (("teacher", "teacher"), ("strategy", "strategy"), ("task", "task"), ("model", "model"),
-                       ("verdict", "correct"), ("earlier turns in the thread", "earlier_turns")):
+                       ("verdict", "correct")):
         counts = Counter(str(e.meta.get(key)) for e in every)
         lines += [f"## by {label}", "", *[f"- {k}: {v}" for k, v in counts.most_common()], ""]
+    turns = Counter(int(e.meta.get("earlier_turns", 0)) for e in every)
+    if len(turns) > 1:  # follow-ups were written
+        lines += ["## by earlier turns in the chat thread (0: a first turn)", "",
+                  *[f"- {k}: {v}" for k, v in sorted(turns.items())], ""]
     if skipped:
         lines += ["## left out", "", *[f"- {k}: {v}" for k, v in skipped.most_common()], ""]
     lengths = [len(e.completion) for e in every]
