@@ -140,6 +140,9 @@ BAD_INPUTS = {
     "bad --since": (["traces", "list", "--since", "yesterday"], 2, "cannot read time 'yesterday'"),
     "bad --verdict": (["traces", "list", "--verdict", "maybe"], 2, "invalid choice: 'maybe'"),
     "unknown command": (["fly"], 2, "invalid choice: 'fly'"),
+    "follow-ups without the student prompt": (["harvest", "--out", "{missing}", "--followups", "0.3"], 2,
+                                               "need the student ReAct prompt"),
+    "unknown gsm8k level": (["eval", "--task", "gsm8k", "--level", "0"], 2, "number of steps of 1 or more"),
     "openai without key": (["ask", "hi", "--model", "openai:gpt-4o-mini"], 3, "needs OPENAI_API_KEY"),
 }
 

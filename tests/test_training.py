@@ -240,12 +240,10 @@ def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_d
             question=user["content"], scratch="", tools=get_tools(["calculator"]), history=history,
             answer_format=get_task("arith").answer_format, prompt="student")[0].text
     assert f"- 0: {len(train) - len(later) + len(evals)}" in (out / "README.md").read_text()
-    full = apprentice_home / "datasets" / "followups-full"  # the full prompt keeps every example a first turn
-    harvest(HarvestConfig(out=full, task="arith", eval_fraction=0.25, tools=["calculator"], pairs=False,
-                          followups=0.5))
-    assert not any(EARLIER_PREFIX in r["messages"][0]["content"] for r in _rows(full / "train.jsonl"))
     with pytest.raises(ApprenticeError, match="followups must be a share between 0 and 1"):
-        HarvestConfig(out=full, followups=1.5)
+        HarvestConfig(out=out, react_prompt="student", followups=1.5)
+    with pytest.raises(ApprenticeError, match="need the student ReAct prompt"):
+        HarvestConfig(out=out, followups=0.5)
 
 
 def test_dpo_step_on_pairs(dataset, apprentice_home):

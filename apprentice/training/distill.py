@@ -222,8 +222,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         log("--select dev has nothing to choose between without --dpo-steps: each round keeps its SFT adapter")
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
-    if not 0.0 <= args.followups <= 1.0:
-        raise ApprenticeError(f"--followups must be a share between 0 and 1, got {args.followups}")
+    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
     if args.start_round > 1:
         _continue(report, args)
     if args.baseline_limit != 0 and "baseline" not in report:

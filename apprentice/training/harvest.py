@@ -73,6 +73,9 @@ class HarvestConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.followups <= 1.0:
             raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
+        if self.followups and self.react_prompt != "student":
+            raise ApprenticeError("follow-up examples need the student ReAct prompt (--react-prompt student): with "
+                                  "the full prompt a thread's earlier turns are chat messages, not a transcript")
 
 
 @dataclass
@@ -180,7 +183,7 @@ def _as_followups(train: list[ChatExample], config: HarvestConfig) -> None:
     (``benchmarks/results/student_followups.txt``). Only for the ``student`` prompt: with the full prompt the
     earlier turns are chat messages, and their answers would be learned as assistant text."""
     react = [e for e in train if e.protocol == "react" and e.messages[0]["role"] == "system"]
-    if config.followups <= 0 or config.react_prompt != "student" or len(react) < 2:
+    if config.followups <= 0 or len(react) < 2:
         return
     rng = random.Random(config.seed)
     for example in rng.sample(react, round(config.followups * len(react))):
