@@ -54,7 +54,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--report", help="report directory (default: APPRENTICE_HOME/reports/eval-TASK-TIME)")
     p.add_argument("--tools", help="comma-separated tools runs may call (default: calculator)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
-    p.add_argument("--level", type=int, help="arith, gsm8k: number of operations per problem")
+    p.add_argument("--level", type=int, help="arith: 1 one +/-, 2 one of +-*/, 3 two steps, 4 three or four; "
+                                             "gsm8k: the calculator steps of the worked solution")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,
