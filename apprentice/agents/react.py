@@ -200,7 +200,7 @@ def text_protocol_messages(
     ``student`` is the short one a student trained with prompt erasure runs with. A student learned
     from one question per conversation, so with ``student`` a thread's earlier turns go into the
     system prompt as a transcript and the messages keep the shape it was trained on (as separate
-    messages they cost a trained SmolLM2 student 15 points on follow-up questions, 9 as a transcript:
+    messages they cost a trained SmolLM2 student 15 points on follow-up questions, 6 as a transcript:
     ``benchmarks/results/student_followups.txt``).
     """
     if prompt not in REACT_PROMPTS:
