@@ -33,6 +33,24 @@ def test_pool_sizes_per_task_and_a_bad_size_is_a_clear_error():
         pool_sizes("arith:lots", 200)
 
 
+def test_a_gsm8k_pool_split_over_numbers_of_steps_keeps_each_share_to_its_steps():
+    from apprentice.tasks.gsm8k import solution_steps
+    from apprentice.training.distill import _pool
+
+    pools = _pool(DistillArgs(task="gsm8k:10,svamp:3", gsm8k_levels=[1, 2], rounds=1), 1)
+    assert [(task.name, getattr(task, "level", None), len(items)) for task, items in pools] == [
+        ("gsm8k", 1, 5), ("gsm8k", 2, 5), ("svamp", None, 3)]
+    for task, items in pools[:2]:
+        assert {solution_steps(item.meta["solution"]) for item in items} == {task.level}
+    # the same problems without levels come from the whole split, and round 2 takes the next ones
+    whole = _pool(DistillArgs(task="gsm8k:10", rounds=1), 1)[0][1]
+    assert {solution_steps(item.meta["solution"]) for item in whole} != {1}
+    second = _pool(DistillArgs(task="gsm8k:10", gsm8k_levels=[1, 2], rounds=2), 2)[0][1]
+    assert not {i.id for i in second} & {i.id for i in pools[0][1]}
+    with pytest.raises(ApprenticeError, match="gsm8k level must be a number of steps"):
+        run_distill(DistillArgs(task="gsm8k", gsm8k_levels=[0]), log=lambda _: None)
+
+
 def test_trivial_rule_floor_adds_every_number():
     from apprentice.tasks import Item, get_task
 

@@ -46,6 +46,9 @@ class DistillArgs:
                 "they stopped, and the earlier rounds stay in the report folder's table"})
     pool: int = field(default=200, metadata={"help": "training items per task per round"})
     levels: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={"help": "arith levels in the pool"})
+    gsm8k_levels: list[int] = field(default_factory=list, metadata={
+        "help": "gsm8k in the pool: only problems whose worked solution has this many calculator steps, the "
+                "pool split evenly over them as arith's over --levels (none given: every problem)"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
                                  metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
@@ -155,21 +158,22 @@ def round_slice(items: list[Any], round_no: int, size: int) -> list[Any]:
 
 
 def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
-    """This round's slice of each task's training split (arith: split evenly over ``levels``)."""
+    """This round's slice of each task's training split (arith: split evenly over ``levels``; gsm8k: over
+    ``gsm8k_levels``, its numbers of steps, when given)."""
     pools = []
     for name, size in pool_sizes(args.task, args.pool):
-        if name == "arith":
-            per = max(1, size // len(args.levels))
-            # n covers the held-out split too: no train question has the text of a test question
-            n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
-            for level in args.levels:
+        levels = {"arith": args.levels, "gsm8k": args.gsm8k_levels}.get(name) or [None]
+        per = max(1, size // len(levels))
+        for level in levels:
+            if name == "arith":
+                # n covers the held-out split too: no train question has the text of a test question
+                n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
                 task = get_task("arith", level=level, n=n, seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
-                pools.append((task, round_slice(items, round_no, per)))
-        else:
-            task = get_task(name)
-            items = task.load(args.data, split="train", seed=args.seed)
-            pools.append((task, round_slice(items, round_no, size)))
+            else:
+                task = get_task(name, level=level)  # None is dropped: a task without levels
+                items = task.load(args.data, split="train", seed=args.seed)
+            pools.append((task, round_slice(items, round_no, per)))
     return pools
 
 
@@ -223,6 +227,8 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
+    for level in args.gsm8k_levels:
+        get_task("gsm8k", level=level)  # a bad number of steps fails before any round
     if args.start_round > 1:
         _continue(report, args)
     if args.baseline_limit != 0 and "baseline" not in report:
@@ -240,7 +246,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         pools = _pool(args, round_no)
         for task, items in pools:
             log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
-            level = getattr(task, "level", None)  # an arith pool's level, so its cost can be read by level
+            level = getattr(task, "level", None)  # an arith or gsm8k pool's level: its cost can be read by level
             counts = solve_pool(teacher, task, items, student=student,
                                 meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
                                 rationalize=args.rationalize)
