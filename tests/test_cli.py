@@ -142,7 +142,11 @@ BAD_INPUTS = {
     "unknown command": (["fly"], 2, "invalid choice: 'fly'"),
     "follow-ups without the student prompt": (["harvest", "--out", "{missing}", "--followups", "0.3"], 2,
                                                "need the student ReAct prompt"),
+    "follow-ups with no system prompt": (["harvest", "--out", "{missing}", "--react-prompt", "student",
+                                          "--system", "none", "--followups", "0.3"], 2, "--system none drops"),
     "unknown gsm8k level": (["eval", "--task", "gsm8k", "--level", "0"], 2, "number of steps of 1 or more"),
+    "unknown gsm8k pool level": (["distill", "--task", "gsm8k", "--gsm8k-levels", "0", "--rounds", "1"], 2,
+                                 "number of steps of 1 or more"),
     "openai without key": (["ask", "hi", "--model", "openai:gpt-4o-mini"], 3, "needs OPENAI_API_KEY"),
 }
 

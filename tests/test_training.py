@@ -244,6 +244,8 @@ def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_d
         HarvestConfig(out=out, react_prompt="student", followups=1.5)
     with pytest.raises(ApprenticeError, match="need the student ReAct prompt"):
         HarvestConfig(out=out, followups=0.5)
+    with pytest.raises(ApprenticeError, match="--system none drops"):
+        HarvestConfig(out=out, react_prompt="student", system="", followups=0.5)
 
 
 def test_dpo_step_on_pairs(dataset, apprentice_home):

@@ -76,6 +76,9 @@ class HarvestConfig:
         if self.followups and self.react_prompt != "student":
             raise ApprenticeError("follow-up examples need the student ReAct prompt (--react-prompt student): with "
                                   "the full prompt a thread's earlier turns are chat messages, not a transcript")
+        if self.followups and self.system == "":
+            raise ApprenticeError("follow-up examples carry the earlier turns in the system prompt, which "
+                                  "--system none drops: use --system runtime")
 
 
 @dataclass
