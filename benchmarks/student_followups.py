@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="model spec, e.g. adapter:ep2-r1")
     parser.add_argument("--task", default="arith")
-    parser.add_argument("--level", type=int, default=1, help="arith level (default 1)")
+    parser.add_argument("--level", type=int, help="arith level (default 1) or gsm8k number of steps (default all)")
     parser.add_argument("--limit", type=int, default=50, help="held-out questions (default 50)")
     args = parser.parse_args(argv)
 
@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     from apprentice.tasks import get_task
 
     try:
-        task = get_task(args.task, **({"level": args.level} if args.task == "arith" else {}))
+        level = 1 if args.level is None and args.task == "arith" else args.level
+        task = get_task(args.task, level=level)  # a task without levels fails on a given --level
         items = task.load(split="test", limit=args.limit)
         model = load_chat_model(args.model)
     except (ApprenticeError, OSError, ValueError) as exc:
