@@ -210,6 +210,10 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     # each run says its own pool and training length: a continued run may change them
     assert ("continues a run of rounds 1-1 with teacher `['dataset']` -> student `local`, task `arith:8`, "
             "strategy `None`, SFT at most 100 steps + 60 DPO steps") in text
+    # the pool's levels are part of it: each task's own, only for the tasks in the pool
+    report["args"] = {"task": "arith:8,gsm8k:4", "levels": [1, 3], "gsm8k_levels": [2]}
+    write_report(tmp_path, report)
+    assert "task `arith:8,gsm8k:4` (arith levels 1 3; gsm8k steps 2), strategy" in (tmp_path / "report.md").read_text()
     # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
     write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
     assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()

@@ -59,8 +59,12 @@ def _setup(args: dict[str, Any]) -> str:
                 else f"SFT {args.get('epochs', 1.0):g} epoch(s)")
     if args.get("dpo_steps"):
         training += f" + {args['dpo_steps']} DPO steps"
-    return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`, "
-            f"strategy `{args.get('strategy')}`, {training}")
+    pooled = {part.split(":")[0].strip() for part in str(args.get("task") or "").split(",")}
+    kinds = (("arith", "levels", "arith levels"), ("gsm8k", "gsm8k_levels", "gsm8k steps"))
+    levels = "; ".join(f"{label} {' '.join(map(str, args[key]))}" for name, key, label in kinds
+                       if name in pooled and args.get(key))
+    return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`"
+            f"{f' ({levels})' if levels else ''}, strategy `{args.get('strategy')}`, {training}")
 
 
 def render_markdown(report: dict[str, Any]) -> str:
