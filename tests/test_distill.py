@@ -31,6 +31,12 @@ def test_pool_sizes_per_task_and_a_bad_size_is_a_clear_error():
     assert pool_sizes("arith:600, svamp,gsm8k:50", 200) == [("arith", 600), ("svamp", 200), ("gsm8k", 50)]
     with pytest.raises(ApprenticeError, match="whole number"):
         pool_sizes("arith:lots", 200)
+    with pytest.raises(ApprenticeError, match="1 or more"):
+        pool_sizes("svamp:0", 200)
+    # a bad pool fails before round 0 evaluates the starting student (which would take minutes)
+    for task, message in (("svamp:0", "1 or more"), ("arith,nope", "unknown task 'nope'")):
+        with pytest.raises(ApprenticeError, match=message):
+            run_distill(DistillArgs(task=task, rounds=1), log=pytest.fail)
 
 
 def test_a_gsm8k_pool_split_over_numbers_of_steps_keeps_each_share_to_its_steps():

@@ -144,8 +144,8 @@ def pool_sizes(spec: str, default: int) -> list[tuple[str, int]]:
         if not part:
             continue
         name, _, size = part.partition(":")
-        if size and not size.isdigit():
-            raise ApprenticeError(f"--task {part!r}: the pool size after ':' must be a whole number")
+        if size and (not size.isdigit() or int(size) == 0):
+            raise ApprenticeError(f"--task {part!r}: the pool size after ':' must be a whole number of 1 or more")
         out.append((name.strip(), int(size) if size else default))
     return out
 
@@ -227,8 +227,7 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
-    for level in args.gsm8k_levels:
-        get_task("gsm8k", level=level)  # a bad number of steps fails before any round
+    _pool(args, args.start_round)  # a bad task, pool size, level or data path fails before round 0's evaluation
     if args.start_round > 1:
         _continue(report, args)
     if args.baseline_limit != 0 and "baseline" not in report:
