@@ -157,12 +157,16 @@ def round_slice(items: list[Any], round_no: int, size: int) -> list[Any]:
     return [items[(start + i) % len(items)] for i in range(min(size, len(items)))]
 
 
+#: the tasks whose pool is split over levels: the DistillArgs field that lists them, and how a report names them
+POOL_LEVELS = {"arith": ("levels", "arith levels"), "gsm8k": ("gsm8k_levels", "gsm8k steps")}
+
+
 def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     """This round's slice of each task's training split (arith: split evenly over ``levels``; gsm8k: over
     ``gsm8k_levels``, its numbers of steps, when given)."""
     pools = []
     for name, size in pool_sizes(args.task, args.pool):
-        levels = {"arith": args.levels, "gsm8k": args.gsm8k_levels}.get(name) or [None]
+        levels = (getattr(args, POOL_LEVELS[name][0]) if name in POOL_LEVELS else None) or [None]
         per = max(1, size // len(levels))
         for level in levels:
             if name == "arith":

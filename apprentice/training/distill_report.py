@@ -59,9 +59,10 @@ def _setup(args: dict[str, Any]) -> str:
                 else f"SFT {args.get('epochs', 1.0):g} epoch(s)")
     if args.get("dpo_steps"):
         training += f" + {args['dpo_steps']} DPO steps"
-    pooled = {part.split(":")[0].strip() for part in str(args.get("task") or "").split(",")}
-    kinds = (("arith", "levels", "arith levels"), ("gsm8k", "gsm8k_levels", "gsm8k steps"))
-    levels = "; ".join(f"{label} {' '.join(map(str, args[key]))}" for name, key, label in kinds
+    from apprentice.training.distill import POOL_LEVELS, pool_sizes
+
+    pooled = {name for name, _ in pool_sizes(str(args.get("task") or ""), 0)}
+    levels = "; ".join(f"{label} {' '.join(map(str, args[key]))}" for name, (key, label) in POOL_LEVELS.items()
                        if name in pooled and args.get(key))
     return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`"
             f"{f' ({levels})' if levels else ''}, strategy `{args.get('strategy')}`, {training}")
