@@ -24,7 +24,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(
         task=args.task, strategies=args.strategy, models=args.model, data=args.data, split=args.split,
         seed=args.seed, limit=args.limit, options=options,
-        task_options={"level": args.level} if args.level is not None else {},
+        task_options={k: v for k, v in (("level", args.level), ("distractors", args.distractors)) if v is not None},
         report_dir=Path(args.report) if args.report else None,
         tools=[t for t in args.tools.split(",") if t] if args.tools is not None else ("calculator",),
         max_steps=args.max_steps, command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -56,6 +56,8 @@ def _eval_parser(sub) -> None:
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
     p.add_argument("--level", type=int, help="arith: 1 one +/-, 2 one of +-*/, 3 two steps, 4 three or four; "
                                              "gsm8k: the calculator steps of the worked solution")
+    p.add_argument("--distractors", type=float, help="arith: the share (0-1) of problems given one sentence with a "
+                                                     "number the solution does not use")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,

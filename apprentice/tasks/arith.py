@@ -5,11 +5,17 @@ four steps. Every answer is a positive whole number (divisions are exact). A pro
 templates: the first one states the starting numbers, each later one changes the running quantity
 with one new number, and the last one asks the question. ``meta["steps"]`` records each operation
 with a ``reason`` that justifies it from the wording, for building explanation data.
+
+``distractors`` adds to a share of the problems one sentence with a number the solution does not use
+("Omar has 14 beads." in a problem about marbles), as SVAMP's and GSM-IC's irrelevant numbers do; the
+problems themselves stay those of the plain split, so a split with distractors never holds another
+split's problem.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -208,6 +214,16 @@ _THINGS = (
     ("book", "books"), ("toy", "toys"), ("ticket", "tickets"), ("notebook", "notebooks"), ("kite", "kites"),
 )  # fmt: skip
 _TIMES_WORDS = {2: "twice", 3: "three times", 4: "four times", 5: "five times"}
+# Sentences with a number no step uses, about objects the problem does not mention: "any" may open the
+# problem, "after" follows its first sentence or later, "last" (a second person, who could be taken for
+# the subject of the next sentence's pronoun) sits just before the question.
+_DISTRACTORS = (
+    ("any", "There are {c} {objs2} on the table."),
+    ("after", "{name} also has {c} {objs2}."),
+    ("after", "{name} keeps {c} {objs2} in a drawer."),
+    ("last", "{friend} has {c} {objs2}."),
+    ("last", "{friend} bought {c} {objs2} last week."),
+)
 _DEFAULT_SETUP = {"i": "{name} has {a} {objs}.", "$": "{name} has {a} dollars."}
 _MAX_VALUE = 2000
 _TRIES_PER_ITEM = 50
@@ -282,8 +298,11 @@ def _chain(rng: random.Random, level: int) -> list[_Template]:
     return chain
 
 
-def _build(rng: random.Random, chain: list[_Template]) -> tuple[str, list[dict[str, Any]], str] | None:
-    """Fill a chain with a persona and numbers: (question, steps, equation), or ``None`` to retry."""
+def _build(
+    rng: random.Random, chain: list[_Template]
+) -> tuple[list[str], list[dict[str, Any]], str, dict[str, Any]] | None:
+    """Fill a chain with a persona and numbers: (sentences, the question last; steps; equation; the persona),
+    or ``None`` to retry."""
     slots = _persona(rng)
     sentences: list[str] = []
     steps: list[dict[str, Any]] = []
@@ -307,22 +326,41 @@ def _build(rng: random.Random, chain: list[_Template]) -> tuple[str, list[dict[s
         steps.append({"op": template.op, "a": a, "b": b, "result": current, "reason": reason})
         equation = f"{a} {template.op} {b}" if index == 0 else f"({equation}) {template.op} {b}"
     sentences.append(chain[-1].question.format(**slots))
-    return " ".join(sentences), steps, equation
+    return sentences, steps, equation, slots
 
 
-def _generate(level: int, count: int, key: str, exclude: set[str]) -> list[Item]:
-    """``count`` distinct problems from the random stream ``key``, none of whose text is in ``exclude``."""
-    rng = random.Random(key)
+def _distract(rng: random.Random, sentences: list[str], slots: dict[str, Any]) -> tuple[list[str], str]:
+    """The sentences with one distractor put in before the question; returns them and the distractor."""
+    text = " ".join(sentences).lower()
+    objs2 = rng.choice([obj + "s" for obj in _OBJECTS if obj not in text])
+    written = {int(n) for n in re.findall(r"\d+", text)}
+    where, pattern = rng.choice(_DISTRACTORS)
+    sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in written]))
+    story = len(sentences) - 1  # the question is last
+    at = story if where == "last" else rng.randint(0 if where == "any" else 1, story)
+    return [*sentences[:at], sentence, *sentences[at:]], sentence
+
+
+def _generate(level: int, count: int, key: str, exclude: set[str], distractors: float = 0.0) -> list[Item]:
+    """``count`` distinct problems from the random stream ``key``, none of whose plain text (before a
+    distractor is put in) is in ``exclude``. A ``distractors`` share get one; that choice draws from its own
+    stream, so the problems are the same with and without."""
+    rng, decorate = random.Random(key), random.Random(f"{key}|distractors")
     seen, items = set(exclude), []
     for _ in range(count * _TRIES_PER_ITEM):
         if len(items) == count:
             break
         built = _build(rng, _chain(rng, level))
-        if built is None or built[0] in seen:
+        if built is None or " ".join(built[0]) in seen:
             continue
-        question, steps, equation = built
-        seen.add(question)
+        sentences, steps, equation, slots = built
+        plain = " ".join(sentences)
+        seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
+        if distractors and decorate.random() < distractors:
+            sentences, meta["distractor"] = _distract(decorate, sentences, slots)
+            meta["plain"] = plain
+        question = " ".join(sentences)
         items.append(Item(stable_id("arith", question), question, str(steps[-1]["result"]), meta))
     return items
 
@@ -340,18 +378,22 @@ class ArithTask(NumericTask):
         level: 1 = one + or -, 2 = one of + - * /, 3 = two steps, 4 = three or four steps.
         n: How many problems each split holds.
         seed: Seed of the generator; the same seed always gives the same problems.
+        distractors: The share (0-1) of problems given one sentence with a number the solution does not
+            use; the problems are those of the plain split, the distractors added.
     """
 
     name: ClassVar[str] = "arith"
     answer_format: ClassVar[str] = "Give the final answer as a whole number."
 
-    def __init__(self, level: int = 2, n: int = 200, seed: int = 0) -> None:
+    def __init__(self, level: int = 2, n: int = 200, seed: int = 0, distractors: float = 0.0) -> None:
         super().__init__()
         if level not in LEVELS:
             raise ApprenticeError(f"arith level must be one of {', '.join(map(str, LEVELS))}, got {level!r}")
         if n < 1:
             raise ApprenticeError(f"arith needs n >= 1 problems, got {n}")
-        self.level, self.n, self.seed = level, n, seed
+        if not 0 <= distractors <= 1:
+            raise ApprenticeError(f"arith distractors is a share from 0 to 1, got {distractors}")
+        self.level, self.n, self.seed, self.distractors = level, n, seed, distractors
 
     def load(
         self,
@@ -373,10 +415,11 @@ class ArithTask(NumericTask):
             raise ApprenticeError(f"unknown split {split!r} for arith; choose train or test")
         if limit is not None and limit < 0:
             raise ApprenticeError(f"limit must be zero or more, got {limit}")
-        test = _generate(self.level, self.n, self._key(seed, "test"), set())
+        test = _generate(self.level, self.n, self._key(seed, "test"), set(), self.distractors)
         items = test
         if split == "train":
-            items = _generate(self.level, self.n, self._key(seed, "train"), {item.question for item in test})
+            plain = {item.meta.get("plain", item.question) for item in test}
+            items = _generate(self.level, self.n, self._key(seed, "train"), plain, self.distractors)
         return items if limit is None else items[:limit]
 
     def fewshot_pool(self) -> list[tuple[str, str]]:

@@ -49,6 +49,9 @@ class DistillArgs:
     gsm8k_levels: list[int] = field(default_factory=list, metadata={
         "help": "gsm8k in the pool: only problems whose worked solution has this many calculator steps, the "
                 "pool split evenly over them as arith's over --levels (none given: every problem)"})
+    arith_distractors: float = field(default=0.0, metadata={
+        "help": "the share (0-1) of the arith pool's problems given one sentence with a number the solution does "
+                "not use, as SVAMP's and GSM-IC's irrelevant numbers (held-out sets stay plain)"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
                                  metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
@@ -172,7 +175,7 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
             if name == "arith":
                 # n covers the held-out split too: no train question has the text of a test question
                 n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
-                task = get_task("arith", level=level, n=n, seed=args.seed)
+                task = get_task("arith", level=level, n=n, seed=args.seed, distractors=args.arith_distractors)
                 items = task.load(split="train", seed=args.seed)
             else:
                 task = get_task(name, level=level)  # None is dropped: a task without levels

@@ -62,8 +62,11 @@ def _setup(args: dict[str, Any]) -> str:
     from apprentice.training.distill import POOL_LEVELS, pool_sizes
 
     pooled = {name for name, _ in pool_sizes(str(args.get("task") or ""), 0)}
-    levels = "; ".join(f"{label} {' '.join(map(str, args[key]))}" for name, (key, label) in POOL_LEVELS.items()
-                       if name in pooled and args.get(key))
+    parts = [f"{label} {' '.join(map(str, args[key]))}" for name, (key, label) in POOL_LEVELS.items()
+             if name in pooled and args.get(key)]
+    if "arith" in pooled and args.get("arith_distractors"):
+        parts.append(f"arith share {args['arith_distractors']:g} with an unneeded number")
+    levels = "; ".join(parts)
     return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`"
             f"{f' ({levels})' if levels else ''}, strategy `{args.get('strategy')}`, {training}")
 
