@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import ArithTask, get_task
-from apprentice.tasks.arith import TEMPLATES, step_solution
+from apprentice.tasks.arith import _OBJECTS, TEMPLATES, step_solution
 from apprentice.tasks.game24 import evaluate_expression
 
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: Fraction(a, b)}
@@ -80,6 +81,34 @@ def test_train_and_test_are_disjoint(level):
     assert len(pool_questions) == 4 and not pool_questions & test_texts
 
 
+@pytest.mark.parametrize("level", [1, 3])
+def test_distractors_add_an_unused_number_to_the_same_problems(level):
+    plain = ArithTask(level=level, n=120).load(split="train")
+    mixed = ArithTask(level=level, n=120, distractors=0.5).load(split="train")
+    assert ArithTask(level=level, n=120, distractors=0.0).load(split="train") == plain
+    distracted = [item for item in mixed if "distractor" in item.meta]
+    assert 30 < len(distracted) < 90
+    for before, after in zip(plain, mixed, strict=True):
+        assert after.answer == before.answer and after.meta["steps"] == before.meta["steps"]
+        if "distractor" not in after.meta:
+            assert after == before
+            continue
+        _check_item(after, level)
+        sentence = after.meta["distractor"]
+        assert after.meta["plain"] == before.question and after.question != before.question
+        assert after.question.replace(sentence + " ", "") == before.question  # one sentence, before the question
+        (number,) = re.findall(r"\d+", sentence)
+        used = {str(step[k]) for step in after.meta["steps"] for k in ("a", "b", "result")}
+        assert number not in used and number not in re.findall(r"\d+", before.question)
+        (obj,) = [obj for obj in _OBJECTS if f" {obj}s" in sentence]  # of something the problem never names
+        assert not any(word in before.question.lower() for word in obj.split())
+    # a split with distractors holds no problem of the plain test split, and the test split stays its own
+    test = {item.question for item in ArithTask(level=level, n=120).load(split="test")}
+    assert not {item.meta.get("plain", item.question) for item in mixed} & test
+    assert {item.meta.get("plain", item.question)
+            for item in ArithTask(level=level, n=120, distractors=1).load(split="test")} == test
+
+
 def test_templates_are_varied():
     for op, templates in TEMPLATES.items():
         assert len(templates) >= 15, op
@@ -107,3 +136,5 @@ def test_bad_options():
         ArithTask().load("some/file.jsonl")
     with pytest.raises(ApprenticeError, match="split"):
         ArithTask().load(split="dev")
+    with pytest.raises(ApprenticeError, match="share from 0 to 1"):
+        ArithTask(distractors=1.5)

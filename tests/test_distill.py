@@ -57,6 +57,19 @@ def test_a_gsm8k_pool_split_over_numbers_of_steps_keeps_each_share_to_its_steps(
         run_distill(DistillArgs(task="gsm8k", gsm8k_levels=[0]), log=lambda _: None)
 
 
+def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
+    from apprentice.training.distill import _pool
+
+    plain = _pool(DistillArgs(task="arith:20", levels=[1, 3], rounds=1), 1)
+    mixed = _pool(DistillArgs(task="arith:20", levels=[1, 3], rounds=1, arith_distractors=0.5), 1)
+    assert [task.distractors for task, _ in mixed] == [0.5, 0.5]
+    for (_, before), (_, after) in zip(plain, mixed, strict=True):
+        assert [i.meta.get("plain", i.question) for i in after] == [i.question for i in before]
+        assert any("distractor" in i.meta for i in after)
+    with pytest.raises(ApprenticeError, match="share from 0 to 1"):
+        run_distill(DistillArgs(task="arith", arith_distractors=-0.1), log=lambda _: None)
+
+
 def test_trivial_rule_floor_adds_every_number():
     from apprentice.tasks import Item, get_task
 
@@ -220,6 +233,9 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     report["args"] = {"task": "arith:8,gsm8k:4", "levels": [1, 3], "gsm8k_levels": [2]}
     write_report(tmp_path, report)
     assert "task `arith:8,gsm8k:4` (arith levels 1 3; gsm8k steps 2), strategy" in (tmp_path / "report.md").read_text()
+    write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5}})
+    assert "(arith levels 1 3; gsm8k steps 2; arith share 0.5 with an unneeded number)" in (
+        tmp_path / "report.md").read_text()
     # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
     write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
     assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()

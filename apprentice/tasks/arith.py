@@ -329,11 +329,14 @@ def _build(
     return sentences, steps, equation, slots
 
 
-def _distract(rng: random.Random, sentences: list[str], slots: dict[str, Any]) -> tuple[list[str], str]:
-    """The sentences with one distractor put in before the question; returns them and the distractor."""
+def _distract(
+    rng: random.Random, sentences: list[str], slots: dict[str, Any], steps: list[dict[str, Any]]
+) -> tuple[list[str], str]:
+    """The sentences with one distractor put in before the question, its number none of the problem's
+    numbers or results; returns them and the distractor."""
     text = " ".join(sentences).lower()
-    objs2 = rng.choice([obj + "s" for obj in _OBJECTS if obj not in text])
-    written = {int(n) for n in re.findall(r"\d+", text)}
+    objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
+    written = {int(n) for n in re.findall(r"\d+", text)} | {s[k] for s in steps for k in ("a", "b", "result")}
     where, pattern = rng.choice(_DISTRACTORS)
     sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in written]))
     story = len(sentences) - 1  # the question is last
@@ -358,7 +361,7 @@ def _generate(level: int, count: int, key: str, exclude: set[str], distractors: 
         seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
         if distractors and decorate.random() < distractors:
-            sentences, meta["distractor"] = _distract(decorate, sentences, slots)
+            sentences, meta["distractor"] = _distract(decorate, sentences, slots, steps)
             meta["plain"] = plain
         question = " ".join(sentences)
         items.append(Item(stable_id("arith", question), question, str(steps[-1]["result"]), meta))
