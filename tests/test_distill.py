@@ -68,6 +68,11 @@ def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
         assert any("distractor" in i.meta for i in after)
     with pytest.raises(ApprenticeError, match="share from 0 to 1"):
         run_distill(DistillArgs(task="arith", arith_distractors=-0.1), log=lambda _: None)
+    # an option for a task the pool does not hold would do nothing: it is an error, before any round
+    with pytest.raises(ApprenticeError, match="--arith-distractors acts on the arith pool, and --task 'svamp:3'"):
+        run_distill(DistillArgs(task="svamp:3", arith_distractors=0.5), log=lambda _: None)
+    with pytest.raises(ApprenticeError, match="--gsm8k-levels acts on the gsm8k pool"):
+        run_distill(DistillArgs(task="arith:3", gsm8k_levels=[1]), log=lambda _: None)
 
 
 def test_trivial_rule_floor_adds_every_number():

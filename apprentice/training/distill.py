@@ -167,8 +167,13 @@ POOL_LEVELS = {"arith": ("levels", "arith levels"), "gsm8k": ("gsm8k_levels", "g
 def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     """This round's slice of each task's training split (arith: split evenly over ``levels``; gsm8k: over
     ``gsm8k_levels``, its numbers of steps, when given)."""
+    sizes = pool_sizes(args.task, args.pool)
+    for flag, value, needs in (("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
+                               ("--arith-distractors", args.arith_distractors, "arith")):
+        if value and needs not in {name for name, _ in sizes}:
+            raise ApprenticeError(f"{flag} acts on the {needs} pool, and --task {args.task!r} has none")
     pools = []
-    for name, size in pool_sizes(args.task, args.pool):
+    for name, size in sizes:
         levels = (getattr(args, POOL_LEVELS[name][0]) if name in POOL_LEVELS else None) or [None]
         per = max(1, size // len(levels))
         for level in levels:
