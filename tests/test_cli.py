@@ -147,6 +147,9 @@ BAD_INPUTS = {
     "unknown gsm8k level": (["eval", "--task", "gsm8k", "--level", "0"], 2, "number of steps of 1 or more"),
     "unknown gsm8k pool level": (["distill", "--task", "gsm8k", "--gsm8k-levels", "0", "--rounds", "1"], 2,
                                  "number of steps of 1 or more"),
+    "arith distractors out of range": (["eval", "--task", "arith", "--distractors", "1.5"], 2, "share from 0 to 1"),
+    "distractors for no arith pool": (["distill", "--task", "svamp:3", "--arith-distractors", "0.5"], 2,
+                                      "acts on the arith pool"),
     "openai without key": (["ask", "hi", "--model", "openai:gpt-4o-mini"], 3, "needs OPENAI_API_KEY"),
 }
 
