@@ -5,7 +5,9 @@
 Reads each model's SVAMP eval runs (``apprentice eval --task svamp`` or a distillation round's eval;
 ``--select dev`` scoring runs are left out) of one strategy from the home's trace store: accuracy per SVAMP ``Type``
 (Addition, Subtraction, Multiplication, Common-Division), the operator of the first calculator action on the
-multiplication and division problems (which operation the student picks where the story has a rate), then for
+multiplication and division problems (which operation the student picks where the story has a rate), accuracy
+on the problems that give a number the equation does not use against the others (and how many misses use such a
+number in their first calculator input), then for
 each pair of models how many items only the first gets right and how many only the second does (the discordant
 pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections import defaultdict
@@ -38,6 +41,10 @@ def _operator(expression: str) -> str:
     return "*/" if len(found) == 2 else found[0] if found else ("+/-" if expression else "none")
 
 
+def _numbers(text: str) -> set[float]:
+    return {float(n) for n in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model specs as the eval recorded them, e.g. adapter:eqv-r7-dpo")
@@ -47,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
                         default=Path(__file__).resolve().parents[2] / "shared/data/arithmetic/SVAMP.json")
     args = parser.parse_args(argv)
     try:
-        types = {row["ID"]: row["Type"].replace("Divison", "Division") for row in json.loads(args.data.read_text())}
+        rows = json.loads(args.data.read_text())
+        types = {row["ID"]: row["Type"].replace("Divison", "Division") for row in rows}
+        # the numbers a problem gives that its equation does not use (SVAMP's added irrelevant numbers)
+        unneeded = {row["ID"]: _numbers(f"{row['Body']} {row['Question']}") - _numbers(row["Equation"]) for row in rows}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"error: {args.data} is not SVAMP.json ({exc})") from None
     store = Path(os.path.expanduser(args.home)) / "traces.db"
@@ -76,6 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                 if types.get(item) == kind:
                     picked[_operator(expression or "")] += 1
             print(f"  first operation on {kind}: " + ", ".join(f"{op} {n}" for op, n in sorted(picked.items())))
+        extra = [item for item in items if unneeded.get(item)]
+        took = sum(not items[item] and bool(_numbers(first_inputs[model][item] or "") & unneeded[item])
+                   for item in extra)
+        print(f"  with an unneeded number: {sum(items[i] for i in extra)}/{len(extra)} right, {took} misses use it "
+              f"first; without: {sum(items[i] for i in items if i not in extra)}/{len(items) - len(extra)} right")
     print_flips(results)
     return 0
 
