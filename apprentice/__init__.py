@@ -1,3 +1,9 @@
 """apprentice: multi-step LLM reasoning over tools and memory that teaches itself."""
 
+import warnings
+
 __version__ = "0.1.0"
+
+# peft and trl read the attribute transformers 5 renamed, on every adapter load: nothing a user can act on
+_LIBRARY_NOISE = "`is_gradient_checkpointing` is deprecated"
+warnings.filterwarnings("ignore", message=_LIBRARY_NOISE, category=FutureWarning)
