@@ -354,10 +354,12 @@ def _generate(level: int, count: int, key: str, exclude: set[str], distractors: 
         if len(items) == count:
             break
         built = _build(rng, _chain(rng, level))
-        if built is None or " ".join(built[0]) in seen:
+        if built is None:
             continue
         sentences, steps, equation, slots = built
         plain = " ".join(sentences)
+        if plain in seen:
+            continue
         seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
         if distractors and decorate.random() < distractors:
