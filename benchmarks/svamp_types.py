@@ -18,13 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sqlite3
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 from item_flips import print_flips  # benchmarks/, on the path when run as a script
+
+from apprentice.training.replay import _numbers  # the replay's reading of a text's numbers, 76.0 read as 76
 
 #: Each eval run's item, verdict and first calculator input.
 _RUNS = """select item_id, correct,
@@ -41,10 +42,6 @@ def _operator(expression: str) -> str:
     return "*/" if len(found) == 2 else found[0] if found else ("+/-" if expression else "none")
 
 
-def _numbers(text: str) -> set[float]:
-    return {float(n) for n in re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model specs as the eval recorded them, e.g. adapter:eqv-r7-dpo")
@@ -57,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = json.loads(args.data.read_text())
         types = {row["ID"]: row["Type"].replace("Divison", "Division") for row in rows}
         # the numbers a problem gives that its equation does not use (SVAMP's added irrelevant numbers)
-        unneeded = {row["ID"]: _numbers(f"{row['Body']} {row['Question']}") - _numbers(row["Equation"]) for row in rows}
+        unneeded = {row["ID"]: set(_numbers(f"{row['Body']} {row['Question']}")) - set(_numbers(row["Equation"]))
+                    for row in rows}
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"error: {args.data} is not SVAMP.json ({exc})") from None
     store = Path(os.path.expanduser(args.home)) / "traces.db"
@@ -87,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
                     picked[_operator(expression or "")] += 1
             print(f"  first operation on {kind}: " + ", ".join(f"{op} {n}" for op, n in sorted(picked.items())))
         extra = [item for item in items if unneeded.get(item)]
-        took = sum(not items[item] and bool(_numbers(first_inputs[model][item] or "") & unneeded[item])
+        took = sum(not items[item] and bool(set(_numbers(first_inputs[model][item] or "")) & unneeded[item])
                    for item in extra)
         print(f"  with an unneeded number: {sum(items[i] for i in extra)}/{len(extra)} right, {took} misses use it "
               f"first; without: {sum(items[i] for i in items if i not in extra)}/{len(items) - len(extra)} right")

@@ -15,7 +15,6 @@ split's problem.
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -336,9 +335,9 @@ def _distract(
     numbers or results; returns them and the distractor."""
     text = " ".join(sentences).lower()
     objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
-    written = {int(n) for n in re.findall(r"\d+", text)} | {s[k] for s in steps for k in ("a", "b", "result")}
+    used = {step[k] for step in steps for k in ("a", "b", "result")}  # every number the text writes is one of them
     where, pattern = rng.choice(_DISTRACTORS)
-    sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in written]))
+    sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in used]))
     story = len(sentences) - 1  # the question is last
     at = story if where == "last" else rng.randint(0 if where == "any" else 1, story)
     return [*sentences[:at], sentence, *sentences[at:]], sentence

@@ -168,9 +168,10 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     """This round's slice of each task's training split (arith: split evenly over ``levels``; gsm8k: over
     ``gsm8k_levels``, its numbers of steps, when given)."""
     sizes = pool_sizes(args.task, args.pool)
+    pooled = {name for name, _ in sizes}
     for flag, value, needs in (("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
                                ("--arith-distractors", args.arith_distractors, "arith")):
-        if value and needs not in {name for name, _ in sizes}:
+        if value and needs not in pooled:
             raise ApprenticeError(f"{flag} acts on the {needs} pool, and --task {args.task!r} has none")
     pools = []
     for name, size in sizes:
