@@ -150,6 +150,9 @@ BAD_INPUTS = {
     "arith distractors out of range": (["eval", "--task", "arith", "--distractors", "1.5"], 2, "share from 0 to 1"),
     "distractors for no arith pool": (["distill", "--task", "svamp:3", "--arith-distractors", "0.5"], 2,
                                       "acts on the arith pool"),
+    "levels for no arith pool": (["distill", "--task", "svamp:3", "--levels", "1", "2"], 2,
+                                 "--levels acts on the arith pool"),
+    "bad pool size": (["distill", "--task", "arith:0"], 2, "the pool size after ':' must be a whole number"),
     "openai without key": (["ask", "hi", "--model", "openai:gpt-4o-mini"], 3, "needs OPENAI_API_KEY"),
 }
 

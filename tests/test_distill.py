@@ -73,6 +73,10 @@ def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
         run_distill(DistillArgs(task="svamp:3", arith_distractors=0.5), log=lambda _: None)
     with pytest.raises(ApprenticeError, match="--gsm8k-levels acts on the gsm8k pool"):
         run_distill(DistillArgs(task="arith:3", gsm8k_levels=[1]), log=lambda _: None)
+    with pytest.raises(ApprenticeError, match="--levels acts on the arith pool, and --task 'svamp:3'"):
+        run_distill(DistillArgs(task="svamp:3", levels=[1, 2]), log=lambda _: None)
+    # arith's levels default to 1 2 3 where arith is pooled, and stay empty where it is not
+    assert DistillArgs(task="svamp:3,arith:6").levels == [1, 2, 3] and DistillArgs(task="svamp").levels == []
 
 
 def test_trivial_rule_floor_adds_every_number():

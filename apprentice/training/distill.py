@@ -45,7 +45,7 @@ class DistillArgs:
         "help": "continue a run at this round: --student is the last round's adapter, the pools go on where "
                 "they stopped, and the earlier rounds stay in the report folder's table"})
     pool: int = field(default=200, metadata={"help": "training items per task per round"})
-    levels: list[int] = field(default_factory=lambda: [1, 2, 3], metadata={"help": "arith levels in the pool"})
+    levels: list[int] = field(default_factory=list, metadata={"help": "arith levels in the pool (default: 1 2 3)"})
     gsm8k_levels: list[int] = field(default_factory=list, metadata={
         "help": "gsm8k in the pool: only problems whose worked solution has this many calculator steps, the "
                 "pool split evenly over them as arith's over --levels (none given: every problem)"})
@@ -93,6 +93,11 @@ class DistillArgs:
     report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
     data: str | None = field(default=None, metadata={"help": "data root or file for file-backed tasks"})
     seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
+
+    def __post_init__(self) -> None:
+        # arith's levels default only where arith is pooled: given without it, _pool says --levels does nothing
+        if not self.levels and "arith" in {name for name, _ in pool_sizes(self.task, self.pool)}:
+            self.levels = [1, 2, 3]
 
 
 @dataclass(frozen=True)
@@ -169,7 +174,7 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     ``gsm8k_levels``, its numbers of steps, when given)."""
     sizes = pool_sizes(args.task, args.pool)
     pooled = {name for name, _ in sizes}
-    for flag, value, needs in (("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
+    for flag, value, needs in (("--levels", args.levels, "arith"), ("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
                                ("--arith-distractors", args.arith_distractors, "arith")):
         if value and needs not in pooled:
             raise ApprenticeError(f"{flag} acts on the {needs} pool, and --task {args.task!r} has none")
