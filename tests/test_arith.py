@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from fractions import Fraction
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import ArithTask, get_task
-from apprentice.tasks.arith import _OBJECTS, TEMPLATES, step_solution
+from apprentice.tasks.arith import _HE, _OBJECTS, _SHE, TEMPLATES, step_solution
 from apprentice.tasks.game24 import evaluate_expression
 
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: Fraction(a, b)}
@@ -107,6 +108,40 @@ def test_distractors_add_an_unused_number_to_the_same_problems(level):
     assert not {item.meta.get("plain", item.question) for item in mixed} & test
     assert {item.meta.get("plain", item.question)
             for item in ArithTask(level=level, n=120, distractors=1).load(split="test")} == test
+
+
+@pytest.mark.parametrize("level", [1, 3])
+def test_same_kind_distractors_are_about_the_problems_own_object(level):
+    plain = ArithTask(level=level, n=120).load(split="train")
+    same = ArithTask(level=level, n=120, distractors=1, distractor_kind="same").load(split="train")
+    forms = Counter()
+    for before, after in zip(plain, same, strict=True):
+        _check_item(after, level)
+        assert after.answer == before.answer and after.meta["plain"] == before.question
+        # one number more than the plain problem, none of its numbers or results
+        (extra,) = (Counter(re.findall(r"\d+", after.question)) - Counter(re.findall(r"\d+", before.question)))
+        assert int(extra) not in {step[k] for step in after.meta["steps"] for k in ("a", "b", "result")}
+        sentence = after.meta["distractor"]
+        opening, rest = before.question.split(". ", 1)
+        if sentence.startswith(opening + " and "):  # a second object beside the problem's own
+            forms["second object"] += 1
+            assert after.question == f"{sentence} {rest}" and " them" not in rest
+            continue
+        unit = sentence.split(extra + " ", 1)[1].split(" last week")[0].rstrip(".")
+        if unit not in before.question:  # a problem about neither objects nor dollars: another thing
+            forms["other kind"] += 1
+            continue
+        forms["other person"] += 1
+        # a person the problem does not name, of the other gender, after the opening sentence
+        person = sentence.split()[0]
+        assert person not in before.question and after.question == f"{opening}. {sentence} {rest}"
+        assert person in _HE + _SHE and (person in _SHE) != (opening.split()[0] in _SHE)  # opening: the subject
+    # about half of the one-step templates (a bus, a farm) have neither a person's objects nor dollars
+    assert forms["other person"] + forms["second object"] > forms["other kind"] and forms["second object"] >= 10
+    with pytest.raises(ApprenticeError, match="needs a distractors share above 0"):
+        ArithTask(distractor_kind="same")
+    with pytest.raises(ApprenticeError, match="kind is one of other, same"):
+        ArithTask(distractors=0.5, distractor_kind="nearby")
 
 
 def test_templates_are_varied():

@@ -63,6 +63,11 @@ def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
     plain = _pool(DistillArgs(task="arith:20", levels=[1, 3], rounds=1), 1)
     mixed = _pool(DistillArgs(task="arith:20", levels=[1, 3], rounds=1, arith_distractors=0.5), 1)
     assert [task.distractors for task, _ in mixed] == [0.5, 0.5]
+    same = _pool(DistillArgs(task="arith:20", levels=[1, 3], rounds=1, arith_distractors=0.5,
+                             arith_distractor_kind="same"), 1)
+    assert [task.distractor_kind for task, _ in same] == ["same", "same"]
+    for (_, before), (_, after) in zip(plain, same, strict=True):
+        assert [i.meta.get("plain", i.question) for i in after] == [i.question for i in before]
     for (_, before), (_, after) in zip(plain, mixed, strict=True):
         assert [i.meta.get("plain", i.question) for i in after] == [i.question for i in before]
         assert any("distractor" in i.meta for i in after)
@@ -71,6 +76,8 @@ def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
     # an option for a task the pool does not hold would do nothing: it is an error, before any round
     with pytest.raises(ApprenticeError, match="--arith-distractors acts on the arith pool, and --task 'svamp:3'"):
         run_distill(DistillArgs(task="svamp:3", arith_distractors=0.5), log=lambda _: None)
+    with pytest.raises(ApprenticeError, match="needs a distractors share above 0"):
+        run_distill(DistillArgs(task="arith:3", arith_distractor_kind="same"), log=lambda _: None)
     with pytest.raises(ApprenticeError, match="--gsm8k-levels acts on the gsm8k pool"):
         run_distill(DistillArgs(task="arith:3", gsm8k_levels=[1]), log=lambda _: None)
     with pytest.raises(ApprenticeError, match="--levels acts on the arith pool, and --task 'svamp:3'"):
@@ -245,6 +252,9 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5}})
     assert "(arith levels 1 3; gsm8k steps 2; arith share 0.5 with an unneeded number)" in (
         tmp_path / "report.md").read_text()
+    write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5,
+                                               "arith_distractor_kind": "same"}})
+    assert "arith share 0.5 with an unneeded number of the same kind)" in (tmp_path / "report.md").read_text()
     # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
     write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
     assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()

@@ -24,7 +24,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(
         task=args.task, strategies=args.strategy, models=args.model, data=args.data, split=args.split,
         seed=args.seed, limit=args.limit, options=options,
-        task_options={k: v for k, v in (("level", args.level), ("distractors", args.distractors)) if v is not None},
+        task_options={k: v for k, v in (("level", args.level), ("distractors", args.distractors),
+                                        ("distractor_kind", args.distractor_kind)) if v is not None},
         report_dir=Path(args.report) if args.report else None,
         tools=[t for t in args.tools.split(",") if t] if args.tools is not None else ("calculator",),
         max_steps=args.max_steps, command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -42,6 +43,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 @command("eval")
 def _eval_parser(sub) -> None:
     from apprentice.graphs import STRATEGIES
+    from apprentice.tasks.arith import DISTRACTOR_KINDS
 
     p = sub.add_parser("eval", help="evaluate strategies x models on a task and write a report")
     p.add_argument("--task", required=True, help="task name (arith, game24, svamp, gsm8k, ...)")
@@ -58,6 +60,9 @@ def _eval_parser(sub) -> None:
                                              "gsm8k: the calculator steps of the worked solution")
     p.add_argument("--distractors", type=float, help="arith: the share (0-1) of problems given one sentence with a "
                                                      "number the solution does not use")
+    p.add_argument("--distractor-kind", choices=DISTRACTOR_KINDS,
+                   help="arith: other (default) = a number of something the problem does not name; same = of its "
+                        "own object or dollars, in another person's hands or beside it in the opening sentence")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,

@@ -74,9 +74,9 @@ TASK_NAMES = tuple(_TASKS)
 def get_task(name: str, **options: object) -> Task:
     """A task by name, built with its options (``None`` values are dropped, so CLI flags pass through).
 
-    Options: ``arith`` takes ``level``, ``n``, ``seed``, ``distractors``; ``gsm8k`` takes ``level`` (its number
-    of steps); ``jsonl`` takes ``question_field``, ``answer_field``, ``id_field``, ``kind``; the other
-    benchmarks take none.
+    Options: ``arith`` takes ``level``, ``n``, ``seed``, ``distractors``, ``distractor_kind``; ``gsm8k`` takes
+    ``level`` (its number of steps); ``jsonl`` takes ``question_field``, ``answer_field``, ``id_field``,
+    ``kind``; the other benchmarks take none.
 
     Raises:
         ApprenticeError: Unknown task name, or an option the task does not take.

@@ -9,7 +9,10 @@ with a ``reason`` that justifies it from the wording, for building explanation d
 ``distractors`` adds to a share of the problems one sentence with a number the solution does not use
 ("Omar has 14 beads." in a problem about marbles), as SVAMP's and GSM-IC's irrelevant numbers do; the
 problems themselves stay those of the plain split, so a split with distractors never holds another
-split's problem.
+split's problem. ``distractor_kind="same"`` makes that number one of the same kind as the needed ones, as
+SVAMP's mostly are: the problem's own object or dollars in another person's hands ("Mei has 30 marbles."
+in a problem about Tom's marbles), or a second object in its opening sentence ("Tom has 12 marbles and 30
+beads.").
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from apprentice.errors import ApprenticeError
 from apprentice.tasks.answers import FINAL_ANSWER, NumericTask
 from apprentice.tasks.base import Item, stable_id
 
-__all__ = ["LEVELS", "TEMPLATES", "ArithTask", "step_solution"]
+__all__ = ["DISTRACTOR_KINDS", "LEVELS", "TEMPLATES", "ArithTask", "step_solution"]
 
 LEVELS = (1, 2, 3, 4)
 
@@ -223,6 +226,15 @@ _DISTRACTORS = (
     ("last", "{friend} has {c} {objs2}."),
     ("last", "{friend} bought {c} {objs2} last week."),
 )
+# Unneeded numbers of the same kind as the needed ones: the problem's object or dollars held by a person of
+# the other gender (the problem's pronouns still point at its subject), put in after the opening sentence,
+# since a later "each of them" or "each friend" could point at it. Problems about neither (a bus, a farm)
+# get one of _DISTRACTORS.
+_SAME_KIND = {
+    "i": ("{other} has {c} {objs}.", "{other} bought {c} {objs} last week."),
+    "$": ("{other} has {c} dollars.", "{other} earned {c} dollars last week."),
+}
+DISTRACTOR_KINDS = ("other", "same")
 _DEFAULT_SETUP = {"i": "{name} has {a} {objs}.", "$": "{name} has {a} dollars."}
 _MAX_VALUE = 2000
 _TRIES_PER_ITEM = 50
@@ -329,13 +341,24 @@ def _build(
 
 
 def _distract(
-    rng: random.Random, sentences: list[str], slots: dict[str, Any], steps: list[dict[str, Any]]
+    rng: random.Random, sentences: list[str], slots: dict[str, Any], steps: list[dict[str, Any]], domain: str,
+    kind: str = "other",
 ) -> tuple[list[str], str]:
-    """The sentences with one distractor put in before the question, its number none of the problem's
-    numbers or results; returns them and the distractor."""
+    """The sentences with one distractor, its number none of the problem's numbers or results; returns them
+    and the distractor (a sentence put in before the question, or the opening sentence it rewrote)."""
     text = " ".join(sentences).lower()
     objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
     used = {step[k] for step in steps for k in ("a", "b", "result")}  # every number the text writes is one of them
+    if kind == "same" and domain in _SAME_KIND:
+        c = rng.choice([n for n in range(2, 61) if n not in used])
+        opening = _DEFAULT_SETUP[domain].format(**{**slots, "a": steps[0]["a"]})
+        # "Tom has 12 marbles and 30 beads.", unless a later "them" could then mean both
+        if sentences[0] == opening and " them" not in " ".join(sentences[1:]) and rng.random() < 0.5:
+            sentence = f"{opening[:-1]} and {c} {objs2}."
+            return [sentence, *sentences[1:]], sentence
+        other = rng.choice([n for n in (_SHE if slots["he"] == "he" else _HE) if n != slots["friend"]])
+        sentence = rng.choice(_SAME_KIND[domain]).format(**slots, other=other, c=c)
+        return [sentences[0], sentence, *sentences[1:]], sentence
     where, pattern = rng.choice(_DISTRACTORS)
     sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in used]))
     story = len(sentences) - 1  # the question is last
@@ -343,16 +366,19 @@ def _distract(
     return [*sentences[:at], sentence, *sentences[at:]], sentence
 
 
-def _generate(level: int, count: int, key: str, exclude: set[str], distractors: float = 0.0) -> list[Item]:
+def _generate(
+    level: int, count: int, key: str, exclude: set[str], distractors: float = 0.0, kind: str = "other"
+) -> list[Item]:
     """``count`` distinct problems from the random stream ``key``, none of whose plain text (before a
-    distractor is put in) is in ``exclude``. A ``distractors`` share get one; that choice draws from its own
-    stream, so the problems are the same with and without."""
+    distractor is put in) is in ``exclude``. A ``distractors`` share get one of ``kind``; that choice draws
+    from its own stream, so the problems are the same with and without."""
     rng, decorate = random.Random(key), random.Random(f"{key}|distractors")
     seen, items = set(exclude), []
     for _ in range(count * _TRIES_PER_ITEM):
         if len(items) == count:
             break
-        built = _build(rng, _chain(rng, level))
+        chain = _chain(rng, level)
+        built = _build(rng, chain)
         if built is None:
             continue
         sentences, steps, equation, slots = built
@@ -362,7 +388,7 @@ def _generate(level: int, count: int, key: str, exclude: set[str], distractors: 
         seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
         if distractors and decorate.random() < distractors:
-            sentences, meta["distractor"] = _distract(decorate, sentences, slots, steps)
+            sentences, meta["distractor"] = _distract(decorate, sentences, slots, steps, chain[0].domain, kind)
             meta["plain"] = plain
         question = " ".join(sentences)
         items.append(Item(stable_id("arith", question), question, str(steps[-1]["result"]), meta))
@@ -384,12 +410,16 @@ class ArithTask(NumericTask):
         seed: Seed of the generator; the same seed always gives the same problems.
         distractors: The share (0-1) of problems given one sentence with a number the solution does not
             use; the problems are those of the plain split, the distractors added.
+        distractor_kind: ``other``: a number of something the problem does not name; ``same``: of the
+            problem's own object or dollars, in another person's hands or beside it in the opening sentence.
     """
 
     name: ClassVar[str] = "arith"
     answer_format: ClassVar[str] = "Give the final answer as a whole number."
 
-    def __init__(self, level: int = 2, n: int = 200, seed: int = 0, distractors: float = 0.0) -> None:
+    def __init__(
+        self, level: int = 2, n: int = 200, seed: int = 0, distractors: float = 0.0, distractor_kind: str = "other"
+    ) -> None:
         super().__init__()
         if level not in LEVELS:
             raise ApprenticeError(f"arith level must be one of {', '.join(map(str, LEVELS))}, got {level!r}")
@@ -397,7 +427,13 @@ class ArithTask(NumericTask):
             raise ApprenticeError(f"arith needs n >= 1 problems, got {n}")
         if not 0 <= distractors <= 1:
             raise ApprenticeError(f"arith distractors is a share from 0 to 1, got {distractors}")
+        if distractor_kind not in DISTRACTOR_KINDS:
+            kinds = ", ".join(DISTRACTOR_KINDS)
+            raise ApprenticeError(f"arith distractor kind is one of {kinds}, got {distractor_kind!r}")
+        if distractor_kind != "other" and not distractors:
+            raise ApprenticeError(f"arith distractor kind {distractor_kind!r} needs a distractors share above 0")
         self.level, self.n, self.seed, self.distractors = level, n, seed, distractors
+        self.distractor_kind = distractor_kind
 
     def load(
         self,
@@ -419,11 +455,12 @@ class ArithTask(NumericTask):
             raise ApprenticeError(f"unknown split {split!r} for arith; choose train or test")
         if limit is not None and limit < 0:
             raise ApprenticeError(f"limit must be zero or more, got {limit}")
-        test = _generate(self.level, self.n, self._key(seed, "test"), set(), self.distractors)
+        decorate = (self.distractors, self.distractor_kind)
+        test = _generate(self.level, self.n, self._key(seed, "test"), set(), *decorate)
         items = test
         if split == "train":
             plain = {item.meta.get("plain", item.question) for item in test}
-            items = _generate(self.level, self.n, self._key(seed, "train"), plain, self.distractors)
+            items = _generate(self.level, self.n, self._key(seed, "train"), plain, *decorate)
         return items if limit is None else items[:limit]
 
     def fewshot_pool(self) -> list[tuple[str, str]]:

@@ -20,6 +20,7 @@ from typing import Any
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
+from apprentice.tasks.arith import DISTRACTOR_KINDS
 from apprentice.training.harvest import HarvestConfig, NothingToHarvest, harvest
 from apprentice.training.teachers import parse_rationalize, parse_teacher, solve_pool
 
@@ -52,6 +53,10 @@ class DistillArgs:
     arith_distractors: float = field(default=0.0, metadata={
         "help": "the share (0-1) of the arith pool's problems given one sentence with a number the solution does "
                 "not use, as SVAMP's and GSM-IC's irrelevant numbers (held-out sets stay plain)"})
+    arith_distractor_kind: str = field(default="other", metadata={
+        "choices": list(DISTRACTOR_KINDS),
+        "help": "with --arith-distractors: other = a number of something the problem does not name; same = of "
+                "its own object or dollars, in another person's hands or beside it in the opening sentence"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
                                  metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
@@ -175,7 +180,8 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
     sizes = pool_sizes(args.task, args.pool)
     pooled = {name for name, _ in sizes}
     for flag, value, needs in (("--levels", args.levels, "arith"), ("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
-                               ("--arith-distractors", args.arith_distractors, "arith")):
+                               ("--arith-distractors", args.arith_distractors, "arith"),
+                               ("--arith-distractor-kind", args.arith_distractor_kind != "other", "arith")):
         if value and needs not in pooled:
             raise ApprenticeError(f"{flag} acts on the {needs} pool, and --task {args.task!r} has none")
     pools = []
@@ -186,7 +192,8 @@ def _pool(args: DistillArgs, round_no: int) -> list[tuple[Any, list[Any]]]:
             if name == "arith":
                 # n covers the held-out split too: no train question has the text of a test question
                 n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
-                task = get_task("arith", level=level, n=n, seed=args.seed, distractors=args.arith_distractors)
+                task = get_task("arith", level=level, n=n, seed=args.seed, distractors=args.arith_distractors,
+                                distractor_kind=args.arith_distractor_kind)
                 items = task.load(split="train", seed=args.seed)
             else:
                 task = get_task(name, level=level)  # None is dropped: a task without levels
