@@ -349,8 +349,9 @@ def _distract(
     text = " ".join(sentences).lower()
     objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
     used = {step[k] for step in steps for k in ("a", "b", "result")}  # every number the text writes is one of them
+    free = [n for n in range(2, 61) if n not in used]
     if kind == "same" and domain in _SAME_KIND:
-        c = rng.choice([n for n in range(2, 61) if n not in used])
+        c = rng.choice(free)
         opening = _DEFAULT_SETUP[domain].format(**{**slots, "a": steps[0]["a"]})
         # "Tom has 12 marbles and 30 beads.", unless a later "them" could then mean both
         if sentences[0] == opening and " them" not in " ".join(sentences[1:]) and rng.random() < 0.5:
@@ -360,7 +361,7 @@ def _distract(
         sentence = rng.choice(_SAME_KIND[domain]).format(**slots, other=other, c=c)
         return [sentences[0], sentence, *sentences[1:]], sentence
     where, pattern = rng.choice(_DISTRACTORS)
-    sentence = pattern.format(**slots, objs2=objs2, c=rng.choice([n for n in range(2, 61) if n not in used]))
+    sentence = pattern.format(**slots, objs2=objs2, c=rng.choice(free))
     story = len(sentences) - 1  # the question is last
     at = story if where == "last" else rng.randint(0 if where == "any" else 1, story)
     return [*sentences[:at], sentence, *sentences[at:]], sentence
