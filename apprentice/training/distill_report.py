@@ -107,7 +107,7 @@ def plot_rounds(report: dict[str, Any], path: Path) -> None:
     rows = ([{"round": 0, "student": report["baseline"]}] if "baseline" in report else []) + report.get("rounds", [])
     if not rows:
         return
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    fig, ax = plt.subplots(figsize=(8.5, 4), dpi=110)
     for i, label in enumerate(rows[0]["student"]):
         color = f"C{i}"
         xs = [r["round"] for r in rows if label in r["student"]]
@@ -120,7 +120,7 @@ def plot_rounds(report: dict[str, Any], path: Path) -> None:
     ax.set_ylim(0, 100)
     ax.set_xticks([r["round"] for r in rows])
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes: it hid round 1's points
     ax.set_title("apprentice distill: student accuracy by round")
     fig.tight_layout()
     fig.savefig(path)
