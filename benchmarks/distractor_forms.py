@@ -1,0 +1,77 @@
+"""Accuracy of arith eval runs with unneeded numbers, by the form of the unneeded number, from their reports.
+
+    python benchmarks/distractor_forms.py REPORT [REPORT ...]
+
+Each argument is the folder (or ``report.json``) of an ``apprentice eval --task arith --distractors S`` run.
+The problems are generated again from the report's task options, so each item is read with its unneeded
+number: another person's count of the problem's own object or dollars, a second object in the opening
+sentence (both ``--distractor-kind same``), or something the problem does not name (the other kind). For each
+form: items right, and how many misses answer a number of the question plus or minus the unneeded one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from apprentice.errors import ApprenticeError
+from apprentice.tasks import get_task
+
+FORMS = ("another person's", "a second object", "the other kind")
+
+
+def _form(question: str, plain: str, sentence: str) -> tuple[str, int]:
+    """The form of an item's unneeded number, and the number."""
+    (extra,) = Counter(re.findall(r"\d+", question)) - Counter(re.findall(r"\d+", plain))
+    opening = plain.split(". ")[0]
+    if sentence.startswith(opening + " and "):
+        return FORMS[1], int(extra)
+    unit = sentence.split(f"{extra} ", 1)[1].split(" last week")[0].rstrip(".")
+    return (FORMS[0] if unit in plain else FORMS[2]), int(extra)
+
+
+def forms(report: Path) -> dict[str, list[int]]:
+    """Per form: [items, right, misses that are a question number plus or minus the unneeded one]."""
+    file = report / "report.json" if report.is_dir() else report
+    try:
+        data = json.loads(file.read_text())
+        rows = next(iter(data["items"].values()))
+        task = get_task(data["task"], **data.get("task_options", {}))
+        items = {item.id: item for item in task.load(split=data.get("split"), seed=data.get("seed", 0))}
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, ApprenticeError) as exc:
+        raise SystemExit(f"error: {file} is not an arith eval report ({exc!r})") from None
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in rows:
+        item = items[row["item_id"]]
+        if "distractor" not in item.meta:
+            continue
+        form, extra = _form(item.question, item.meta["plain"], item.meta["distractor"])
+        counts = out[form]
+        counts[0] += 1
+        counts[1] += bool(row["correct"])
+        first = item.meta["steps"][0]
+        if not row["correct"]:
+            given = (first["a"], first["b"])
+            mixed = {str(n + extra) for n in given} | {str(abs(n - extra)) for n in given}
+            counts[2] += str(row.get("prediction", "")).strip() in mixed
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", nargs="+", type=Path, help="arith eval report folders or their report.json")
+    args = parser.parse_args(argv)
+    for report in args.reports:
+        counts = forms(report)
+        parts = [f"{form} {right}/{n} right, {mixed} misses = a question number +/- the unneeded one"
+                 for form in FORMS if form in counts for n, right, mixed in [counts[form]]]
+        print(f"{report}: " + "; ".join(parts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
