@@ -6,7 +6,8 @@ Each argument is the folder (or ``report.json``) of an ``apprentice eval --task 
 The problems are generated again from the report's task options, so each item is read with its unneeded
 number: another person's count of the problem's own object or dollars, a second object in the opening
 sentence (both ``--distractor-kind same``), or something the problem does not name (the other kind). For each
-form: items right, and how many misses answer a number of the question plus or minus the unneeded one.
+form: items right, and how many misses answer one of the first step's two numbers plus or minus the unneeded
+one (the whole mistake on a one-step problem; on longer ones it catches only that).
 """
 
 from __future__ import annotations
