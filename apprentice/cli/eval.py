@@ -43,7 +43,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 @command("eval")
 def _eval_parser(sub) -> None:
     from apprentice.graphs import STRATEGIES
-    from apprentice.tasks.arith import DISTRACTOR_KINDS
+    from apprentice.tasks.arith import DISTRACTOR_KINDS, DISTRACTOR_KINDS_HELP
 
     p = sub.add_parser("eval", help="evaluate strategies x models on a task and write a report")
     p.add_argument("--task", required=True, help="task name (arith, game24, svamp, gsm8k, ...)")
@@ -61,8 +61,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--distractors", type=float, help="arith: the share (0-1) of problems given one sentence with a "
                                                      "number the solution does not use")
     p.add_argument("--distractor-kind", choices=DISTRACTOR_KINDS,
-                   help="arith: other (default) = a number of something the problem does not name; same = of its "
-                        "own object or dollars, in another person's hands or beside it in the opening sentence")
+                   help=f"arith, with --distractors: {DISTRACTOR_KINDS_HELP} (default: other)")
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,

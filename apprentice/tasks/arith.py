@@ -26,7 +26,7 @@ from apprentice.errors import ApprenticeError
 from apprentice.tasks.answers import FINAL_ANSWER, NumericTask
 from apprentice.tasks.base import Item, stable_id
 
-__all__ = ["DISTRACTOR_KINDS", "LEVELS", "TEMPLATES", "ArithTask", "step_solution"]
+__all__ = ["DISTRACTOR_KINDS", "DISTRACTOR_KINDS_HELP", "LEVELS", "TEMPLATES", "ArithTask", "step_solution"]
 
 LEVELS = (1, 2, 3, 4)
 
@@ -235,6 +235,9 @@ _SAME_KIND = {
     "$": ("{other} has {c} dollars.", "{other} earned {c} dollars last week."),
 }
 DISTRACTOR_KINDS = ("other", "same")
+#: what each kind means, for the eval and distill flags that pick one
+DISTRACTOR_KINDS_HELP = ("other = a number of something the problem does not name; same = of its own object or "
+                         "dollars, in another person's hands or beside it in the opening sentence")
 _DEFAULT_SETUP = {"i": "{name} has {a} {objs}.", "$": "{name} has {a} dollars."}
 _MAX_VALUE = 2000
 _TRIES_PER_ITEM = 50

@@ -20,7 +20,7 @@ from typing import Any
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
-from apprentice.tasks.arith import DISTRACTOR_KINDS
+from apprentice.tasks.arith import DISTRACTOR_KINDS, DISTRACTOR_KINDS_HELP
 from apprentice.training.harvest import HarvestConfig, NothingToHarvest, harvest
 from apprentice.training.teachers import parse_rationalize, parse_teacher, solve_pool
 
@@ -55,8 +55,7 @@ class DistillArgs:
                 "not use, as SVAMP's and GSM-IC's irrelevant numbers (held-out sets stay plain)"})
     arith_distractor_kind: str = field(default="other", metadata={
         "choices": list(DISTRACTOR_KINDS),
-        "help": "with --arith-distractors: other = a number of something the problem does not name; same = of "
-                "its own object or dollars, in another person's hands or beside it in the opening sentence"})
+        "help": f"with --arith-distractors: {DISTRACTOR_KINDS_HELP}"})
     eval_sets: list[str] = field(default_factory=lambda: ["arith:1", "arith:2", "arith:3"],
                                  metadata={"help": "held-out sets TASK[:LEVEL] evaluated each round"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
