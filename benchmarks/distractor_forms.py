@@ -4,8 +4,9 @@
 
 Each argument is the folder (or ``report.json``) of an ``apprentice eval --task arith --distractors S`` run.
 The problems are generated again from the report's task options, so each item is read with its unneeded
-number: another person's count of the problem's own object or dollars, a second object in the opening
-sentence (both ``--distractor-kind same``), or something the problem does not name (the other kind). For each
+number and that number's form, which the generator records: another person's count of the problem's own
+object or dollars, a second object in the opening sentence (both ``--distractor-kind same``), or something the
+problem does not name (the other kind). For each
 form: items right, and how many misses answer one of the first step's two numbers plus or minus the unneeded
 one (the whole mistake on a one-step problem; on longer ones it catches only that).
 """
@@ -21,18 +22,7 @@ from pathlib import Path
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
-
-FORMS = ("another person's", "a second object", "the other kind")
-
-
-def _form(question: str, plain: str, sentence: str) -> tuple[str, int]:
-    """The form of an item's unneeded number, and the number."""
-    (extra,) = Counter(re.findall(r"\d+", question)) - Counter(re.findall(r"\d+", plain))
-    opening = plain.split(". ")[0]
-    if sentence.startswith(opening + " and "):
-        return FORMS[1], int(extra)
-    unit = sentence.split(f"{extra} ", 1)[1].split(" last week")[0].rstrip(".")
-    return (FORMS[0] if unit in plain else FORMS[2]), int(extra)
+from apprentice.tasks.arith import DISTRACTOR_FORMS
 
 
 def forms(report: Path) -> dict[str, list[int]]:
@@ -50,8 +40,9 @@ def forms(report: Path) -> dict[str, list[int]]:
         item = items[row["item_id"]]
         if "distractor" not in item.meta:
             continue
-        form, extra = _form(item.question, item.meta["plain"], item.meta["distractor"])
-        counts = out[form]
+        added = Counter(re.findall(r"\d+", item.question)) - Counter(re.findall(r"\d+", item.meta["plain"]))
+        (extra,) = map(int, added)  # the unneeded number
+        counts = out[item.meta["distractor_form"]]
         counts[0] += 1
         counts[1] += bool(row["correct"])
         first = item.meta["steps"][0]
@@ -69,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for report in args.reports:
         counts = forms(report)
         parts = [f"{form} {right}/{n} right, {mixed} misses = a question number +/- the unneeded one"
-                 for form in FORMS if form in counts for n, right, mixed in [counts[form]]]
+                 for form in DISTRACTOR_FORMS if form in counts for n, right, mixed in [counts[form]]]
         print(f"{report}: " + "; ".join(parts))
     return 0
 

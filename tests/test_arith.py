@@ -102,6 +102,7 @@ def test_distractors_add_an_unused_number_to_the_same_problems(level):
         used = {str(step[k]) for step in after.meta["steps"] for k in ("a", "b", "result")}
         assert number not in used and number not in re.findall(r"\d+", before.question)
         (obj,) = [obj for obj in _OBJECTS if f" {obj}s" in sentence]  # of something the problem never names
+        assert after.meta["distractor_form"] == "the other kind"
         assert not any(word in before.question.lower() for word in obj.split())
     # a split with distractors holds no problem of the plain test split, and the test split stays its own
     test = {item.question for item in ArithTask(level=level, n=120).load(split="test")}
@@ -123,21 +124,21 @@ def test_same_kind_distractors_are_about_the_problems_own_object(level):
         assert int(extra) not in {step[k] for step in after.meta["steps"] for k in ("a", "b", "result")}
         sentence = after.meta["distractor"]
         opening, rest = before.question.split(". ", 1)
-        if sentence.startswith(opening + " and "):  # a second object beside the problem's own
-            forms["second object"] += 1
-            assert after.question == f"{sentence} {rest}" and " them" not in rest
-            continue
+        form = after.meta["distractor_form"]
+        forms[form] += 1
         unit = sentence.split(extra + " ", 1)[1].split(" last week")[0].rstrip(".")
-        if unit not in before.question:  # a problem about neither objects nor dollars: another thing
-            forms["other kind"] += 1
-            continue
-        forms["other person"] += 1
-        # a person the problem does not name, of the other gender, after the opening sentence
-        person = sentence.split()[0]
-        assert person not in before.question and after.question == f"{opening}. {sentence} {rest}"
-        assert person in _HE + _SHE and (person in _SHE) != (opening.split()[0] in _SHE)  # opening: the subject
+        # the recorded form is what the text shows
+        assert form == ("a second object" if sentence.startswith(opening + " and ")
+                        else "another person's" if unit in before.question else "the other kind")
+        if form == "a second object":  # beside the problem's own
+            assert after.question == f"{sentence} {rest}" and " them" not in rest
+        elif form == "another person's":  # one the problem does not name, of the other gender, after the opening
+            person = sentence.split()[0]
+            assert person not in before.question and after.question == f"{opening}. {sentence} {rest}"
+            assert person in _HE + _SHE and (person in _SHE) != (opening.split()[0] in _SHE)  # opening: the subject
     # about half of the one-step templates (a bus, a farm) have neither a person's objects nor dollars
-    assert forms["other person"] + forms["second object"] > forms["other kind"] and forms["second object"] >= 10
+    assert forms["another person's"] + forms["a second object"] > forms["the other kind"]
+    assert forms["a second object"] >= 10
     with pytest.raises(ApprenticeError, match="needs a distractors share above 0"):
         ArithTask(distractor_kind="same")
     with pytest.raises(ApprenticeError, match="kind is one of other, same"):

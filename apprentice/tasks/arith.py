@@ -235,6 +235,9 @@ _SAME_KIND = {
     "$": ("{other} has {c} dollars.", "{other} earned {c} dollars last week."),
 }
 DISTRACTOR_KINDS = ("other", "same")
+#: ``meta["distractor_form"]``: another person's count of the problem's own object or dollars, a second object
+#: in the opening sentence (both of the same kind), or a number of something the problem does not name
+DISTRACTOR_FORMS = ("another person's", "a second object", "the other kind")
 #: what each kind means, for the eval and distill flags that pick one
 DISTRACTOR_KINDS_HELP = ("other = a number of something the problem does not name; same = of its own object or "
                          "dollars, in another person's hands or beside it in the opening sentence")
@@ -346,9 +349,10 @@ def _build(
 def _distract(
     rng: random.Random, sentences: list[str], slots: dict[str, Any], steps: list[dict[str, Any]], domain: str,
     kind: str = "other",
-) -> tuple[list[str], str]:
-    """The sentences with one distractor, its number none of the problem's numbers or results; returns them
-    and the distractor (a sentence put in before the question, or the opening sentence it rewrote)."""
+) -> tuple[list[str], str, str]:
+    """The sentences with one distractor, its number none of the problem's numbers or results; returns them,
+    the distractor (a sentence put in before the question, or the opening sentence it rewrote) and its form,
+    one of DISTRACTOR_FORMS."""
     text = " ".join(sentences).lower()
     objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
     used = {step[k] for step in steps for k in ("a", "b", "result")}  # every number the text writes is one of them
@@ -359,15 +363,15 @@ def _distract(
         # "Tom has 12 marbles and 30 beads.", unless a later "them" could then mean both
         if sentences[0] == opening and " them" not in " ".join(sentences[1:]) and rng.random() < 0.5:
             sentence = f"{opening[:-1]} and {c} {objs2}."
-            return [sentence, *sentences[1:]], sentence
+            return [sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[1]
         other = rng.choice([n for n in (_SHE if slots["he"] == "he" else _HE) if n != slots["friend"]])
         sentence = rng.choice(_SAME_KIND[domain]).format(**slots, other=other, c=c)
-        return [sentences[0], sentence, *sentences[1:]], sentence
+        return [sentences[0], sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[0]
     where, pattern = rng.choice(_DISTRACTORS)
     sentence = pattern.format(**slots, objs2=objs2, c=rng.choice(free))
     story = len(sentences) - 1  # the question is last
     at = story if where == "last" else rng.randint(0 if where == "any" else 1, story)
-    return [*sentences[:at], sentence, *sentences[at:]], sentence
+    return [*sentences[:at], sentence, *sentences[at:]], sentence, DISTRACTOR_FORMS[2]
 
 
 def _generate(
@@ -392,7 +396,8 @@ def _generate(
         seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
         if distractors and decorate.random() < distractors:
-            sentences, meta["distractor"] = _distract(decorate, sentences, slots, steps, chain[0].domain, kind)
+            sentences, meta["distractor"], meta["distractor_form"] = _distract(
+                decorate, sentences, slots, steps, chain[0].domain, kind)
             meta["plain"] = plain
         question = " ".join(sentences)
         items.append(Item(stable_id("arith", question), question, str(steps[-1]["result"]), meta))
