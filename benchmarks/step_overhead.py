@@ -146,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         ours(5, store, saver), bare(5, loop, "warm-up")  # imports, compiled graphs, tables
         wall, cpu, fake, base_wall, base_cpu = [], [], [], [], []
         for i in range(args.repeats):
-            for column, value in zip((wall, cpu, fake), ours(args.steps, store, saver)):
+            for column, value in zip((wall, cpu, fake), ours(args.steps, store, saver), strict=True):
                 column.append(value)
-            for column, value in zip((base_wall, base_cpu), bare(args.steps, loop, f"bare-{i}")):
+            for column, value in zip((base_wall, base_cpu), bare(args.steps, loop, f"bare-{i}"), strict=True):
                 column.append(value)
         ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
-        net_wall = [w - f for w, f in zip(wall, fake)]
-        net_cpu = [c - f for c, f in zip(cpu, fake)]
+        net_wall = [w - f for w, f in zip(wall, fake, strict=True)]
+        net_cpu = [c - f for c, f in zip(cpu, fake, strict=True)]
         diff_wall, diff_cpu = ms(net_wall) - ms(base_wall), ms(net_cpu) - ms(base_cpu)
         lines = [
             machine_info(),

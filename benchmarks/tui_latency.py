@@ -6,13 +6,15 @@ Side by side, on the same question and the same loaded model:
     starts when Enter is pressed and stops when the first token is shown on screen.
 Frames are counted at ``App._display`` (one per compositor update the terminal would get)
 while tokens stream (from the first to the last token shown of each model call). Tokens cross
-from the worker through a buffer that the UI drains 30 times a second. Run: ``.venv/bin/python benchmarks/tui_latency.py``.
+from the worker through a buffer that the UI drains 30 times a second.
+Run: ``.venv/bin/python benchmarks/tui_latency.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import sys
@@ -114,7 +116,7 @@ async def ui_run(model, max_steps: int) -> dict:
     rate, windows = _streaming(calls)
     shown = [f for f in frames if any(a <= f <= b for a, b in windows)]
     span = sum(b - a for a, b in windows) or 1e-9
-    gaps = [b - a for a, b in zip(shown, shown[1:]) if any(x <= a and b <= y for x, y in windows)]
+    gaps = [b - a for a, b in itertools.pairwise(shown) if any(x <= a and b <= y for x, y in windows)]
     first = next(c[0] for c in calls if c)
     return {"ttft": first - started, "tokens": sum(map(len, calls)), "total": total, "fps": len(shown) / span,
             "tok_s": rate, "max_gap": max(gaps, default=0.0)}
@@ -136,7 +138,8 @@ def main() -> None:
     med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     lines = [
         f"tui_latency: embedded SmolLM2-135M (llama.cpp), strategy react, question {QUESTION!r}, "
-        f"max_tokens {args.max_tokens}, max_steps {args.max_steps}, {args.repeats} repeats (medians), {os.cpu_count()} CPUs, "
+        f"max_tokens {args.max_tokens}, max_steps {args.max_steps}, {args.repeats} repeats (medians), "
+        f"{os.cpu_count()} CPUs, "
         f"{os.environ['APPRENTICE_THREADS']} llama.cpp thread(s)",
         f"  library only : first token {med(lib, 'ttft') * 1000:7.0f} ms · {med(lib, 'tok_s'):6.1f} tok/s streaming · "
         f"turn {med(lib, 'total'):5.2f} s · {med(lib, 'tokens'):.0f} tokens streamed",
@@ -148,7 +151,7 @@ def main() -> None:
         f"  load average at the end: {os.getloadavg()[0]:.1f} (shared machine; the two sides alternate, so "
         "they see the same load)",
         "  per run (library ttft ms, UI ttft ms, UI fps): " + ", ".join(
-            f"({a['ttft'] * 1000:.0f}, {b['ttft'] * 1000:.0f}, {b['fps']:.1f})" for a, b in zip(lib, ui)),
+            f"({a['ttft'] * 1000:.0f}, {b['ttft'] * 1000:.0f}, {b['fps']:.1f})" for a, b in zip(lib, ui, strict=True)),
     ]
     text = "\n".join(lines)
     print(text)

@@ -68,8 +68,9 @@ def test_a_broken_template_is_a_clear_error_and_raise_exception_works():
 
 
 def test_chatml_is_the_fallback_and_ends_where_the_assistant_speaks():
-    prompt = render_chat(None, [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
-    assert prompt == render_chat(CHATML_TEMPLATE, [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
+    prompt = render_chat(None, messages)
+    assert prompt == render_chat(CHATML_TEMPLATE, messages)
     assert prompt == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n"
 
 

@@ -185,7 +185,8 @@ def test_secrets_are_redacted_everywhere_they_could_be_written(store, monkeypatc
                                 thought=secret, observation=secret, raw=secret, data={"k": secret}))
     store.finish_run(run_id, answer=f"the key {secret}", error=secret, tree={"t": secret})
     store.add_verdict(run_id, verifier="judge", correct=True, score=1.0, reason=f"saw {secret}")
-    dump = "\n".join(str(tuple(r)) for t in ("runs", "steps", "verdicts") for r in store._db.execute(f"SELECT * FROM {t}"))
+    dump = "\n".join(str(tuple(r)) for t in ("runs", "steps", "verdicts")
+                     for r in store._db.execute(f"SELECT * FROM {t}"))
     assert secret not in dump and dump.count("[redacted]") >= 11
     assert store.get(run_id).question == "my key is [redacted]"
 

@@ -11,8 +11,8 @@ import re
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-__all__ = ["cove_check", "plan_messages", "parse_questions", "answer_messages", "consistency_messages", "parse_consistency",
-           "format_evidence"]
+__all__ = ["cove_check", "plan_messages", "parse_questions", "answer_messages", "consistency_messages",
+           "parse_consistency", "format_evidence"]
 
 PLAN_PROMPT = (
     "Question: {question}\n\nDraft answer:\n{draft}\n\n"

@@ -74,11 +74,13 @@ FORCE_ANSWER = " I have used all my steps, so I answer now.\nFinal Answer:"
 
 _FIELD = r"(?:\*\*|__)?\s*{name}\s*(?:\*\*|__)?\s*:\s*(?:\*\*|__)?"
 _FINAL_RE = re.compile(_FIELD.format(name=r"final\s+answer"), re.IGNORECASE)
-_ACTION_RE = re.compile(r"^\s*" + _FIELD.format(name="action") + r"[ \t]*(?P<tool>[^\n]*)", re.IGNORECASE | re.MULTILINE)
+_ACTION_RE = re.compile(r"^\s*" + _FIELD.format(name="action") + r"[ \t]*(?P<tool>[^\n]*)",
+                        re.IGNORECASE | re.MULTILINE)
 _INPUT_RE = re.compile(_FIELD.format(name=r"action\s+input") + r"[ \t]*(?P<input>.*)", re.IGNORECASE | re.DOTALL)
 _THOUGHT_RE = re.compile(r"^\s*" + _FIELD.format(name="thought"), re.IGNORECASE)
 _CALL_RE = re.compile(r"^(?P<tool>[A-Za-z_][\w-]*)\s*\((?P<input>.*)\)\s*$", re.DOTALL)
-_PROTOCOL_LINE = re.compile(r"^(\s*)(thought|action|action input|observation|final answer)\s*:", re.IGNORECASE | re.MULTILINE)
+_PROTOCOL_LINE = re.compile(r"^(\s*)(thought|action|action input|observation|final answer)\s*:",
+                            re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)

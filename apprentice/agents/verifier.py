@@ -26,7 +26,8 @@ from apprentice.traces import Step
 __all__ = ["CheckResult", "arithmetic_errors", "calculator_results", "rules_check", "unreached_answer",
            "unused_numbers"]
 
-_CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
+_CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)"
+                    r"\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
 _INT = re.compile(r"\b\d+\b")
 #: A plain number, signs and fraction bars left to the expression ("36/4" is 36 and 4, "1,000" is 1000).
 _PLAIN = re.compile(r"(?<![\d.])\d+(?:,\d{3})*(?:\.\d+)?")

@@ -91,7 +91,10 @@ def cell_stats(strategy: str, model: str, results: Sequence[ItemResult]) -> Cell
     n = len(results)
     correct = sum(1 for r in results if r.correct)
     low, high = wilson_interval(correct, n)
-    mean = (lambda values: sum(values) / n if n else 0.0)
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / n if n else 0.0
+
     price = price_of(model)
     cost = None
     if price is not None:

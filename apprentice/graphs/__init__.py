@@ -10,4 +10,5 @@ from apprentice.graphs.registry import (
 )
 from apprentice.graphs.runner import RunResult, run_question
 
-__all__ = ["STRATEGIES", "Strategy", "turn_input", "build_graph", "compiled_graph", "Recorder", "RunContext", "RunResult", "run_question"]
+__all__ = ["STRATEGIES", "Strategy", "turn_input", "build_graph", "compiled_graph", "Recorder", "RunContext",
+           "RunResult", "run_question"]

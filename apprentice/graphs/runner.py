@@ -143,7 +143,7 @@ def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) ->
     limit = int(ctx.options.get("recursion_limit") or max(8 * ctx.max_steps + 50, 200))
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit}
     state: dict[str, Any] = {}
-    for state in graph.stream(turn, config, context=ctx, stream_mode="values"):
+    for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last one is kept
         ctx.recorder.flush(force=False)
         if ctx.cancelled.is_set():
             break

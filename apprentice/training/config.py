@@ -100,7 +100,8 @@ class TrainArgs:
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
-    target_modules: str = field(default="all-linear", metadata={"help": "LoRA targets ('all-linear' = every projection)"})
+    target_modules: str = field(default="all-linear",
+                                metadata={"help": "LoRA targets ('all-linear' = every projection)"})
     epochs: float = field(default=1.0, metadata={"help": "training epochs"})
     max_steps: int = field(default=-1, metadata={"help": "stop after this many steps (-1: epochs decide)"})
     learning_rate: float = field(default=2e-4, metadata={"help": "peak learning rate"})

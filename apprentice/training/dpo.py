@@ -81,9 +81,8 @@ def main(args: DPOArgs):
     validate_name(args.name)
     rows = load_pairs(args.data)
     choice = resolve_base(args.base)
-    tokenizer, model = load_for_training(
-        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules),
-        seed=args.seed)
+    lora = lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules)
+    tokenizer, model = load_for_training(choice, qlora=args.qlora, lora=lora, seed=args.seed)
     output_dir = data_path("runs") / f"dpo-{args.name}"
     losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, args.sft_weight]} if args.sft_weight else {}
     config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,

@@ -146,9 +146,8 @@ def main(args: SFTArgs):
     if not train_rows:
         raise DataError(f"{args.data}: no training examples (train.jsonl missing or empty)")
     choice = resolve_base(args.base)
-    tokenizer, model = load_for_training(
-        choice, qlora=args.qlora, lora=lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules),
-        seed=args.seed)
+    lora = lora_config(args.lora_r, args.lora_alpha, args.lora_dropout, args.target_modules)
+    tokenizer, model = load_for_training(choice, qlora=args.qlora, lora=lora, seed=args.seed)
     train_ds = _tokenized(train_rows, tokenizer, args.max_length)
     eval_ds = _tokenized(eval_rows, tokenizer, args.max_length) if eval_rows else None
     output_dir = data_path("runs") / f"sft-{args.name}"

@@ -31,7 +31,8 @@ def help_markdown(bindings: list[Binding], screen: object = None) -> str:
     rows = [f"| `{b.key_display or b.key}` | {b.description} (`{b.id}`) | {_detail(screen, b)} |"
             for b in bindings if b.description]
     return "\n".join(["# apprentice chat", "", _ABOUT, "| key | name | does |", "|---|---|---|", *rows,
-                      "| `ctrl+p` | palette | every command, fuzzy-searched |", "| `ctrl+q` | quit | leave (threads are kept) |", "",
+                      "| `ctrl+p` | palette | every command, fuzzy-searched |",
+                      "| `ctrl+q` | quit | leave (threads are kept) |", "",
                       "Press `escape` to close this help."])
 
 
