@@ -35,6 +35,9 @@ def forms(report: Path) -> dict[str, list[int]]:
         items = {item.id: item for item in task.load(split=data.get("split"), seed=data.get("seed", 0))}
     except (OSError, ValueError, KeyError, TypeError, StopIteration, ApprenticeError) as exc:
         raise SystemExit(f"error: {file} is not an arith eval report ({exc!r})") from None
+    if data["task"] != "arith" or not data.get("task_options", {}).get("distractors"):
+        raise SystemExit(f"error: {file}: this {data['task']} eval has no unneeded numbers "
+                         "(apprentice eval --task arith --distractors S makes one)")
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         item = items[row["item_id"]]
