@@ -14,11 +14,12 @@ one (the whole mistake on a one-step problem; on longer ones it catches only tha
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+
+from item_flips import read_report  # benchmarks/, on the path when run as a script
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import get_task
@@ -27,17 +28,16 @@ from apprentice.tasks.arith import DISTRACTOR_FORMS
 
 def forms(report: Path) -> dict[str, list[int]]:
     """Per form: [items, right, misses that are a question number plus or minus the unneeded one]."""
-    file = report / "report.json" if report.is_dir() else report
-    try:
-        data = json.loads(file.read_text())
-        rows = next(iter(data["items"].values()))
-        task = get_task(data["task"], **data.get("task_options", {}))
-        items = {item.id: item for item in task.load(split=data.get("split"), seed=data.get("seed", 0))}
-    except (OSError, ValueError, KeyError, TypeError, StopIteration, ApprenticeError) as exc:
-        raise SystemExit(f"error: {file} is not an arith eval report ({exc!r})") from None
-    if data["task"] != "arith" or not data.get("task_options", {}).get("distractors"):
-        raise SystemExit(f"error: {file}: this {data['task']} eval has no unneeded numbers "
+    data, rows = read_report(report)
+    options = data.get("task_options") or {}
+    if data.get("task") != "arith" or not isinstance(options, dict) or not options.get("distractors"):
+        raise SystemExit(f"error: {report}: this {data.get('task')} eval has no unneeded numbers "
                          "(apprentice eval --task arith --distractors S makes one)")
+    try:
+        task = get_task("arith", **options)
+        items = {item.id: item for item in task.load(split=data.get("split"), seed=data.get("seed", 0))}
+    except (TypeError, ApprenticeError) as exc:
+        raise SystemExit(f"error: {report}: its arith options do not make a task ({exc})") from None
     out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         item = items[row["item_id"]]

@@ -15,6 +15,7 @@ import json
 import sys
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 
 def print_flips(results: dict[str, dict[str, bool]]) -> None:
@@ -26,16 +27,25 @@ def print_flips(results: dict[str, dict[str, bool]]) -> None:
         print(f"{a} vs {b}: {len(shared)} shared items, right only in {a} {only_a}, only in {b} {only_b}")
 
 
-def _load(path: Path, column: str | None) -> dict[str, bool]:
+def read_report(path: Path, column: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """An eval report from its folder or its ``report.json``: the report and the item rows (each with its
+    ``item_id`` and ``correct``) of one strategy / model column, ``column`` or the report's only one."""
     file = path / "report.json" if path.is_dir() else path
     try:
-        columns = json.loads(file.read_text())["items"]
+        report = json.loads(file.read_text())
+        columns = report["items"]
         if column is None and len(columns) != 1:
             raise SystemExit(f"error: {file} has columns {sorted(columns)}; pick one with --column")
         rows = columns[column] if column is not None else next(iter(columns.values()))
-        return {row["item_id"]: bool(row["correct"]) for row in rows}
+        for row in rows:
+            row["item_id"], row["correct"]  # noqa: B018 - shape check
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise SystemExit(f"error: {file} is not an eval report ({exc!r})") from None
+    return report, rows
+
+
+def _load(path: Path, column: str | None) -> dict[str, bool]:
+    return {row["item_id"]: bool(row["correct"]) for row in read_report(path, column)[1]}
 
 
 def main(argv: list[str] | None = None) -> int:
