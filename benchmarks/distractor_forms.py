@@ -5,10 +5,11 @@
 Each argument is the folder (or ``report.json``) of an ``apprentice eval --task arith --distractors S`` run.
 The problems are generated again from the report's task options, so each item is read with its unneeded
 number and that number's form, which the generator records: another person's count of the problem's own
-object or dollars, a second object in the opening sentence (both ``--distractor-kind same``), or something the
-problem does not name (the other kind). For each
-form: items right, and how many misses answer one of the first step's two numbers plus or minus the unneeded
-one (the whole mistake on a one-step problem; on longer ones it catches only that).
+object or dollars, a second object in the opening sentence (both ``--distractor-kind same``), something the
+problem does not name (the other kind), the subject's own count beside a question about a change, or a second
+object the story changes (both ``story``). For each form: items right, and how many misses answer one of the
+first step's two numbers plus or minus an unneeded one (the whole mistake on a one-step problem; on longer ones
+it catches only that).
 """
 
 from __future__ import annotations
@@ -44,14 +45,14 @@ def forms(report: Path) -> dict[str, list[int]]:
         if "distractor" not in item.meta:
             continue
         added = Counter(re.findall(r"\d+", item.question)) - Counter(re.findall(r"\d+", item.meta["plain"]))
-        (extra,) = map(int, added)  # the unneeded number
+        extras = [int(n) for n in added]  # the unneeded numbers (a second object the story changes has two)
         counts = out[item.meta["distractor_form"]]
         counts[0] += 1
         counts[1] += bool(row["correct"])
         first = item.meta["steps"][0]
         if not row["correct"]:
             given = (first["a"], first["b"])
-            mixed = {str(n + extra) for n in given} | {str(abs(n - extra)) for n in given}
+            mixed = {str(n + e) for n in given for e in extras} | {str(abs(n - e)) for n in given for e in extras}
             counts[2] += str(row.get("prediction", "")).strip() in mixed
     return out
 

@@ -141,8 +141,50 @@ def test_same_kind_distractors_are_about_the_problems_own_object(level):
     assert forms["a second object"] >= 10
     with pytest.raises(ApprenticeError, match="needs a distractors share above 0"):
         ArithTask(distractor_kind="same")
-    with pytest.raises(ApprenticeError, match="kind is one of other, same"):
+    with pytest.raises(ApprenticeError, match="kind is one of other, same, story"):
         ArithTask(distractors=0.5, distractor_kind="nearby")
+
+
+@pytest.mark.parametrize("level", [1, 3])
+def test_story_distractors_are_numbers_the_story_uses(level):
+    plain = ArithTask(level=level, n=150).load(split="train")
+    story = ArithTask(level=level, n=150, distractors=1, distractor_kind="story").load(split="train")
+    forms, changed = Counter(), 0
+    for before, after in zip(plain, story, strict=True):
+        _check_item(after, level)
+        form = after.meta["distractor_form"]
+        forms[form] += 1
+        assert after.answer == before.answer and after.meta["plain"] == before.question
+        assert after.meta["equation"] == before.meta["equation"]
+        extra = Counter(re.findall(r"\d+", after.question)) - Counter(re.findall(r"\d+", before.question))
+        used = {step[k] for step in after.meta["steps"] for k in ("a", "b", "result")}
+        assert not {int(n) for n in extra} & used  # the added numbers are none of the solution's
+        sentence = after.meta["distractor"]
+        assert sentence in after.question and all(n in sentence for n in extra)
+        if form == "the subject's own count":  # a one-step problem told again about a change, its own reason
+            (step,), (was,) = after.meta["steps"], before.meta["steps"]
+            assert level == 1 and len(extra) == 1  # the same step, its reason the new story's
+            assert {k: v for k, v in step.items() if k != "reason"} == {k: v for k, v in was.items() if k != "reason"}
+            changed += step["reason"] != was["reason"]
+            name = after.question.split()[0]  # every such story opens with its subject's count
+            assert after.question.startswith((f"{name} has ", f"{name} had ")) and name in _HE + _SHE
+            assert {str(step["a"]), str(step["b"])} <= set(re.findall(r"\d+", after.question))
+        elif form == "a second object the story changes":  # the opening rewritten, then that object changed
+            opening, rest = before.question.split(". ", 1)
+            assert after.question == f"{sentence} {rest}" and sentence.startswith(opening + " and ")
+            added, change = sentence[len(opening) + len(" and "):].split(". ", 1)
+            obj = added.split(" ", 1)[1]  # "30 beads": an object the problem does not name, changed next
+            assert obj not in before.question and obj in change and len(extra) == 2
+        else:  # neither fits the problem: as the same kind
+            assert form in ("another person's", "a second object", "the other kind")
+            assert after.meta["steps"] == before.meta["steps"]
+    assert forms["a second object the story changes"] >= 5
+    assert (forms["the subject's own count"] >= 30) == (level == 1)
+    assert changed >= forms["the subject's own count"] * 3 // 4  # a few reasons of old and new stories agree
+    # told again, a problem is still none of the test split's
+    test = ArithTask(level=level, n=150, distractors=1, distractor_kind="story").load(split="test")
+    assert not {item.question for item in story} & {item.question for item in test}
+    assert len({item.question for item in story}) == len(story)
 
 
 def test_templates_are_varied():

@@ -12,12 +12,17 @@ problems themselves stay those of the plain split, so a split with distractors n
 split's problem. ``distractor_kind="same"`` makes that number one of the same kind as the needed ones, as
 SVAMP's mostly are: the problem's own object or dollars in another person's hands ("Mei has 30 marbles."
 in a problem about Tom's marbles), or a second object in its opening sentence ("Tom has 12 marbles and 30
-beads.").
+beads."). ``distractor_kind="story"`` takes numbers the story itself uses, as most of SVAMP's misses had: a
+one-step + or - problem told again with the same numbers and answer as a question about a change beside the
+subject's own count ("Tom has 80 marbles. He gives 12 marbles to Mei and 7 marbles to Ben. How many marbles
+does Tom give away in all?"), or a second object in the opening sentence that the story then changes ("Tom
+has 12 marbles and 30 beads. He gives 5 beads to Mei."); a problem that fits neither gets one of the same kind.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -234,13 +239,53 @@ _SAME_KIND = {
     "i": ("{other} has {c} {objs}.", "{other} bought {c} {objs} last week."),
     "$": ("{other} has {c} dollars.", "{other} earned {c} dollars last week."),
 }
-DISTRACTOR_KINDS = ("other", "same")
+# Unneeded numbers the story itself uses (the "story" kind), the forms most of SVAMP's misses had. First, the
+# subject's own count beside a question about what happened to it: a one-step + or - problem told again with the
+# same two numbers and answer ("Tom has 80 marbles. He gives 12 marbles to Mei and 7 marbles to Ben. How many
+# marbles does Tom give away in all?"). Each: the operation, where the unneeded count c lies ("above": more than
+# both numbers together, what the subject has before giving or spending them; "below": under the first number;
+# "free": anywhere), the story, the question and the reason.
+_CHANGE_QUESTIONS = (
+    ("+", "above", "{name} has {c} {objs}. {He} gives {a} {objs} to {friend} and {b} {objs} to {other}.",
+     "How many {objs} does {name} give away in all?",
+     "The question asks only what {name} gives away, and the two gifts together make it, so we add."),
+    ("+", "free", "{name} had {c} {objs}. {He} bought {a} more {objs} on Monday and {b} more on Tuesday.",
+     "How many {objs} did {name} buy altogether?",
+     "The question asks only what {name} bought, and Monday's and Tuesday's {objs} together make it, so we add."),
+    ("+", "above", "{name} has {c} {objs}. {He} uses {a} of them for a school project and {b} for a poster.",
+     "How many {objs} does {name} use altogether?",
+     "The question asks only how many {he} uses, and the project's and the poster's together make it, so we add."),
+    ("+", "above", "{name} had {c} dollars. {He} spent {a} dollars on a {thing} and {b} dollars on lunch.",
+     "How many dollars did {name} spend in all?",
+     "The question asks only what {name} spent, and the {thing} and lunch together make it, so we add."),
+    ("-", "above", "{name} has {c} {objs}. {He} gives {a} {objs} to {friend} and {b} {objs} to {other}.",
+     "How many more {objs} does {friend} get than {other}?",
+     "'More ... than' asks for the difference between the two gifts, so we subtract."),
+    ("-", "below", "{name} had {b} {objs}. After {friend} gave {him} some more, {he} had {a}. Then {he} lost {c} "
+     "of them.", "How many {objs} did {friend} give {name}?",
+     "What {friend} gave is what {name} had after it minus what {he} had before, so we subtract."),
+    ("-", "free", "{name} had {a} {objs}. After giving some to {friend}, {he} had {b} left. Then {he} bought {c} "
+     "more.", "How many {objs} did {name} give to {friend}?",
+     "What {he} gave is what {he} had minus what was left, so we subtract."),
+    ("-", "above", "{name} had {c} dollars. {He} spent {a} dollars on a {thing} and {b} dollars on lunch.",
+     "How many more dollars did {name} spend on the {thing} than on lunch?",
+     "'More ... than' compares the two amounts, so we subtract."),
+)
+# Second, a second object in the opening sentence that the story then changes, said just after it ("Tom has 12
+# marbles and 30 beads. He gives 5 beads to Mei."); d is that change.
+_SECOND_OBJECT_CHANGES = ("{He} gives {d} {objs2} to {other}.", "{He} loses {d} of the {objs2}.",
+                          "{He} buys {d} more {objs2}.")
+DISTRACTOR_KINDS = ("other", "same", "story")
 #: ``meta["distractor_form"]``: another person's count of the problem's own object or dollars, a second object
-#: in the opening sentence (both of the same kind), or a number of something the problem does not name
-DISTRACTOR_FORMS = ("another person's", "a second object", "the other kind")
+#: in the opening sentence (both of the same kind), a number of something the problem does not name, the
+#: subject's own count beside a question about a change, a second object the story changes (both "story")
+DISTRACTOR_FORMS = ("another person's", "a second object", "the other kind", "the subject's own count",
+                    "a second object the story changes")
 #: what each kind means, for the eval and distill flags that pick one
 DISTRACTOR_KINDS_HELP = ("other = a number of something the problem does not name; same = of its own object or "
-                         "dollars, in another person's hands or beside it in the opening sentence")
+                         "dollars, in another person's hands or beside it in the opening sentence; story = numbers "
+                         "the story uses: the subject's own count beside a question about what happened to it, or "
+                         "a second object the story also changes (else as same)")
 _DEFAULT_SETUP = {"i": "{name} has {a} {objs}.", "$": "{name} has {a} dollars."}
 _MAX_VALUE = 2000
 _TRIES_PER_ITEM = 50
@@ -346,40 +391,80 @@ def _build(
     return sentences, steps, equation, slots
 
 
+def _other_person(rng: random.Random, slots: dict[str, Any]) -> str:
+    """A name of the other gender than the subject's, not the friend's (the problem's pronouns still point at
+    its subject)."""
+    return rng.choice([n for n in (_SHE if slots["he"] == "he" else _HE) if n != slots["friend"]])
+
+
+def _change_question(
+    rng: random.Random, slots: dict[str, Any], steps: list[dict[str, Any]]
+) -> tuple[list[str], str, str, list[dict[str, Any]]] | None:
+    """A one-step + or - problem told again as one of _CHANGE_QUESTIONS with the same numbers and answer, the
+    subject's own count unneeded: (sentences, the sentence with that count, its form, the steps with the new
+    reason); None when no count fits."""
+    (step,) = steps
+    a, b = step["a"], step["b"]
+    _, bound, story, question, why = rng.choice([form for form in _CHANGE_QUESTIONS if form[0] == step["op"]])
+    near = {"above": range(a + b + 2, a + b + 61), "below": range(2, a), "free": range(2, 61)}[bound]
+    counts = [c for c in near if c not in (a, b, step["result"])]
+    if not counts:
+        return None
+    c = rng.choice(counts)
+    other = rng.choice([n for n in _HE + _SHE if n not in (slots["name"], slots["friend"])])
+    filled = {**slots, "a": a, "b": b, "c": c, "other": other}
+    told = [*re.split(r"(?<=\.) ", story.format(**filled)), question.format(**filled)]
+    (sentence,) = [s for s in told if re.search(rf"\b{c}\b", s)]
+    return told, sentence, DISTRACTOR_FORMS[3], [{**step, "reason": why.format(**filled)}]
+
+
 def _distract(
     rng: random.Random, sentences: list[str], slots: dict[str, Any], steps: list[dict[str, Any]], domain: str,
     kind: str = "other",
-) -> tuple[list[str], str, str]:
-    """The sentences with one distractor, its number none of the problem's numbers or results; returns them,
-    the distractor (a sentence put in before the question, or the opening sentence it rewrote) and its form,
-    one of DISTRACTOR_FORMS."""
+) -> tuple[list[str], str, str, list[dict[str, Any]]]:
+    """The sentences with one distractor, its numbers none of the problem's numbers or results; returns them,
+    the distractor (a sentence put in before the question, or the opening sentence it rewrote, with the change
+    after it), its form (one of DISTRACTOR_FORMS) and the steps (a problem told again gets its own reason)."""
     text = " ".join(sentences).lower()
     objs2 = rng.choice([obj + "s" for obj in _OBJECTS if not any(word in text for word in obj.split())])
     used = {step[k] for step in steps for k in ("a", "b", "result")}  # every number the text writes is one of them
     free = [n for n in range(2, 61) if n not in used]
+    opening = _DEFAULT_SETUP.get(domain, "").format(**{**slots, "a": steps[0]["a"]})
+    # "Tom has 12 marbles and 30 beads.", unless a later "them" could then mean both
+    second_fits = sentences[0] == opening and " them" not in " ".join(sentences[1:])
+    if kind == "story":
+        if len(steps) == 1 and steps[0]["op"] in "+-" and rng.random() < 0.5:
+            told = _change_question(rng, slots, steps)
+            if told is not None:
+                return told
+        if domain == "i" and second_fits:
+            c = rng.choice(free[2:])  # two free numbers under it for the change
+            change = rng.choice(_SECOND_OBJECT_CHANGES).format(
+                **slots, d=rng.choice([n for n in free if n < c]), objs2=objs2, other=_other_person(rng, slots))
+            sentence = f"{opening[:-1]} and {c} {objs2}. {change}"
+            return [sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[4], steps
+        kind = "same"
     if kind == "same" and domain in _SAME_KIND:
         c = rng.choice(free)
-        opening = _DEFAULT_SETUP[domain].format(**{**slots, "a": steps[0]["a"]})
-        # "Tom has 12 marbles and 30 beads.", unless a later "them" could then mean both
-        if sentences[0] == opening and " them" not in " ".join(sentences[1:]) and rng.random() < 0.5:
+        if second_fits and rng.random() < 0.5:
             sentence = f"{opening[:-1]} and {c} {objs2}."
-            return [sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[1]
-        other = rng.choice([n for n in (_SHE if slots["he"] == "he" else _HE) if n != slots["friend"]])
+            return [sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[1], steps
+        other = _other_person(rng, slots)
         sentence = rng.choice(_SAME_KIND[domain]).format(**slots, other=other, c=c)
-        return [sentences[0], sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[0]
+        return [sentences[0], sentence, *sentences[1:]], sentence, DISTRACTOR_FORMS[0], steps
     where, pattern = rng.choice(_DISTRACTORS)
     sentence = pattern.format(**slots, objs2=objs2, c=rng.choice(free))
     story = len(sentences) - 1  # the question is last
     at = story if where == "last" else rng.randint(0 if where == "any" else 1, story)
-    return [*sentences[:at], sentence, *sentences[at:]], sentence, DISTRACTOR_FORMS[2]
+    return [*sentences[:at], sentence, *sentences[at:]], sentence, DISTRACTOR_FORMS[2], steps
 
 
 def _generate(
     level: int, count: int, key: str, exclude: set[str], distractors: float = 0.0, kind: str = "other"
 ) -> list[Item]:
     """``count`` distinct problems from the random stream ``key``, none of whose plain text (before a
-    distractor is put in) is in ``exclude``. A ``distractors`` share get one of ``kind``; that choice draws
-    from its own stream, so the problems are the same with and without."""
+    distractor is put in) nor final text is in ``exclude``. A ``distractors`` share get one of ``kind``; that
+    choice draws from its own stream, so the problems are the same with and without."""
     rng, decorate = random.Random(key), random.Random(f"{key}|distractors")
     seen, items = set(exclude), []
     for _ in range(count * _TRIES_PER_ITEM):
@@ -396,10 +481,14 @@ def _generate(
         seen.add(plain)
         meta = {"level": level, "steps": steps, "equation": equation}
         if distractors and decorate.random() < distractors:
-            sentences, meta["distractor"], meta["distractor_form"] = _distract(
+            sentences, meta["distractor"], meta["distractor_form"], meta["steps"] = _distract(
                 decorate, sentences, slots, steps, chain[0].domain, kind)
             meta["plain"] = plain
         question = " ".join(sentences)
+        if question != plain:  # a problem told again ("story") must not be one the split has or excludes
+            if question in seen:
+                continue
+            seen.add(question)
         items.append(Item(stable_id("arith", question), question, str(steps[-1]["result"]), meta))
     return items
 
@@ -420,7 +509,9 @@ class ArithTask(NumericTask):
         distractors: The share (0-1) of problems given one sentence with a number the solution does not
             use; the problems are those of the plain split, the distractors added.
         distractor_kind: ``other``: a number of something the problem does not name; ``same``: of the
-            problem's own object or dollars, in another person's hands or beside it in the opening sentence.
+            problem's own object or dollars, in another person's hands or beside it in the opening sentence;
+            ``story``: numbers the story uses, the subject's own count beside a question about a change or a
+            second object the story changes (else as ``same``).
     """
 
     name: ClassVar[str] = "arith"
@@ -468,8 +559,8 @@ class ArithTask(NumericTask):
         test = _generate(self.level, self.n, self._key(seed, "test"), set(), *decorate)
         items = test
         if split == "train":
-            plain = {item.meta.get("plain", item.question) for item in test}
-            items = _generate(self.level, self.n, self._key(seed, "train"), plain, *decorate)
+            told = {text for item in test for text in (item.meta.get("plain"), item.question) if text}
+            items = _generate(self.level, self.n, self._key(seed, "train"), told, *decorate)
         return items if limit is None else items[:limit]
 
     def fewshot_pool(self) -> list[tuple[str, str]]:

@@ -65,8 +65,8 @@ def _setup(args: dict[str, Any]) -> str:
     parts = [f"{label} {' '.join(map(str, args[key]))}" for name, (key, label) in POOL_LEVELS.items()
              if name in pooled and args.get(key)]
     if "arith" in pooled and args.get("arith_distractors"):
-        same = " of the same kind" if args.get("arith_distractor_kind") == "same" else ""
-        parts.append(f"arith share {args['arith_distractors']:g} with an unneeded number{same}")
+        kind = {"same": " of the same kind", "story": " from the story"}.get(args.get("arith_distractor_kind"), "")
+        parts.append(f"arith share {args['arith_distractors']:g} with an unneeded number{kind}")
     levels = "; ".join(parts)
     return (f"teacher `{args.get('teacher')}` -> student `{args.get('student')}`, task `{args.get('task')}`"
             f"{f' ({levels})' if levels else ''}, strategy `{args.get('strategy')}`, {training}")
