@@ -240,11 +240,12 @@ _SAME_KIND = {
     "$": ("{other} has {c} dollars.", "{other} earned {c} dollars last week."),
 }
 # Unneeded numbers the story itself uses (the "story" kind), the forms most of SVAMP's misses had. First, the
-# subject's own count beside a question about what happened to it: a one-step + or - problem told again with the
-# same two numbers and answer ("Tom has 80 marbles. He gives 12 marbles to Mei and 7 marbles to Ben. How many
-# marbles does Tom give away in all?"). Each: the operation, where the unneeded count c lies ("above": more than
-# both numbers together, what the subject has before giving or spending them; "below": under the first number;
-# "free": anywhere), the story, the question and the reason.
+# subject's own count (or a later change to it) beside a question about what happened to it: a one-step + or -
+# problem told again with the same two numbers and answer ("Tom has 80 marbles. He gives 12 marbles to Mei and 7
+# marbles to Ben. How many marbles does Tom give away in all?"; "Tom had 30 marbles. After Mei gave him some more,
+# he had 42. Then he lost 9 of them. How many marbles did Mei give Tom?"). Each: the operation, where the
+# unneeded count c lies ("above": more than both numbers together, what the subject has before giving or spending
+# them; "below": under the first number; "free": anywhere), the story, the question and the reason.
 _CHANGE_QUESTIONS = (
     ("+", "above", "{name} has {c} {objs}. {He} gives {a} {objs} to {friend} and {b} {objs} to {other}.",
      "How many {objs} does {name} give away in all?",
@@ -278,7 +279,8 @@ _SECOND_OBJECT_CHANGES = ("{He} gives {d} {objs2} to {other}.", "{He} loses {d} 
 DISTRACTOR_KINDS = ("other", "same", "story")
 #: ``meta["distractor_form"]``: another person's count of the problem's own object or dollars, a second object
 #: in the opening sentence (both of the same kind), a number of something the problem does not name, the
-#: subject's own count beside a question about a change, a second object the story changes (both "story")
+#: subject's own count (or a later change to it) beside a question about a change, a second object the story
+#: changes (both "story")
 DISTRACTOR_FORMS = ("another person's", "a second object", "the other kind", "the subject's own count",
                     "a second object the story changes")
 #: what each kind means, for the eval and distill flags that pick one
@@ -401,8 +403,8 @@ def _change_question(
     rng: random.Random, slots: dict[str, Any], steps: list[dict[str, Any]]
 ) -> tuple[list[str], str, str, list[dict[str, Any]]] | None:
     """A one-step + or - problem told again as one of _CHANGE_QUESTIONS with the same numbers and answer, the
-    subject's own count unneeded: (sentences, the sentence with that count, its form, the steps with the new
-    reason); None when no count fits."""
+    subject's own count (or a later change to it) unneeded: (sentences, the sentence with that count, its form,
+    the steps with the new reason); None when no count fits."""
     (step,) = steps
     a, b = step["a"], step["b"]
     _, bound, story, question, why = rng.choice([form for form in _CHANGE_QUESTIONS if form[0] == step["op"]])
