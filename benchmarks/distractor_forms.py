@@ -6,10 +6,10 @@ Each argument is the folder (or ``report.json``) of an ``apprentice eval --task 
 The problems are generated again from the report's task options, so each item is read with its unneeded
 number and that number's form, which the generator records: another person's count of the problem's own
 object or dollars, a second object in the opening sentence (both ``--distractor-kind same``), something the
-problem does not name (the other kind), the subject's own count beside a question about a change, or a second
-object the story changes (both ``story``). For each form: items right, and how many misses answer one of the
-first step's two numbers plus or minus an unneeded one (the whole mistake on a one-step problem; on longer ones
-it catches only that).
+problem does not name (the other kind), the subject's own count beside a question about a change (read apart
+for + and -), or a second object the story changes (both ``story``). For each form: items right, and how many
+misses answer one of the first step's two numbers plus or minus an unneeded one (the whole mistake on a one-step
+problem; on longer ones it catches only that).
 """
 
 from __future__ import annotations
@@ -46,7 +46,10 @@ def forms(report: Path) -> dict[str, list[int]]:
             continue
         added = Counter(re.findall(r"\d+", item.question)) - Counter(re.findall(r"\d+", item.meta["plain"]))
         extras = [int(n) for n in added]  # the unneeded numbers (a second object the story changes has two)
-        counts = out[item.meta["distractor_form"]]
+        form = item.meta["distractor_form"]
+        if form == DISTRACTOR_FORMS[3]:  # told again: additions and subtractions read apart
+            form += f", {item.meta['steps'][0]['op']}"
+        counts = out[form]
         counts[0] += 1
         counts[1] += bool(row["correct"])
         first = item.meta["steps"][0]
@@ -57,6 +60,11 @@ def forms(report: Path) -> dict[str, list[int]]:
     return out
 
 
+def _order(form: str) -> tuple[int, str]:
+    """DISTRACTOR_FORMS' order, a told-again problem's + before its -."""
+    return DISTRACTOR_FORMS.index(form.split(", ")[0]), form
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path, help="arith eval report folders or their report.json")
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     for report in args.reports:
         counts = forms(report)
         parts = [f"{form} {right}/{n} right, {mixed} misses = a question number +/- the unneeded one"
-                 for form in DISTRACTOR_FORMS if form in counts for n, right, mixed in [counts[form]]]
+                 for form in sorted(counts, key=_order) for n, right, mixed in [counts[form]]]
         print(f"{report}: " + "; ".join(parts))
     return 0
 
