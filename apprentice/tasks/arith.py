@@ -561,8 +561,8 @@ class ArithTask(NumericTask):
         test = _generate(self.level, self.n, self._key(seed, "test"), set(), *decorate)
         items = test
         if split == "train":
-            told = {text for item in test for text in (item.meta.get("plain"), item.question) if text}
-            items = _generate(self.level, self.n, self._key(seed, "train"), told, *decorate)
+            excluded = {text for item in test for text in (item.meta.get("plain"), item.question) if text}
+            items = _generate(self.level, self.n, self._key(seed, "train"), excluded, *decorate)
         return items if limit is None else items[:limit]
 
     def fewshot_pool(self) -> list[tuple[str, str]]:
