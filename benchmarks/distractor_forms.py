@@ -27,8 +27,9 @@ from apprentice.tasks import get_task
 from apprentice.tasks.arith import DISTRACTOR_FORMS
 
 
-def forms(report: Path) -> dict[str, list[int]]:
-    """Per form: [items, right, misses that are a question number plus or minus the unneeded one]."""
+def forms(report: Path) -> dict[tuple[int, str], list[int]]:
+    """Per form (its index in DISTRACTOR_FORMS, and the operation of a told-again problem, else ""): [items,
+    right, misses that are a question number plus or minus the unneeded one]."""
     data, rows = read_report(report)
     options = data.get("task_options") or {}
     if data.get("task") != "arith" or not isinstance(options, dict) or not options.get("distractors"):
@@ -39,17 +40,16 @@ def forms(report: Path) -> dict[str, list[int]]:
         items = {item.id: item for item in task.load(split=data.get("split"), seed=data.get("seed", 0))}
     except (TypeError, ApprenticeError) as exc:
         raise SystemExit(f"error: {report}: its arith options do not make a task ({exc})") from None
-    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    out: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     for row in rows:
         item = items[row["item_id"]]
         if "distractor" not in item.meta:
             continue
         added = Counter(re.findall(r"\d+", item.question)) - Counter(re.findall(r"\d+", item.meta["plain"]))
         extras = [int(n) for n in added]  # the unneeded numbers (a second object the story changes has two)
-        form = item.meta["distractor_form"]
-        if form == DISTRACTOR_FORMS[3]:  # told again: additions and subtractions read apart
-            form += f", {item.meta['steps'][0]['op']}"
-        counts = out[form]
+        form = DISTRACTOR_FORMS.index(item.meta["distractor_form"])
+        told = item.meta["steps"][0]["op"] if form == 3 else ""  # told again: + and - read apart
+        counts = out[form, told]
         counts[0] += 1
         counts[1] += bool(row["correct"])
         first = item.meta["steps"][0]
@@ -60,19 +60,15 @@ def forms(report: Path) -> dict[str, list[int]]:
     return out
 
 
-def _order(form: str) -> tuple[int, str]:
-    """DISTRACTOR_FORMS' order, a told-again problem's + before its -."""
-    return DISTRACTOR_FORMS.index(form.split(", ")[0]), form
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path, help="arith eval report folders or their report.json")
     args = parser.parse_args(argv)
     for report in args.reports:
         counts = forms(report)
-        parts = [f"{form} {right}/{n} right, {mixed} misses = a question number +/- the unneeded one"
-                 for form in sorted(counts, key=_order) for n, right, mixed in [counts[form]]]
+        parts = [f"{DISTRACTOR_FORMS[form]}{f', {told}' if told else ''} {right}/{n} right, {mixed} misses = a "
+                 "question number +/- the unneeded one"
+                 for (form, told), (n, right, mixed) in sorted(counts.items())]
         print(f"{report}: " + "; ".join(parts))
     return 0
 
