@@ -1,12 +1,14 @@
-"""What a verifier on top of a student changes, item by item: two eval reports of the same items.
+"""What a verifier or a vote on top of a student changes, item by item: two eval reports of the same items.
 
     python benchmarks/verify_gain.py GREEDY_REPORT_DIR VERIFY_REPORT_DIR [--home APPRENTICE_HOME]
 
 GREEDY is the student's single pass (e.g. a distillation round's ``roundN-SET`` eval), VERIFY the same
-student under ``--strategy verify`` on the same split. Prints both accuracies, the flips (right ->
-wrong, wrong -> right), how each verify run ended (accepted, or fell back on a rejected draft), how
-many drafts it sampled, and why the verifier rejected the first draft. The runs are read from the
-trace store of the home that ran them.
+student under ``--strategy verify`` or ``--strategy react-sc`` on the same split. Prints both accuracies
+and the flips (right -> wrong, wrong -> right). For verify runs: how each ended (accepted, or fell back
+on a rejected draft), how many drafts it sampled, and why the verifier rejected the first draft. For
+react-sc runs: how often the gold answer was among the sampled runs' answers (the most any vote or
+verifier over those samples could get), and accuracy by the winner's share of the votes. The runs are
+read from the trace store of the home that ran them.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["APPRENTICE_HOME"] = args.home
     from apprentice.config import data_path
     from apprentice.errors import ApprenticeError
+    from apprentice.tasks import get_task
     from apprentice.traces import open_store
 
     greedy, verify = report_items(args.greedy), report_items(args.verify)
@@ -62,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ends: Counter = Counter()
     drafts: Counter = Counter()
     rejected: Counter = Counter()
+    gold_sampled = 0
+    by_share: dict[int, list[bool]] = {}
     for item in both:
         flips[(bool(greedy[item]["correct"]), bool(verify[item]["correct"]))] += 1
         if not verify[item].get("run_id"):
@@ -72,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         except ApprenticeError as exc:  # the report was made under another home
             raise SystemExit(f"error: {exc} in {data_path('traces.db')}; give --home of the run that made "
                              f"{args.verify}") from None
+        if "votes" in run.meta:  # react-sc / cot-sc: the vote's distribution over the samples' answers
+            gold_sampled += get_task(run.task).normalize(run.gold) in run.meta["votes"]
+            winner_votes = run.meta["votes"].get(run.meta["winner"], 0)
+            by_share.setdefault(winner_votes, []).append(bool(verify[item]["correct"]))
+            continue
         meta = run.meta.get("verify", {})
         ends["accepted" if meta.get("accepted") else
              "fell back on a rejected draft" if meta.get("fallback") else "ended on a rejected draft"] += 1
@@ -81,14 +91,21 @@ def main(argv: list[str] | None = None) -> int:
             rejected[(reason_kind(checks[0].get("reason", "")), bool(greedy[item]["correct"]))] += 1
     n = len(both)
     g, v = sum(bool(greedy[i]["correct"]) for i in both), sum(bool(verify[i]["correct"]) for i in both)
-    print(f"items {n}: greedy {g} ({g / n:.1%}), verify {v} ({v / n:.1%}), {v - g:+d}")
+    print(f"items {n}: greedy {g} ({g / n:.1%}), {'vote' if by_share else 'verify'} {v} ({v / n:.1%}), {v - g:+d}")
     print(f"flips: wrong->right {flips[(False, True)]}, right->wrong {flips[(True, False)]}, "
           f"right both {flips[(True, True)]}, wrong both {flips[(False, False)]}")
-    print("verify runs: " + ", ".join(f"{k} {c}" for k, c in ends.most_common()))
-    print("drafts per item: " + ", ".join(f"{k}: {drafts[k]}" for k in sorted(drafts)))
-    print("first draft rejected (reason: on greedy-wrong / greedy-right items):")
-    for kind in sorted({k for k, _ in rejected}):
-        print(f"  {kind}: {rejected[(kind, False)]} / {rejected[(kind, True)]}")
+    if by_share:
+        voted = sum(len(rows) for rows in by_share.values())
+        print(f"vote runs {voted}: the gold answer among the samples' answers in {gold_sampled} "
+              f"({gold_sampled / voted:.1%})")
+        print("right / items by the winner's votes: " + ", ".join(
+            f"{k}: {sum(by_share[k])}/{len(by_share[k])}" for k in sorted(by_share)))
+    if ends:
+        print("verify runs: " + ", ".join(f"{k} {c}" for k, c in ends.most_common()))
+        print("drafts per item: " + ", ".join(f"{k}: {drafts[k]}" for k in sorted(drafts)))
+        print("first draft rejected (reason: on greedy-wrong / greedy-right items):")
+        for kind in sorted({k for k, _ in rejected}):
+            print(f"  {kind}: {rejected[(kind, False)]} / {rejected[(kind, True)]}")
     return 0
 
 
