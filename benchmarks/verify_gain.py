@@ -7,7 +7,7 @@ student under ``--strategy verify`` or ``--strategy react-sc`` on the same split
 and the flips (right -> wrong, wrong -> right). For verify runs: how each ended (accepted, or fell back
 on a rejected draft), how many drafts it sampled, and why the verifier rejected the first draft. For
 react-sc runs: how often the gold answer was among the sampled runs' answers (the most any vote or
-verifier over those samples could get), and accuracy by the winner's share of the votes. The runs are
+verifier over those samples could get), and accuracy by how many votes the winner had. The runs are
 read from the trace store of the home that ran them.
 """
 
