@@ -22,18 +22,10 @@ cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d17 adapter:dis-
 python benchmarks/item_flips.py /tmp/d17/report/round2-arith-1 /tmp/d20/report/round3-arith-1 /tmp/d20/report-l1/round3-arith-1
 python benchmarks/item_flips.py /tmp/d17/report/round2-svamp /tmp/d20/report/round3-svamp /tmp/d20/report-l1/round3-svamp
 python benchmarks/item_flips.py /tmp/d17/report/round2-arith-3 /tmp/d20/report/round3-arith-3 /tmp/d20/report-l1/round3-arith-3
-# report.md / report.png here (svm-r3) and in level1_anchor/ (svl-r3): rounds 1-2 (arith_distractors/report.json)
-# and round 3 in one table, written by the loop's own write_report, as the round would have written them had its
-# --report folder held rounds 1-2:
-.venv/bin/python - <<'PY'
-import json
-from pathlib import Path
-from apprentice.training.distill import write_report
-results = Path("benchmarks/results/distill_calc")
-earlier = json.loads((results / "arith_distractors/report.json").read_text())
-for run, folder in (("/tmp/d20/report", "svamp_round3"), ("/tmp/d20/report-l1", "svamp_round3/level1_anchor")):
-    report = json.loads((Path(run) / "report.json").read_text())
-    report["rounds"] = [r for r in earlier["rounds"] if r["round"] < 3] + report["rounds"]
-    report["earlier_args"] = [*earlier.get("earlier_args", []), earlier["args"]]
-    write_report(results / folder, report)
-PY
+# report.md / report.png here (svm-r3) and in level1_anchor/ (svl-r3) show rounds 1-2 and round 3 in one table.
+# The loop writes them so when its --report folder already holds rounds 1-2 (a continued run keeps the earlier
+# rounds of the folder's report.json): before each distill above,
+#   mkdir -p /tmp/d20/report && cp benchmarks/results/distill_calc/arith_distractors/report.json /tmp/d20/report/
+#   (and the same into /tmp/d20/report-l1 for svl-r3)
+# The runs here started from empty folders; their round 3 was put beside rounds 1-2 afterwards with the loop's own
+# write_report, the same rows, earlier_args and baseline as that continued run would carry.
