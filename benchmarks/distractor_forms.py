@@ -47,12 +47,12 @@ def forms(report: Path) -> dict[tuple[int, str], list[int]]:
             continue
         added = Counter(re.findall(r"\d+", item.question)) - Counter(re.findall(r"\d+", item.meta["plain"]))
         extras = [int(n) for n in added]  # the unneeded numbers (a second object the story changes has two)
-        form = DISTRACTOR_FORMS.index(item.meta["distractor_form"])
-        told = item.meta["steps"][0]["op"] if form == 3 else ""  # told again: + and - read apart
-        counts = out[form, told]
+        first = item.meta["steps"][0]
+        name = item.meta["distractor_form"]
+        told = first["op"] if name == "the subject's own count" else ""  # told again: + and - read apart
+        counts = out[DISTRACTOR_FORMS.index(name), told]
         counts[0] += 1
         counts[1] += bool(row["correct"])
-        first = item.meta["steps"][0]
         if not row["correct"]:
             given = (first["a"], first["b"])
             mixed = {str(n + e) for n in given for e in extras} | {str(abs(n - e)) for n in given for e in extras}
