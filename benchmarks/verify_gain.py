@@ -7,8 +7,9 @@ student under ``--strategy verify`` or ``--strategy react-sc`` on the same split
 and the flips (right -> wrong, wrong -> right). For verify runs: how each ended (accepted, or fell back
 on a rejected draft), how many drafts it sampled, and why the verifier rejected the first draft. For
 react-sc runs: how often the gold answer was among the sampled runs' answers (the most any vote or
-verifier over those samples could get), and accuracy by how many votes the winner had. The runs are
-read from the trace store of the home that ran them.
+verifier over those samples could get), and accuracy by how many votes the winner had; a react-sc run
+with ``--verifier`` also gives the plain majority of the same samples, so the weighting's own gain is
+measured on one set of samples. The runs are read from the trace store of the home that ran them.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     rejected: Counter = Counter()
     gold_sampled = 0
     by_share: dict[int, list[bool]] = {}
+    weighing: Counter = Counter()  # (plain majority right, weighted winner right) on verifier-weighted votes
     for item in both:
         flips[(bool(greedy[item]["correct"]), bool(verify[item]["correct"]))] += 1
         if not verify[item].get("run_id"):
@@ -78,9 +80,12 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"error: {exc} in {data_path('traces.db')}; give --home of the run that made "
                              f"{args.verify}") from None
         if "votes" in run.meta:  # react-sc / cot-sc: the vote's distribution over the samples' answers
-            gold_sampled += get_task(run.task).normalize(run.gold) in run.meta["votes"]
+            gold = get_task(run.task).normalize(run.gold)
+            gold_sampled += gold in run.meta["votes"]
             winner_votes = run.meta["votes"].get(run.meta["winner"], 0)
             by_share.setdefault(winner_votes, []).append(bool(verify[item]["correct"]))
+            if "weights" in run.meta:
+                weighing[(run.meta["majority"] == gold, bool(verify[item]["correct"]))] += 1
             continue
         meta = run.meta.get("verify", {})
         ends["accepted" if meta.get("accepted") else
@@ -100,6 +105,11 @@ def main(argv: list[str] | None = None) -> int:
               f"({gold_sampled / voted:.1%})")
         print("right / items by the winner's votes: " + ", ".join(
             f"{k}: {sum(by_share[k])}/{len(by_share[k])}" for k in sorted(by_share)))
+    if weighing:
+        plain = weighing[(True, True)] + weighing[(True, False)]
+        print(f"the same samples' plain majority: {plain} right ({plain / sum(weighing.values()):.1%}); the "
+              f"verdicts' weighting turned {weighing[(False, True)]} wrong->right, {weighing[(True, False)]} "
+              f"right->wrong")
     if ends:
         print("verify runs: " + ", ".join(f"{k} {c}" for k, c in ends.most_common()))
         print("drafts per item: " + ", ".join(f"{k}: {drafts[k]}" for k in sorted(drafts)))

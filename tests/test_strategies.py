@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+
 import pytest
 from langchain_core.messages import AIMessage
 
 from apprentice.agents.solver import COT_TRIGGER, select_examples
 from apprentice.backends import ScriptedChatModel
 from apprentice.graphs import STRATEGIES, run_question
-from apprentice.graphs.cot_sc import majority
+from apprentice.graphs.cot_sc import majority, weighted
 from apprentice.graphs.threads import thread_messages
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
@@ -79,6 +82,78 @@ def test_self_consistency_votes_and_keeps_the_distribution():
 def test_majority_breaks_ties_by_first_appearance_and_ignores_none():
     assert majority(["b", None, "a", "a", "b"]) == ("b", {"b": 2, "a": 2})
     assert majority([None, None]) == (None, {})
+
+
+def test_weighted_vote_counts_verdicts_then_samples_then_order():
+    # two rejected samples (score 0) lose to one accepted sample; a soft rejection counts half
+    assert weighted(["-7", "-7", "3"], [0.0, 0.0, 1.0]) == ("3", {"-7": 0.0, "3": 1.0})
+    assert weighted(["4", "4", "3"], [0.5, 0.5, 1.0])[0] == "4"
+    # equal weight: more samples, then the earliest; no verdict (None) counts half
+    assert weighted(["a", "b", "b"], [1.0, 0.5, 0.5])[0] == "b"
+    assert weighted(["a", "b"], [None, 0.5]) == ("a", {"a": 0.5, "b": 0.5})
+    # nothing accepted, or no answers at all: no winner (the plain majority stands)
+    assert weighted(["a", None], [0.0, 1.0]) == (None, {"a": 0.0})
+    assert weighted([], []) == (None, {})
+
+
+def test_cot_sc_with_the_rules_verifier_outvotes_wrong_arithmetic():
+    model = ScriptedChatModel(script=["3 + 4 = 8\nFinal Answer: 8", "3 + 4 = 8\nFinal Answer: 8",
+                                      "3 + 4 = 7\nFinal Answer: 7"])
+    result = run_question("What is 3 + 4?", strategy="cot-sc", model=model, task=get_task("arith"), tools=[],
+                          options={"samples": 3, "verifier": "rules", "fewshot": 0})
+    run = open_store().get(result.run_id)
+    assert result.answer.endswith("Final Answer: 7") and model.prompts and len(model.prompts) == 3
+    assert run.meta["majority"] == "8" and run.meta["weights"] == {"8": 0.0, "7": 1.0}
+
+
+def _react_runs(actions: list[str], final: str | None = None, barrier: threading.Barrier | None = None):
+    """A scripted ReAct model whose n-th run (in the order the runs start) computes ``actions[n]``, then
+    answers ``final`` or, without one, what its calculator returned; ``barrier`` holds each run's first
+    step until all have started, so the runs are sure to overlap."""
+    started = itertools.count()
+    lock = threading.Lock()
+
+    def step(messages):
+        scratch = messages[-1].text
+        if "Observation:" not in scratch:
+            with lock:
+                n = next(started)
+            if barrier is not None:
+                barrier.wait()
+            return f" I compute it.\nAction: calculator\nAction Input: {actions[n]}"
+        return f" Done.\nFinal Answer: {final or scratch.rsplit('Observation:', 1)[1].strip()}"
+
+    return ScriptedChatModel(script=[step], cycle=True)
+
+
+def test_react_sc_with_a_verifier_weights_each_sample_by_its_own_tool_work():
+    """Three ReAct samples run side by side. One computes the answer; two claim it without their
+    calculator reaching it, which the rules verifier must see from each sample's own steps, not from
+    a sibling's. Then a majority the verifier rejects (a negative answer) loses to one accepted sample."""
+    task = get_task("arith", level=1, n=10)
+    item = task.load(split="test")[0]
+    equation = item.meta["equation"]  # the work uses every number of the question: no soft rejection
+    options = {"samples": 3, "verifier": "rules"}
+
+    model = _react_runs([equation, "1 + 1", "1 + 1"], final=item.answer, barrier=threading.Barrier(3, timeout=10))
+    result = run_question(item.question, strategy="react-sc", model=model, task=task, item=item,
+                          tools=["calculator"], options=options)
+    run = open_store().get(result.run_id)
+    assert result.correct is True and run.meta["votes"] == {item.answer: 3}
+    assert run.meta["weights"] == {item.answer: 1.0} and run.meta["verifier"] == "rules"
+    checks = [s.data for s in run.steps if s.kind == "verify"]
+    assert sorted(c["ok"] for c in checks) == [False, False, True]
+    assert all("calculator's results" in c["reason"] for c in checks if not c["ok"])
+
+    model = _react_runs([f"{equation} - 1000", f"{equation} - 1000", equation])
+    result = run_question(item.question, strategy="react-sc", model=model, task=task, item=item,
+                          tools=["calculator"], options=options)
+    run = open_store().get(result.run_id)
+    wrong = str(int(item.answer) - 1000)
+    assert run.meta["votes"] == {wrong: 2, item.answer: 1} and run.meta["majority"] == wrong
+    assert run.meta["winner"] == item.answer and result.correct is True
+    vote = next(s for s in run.steps if s.kind == "vote")
+    assert vote.data["weights"] == {wrong: 0.0, item.answer: 1.0}
 
 
 @pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "react-sc", "tot", "verify"])

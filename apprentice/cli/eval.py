@@ -76,7 +76,8 @@ def _eval_parser(sub) -> None:
     g.add_argument("--method", choices=["bfs", "dfs"], help="tot: breadth- or depth-first (default bfs)")
     g.add_argument("--max-expansions", dest="max_expansions", type=int, help="tot dfs: expansion budget")
     g.add_argument("--rounds", type=int, help="verify: revision rounds (default 2; 4 when resampling)")
-    g.add_argument("--verifier", choices=["rules", "judge", "cove"], help="verify: which verifier")
+    g.add_argument("--verifier", choices=["rules", "judge", "cove"],
+                   help="verify: which verifier; cot-sc, react-sc: weight the vote by each sample's verdict")
     g.add_argument("--inner", choices=["cot", "io", "react"], help="verify: strategy of the first draft")
     g.add_argument("--revise", choices=["feedback", "resample"],
                    help="verify: rewrite a rejected draft from feedback, or sample a new one (default for react)")

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,11 @@ __all__ = ["Recorder", "RunContext", "EventSink"]
 
 #: Called with each step as it is recorded (the CLI prints it, the TUI shows it).
 EventSink = Callable[[Step], None]
+
+#: The open :meth:`Recorder.capture` blocks of this context, each (recorder, its steps). A context
+#: variable, so a capture sees only what its own branch records: LangGraph runs each ``Send`` branch
+#: and each node in a copy of the context it was started from.
+_TAPS: ContextVar[tuple[tuple[Recorder, list[Step]], ...]] = ContextVar("apprentice_taps", default=())
 
 
 class Recorder:
@@ -41,7 +47,6 @@ class Recorder:
         self._lock = threading.Lock()
         self._pending: list[Step] = []
         self._flushed_at = 0.0
-        self._taps: list[list[Step]] = []
         self.tokens_in = 0
         self.tokens_out = 0
         self.calls = 0
@@ -56,23 +61,23 @@ class Recorder:
                 self.calls += 1
             if self.store is not None:
                 self._pending.append(step)
-            for tap in self._taps:
-                tap.append(step)
+            for recorder, tap in _TAPS.get():
+                if recorder is self:
+                    tap.append(step)
         if self.sink is not None:
             self.sink(step)
         return step
 
     @contextmanager
     def capture(self) -> Iterator[list[Step]]:
-        """Collect the steps recorded inside the ``with`` block (a verifier reads a sub-run's tool work)."""
+        """Collect the steps recorded inside the ``with`` block, by this thread of work only: a sub-run
+        that runs beside others (react-sc's samples) gets its own tool work, for a verifier to read."""
         steps: list[Step] = []
-        with self._lock:
-            self._taps.append(steps)
+        token = _TAPS.set((*_TAPS.get(), (self, steps)))
         try:
             yield steps
         finally:
-            with self._lock:
-                self._taps = [tap for tap in self._taps if tap is not steps]
+            _TAPS.reset(token)
 
     def flush(self, *, force: bool = True) -> None:
         """Write the steps recorded since the last flush.

@@ -5,6 +5,13 @@ with ``Send``; normalise each answer with the task and take the majority vote.
 a student distilled into the ReAct protocol. The vote distribution goes into the trace (a
 ``vote`` step and the run's meta). Options: ``samples`` (default 5), ``temperature`` (default
 0.7), ``seed``; cot-sc also ``fewshot`` and ``max_tokens``.
+
+With option ``verifier`` (``rules``, ``judge``, ``cove``: see :mod:`apprentice.graphs.verify`) each
+sample is checked (a ReAct sample with its own tool work) and the vote is weighted: an answer counts
+the sum of its samples' scores, so a rejected sample (score 0) does not count, a softly rejected one
+(0.5) counts half, and one the verifier cannot judge counts half. Ties go to the answer with more
+samples, then the earliest. When every sample is rejected the plain majority stands. The meta keeps
+both: ``votes`` and ``majority`` (the plain count and its winner), ``weights`` and ``winner``.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from apprentice.graphs.context import RunContext
 from apprentice.graphs.cot import option, solve_once, thread_history
 from apprentice.tasks.answers import answer_segments
 
-__all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority"]
+__all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority", "weighted"]
 
 #: What each new turn resets (``None`` empties the collected samples).
 TURN_DEFAULTS: dict[str, Any] = {"samples": None, "run_meta": {}}
@@ -72,6 +79,35 @@ def majority(keys: list[str | None]) -> tuple[str | None, dict[str, int]]:
     return winner, dict(counts.most_common())
 
 
+def weighted(keys: list[str | None], scores: list[float | None]) -> tuple[str | None, dict[str, float]]:
+    """(winner, weights): each key's summed verifier score (None, no verdict, counts 0.5); the winner has
+    the most weight, then the most samples, then comes first. None when no key has any weight."""
+    weights: dict[str, float] = {}
+    for key, score in zip(keys, scores, strict=True):
+        if key is not None:
+            weights[key] = weights.get(key, 0.0) + (0.5 if score is None else score)
+    counts = Counter(k for k in keys if k is not None)
+    ranked = sorted(weights, key=lambda k: (-weights[k], -counts[k], keys.index(k)))
+    if not ranked or weights[ranked[0]] <= 0:
+        return None, weights
+    return ranked[0], weights
+
+
+def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: list | None = None) -> dict[str, Any]:
+    """The configured verifier's verdict on one sample (with its tool work ``steps``), as a ``verify``
+    step and the fields the vote reads; nothing without option ``verifier``."""
+    if not ctx.options.get("verifier"):
+        return {}
+    from apprentice.graphs.verify import run_verifier, verifier_name
+
+    result = run_verifier(ctx, verifier_name(ctx), question, text, steps)
+    mark = {True: "accept", False: "reject", None: "no verdict"}[result.ok]
+    ctx.recorder.record("verify", node="sample", raw=f"sample {index + 1} {result.verifier}: {mark} - {result.reason}",
+                        data={"sample": index, "verifier": result.verifier, "ok": result.ok, "score": result.score,
+                              "reason": result.reason})
+    return {"ok": result.ok, "score": result.score, "reason": result.reason}
+
+
 def fan_out(state: SCState, runtime: Runtime[RunContext]) -> list[Send]:
     """One ``Send`` per sample."""
     ctx = runtime.context
@@ -86,7 +122,8 @@ def sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     seed = int(option(ctx, "seed", 0)) + state["index"]
     text = solve_once(ctx, state["question"], state["history"], mode="cot", node="sample",
                       temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)), seed=seed)
-    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
+    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text),
+                         **check_sample(ctx, state["question"], text, state["index"])}]}
 
 
 def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -95,25 +132,36 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
 
     ctx = runtime.context
     ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
-    answer, _ = react.run_turn(ctx, state["question"], state["history"],
-                               seed=int(option(ctx, "seed", 0)) + state["index"],
-                               temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
+    answer, steps = react.run_turn(ctx, state["question"], state["history"],
+                                   seed=int(option(ctx, "seed", 0)) + state["index"],
+                                   temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
     text = f"Final Answer: {answer}"
-    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text)}]}
+    work = [s for s in steps if s.kind in ("action", "observation")]
+    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text),
+                         **check_sample(ctx, state["question"], text, state["index"], work)}]}
 
 
 def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Majority vote over the normalised answers; the winner's first chain is the answer."""
+    """Majority vote over the normalised answers, weighted by the samples' verdicts when a verifier
+    checked them; the winner's first chain is the answer."""
     ctx = runtime.context
     samples = sorted(state.get("samples", []), key=lambda s: s["index"])
-    winner, distribution = majority([s["key"] for s in samples])
+    keys = [s["key"] for s in samples]
+    winner, distribution = majority(keys)
+    extra: dict[str, Any] = {}
+    if any("score" in s for s in samples):
+        chosen_key, weights = weighted(keys, [s.get("score") for s in samples])
+        extra = {"majority": winner, "weights": {k: round(w, 3) for k, w in weights.items()},
+                 "verifier": ctx.options.get("verifier")}
+        winner = chosen_key if chosen_key is not None else winner
     chosen = next((s for s in samples if s["key"] == winner), samples[0] if samples else None)
     answer = final_line(chosen["text"] if chosen else "")
     share = distribution.get(winner, 0) / len(samples) if samples and winner is not None else 0.0
-    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}",
-                        data={"distribution": distribution, "winner": winner, "samples": len(samples)})
+    how = f" weighted {extra['weights']}" if extra else ""
+    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}{how}",
+                        data={"distribution": distribution, "winner": winner, "samples": len(samples), **extra})
     ctx.recorder.record("answer", node="vote", raw=answer)
-    meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3)}
+    meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3), **extra}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}
 
 

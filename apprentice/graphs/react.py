@@ -234,9 +234,8 @@ def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (),
     """One whole ReAct turn inside another strategy's run (react-sc's samples, verify's drafts).
 
     Its steps go into the enclosing run's trace. ``sampling`` (``temperature``, ``seed``) overrides
-    the run's options for this turn. Returns the answer and the steps recorded while the turn ran:
-    turns run in parallel on one recorder (react-sc's samples) each see all of them, so only a turn
-    that runs alone (verify's drafts) may read its steps as its own.
+    the run's options for this turn. Returns the answer and the steps this turn recorded (turns that
+    run side by side on one recorder, react-sc's samples, each get their own).
     """
     sub = replace(ctx, options={**ctx.options, **sampling}) if sampling else ctx
     with ctx.recorder.capture() as steps:
