@@ -154,6 +154,8 @@ def test_react_sc_with_a_verifier_weights_each_sample_by_its_own_tool_work():
     assert run.meta["winner"] == item.answer and result.correct is True
     vote = next(s for s in run.steps if s.kind == "vote")
     assert vote.data["weights"] == {wrong: 0.0, item.answer: 1.0}
+    assert sorted((c["key"], c["score"]) for c in vote.data["checks"]) == sorted(
+        [(wrong, 0.0), (wrong, 0.0), (item.answer, 1.0)])
 
 
 @pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "react-sc", "tot", "verify"])

@@ -148,20 +148,23 @@ def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     samples = sorted(state.get("samples", []), key=lambda s: s["index"])
     keys = [s["key"] for s in samples]
     winner, distribution = majority(keys)
-    extra: dict[str, Any] = {}
+    weighing: dict[str, Any] = {}  # with a verifier: the plain winner, the weights, each sample's verdict
     if any("score" in s for s in samples):
         chosen_key, weights = weighted(keys, [s.get("score") for s in samples])
-        extra = {"majority": winner, "weights": {k: round(w, 3) for k, w in weights.items()},
-                 "verifier": ctx.options.get("verifier")}
+        weighing = {"majority": winner, "weights": {k: round(w, 3) for k, w in weights.items()},
+                    "verifier": ctx.options.get("verifier")}
         winner = chosen_key if chosen_key is not None else winner
     chosen = next((s for s in samples if s["key"] == winner), samples[0] if samples else None)
     answer = final_line(chosen["text"] if chosen else "")
     share = distribution.get(winner, 0) / len(samples) if samples and winner is not None else 0.0
-    how = f" weighted {extra['weights']}" if extra else ""
-    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}{how}",
-                        data={"distribution": distribution, "winner": winner, "samples": len(samples), **extra})
+    checks = [{k: s.get(k) for k in ("key", "score", "reason")} for s in samples] if weighing else []
+    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}"
+                        + (f" weighted {weighing['weights']}" if weighing else ""),
+                        data={"distribution": distribution, "winner": winner, "samples": len(samples), **weighing,
+                              **({"checks": checks} if checks else {})})
     ctx.recorder.record("answer", node="vote", raw=answer)
-    meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3), **extra}
+    meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3),
+            **weighing}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}
 
 
