@@ -68,6 +68,10 @@ def test_grid_writes_three_files_and_resumes(tmp_path):
     config.options["breadth"] = 5
     third = run_eval(config, progress=False, models={"right": right, "wrong": wrong})
     assert all(c.resumed == 3 for c in third.cells)
+    # a verifier weighs cot-sc's vote: those cells run again, cot's resume
+    config.options["verifier"] = "rules"
+    fourth = run_eval(config, progress=False, models={"right": right, "wrong": wrong})
+    assert {c.strategy: c.resumed for c in fourth.cells} == {"cot": 3, "cot-sc": 0}
 
 
 def test_cli_rejects_bad_input_with_one_line(capsys):

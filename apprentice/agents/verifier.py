@@ -43,6 +43,11 @@ class CheckResult:
     reason: str
     feedback: str = ""
 
+    @property
+    def mark(self) -> str:
+        """The verdict in a word: accept, reject or no verdict."""
+        return {True: "accept", False: "reject", None: "no verdict"}[self.ok]
+
 
 def arithmetic_errors(text: str) -> list[str]:
     """The ``a op b = c`` claims in ``text`` that are wrong, each as ``"lhs = rhs (really v)"``."""

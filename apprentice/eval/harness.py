@@ -81,9 +81,9 @@ class EvalReport:
 STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
     "io": ("fewshot", "max_tokens", "temperature"),
     "cot": ("fewshot", "max_tokens", "temperature"),
-    "cot-sc": ("samples", "temperature", "fewshot", "max_tokens", "seed"),
+    "cot-sc": ("samples", "temperature", "fewshot", "max_tokens", "seed", "verifier", "questions"),
     "react": ("max_tokens",),
-    "react-sc": ("samples", "temperature", "max_tokens", "seed"),
+    "react-sc": ("samples", "temperature", "max_tokens", "seed", "verifier", "questions"),
     "tot": ("method", "breadth", "proposals", "depth", "values_per_state", "value", "threshold",
             "max_expansions", "max_tokens"),
     "verify": ("verifier", "rounds", "inner", "revise", "fewshot", "max_tokens", "temperature", "seed", "questions"),

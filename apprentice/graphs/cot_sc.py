@@ -101,8 +101,8 @@ def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: l
     from apprentice.graphs.verify import run_verifier, verifier_name
 
     result = run_verifier(ctx, verifier_name(ctx), question, text, steps)
-    mark = {True: "accept", False: "reject", None: "no verdict"}[result.ok]
-    ctx.recorder.record("verify", node="sample", raw=f"sample {index + 1} {result.verifier}: {mark} - {result.reason}",
+    ctx.recorder.record("verify", node="sample",
+                        raw=f"sample {index + 1} {result.verifier}: {result.mark} - {result.reason}",
                         data={"sample": index, "verifier": result.verifier, "ok": result.ok, "score": result.score,
                               "reason": result.reason})
     return {"ok": result.ok, "score": result.score, "reason": result.reason}

@@ -133,8 +133,8 @@ def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     round_no = state.get("revisions", 0)
     check = {"round": round_no, "verifier": result.verifier, "ok": result.ok, "score": result.score,
              "reason": result.reason, "feedback": result.feedback, "draft": state["draft"]}
-    mark = {True: "accept", False: "reject", None: "no verdict"}[result.ok]
-    ctx.recorder.record("verify", node="verify", raw=f"round {round_no} {result.verifier}: {mark} - {result.reason}",
+    ctx.recorder.record("verify", node="verify",
+                        raw=f"round {round_no} {result.verifier}: {result.mark} - {result.reason}",
                         data=check)
     store = ctx.recorder.store
     if store is not None:
