@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["APPRENTICE_HOME"] = args.home
     from apprentice.config import data_path
     from apprentice.errors import ApprenticeError
+    from apprentice.graphs.cot_sc import weighted
     from apprentice.tasks import get_task
     from apprentice.traces import open_store
 
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     gold_sampled = 0
     by_share: dict[int, list[bool]] = {}
     weighing: Counter = Counter()  # (plain majority right, weighted winner right) on verifier-weighted votes
+    hard_only = 0  # right when a soft rejection (score 0.5) counts as accepted, from the vote step's checks
     for item in both:
         flips[(bool(greedy[item]["correct"]), bool(verify[item]["correct"]))] += 1
         if not verify[item].get("run_id"):
@@ -86,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             by_share.setdefault(winner_votes, []).append(bool(verify[item]["correct"]))
             if "weights" in run.meta:
                 weighing[(run.meta["majority"] == gold, bool(verify[item]["correct"]))] += 1
+                checks = next(s.data for s in run.steps if s.kind == "vote")["checks"]
+                keys = [c["key"] for c in checks]
+                winner, _ = weighted(keys, [1.0 if c["score"] == 0.5 else c["score"] for c in checks])
+                hard_only += (winner or run.meta["majority"]) == gold
             continue
         meta = run.meta.get("verify", {})
         ends["accepted" if meta.get("accepted") else
@@ -110,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the same samples' plain majority: {plain} right ({plain / sum(weighing.values()):.1%}); the "
               f"verdicts' weighting turned {weighing[(False, True)]} wrong->right, {weighing[(True, False)]} "
               f"right->wrong")
+        print(f"weighted with a soft rejection (a question number left out) counted as accepted: {hard_only} right "
+              f"({hard_only / sum(weighing.values()):.1%})")
     if ends:
         print("verify runs: " + ", ".join(f"{k} {c}" for k, c in ends.most_common()))
         print("drafts per item: " + ", ".join(f"{k}: {drafts[k]}" for k in sorted(drafts)))
