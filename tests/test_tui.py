@@ -55,6 +55,27 @@ def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
 
 
+async def test_chat_runs_every_turn_with_its_strategy_options(apprentice_home):
+    """``apprentice chat --strategy react-sc --option samples=2 --option verifier=rules``: each turn votes
+    over two sampled ReAct runs, weighted by the rules verifier, and the verdicts show as steps."""
+    app = ChatApp(ScriptedChatModel(script=TOOL_TURN, cycle=True), "react-sc",
+                  options={"samples": 2, "verifier": "rules"})
+    async with app.run_test(size=(110, 36)) as pilot:
+        block = await ask(pilot, "What is 2+3?")
+        assert block.answer_text.endswith("5")
+        assert [s.step.kind for s in block.query(StepBlock)].count("verify") == 2
+        run = open_store().query(thread_id=app.screen.thread_id)[0]
+        assert run.meta["samples"] == 2 and run.meta["weights"] == {"5": 2.0}
+
+
+def test_chat_cli_rejects_a_bad_option_before_the_screen_opens(capsys):
+    from apprentice.cli import main
+
+    assert main(["chat", "--option", "samples"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "KEY=VALUE" in err[0]
+
+
 async def test_conversation_streams_steps_and_answer(apprentice_home):
     model = ScriptedChatModel(script=TOOL_TURN)
     app = ChatApp(model)

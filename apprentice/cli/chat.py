@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from apprentice.cli import command
+from apprentice.cli import command, parse_options
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
     from apprentice.models import parse_spec
     from apprentice.tui import run_chat
 
-    parse_spec(args.model)  # a malformed spec is one error line, before the screen opens
-    return run_chat(args.model, args.strategy)
+    parse_spec(args.model)  # a malformed spec or option is one error line, before the screen opens
+    return run_chat(args.model, args.strategy, parse_options(args.option))
 
 
 @command("chat")
@@ -23,4 +23,6 @@ def _chat_parser(sub) -> None:
     p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
     p.add_argument("--strategy", default="react", choices=list(STRATEGIES),
                    help="reasoning strategy (switch any time with ctrl+t)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="a strategy setting for every turn, repeatable: samples=5, verifier=rules, breadth=3, ...")
     p.set_defaults(func=_cmd_chat)

@@ -80,12 +80,15 @@ def model_choices() -> list[tuple[str, str]]:
 
 
 class ChatAgent:
-    """The model spec and strategy in the seat, and the loaded model (lazily, on a worker)."""
+    """The model spec and strategy in the seat, the strategies' settings (``options``: samples=5,
+    verifier=rules, ...), and the loaded model (lazily, on a worker)."""
 
     def __init__(self, model: str | BaseChatModel = "local", strategy: str = "react",
-                 loader: Callable[[str], BaseChatModel] | None = None, max_steps: int = 6) -> None:
+                 loader: Callable[[str], BaseChatModel] | None = None, max_steps: int = 6,
+                 options: dict[str, Any] | None = None) -> None:
         self.relay = TokenRelay()
         self.max_steps = max_steps
+        self.options = dict(options or {})
         self.strategy = strategy
         self._loader = loader
         self._lock = threading.Lock()
@@ -152,7 +155,7 @@ class ChatAgent:
         try:
             return run_question(question, strategy=self.strategy, model=model, model_spec=self.spec,
                                 thread_id=thread_id, sink=sink, cancel=listener.cancel,
-                                max_steps=self.max_steps)
+                                max_steps=self.max_steps, options=self.options)
         except TurnCancelled:
             return None
         finally:

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from textual.app import App
@@ -44,6 +45,7 @@ class ChatApp(App):
     Args:
         model: a model spec (loaded on a worker once the screen is up) or a ready chat model.
         strategy: a strategy name from :data:`apprentice.graphs.STRATEGIES`.
+        options: strategy settings for every turn (``{"samples": 5, "verifier": "rules"}``).
         loader: how specs become models (default :func:`apprentice.models.load_chat_model`).
         sessions: where thread titles are kept (default ``home()/threads.db``).
 
@@ -55,10 +57,11 @@ class ChatApp(App):
     CSS_PATH = "styles/app.tcss"
 
     def __init__(self, model: str | BaseChatModel = "local", strategy: str = "react", *,
+                 options: dict[str, Any] | None = None,
                  loader: Callable[[str], BaseChatModel] | None = None,
                  sessions: SessionStore | None = None) -> None:
         super().__init__()
-        self.agent = ChatAgent(model, strategy, loader=loader)
+        self.agent = ChatAgent(model, strategy, loader=loader, options=options)
         self.sessions = sessions or SessionStore()
         self.keymap: dict[str, str] = {}
         self._keymap_error: str | None = None
@@ -106,8 +109,8 @@ class ChatApp(App):
             os._exit(1)
 
 
-def run_chat(model: str = "local", strategy: str = "react") -> int:
+def run_chat(model: str = "local", strategy: str = "react", options: dict[str, Any] | None = None) -> int:
     """Open the chat UI in the terminal (blocks until the user quits); the app's exit status."""
-    app = ChatApp(model, strategy)
+    app = ChatApp(model, strategy, options=options)
     app.run()
     return app.return_code or 0
