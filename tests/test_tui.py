@@ -267,6 +267,10 @@ def test_tree_rows_and_vote_lines():
     assert tree_rows({"nodes": "garbage"}) == [] and tree_rows(None) == []
     lines = vote_lines(Step(idx=0, kind="vote", data={"votes": ["5", "5", "6"], "chosen": "5"}))
     assert lines[0].startswith("★ 5") and "2" in lines[0] and lines[1].startswith("  6")
+    # weighted by a verifier: the most weight first, though it has fewer votes
+    lines = vote_lines(Step(idx=0, kind="vote", data={"distribution": {"-7": 2, "3": 1}, "winner": "3",
+                                                      "weights": {"-7": 0.0, "3": 1.0}}))
+    assert lines[0].startswith("★ 3") and "weight 1" in lines[0] and "weight 0" in lines[1]
 
 
 async def test_tot_tree_and_vote_appear_when_a_thread_resumes(apprentice_home):

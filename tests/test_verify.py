@@ -145,6 +145,9 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     assert rules_check(task, "q", "Final Answer: 17", errors).ok is False  # an error message is no result
     assert rules_check(task, "q", "Final Answer: 12", [*observed, Step(idx=2, kind="observation", tool="calculator",
                                                                        observation="12")]).ok is True
+    # a chat question (no task): the answer is the final answer's text, and the work must still reach it
+    chat = rules_check(None, "q", "Final Answer: 5", observed)
+    assert chat.ok is False and chat.reason.startswith("answer 5 is none of the calculator's results")
 
 
 def test_react_draft_rejected_by_its_work_is_resampled():

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.answers import NumericTask, numbers_match, parse_number
+from apprentice.tasks.answers import NumericTask, answer_segments, numbers_match, parse_number
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
@@ -128,7 +128,8 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
         ok, reason = check_expression(numbers, task.extract(draft))
         return CheckResult(ok, 1.0 if ok else 0.0, "game24-rules", reason,
                            "" if ok else f"{reason}. Use each of {' '.join(map(str, numbers))} once to make 24.")
-    answer = task.extract(draft) if task is not None else (draft.strip() or None)
+    # without a task (a chat question): the final answer's text, else the whole draft
+    answer = task.extract(draft) if task is not None else ((answer_segments(draft) or [draft])[0].strip() or None)
     if not answer:
         return CheckResult(False, 0.0, "rules", "no final answer found",
                            "The answer has no 'Final Answer:' line; end with one.")

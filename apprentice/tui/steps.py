@@ -48,7 +48,8 @@ def step_title(step: Any) -> str:
 
 
 def vote_lines(step: Any) -> list[str]:
-    """A self-consistency vote as ``answer  count  bar`` lines, most votes first."""
+    """A self-consistency vote as ``answer  count  bar`` lines, most votes first; a vote a verifier
+    weighted also shows each answer's weight, and puts the most weight first."""
     data = step.data or {}
     votes = data.get("votes") or data.get("distribution") or data.get("counts")
     if isinstance(votes, list):
@@ -59,9 +60,11 @@ def vote_lines(step: Any) -> list[str]:
     if not isinstance(votes, dict):
         return []
     chosen = data.get("chosen", data.get("answer", data.get("winner")))
-    rows = sorted(votes.items(), key=lambda kv: -float(kv[1] or 0))
+    weights = data.get("weights") if isinstance(data.get("weights"), dict) else {}
+    rows = sorted(votes.items(), key=lambda kv: (-float(weights.get(kv[0], 0)), -float(kv[1] or 0)))
     total = sum(float(v or 0) for _, v in rows) or 1.0
-    return [f"{'★' if str(k) == str(chosen) else ' '} {k:<20} {v:>3}  {'█' * round(10 * float(v or 0) / total)}"
+    return [f"{'★' if str(k) == str(chosen) else ' '} {k:<20} {v:>3}"
+            f"{f'  weight {float(weights.get(k, 0)):g}' if weights else ''}  {'█' * round(10 * float(v or 0) / total)}"
             for k, v in rows]
 
 
