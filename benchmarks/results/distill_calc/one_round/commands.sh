@@ -1,0 +1,25 @@
+#!/bin/bash
+# One bootstrap round from the base model with svl-r3's round-3 pool (svamp_round3/level1_anchor): SVAMP's 800
+# worked solutions and 320 arith problems (levels 1-4, half with an unneeded number), replayed by the dataset
+# teacher, one epoch (one-r1). Then 5 sampled ReAct runs with the rules verifier weighting the vote, and a second
+# round from one-r1 on the bootstrap's own pool (600 arith, 300 SVAMP; one-r2). Run alone on the 2-core CPU,
+# 2026-12-02, code at 27b11cf (round 1), 39e4dc6 (the vote), b48ac8e (round 2).
+set -x
+cd /work/main
+export APPRENTICE_HOME=/tmp/d21
+.venv/bin/apprentice distill --task svamp:800,arith:320 --levels 1 2 3 4 --arith-distractors 0.5 \
+  --teacher dataset,equation --student local --rounds 1 --epochs 1 \
+  --eval-sets arith:1 svamp arith:3 --baseline-limit 0 --learning-rate 5e-4 --react-prompt student \
+  --name one --report /tmp/d21/report
+.venv/bin/apprentice eval --task svamp --split test --strategy react-sc --samples 5 --verifier rules \
+  --model adapter:one-r1 --tools calculator --report /tmp/d21/sc5v-one-r1-svamp
+python benchmarks/verify_gain.py /tmp/d21/report/round1-svamp /tmp/d21/sc5v-one-r1-svamp --home /tmp/d21  # vote_gain.txt
+.venv/bin/apprentice distill --task arith:600,svamp:300 --levels 1 2 3 4 --arith-distractors 0.5 \
+  --teacher dataset,equation --student adapter:one-r1 --start-round 2 --rounds 1 --epochs 1 \
+  --eval-sets arith:1 svamp arith:3 --baseline-limit 0 --learning-rate 5e-4 --react-prompt student \
+  --name one --report /tmp/d21/report
+cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-r1 adapter:one-r2 && cd ..  # svamp_types.txt
+# against the two-epoch bootstrap dis-r1 and the three-round svl-r3 (committed eval reports)
+python benchmarks/item_flips.py /tmp/d21/report/round1-svamp /tmp/d21/report/round2-svamp \
+  benchmarks/results/distill_calc/arith_distractors/round1-svamp \
+  benchmarks/results/distill_calc/svamp_round3/level1_anchor/round3-svamp
