@@ -3,7 +3,8 @@
 # worked solutions and 320 arith problems (levels 1-4, half with an unneeded number), replayed by the dataset
 # teacher, one epoch (one-r1). Then 5 sampled ReAct runs with the rules verifier weighting the vote, and a second
 # round from one-r1 on the bootstrap's own pool (600 arith, 300 SVAMP; one-r2). Run alone on the 2-core CPU,
-# 2026-12-02, code at 27b11cf (round 1), 39e4dc6 (the vote), b48ac8e (round 2).
+# 2026-12-02, code at 27b11cf with 7692e85 uncommitted (round 1; the distill path does not use it), 39e4dc6 (the
+# vote), b48ac8e (round 2).
 set -x
 cd /work/main
 export APPRENTICE_HOME=/tmp/d21
