@@ -88,10 +88,10 @@ def main(argv: list[str] | None = None) -> int:
             by_share.setdefault(winner_votes, []).append(bool(verify[item]["correct"]))
             if "weights" in run.meta:
                 weighing[(run.meta["majority"] == gold, bool(verify[item]["correct"]))] += 1
-                checks = next(s.data for s in run.steps if s.kind == "vote")["checks"]
+                checks = next((s.data.get("checks") for s in run.steps if s.kind == "vote"), None) or []
                 keys = [c["key"] for c in checks]
                 winner, _ = weighted(keys, [1.0 if c["score"] == 0.5 else c["score"] for c in checks])
-                hard_only += (winner or run.meta["majority"]) == gold
+                hard_only += (winner or run.meta["majority"]) == gold  # no checks kept: the plain majority
             continue
         meta = run.meta.get("verify", {})
         ends["accepted" if meta.get("accepted") else
