@@ -19,6 +19,9 @@ python benchmarks/verify_gain.py /tmp/d21/report/round1-svamp /tmp/d21/sc5v-one-
   --teacher dataset,equation --student adapter:one-r1 --start-round 2 --rounds 1 --epochs 1 \
   --eval-sets arith:1 svamp arith:3 --baseline-limit 0 --learning-rate 5e-4 --react-prompt student \
   --name one --report /tmp/d21/report
+.venv/bin/apprentice eval --task svamp --split test --strategy react-sc --samples 5 --verifier rules \
+  --model adapter:one-r2 --tools calculator --report /tmp/d21/sc5v-one-r2-svamp
+python benchmarks/verify_gain.py /tmp/d21/report/round2-svamp /tmp/d21/sc5v-one-r2-svamp --home /tmp/d21  # vote_gain_r2.txt
 cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-r1 adapter:one-r2 && cd ..  # svamp_types.txt
 # against the two-epoch bootstrap dis-r1 and the three-round svl-r3 (committed eval reports)
 python benchmarks/item_flips.py /tmp/d21/report/round1-svamp /tmp/d21/report/round2-svamp \
