@@ -105,7 +105,7 @@ def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: l
                         raw=f"sample {index + 1} {result.verifier}: {result.mark} - {result.reason}",
                         data={"sample": index, "verifier": result.verifier, "ok": result.ok, "score": result.score,
                               "reason": result.reason})
-    return {"ok": result.ok, "score": result.score, "reason": result.reason}
+    return {"score": result.score, "reason": result.reason}
 
 
 def fan_out(state: SCState, runtime: Runtime[RunContext]) -> list[Send]:
@@ -136,9 +136,8 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
                                    seed=int(option(ctx, "seed", 0)) + state["index"],
                                    temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
     text = f"Final Answer: {answer}"
-    work = [s for s in steps if s.kind in ("action", "observation")]
     return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text),
-                         **check_sample(ctx, state["question"], text, state["index"], work)}]}
+                         **check_sample(ctx, state["question"], text, state["index"], steps)}]}
 
 
 def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
