@@ -246,3 +246,26 @@ def test_a_second_job_on_the_same_output_is_refused(tmp_path):
             run_batch(job, model=ScriptedChatModel(script=["Final Answer: a"]))
     assert run_batch(job, model=ScriptedChatModel(script=[" ok\nFinal Answer: a"])).done == 1
     assert not (tmp_path / "out.jsonl.lock").exists()
+
+
+def test_cli_options_reach_the_strategy_of_every_item(tmp_path, capsys):
+    server = start_server()
+    rows = [{"id": f"q{i}", "question": f"What is {i} + 2?", "answer": str(i + 2)} for i in range(2)]
+    source = _write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(source), "--out", str(out), "--model", f"openai:fake@{server.url}", "--answer-kind",
+            "number", "--strategy", "cot-sc", "--no-progress"]
+    try:
+        assert main([*args, "--option", "samples"]) == 2  # malformed: one line, nothing written
+        assert capsys.readouterr().err.startswith("error: bad --option 'samples'") and not out.exists()
+
+        assert main([*args, "--option", "samples=3", "--option", "verifier=rules"]) == 0
+    finally:
+        server.shutdown()
+
+    records = _records(out)
+    assert sorted(r["id"] for r in records) == ["q0", "q1"] and all(r["correct"] for r in records)
+    for record in records:
+        vote = next(s for s in open_store().get(record["run_id"]).steps if s.kind == "vote")
+        assert vote.data["samples"] == 3 and vote.data["verifier"] == "rules"
+        assert [check["key"] for check in vote.data["checks"]] == [record["prediction"]] * 3

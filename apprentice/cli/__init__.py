@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from apprentice.errors import ApprenticeError
 
-__all__ = ["main", "make_parser", "parse_options", "COMMANDS"]
+__all__ = ["main", "make_parser", "parse_options", "add_option_flag", "COMMANDS"]
 
 #: name -> register(subparsers). Each module of this package registers its command with
 #: :func:`command`; :func:`make_parser` imports them all, so a new command is a new file.
@@ -24,6 +24,13 @@ def command(name: str):
         COMMANDS[name] = fn
         return fn
     return wrap
+
+
+def add_option_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """``--option KEY=VALUE`` (repeatable), read back with :func:`parse_options`."""
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"a strategy setting{scope}, repeatable: samples=5, verifier=rules, breadth=3, "
+                             "method=dfs, ...")
 
 
 def parse_options(pairs: Sequence[str]) -> dict:

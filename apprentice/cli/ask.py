@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from apprentice.cli import command, parse_options
+from apprentice.cli import add_option_flag, command, parse_options
 
 _PRINT_LOCK = threading.Lock()  # parallel branches (ToT, CoT-SC) record steps from several threads
 
@@ -61,7 +61,6 @@ def _ask_parser(sub) -> None:
     p.add_argument("--summarize", action="store_true", help="summarize thread history beyond the window")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a strategy setting, repeatable: samples=5, breadth=3, method=dfs, verifier=judge, ...")
+    add_option_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the steps")
     p.set_defaults(func=_cmd_ask)

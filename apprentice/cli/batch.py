@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from apprentice.cli import command
+from apprentice.cli import add_option_flag, command, parse_options
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -26,7 +26,8 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         worker=WorkerConfig(
             strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps, protocol=args.protocol,
             tools=tuple(t for t in args.tools.split(",") if t) if args.tools is not None else None,
-            retry=RetryPolicy(retries=args.retries), meta={"batch": Path(args.input).name},
+            options=parse_options(args.option), retry=RetryPolicy(retries=args.retries),
+            meta={"batch": Path(args.input).name},
         ),
         concurrency=args.concurrency, progress=not args.no_progress and not args.json,
     )
@@ -71,6 +72,7 @@ def _batch_parser(sub) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="items in flight at once (default 4)")
     p.add_argument("--retries", type=int, default=3, help="retries of transient model errors (default 3)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    add_option_flag(p, " for every item")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
     p.add_argument("--tools", help="comma-separated allowed tools (default: all; '' for none)")

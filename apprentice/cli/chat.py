@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from apprentice.cli import command, parse_options
+from apprentice.cli import add_option_flag, command, parse_options
 
 
 def _cmd_chat(args: argparse.Namespace) -> int:
@@ -23,6 +23,5 @@ def _chat_parser(sub) -> None:
     p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
     p.add_argument("--strategy", default="react", choices=list(STRATEGIES),
                    help="reasoning strategy (switch any time with ctrl+t)")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="a strategy setting for every turn, repeatable: samples=5, verifier=rules, breadth=3, ...")
+    add_option_flag(p, " for every turn")
     p.set_defaults(func=_cmd_chat)
