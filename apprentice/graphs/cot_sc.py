@@ -135,8 +135,8 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
     answer, steps = react.run_turn(ctx, state["question"], state["history"],
                                    seed=int(option(ctx, "seed", 0)) + state["index"],
                                    temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
-    text = f"Final Answer: {answer}"
-    return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text),
+    text = f"Final Answer: {answer}"  # the form a chain's answer is read from; the run answers ``answer``
+    return {"samples": [{"index": state["index"], "text": text, "answer": answer, "key": normalized(ctx.task, text),
                          **check_sample(ctx, state["question"], text, state["index"], steps)}]}
 
 
@@ -154,7 +154,7 @@ def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                     "verifier": ctx.options.get("verifier")}
         winner = chosen_key if chosen_key is not None else winner
     chosen = next((s for s in samples if s["key"] == winner), samples[0] if samples else None)
-    answer = final_line(chosen["text"] if chosen else "")
+    answer = final_line(chosen.get("answer", chosen["text"]) if chosen else "")  # react-sc: bare, as react's
     share = distribution.get(winner, 0) / len(samples) if samples and winner is not None else 0.0
     checks = [{k: s.get(k) for k in ("key", "score", "reason")} for s in samples] if weighing else []
     ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}"
