@@ -8,7 +8,8 @@ claim in it must be right (evaluated exactly by the calculator). A draft that co
 does not reach was copied or guessed. A numeric word problem's tool work should also use every number
 the question gives; a draft that leaves one out (a dropped step) fails softly: score 0.5, below a hard
 failure's 0.0, so a loop that must fall back on a rejected draft prefers it. The rule is soft because
-some questions give a number the solution does not need.
+some questions give a number the solution does not need. A chat question (no task) whose draft comes
+with calculator work is held to the same soft rule: the work shows it is a numeric problem.
 """
 
 from __future__ import annotations
@@ -145,7 +146,8 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     unreached = unreached_answer(parse_number(answer), steps)
     if unreached:
         return CheckResult(False, 0.0, "rules", unreached, f"The work does not reach the answer: {unreached}.")
-    unused = unused_numbers(question, steps) if isinstance(task, NumericTask) else []
+    # unused_numbers finds nothing without calculator inputs, so a chat question without tool work passes
+    unused = unused_numbers(question, steps) if task is None or isinstance(task, NumericTask) else []
     if unused:
         shown = ", ".join(_show(n) for n in unused)
         return CheckResult(False, 0.5, "rules", f"the work never uses {shown} from the question",
