@@ -4,8 +4,8 @@
 
 Each argument is an eval report folder (or its ``report.json``), e.g. a distillation round's ``round1-svamp``.
 For each pair: how many items only the first gets right and how many only the second does (the discordant
-pairs a McNemar test reads). ``--column`` picks the strategy/model column of a report that has several
-(default: its only one).
+pairs a McNemar test reads) and that test's exact two-sided p. ``--column`` picks the strategy/model column of a
+report that has several (default: its only one).
 """
 
 from __future__ import annotations
@@ -14,8 +14,17 @@ import argparse
 import json
 import sys
 from itertools import combinations
+from math import comb
 from pathlib import Path
 from typing import Any
+
+
+def mcnemar_p(only_a: int, only_b: int) -> float:
+    """McNemar's exact test on the discordant items: the two-sided binomial p of a split this uneven or more
+    when each discordant item is a fair coin (1.0 with none)."""
+    n = only_a + only_b
+    tail = sum(comb(n, k) for k in range(min(only_a, only_b) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
 
 
 def print_flips(results: dict[str, dict[str, bool]]) -> None:
@@ -24,7 +33,8 @@ def print_flips(results: dict[str, dict[str, bool]]) -> None:
         shared = results[a].keys() & results[b].keys()
         only_a = sum(results[a][i] and not results[b][i] for i in shared)
         only_b = sum(results[b][i] and not results[a][i] for i in shared)
-        print(f"{a} vs {b}: {len(shared)} shared items, right only in {a} {only_a}, only in {b} {only_b}")
+        print(f"{a} vs {b}: {len(shared)} shared items, right only in {a} {only_a}, only in {b} {only_b} "
+              f"(McNemar exact p = {mcnemar_p(only_a, only_b):.3g})")
 
 
 def read_report(path: Path, column: str | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:

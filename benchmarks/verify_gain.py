@@ -21,6 +21,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from item_flips import mcnemar_p  # benchmarks/, on the path when run as a script
+
 
 def report_items(folder: Path) -> dict[str, dict]:
     """item_id -> the item row of an eval report with one strategy x model cell."""
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     g, v = sum(bool(greedy[i]["correct"]) for i in both), sum(bool(verify[i]["correct"]) for i in both)
     print(f"items {n}: greedy {g} ({g / n:.1%}), {'vote' if by_share else 'verify'} {v} ({v / n:.1%}), {v - g:+d}")
     print(f"flips: wrong->right {flips[(False, True)]}, right->wrong {flips[(True, False)]}, "
-          f"right both {flips[(True, True)]}, wrong both {flips[(False, False)]}")
+          f"right both {flips[(True, True)]}, wrong both {flips[(False, False)]} "
+          f"(McNemar exact p = {mcnemar_p(flips[(False, True)], flips[(True, False)]):.3g})")
     if by_share:
         voted = sum(len(rows) for rows in by_share.values())
         print(f"vote runs {voted}: the gold answer among the samples' answers in {gold_sampled} "
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         plain = weighing[(True, True)] + weighing[(True, False)]
         print(f"the same samples' plain majority: {plain} right ({plain / sum(weighing.values()):.1%}); the "
               f"verdicts' weighting turned {weighing[(False, True)]} wrong->right, {weighing[(True, False)]} "
-              f"right->wrong")
+              f"right->wrong (p = {mcnemar_p(weighing[(False, True)], weighing[(True, False)]):.3g})")
         print(f"weighted with a soft rejection (a question number left out) counted as accepted: {hard_only} right "
               f"({hard_only / sum(weighing.values()):.1%})")
     if ends:

@@ -1,0 +1,38 @@
+"""The benchmark helpers that the results' NOTES quote: item flips and McNemar's exact p, read from the
+committed eval reports, so a number in the NOTES can be checked with the script that made it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+import item_flips  # noqa: E402
+
+RESULTS = BENCHMARKS / "results" / "distill_calc"
+
+
+def test_mcnemar_exact_p_matches_the_binomial_tail():
+    assert item_flips.mcnemar_p(0, 0) == 1.0
+    assert item_flips.mcnemar_p(10, 0) == pytest.approx(2 / 1024)
+    assert item_flips.mcnemar_p(0, 10) == item_flips.mcnemar_p(10, 0)
+    assert item_flips.mcnemar_p(5, 5) == 1.0  # an even split cannot be more even
+    assert item_flips.mcnemar_p(7, 0) == pytest.approx(0.015625)
+
+
+def test_item_flips_reproduces_a_comparison_the_notes_quote(capsys):
+    """NOTES, 'One bootstrap round on the SVAMP-heavy pool': one-r1 against svl-r3 on SVAMP, 15 up, 34 down,
+    p = 0.009."""
+    svl, one = RESULTS / "svamp_round3" / "level1_anchor" / "round3-svamp", RESULTS / "one_round" / "round1-svamp"
+    assert item_flips.main([str(svl), str(one)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith(f"200 shared items, right only in {svl} 34, only in {one} 15 (McNemar exact p = 0.0094)")
+
+
+def test_item_flips_refuses_what_is_not_an_eval_report(tmp_path):
+    (tmp_path / "report.json").write_text('{"rows": []}')
+    with pytest.raises(SystemExit, match="is not an eval report"):
+        item_flips.main([str(tmp_path), str(tmp_path)])
