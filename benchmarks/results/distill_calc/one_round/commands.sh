@@ -27,3 +27,16 @@ cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-
 python benchmarks/item_flips.py /tmp/d21/report/round1-svamp /tmp/d21/report/round2-svamp \
   benchmarks/results/distill_calc/arith_distractors/round1-svamp \
   benchmarks/results/distill_calc/svamp_round3/level1_anchor/round3-svamp
+# Round 3 (2026-12-02, code at 489944e): a self-taught round on one-r2, four sampled attempts per item, failures
+# rationalized by worked solutions, SFT capped at 250 steps, then RPO on the verified-vs-failed pairs (one-r3-dpo)
+.venv/bin/apprentice distill --task svamp:600,arith:200 --levels 1 2 3 4 --arith-distractors 0.5 \
+  --teacher self --attempts 4 --rationalize dataset,equation --student adapter:one-r2 \
+  --start-round 3 --rounds 1 --max-steps 250 --dpo-steps 80 \
+  --eval-sets arith:1 svamp arith:3 --baseline-limit 0 --learning-rate 5e-4 --react-prompt student \
+  --name one --report /tmp/d21/report
+.venv/bin/apprentice eval --task svamp --split test --strategy react-sc --samples 5 --verifier rules \
+  --model adapter:one-r3-dpo --tools calculator --report /tmp/d21/sc5v-one-r3-dpo-svamp
+python benchmarks/verify_gain.py /tmp/d21/report/round3-svamp /tmp/d21/sc5v-one-r3-dpo-svamp --home /tmp/d21  # vote_gain_r3.txt
+cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-r1 adapter:one-r2 adapter:one-r3-dpo && cd ..  # svamp_types.txt
+python benchmarks/item_flips.py /tmp/d21/report/round2-svamp /tmp/d21/report/round3-svamp \
+  benchmarks/results/distill_calc/svamp_round3/level1_anchor/round3-svamp   # and -arith-1, -arith-3
