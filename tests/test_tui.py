@@ -19,7 +19,7 @@ from apprentice.tui.screens import (
     TextPromptScreen,
 )
 from apprentice.tui.sessions import SessionStore
-from apprentice.tui.steps import tree_rows, vote_lines
+from apprentice.tui.steps import step_body, step_title, tree_rows, vote_lines
 from apprentice.tui.widgets import (
     AnswerBlock,
     SearchTree,
@@ -271,6 +271,16 @@ def test_tree_rows_and_vote_lines():
     lines = vote_lines(Step(idx=0, kind="vote", data={"distribution": {"-7": 2, "3": 1}, "winner": "3",
                                                       "weights": {"-7": 0.0, "3": 1.0}}))
     assert lines[0].startswith("★ 3") and "weight 1" in lines[0] and "weight 0" in lines[1]
+
+
+def test_verify_steps_read_as_their_verdict():
+    def verify(ok, score, reason="the work never uses 7 from the question"):
+        return Step(idx=0, kind="verify", data={"ok": ok, "score": score, "reason": reason})
+
+    assert step_title(verify(True, 1.0, "answer '18' found")) == "✓ verify: accepted answer '18' found"
+    assert step_title(verify(False, 0.0, "implausible answer")) == "✗ verify: rejected implausible answer"
+    assert step_body(verify(False, 0.5)) == "rejected softly (score 0.5)\nthe work never uses 7 from the question"
+    assert step_title(verify(None, None, "unreadable verdict")) == "? verify: unreadable verdict"
 
 
 async def test_tot_tree_and_vote_appear_when_a_thread_resumes(apprentice_home):

@@ -31,20 +31,40 @@ def step_body(step: Any) -> str:
     if step.kind == "vote":
         return "\n".join(vote_lines(step)) or (step.raw or "")
     if step.kind == "verify":
-        data = step.data or {}
-        verdict = data.get("verdict", data.get("correct", data.get("ok")))
-        reason = data.get("reason") or step.observation or step.raw or ""
-        return f"verdict: {verdict}\n{reason}".strip() if verdict is not None else reason
+        reason = (step.data or {}).get("reason") or step.observation or step.raw or ""
+        verdict = _verdict_word(step)
+        return f"{verdict}\n{reason}".strip() if verdict else reason
     text = step.raw or step.observation or step.thought
     if text:
         return text
     return json.dumps(step.data, ensure_ascii=False) if step.data else ""
 
 
+def _verdict(step: Any) -> bool | None:
+    data = step.data or {}
+    return data.get("verdict", data.get("correct", data.get("ok")))
+
+
+def _verdict_word(step: Any) -> str:
+    """accepted / rejected / rejected softly (a score between 0 and 1, e.g. a question number left out:
+    it still counts that much in a weighted vote); empty without a verdict."""
+    verdict, score = _verdict(step), (step.data or {}).get("score")
+    if verdict is None:
+        return ""
+    if verdict:
+        return "accepted"
+    return f"rejected softly (score {score:g})" if isinstance(score, (int, float)) and 0 < score < 1 else "rejected"
+
+
 def step_title(step: Any) -> str:
-    """A one-line title: icon, kind and the start of the body."""
+    """A one-line title: icon, kind and the start of the body (a verify step's icon is its verdict: ✓, ✗, or ?
+    when the verifier could not judge)."""
     label = {"action": f"tool call · {step.tool}"}.get(step.kind, step.kind)
-    return f"{_ICONS.get(step.kind, '·')} {label}: {_one_line(step_body(step))}"
+    icon = _ICONS.get(step.kind, "·")
+    if step.kind == "verify":
+        verdict = _verdict(step)
+        icon = "?" if verdict is None else "✓" if verdict else "✗"
+    return f"{icon} {label}: {_one_line(step_body(step))}"
 
 
 def vote_lines(step: Any) -> list[str]:
