@@ -40,3 +40,6 @@ python benchmarks/verify_gain.py /tmp/d21/report/round3-svamp /tmp/d21/sc5v-one-
 cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-r1 adapter:one-r2 adapter:one-r3-dpo && cd ..  # svamp_types.txt
 python benchmarks/item_flips.py /tmp/d21/report/round2-svamp /tmp/d21/report/round3-svamp \
   benchmarks/results/distill_calc/svamp_round3/level1_anchor/round3-svamp   # and -arith-1, -arith-3
+.venv/bin/apprentice eval --task arith --level 3 --split test --strategy react-sc --samples 5 --verifier rules \
+  --model adapter:one-r3-dpo --tools calculator --report /tmp/d21/sc5v-one-r3-dpo-arith-3
+python benchmarks/verify_gain.py /tmp/d21/report/round3-arith-3 /tmp/d21/sc5v-one-r3-dpo-arith-3 --home /tmp/d21  # vote_gain_r3_arith3.txt
