@@ -15,25 +15,12 @@ measured on one set of samples. The runs are read from the trace store of the ho
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
 
-from item_flips import mcnemar_p  # benchmarks/, on the path when run as a script
-
-
-def report_items(folder: Path) -> dict[str, dict]:
-    """item_id -> the item row of an eval report with one strategy x model cell."""
-    try:
-        report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-        cells = list(report["items"].values())
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
-        raise SystemExit(f"error: {folder} is not an eval report folder ({exc})") from None
-    if len(cells) != 1:
-        raise SystemExit(f"error: {folder} holds {len(cells)} strategy x model cells; give a report with one")
-    return {row["item_id"]: row for row in cells[0]}
+from item_flips import mcnemar_p, read_report  # benchmarks/, on the path when run as a script
 
 
 def reason_kind(reason: str) -> str:
@@ -60,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     from apprentice.tasks import get_task
     from apprentice.traces import open_store
 
-    greedy, verify = report_items(args.greedy), report_items(args.verify)
+    greedy, verify = ({row["item_id"]: row for row in read_report(path)[1]} for path in (args.greedy, args.verify))
     both = sorted(set(greedy) & set(verify))
     if not both:
         raise SystemExit("error: the two reports share no items")
