@@ -144,6 +144,13 @@ def test_react_sc_with_a_verifier_weights_each_sample_by_its_own_tool_work():
     checks = [s.data for s in run.steps if s.kind == "verify"]
     assert sorted(c["ok"] for c in checks) == [False, False, True]
     assert all("calculator's results" in c["reason"] for c in checks if not c["ok"])
+    # the stored trace keeps which sample wrote each step: each sample's one action is the work its verdict read
+    inputs = {c["sample"]: [s.tool_input for s in run.steps
+                            if s.kind == "action" and s.data.get("sample") == c["sample"]] for c in checks}
+    assert sorted(inputs) == [0, 1, 2]
+    assert all(str(inputs[c["sample"]]).count(equation) == c["ok"] for c in checks), inputs
+    assert all(len([s for s in run.steps if s.data.get("sample") == i and s.kind == "observation"]) == 1
+               for i in range(3))
 
     model = _react_runs([f"{equation} - 1000", f"{equation} - 1000", equation])
     result = run_question(item.question, strategy="react-sc", model=model, task=task, item=item,

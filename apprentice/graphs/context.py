@@ -29,7 +29,7 @@ EventSink = Callable[[Step], None]
 #: The open :meth:`Recorder.capture` blocks of this context, each (recorder, its steps). A context
 #: variable, so a capture sees only what its own branch records: LangGraph runs each ``Send`` branch
 #: and each node in a copy of the context it was started from.
-_TAPS: ContextVar[tuple[tuple[Recorder, list[Step]], ...]] = ContextVar("apprentice_taps", default=())
+_TAPS: ContextVar[tuple[tuple[Recorder, list[Step], dict[str, Any]], ...]] = ContextVar("apprentice_taps", default=())
 
 
 class Recorder:
@@ -55,25 +55,28 @@ class Recorder:
         """Append a step of ``kind`` with the given :class:`Step` fields; returns it."""
         with self._lock:
             step = Step(idx=next(self._counter), kind=kind, **fields)
+            for recorder, tap, tags in _TAPS.get():
+                if recorder is self:
+                    step.data.update(tags)
+                    tap.append(step)
             if kind == "llm":
                 self.tokens_in += step.tokens_in
                 self.tokens_out += step.tokens_out
                 self.calls += 1
             if self.store is not None:
                 self._pending.append(step)
-            for recorder, tap in _TAPS.get():
-                if recorder is self:
-                    tap.append(step)
         if self.sink is not None:
             self.sink(step)
         return step
 
     @contextmanager
-    def capture(self) -> Iterator[list[Step]]:
+    def capture(self, **tags: Any) -> Iterator[list[Step]]:
         """Collect the steps recorded inside the ``with`` block, by this thread of work only: a sub-run
-        that runs beside others (react-sc's samples) gets its own tool work, for a verifier to read."""
+        that runs beside others (react-sc's samples) gets its own tool work, for a verifier to read.
+        ``tags`` go into each such step's ``data`` (``sample=2``), so the stored trace keeps which
+        sub-run wrote it."""
         steps: list[Step] = []
-        token = _TAPS.set((*_TAPS.get(), (self, steps)))
+        token = _TAPS.set((*_TAPS.get(), (self, steps, tags)))
         try:
             yield steps
         finally:

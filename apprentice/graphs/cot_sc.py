@@ -132,7 +132,7 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
 
     ctx = runtime.context
     ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
-    answer, steps = react.run_turn(ctx, state["question"], state["history"],
+    answer, steps = react.run_turn(ctx, state["question"], state["history"], tags={"sample": state["index"]},
                                    seed=int(option(ctx, "seed", 0)) + state["index"],
                                    temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
     text = f"Final Answer: {answer}"  # the form a chain's answer is read from; the run answers ``answer``

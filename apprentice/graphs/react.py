@@ -229,16 +229,17 @@ def _subgraph() -> Any:
     return build()
 
 
-def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (),
-             **sampling: Any) -> tuple[str, list[Step]]:
+def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (), *,
+             tags: dict[str, Any] | None = None, **sampling: Any) -> tuple[str, list[Step]]:
     """One whole ReAct turn inside another strategy's run (react-sc's samples, verify's drafts).
 
     Its steps go into the enclosing run's trace. ``sampling`` (``temperature``, ``seed``) overrides
-    the run's options for this turn. Returns the answer and the steps this turn recorded (turns that
-    run side by side on one recorder, react-sc's samples, each get their own).
+    the run's options for this turn; ``tags`` go into the data of every step it records
+    (``{"sample": 2}``). Returns the answer and the steps this turn recorded (turns that run side by
+    side on one recorder, react-sc's samples, each get their own).
     """
     sub = replace(ctx, options={**ctx.options, **sampling}) if sampling else ctx
-    with ctx.recorder.capture() as steps:
+    with ctx.recorder.capture(**(tags or {})) as steps:
         out = _subgraph().invoke(
             {**TURN_DEFAULTS, "messages": [*history, HumanMessage(question)], "question": question, "answer": None},
             context=sub, config={"recursion_limit": 8 * ctx.max_steps + 50})
