@@ -43,3 +43,18 @@ python benchmarks/item_flips.py /tmp/d21/report/round2-svamp /tmp/d21/report/rou
 .venv/bin/apprentice eval --task arith --level 3 --split test --strategy react-sc --samples 5 --verifier rules \
   --model adapter:one-r3-dpo --tools calculator --report /tmp/d21/sc5v-one-r3-dpo-arith-3
 python benchmarks/verify_gain.py /tmp/d21/report/round3-arith-3 /tmp/d21/sc5v-one-r3-dpo-arith-3 --home /tmp/d21  # vote_gain_r3_arith3.txt
+# Session 24 (2026-12-02, code at 1758f34: react-sc steps carry their sample index). The weighted vote of
+# one-r3-dpo again, in a fresh home that links /tmp/d21's adapters and models (the same eval in /tmp/d21 resumes
+# its finished runs): 43.0% again, the same 86 items (the sampling is seeded), now with each sample's steps tagged.
+mkdir -p /tmp/d22 && ln -sfn /tmp/d21/adapters /tmp/d22/adapters && ln -sfn /tmp/d21/models /tmp/d22/models
+APPRENTICE_HOME=/tmp/d22 .venv/bin/apprentice eval --task svamp --split test --strategy react-sc --samples 5 \
+  --verifier rules --model adapter:one-r3-dpo --tools calculator --report /tmp/d21/sc5v-tag-svamp
+# Rescoring those 1000 samples with a learned score instead of the rules (rerank/): DPO's implicit reward of
+# one-r3-dpo against its parent one-r3, and an outcome reward model trained on round 3's 712 pairs (26 min).
+# The implicit scoring was stopped after 705 samples (141 items) to free the CPU for round 4; its values were
+# checked equal to the script's on the first two items.
+cd benchmarks && ../.venv/bin/python rerank_samples.py /tmp/d21/sc5v-tag-svamp --home /tmp/d22 \
+  --implicit one-r3-dpo --reward-pairs /tmp/d21/datasets/one-r3/pairs.jsonl --reward-steps 90 \
+  --out results/distill_calc/one_round/rerank/samples-one-r3-dpo-svamp.jsonl && cd ..
+(cd benchmarks && ../.venv/bin/python rerank_samples.py \
+  --from results/distill_calc/one_round/rerank/samples-one-r3-dpo-svamp.jsonl) > results/distill_calc/one_round/rerank/rerank-one-r3-dpo-svamp.txt
