@@ -64,6 +64,10 @@ async def test_chat_runs_every_turn_with_its_strategy_options(apprentice_home):
         block = await ask(pilot, "What is 2+3?")
         assert block.answer_text.endswith("5")
         assert [s.step.kind for s in block.query(StepBlock)].count("verify") == 2
+        checks = sorted(step_title(s.step) for s in block.query(StepBlock) if s.step.kind == "verify")
+        assert [c.split(" · ")[0] for c in checks] == ["✓ sample 1", "✓ sample 2"]  # which run each verdict is on
+        assert all(step_title(s.step).split(" · ")[0][2:] in ("sample 1", "sample 2")
+                   for s in block.query(StepBlock) if s.step.kind in ("action", "observation"))
         run = open_store().query(thread_id=app.screen.thread_id)[0]
         assert run.meta["samples"] == 2 and run.meta["weights"] == {"5": 2.0}
 
@@ -281,6 +285,15 @@ def test_verify_steps_read_as_their_verdict():
     assert step_title(verify(False, 0.0, "implausible answer")) == "✗ verify: rejected implausible answer"
     assert step_body(verify(False, 0.5)) == "rejected softly (score 0.5)\nthe work never uses 7 from the question"
     assert step_title(verify(None, None, "unreadable verdict")) == "? verify: unreadable verdict"
+
+
+def test_steps_of_sampled_runs_say_which_sample_wrote_them():
+    """react-sc's five runs record side by side; each step's title names its run (data ``sample``, 0-based)."""
+    action = Step(idx=3, kind="action", tool="calculator", tool_input="9 * 20", data={"sample": 2})
+    assert step_title(action) == "→ sample 3 · tool call · calculator: calculator(9 * 20)"
+    verdict = Step(idx=9, kind="verify", data={"sample": 0, "ok": True, "score": 1.0, "reason": "answer '180' found"})
+    assert step_title(verdict) == "✓ sample 1 · verify: accepted answer '180' found"
+    assert step_title(Step(idx=1, kind="action", tool="calculator", tool_input="1 + 1")).startswith("→ tool call")
 
 
 async def test_tot_tree_and_vote_appear_when_a_thread_resumes(apprentice_home):
