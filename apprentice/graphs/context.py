@@ -26,9 +26,9 @@ __all__ = ["Recorder", "RunContext", "EventSink"]
 #: Called with each step as it is recorded (the CLI prints it, the TUI shows it).
 EventSink = Callable[[Step], None]
 
-#: The open :meth:`Recorder.capture` blocks of this context, each (recorder, its steps). A context
-#: variable, so a capture sees only what its own branch records: LangGraph runs each ``Send`` branch
-#: and each node in a copy of the context it was started from.
+#: The open :meth:`Recorder.capture` blocks of this context, each (recorder, its steps, the tags it puts
+#: into their data). A context variable, so a capture sees only what its own branch records: LangGraph
+#: runs each ``Send`` branch and each node in a copy of the context it was started from.
 _TAPS: ContextVar[tuple[tuple[Recorder, list[Step], dict[str, Any]], ...]] = ContextVar("apprentice_taps", default=())
 
 
@@ -57,7 +57,7 @@ class Recorder:
             step = Step(idx=next(self._counter), kind=kind, **fields)
             for recorder, tap, tags in _TAPS.get():
                 if recorder is self:
-                    step.data.update(tags)
+                    step.data = {**step.data, **tags} if tags else step.data  # a caller's dict stays as it was
                     tap.append(step)
             if kind == "llm":
                 self.tokens_in += step.tokens_in
