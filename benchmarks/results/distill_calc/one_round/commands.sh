@@ -58,3 +58,18 @@ cd benchmarks && ../.venv/bin/python rerank_samples.py /tmp/d21/sc5v-tag-svamp -
   --out results/distill_calc/one_round/rerank/samples-one-r3-dpo-svamp.jsonl && cd ..
 (cd benchmarks && ../.venv/bin/python rerank_samples.py \
   --from results/distill_calc/one_round/rerank/samples-one-r3-dpo-svamp.jsonl) > results/distill_calc/one_round/rerank/rerank-one-r3-dpo-svamp.txt
+# Round 4 (2026-12-02, code at 1758f34): a self-taught round on one-r3-dpo with two sampled attempts per item
+# (half round 3's teacher pass) and SFT capped at 150 steps, to fit the hour a round may take (58.5 min)
+APPRENTICE_HOME=/tmp/d21 .venv/bin/apprentice distill --task svamp:600,arith:200 --levels 1 2 3 4 --arith-distractors 0.5 \
+  --teacher self --attempts 2 --rationalize dataset,equation --student adapter:one-r3-dpo \
+  --start-round 4 --rounds 1 --max-steps 150 --dpo-steps 80 \
+  --eval-sets arith:1 svamp arith:3 --baseline-limit 0 --learning-rate 5e-4 --react-prompt student \
+  --name one --report /tmp/d21/report
+python benchmarks/item_flips.py benchmarks/results/distill_calc/one_round/round3-svamp \
+  benchmarks/results/distill_calc/one_round/round4-svamp \
+  benchmarks/results/distill_calc/svamp_round3/level1_anchor/round3-svamp   # and -arith-1, -arith-3
+cd benchmarks && ../.venv/bin/python svamp_types.py --home /tmp/d21 adapter:one-r1 adapter:one-r2 adapter:one-r3-dpo \
+  adapter:one-r4-dpo > results/distill_calc/one_round/svamp_types.txt && cd ..
+APPRENTICE_HOME=/tmp/d21 .venv/bin/apprentice eval --task svamp --split test --strategy react-sc --samples 5 --verifier rules \
+  --model adapter:one-r4-dpo --tools calculator --report /tmp/d21/sc5v-one-r4-dpo-svamp
+python benchmarks/verify_gain.py /tmp/d21/report/round4-svamp /tmp/d21/sc5v-one-r4-dpo-svamp --home /tmp/d21  # vote_gain_r4.txt
