@@ -30,7 +30,7 @@ import math
 import os
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ Sample = dict[str, Any]
 def load_samples(report_dir: Path, limit: int | None = None) -> list[Sample]:
     """One record per sampled run of each item of a react-sc report: key, gold, rules score, trajectory."""
     from apprentice.config import data_path
+    from apprentice.graphs.cot_sc import normalized
     from apprentice.tasks import get_task
     from apprentice.traces import open_store
     from apprentice.training.examples import react_trajectory
@@ -62,7 +63,7 @@ def load_samples(report_dir: Path, limit: int | None = None) -> list[Sample]:
         for index in sorted(checks):
             steps = [s for s in run.steps if s.data.get("sample") == index]
             answer = next((s.raw for s in steps if s.kind == "answer"), None)
-            key = task.normalize(task.extract(f"Final Answer: {answer}")) if answer is not None else None
+            key = normalized(task, f"Final Answer: {answer}") if answer is not None else None  # as react-sc keys it
             samples.append({"run": run.id, "item": run.item_id, "sample": index, "key": key,
                             "gold": task.normalize(run.gold), "rules": checks[index].get("score"),
                             "question": run.question, "answer_format": task.answer_format,
@@ -155,18 +156,14 @@ def _sigmoid(x: float) -> float:
     return 1 / (1 + math.exp(-x))
 
 
-def vote(samples: list[Sample], weight: Callable[[Sample], float]) -> str | None:
-    """The weighted vote as the product's ``weighted`` casts it: most weight, then most samples, then first."""
-    weights: dict[str, float] = {}
-    counts: Counter = Counter()
-    for s in samples:
-        if s["key"] is not None:
-            weights[s["key"]] = weights.get(s["key"], 0.0) + weight(s)
-            counts[s["key"]] += 1
-    if not weights or max(weights.values()) <= 0:
-        return None
-    first = {s["key"]: s["sample"] for s in sorted(samples, key=lambda s: -s["sample"])}
-    return min(weights, key=lambda k: (-weights[k], -counts[k], first[k]))
+def vote(samples: list[Sample], weight: Callable[[Sample], float | None] | None = None) -> str | None:
+    """The product's vote over one item's samples: ``cot_sc.majority`` without ``weight``, else ``cot_sc.weighted``
+    with each sample's weight as its score (None counts 0.5, as a verifier's missing verdict does)."""
+    from apprentice.graphs.cot_sc import majority, weighted
+
+    ordered = sorted(samples, key=lambda s: s["sample"])
+    keys = [s["key"] for s in ordered]
+    return majority(keys)[0] if weight is None else weighted(keys, [weight(s) for s in ordered])[0]
 
 
 def argmax(samples: list[Sample], field: str, rank: Callable[[Sample], Any] | None = None) -> str | None:
@@ -191,8 +188,8 @@ def report(samples: list[Sample]) -> None:
     # a score chooses only where it scored every sample (AUCs below use whatever was scored)
     choosing = [f for f in fields if all(f in s for s in samples if s["trajectory"] is not None)]
     choosers: dict[str, Callable[[list[Sample]], str | None]] = {
-        "plain majority": lambda v: vote(v, lambda s: 1.0),
-        "rules-weighted vote (the product's)": lambda v: vote(v, _rules),
+        "plain majority": vote,
+        "rules-weighted vote (the product's)": lambda v: vote(v, lambda s: s["rules"]),
     }
     for f in choosing:
         choosers[f"argmax {f}"] = lambda v, f=f: argmax(v, f)
