@@ -11,6 +11,7 @@ from apprentice.backends import ScriptedChatModel
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.tasks import get_task
+from apprentice.tasks.answers import counted_noun
 from apprentice.traces import Step, open_store
 
 
@@ -148,6 +149,39 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     # a chat question (no task): the answer is the final answer's text, and the work must still reach it
     chat = rules_check(None, "q", "Final Answer: 5", observed)
     assert chat.ok is False and chat.reason.startswith("answer 5 is none of the calculator's results")
+
+
+def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
+    task, _ = arith_item()
+    divided = [Step(idx=0, kind="action", tool="calculator", tool_input="9 / 20"),
+               Step(idx=1, kind="observation", tool="calculator", observation="0.45")]
+    cookies = "A bakery sells 9 boxes of cookies. Each box has 20 cookies. How many cookies did it sell?"
+    verdict = rules_check(task, cookies, "Final Answer: 0.45", divided)
+    assert verdict.ok is False and verdict.score == 0.0
+    assert verdict.reason == "implausible answer: 0.45 is not a whole number, but the question asks how many cookies"
+    hours = "Ann works 9 hours over 20 days. How many hours does she work a day?"
+    assert rules_check(task, hours, "Final Answer: 0.45", divided).ok is True  # a measure may be a fraction
+    assert rules_check(task, "Ann has 9 pies for 20 friends. What share does each get?", "Final Answer: 0.45",
+                       divided).ok is True  # no "how many": no count rule
+    whole = [Step(idx=0, kind="action", tool="calculator", tool_input="9 * 20"),
+             Step(idx=1, kind="observation", tool="calculator", observation="180")]
+    assert rules_check(task, cookies, "Final Answer: 180", whole).ok is True
+
+
+@pytest.mark.parametrize(("question", "counted"), [
+    ("How many cookies did it sell?", "cookies"),
+    ("Tom has 5. How many more of the red apples does he have than Ann?", "red apples"),
+    ("How many pieces of candy are left?", "pieces"),
+    ("How many did he buy?", "things"),
+    ("How many children got off the bus?", "children"),
+    ("How many hours did he work?", None),
+    ("How many square feet is the room?", None),
+    ("How many times as many books does she have?", None),
+    ("How many dollars are left?", None),
+    ("How much money is left?", None),
+])
+def test_counted_noun_reads_the_last_how_many(question, counted):
+    assert counted_noun(question) == counted
     # ... and its calculator work, when it has some, should use the question's numbers (softly)
     work = [Step(idx=0, kind="action", tool="calculator", tool_input="9 / 20"),
             Step(idx=1, kind="observation", tool="calculator", observation="0.45")]

@@ -2,7 +2,8 @@
 
 ``game24``: the Game of 24 rules (the four numbers, once each, exactly 24). Every other task: the
 draft must give an answer the task can extract, the task must find it plausible (a numeric word
-problem's answer is not negative and has at most two decimals), and every ``expression = number``
+problem's answer is not negative, has at most two decimals and is whole when the question asks how
+many of something countable), and every ``expression = number``
 claim in it must be right (evaluated exactly by the calculator). A draft that comes with tool work
 (a ReAct run's steps) must also answer with a number the calculator returned: an answer the work
 does not reach was copied or guessed. A numeric word problem's tool work should also use every number
@@ -138,7 +139,7 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if errors:
         return CheckResult(False, 0.0, "rules", f"wrong arithmetic: {'; '.join(errors)}",
                            "These calculations are wrong: " + "; ".join(errors))
-    implausible = task.implausible(answer) if hasattr(task, "implausible") else None
+    implausible = task.implausible(answer, question) if hasattr(task, "implausible") else None
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")

@@ -313,6 +313,41 @@ def check_label(gold: str | None, prediction: str | None, synonyms: Mapping[str,
     return Verdict(False, 0.0, "label", f"expected {expected}, got {got}")
 
 
+#: Things "how many" can ask for in fractions: units of time, length, weight, volume, money, and ratios.
+_MEASURES = frozenset("""
+    second seconds minute minutes hour hours day days week weeks month months year years decade decades
+    mile miles kilometer kilometers km meter meters metre metres centimeter centimeters cm foot feet inch inches
+    yard yards acre acres square cubic pound pounds lb lbs ounce ounces oz kilogram kilograms kg gram grams ton
+    tons liter liters litre litres ml milliliter milliliters gallon gallons quart quarts pint pints cup cups
+    tablespoon tablespoons teaspoon teaspoons dollar dollars cent cents euro euros percent times degree degrees
+    calorie calories lap laps serving servings portion portions
+""".split())
+#: Words before the counted thing ("how many more of the red apples") and words that end it ("... did").
+_LEADING = frozenset("more fewer less total other extra new different of the his her their its in".split())
+_VERBS = frozenset("did does do is are was were will would can could should has have had must might than".split())
+_PLURALS = frozenset("people children men women mice geese fish sheep deer teeth feet".split())
+
+
+def counted_noun(question: str | None) -> str | None:
+    """What the last "how many" of ``question`` counts when it comes in whole ones ("red apples"), or
+    None: no "how many", or a measure that may be a fraction ("how many hours", "how many times").
+    A "how many" with no noun after it ("how many did he buy") counts whole things too."""
+    matches = list(re.finditer(r"\bhow\s+many\b((?:\s+[A-Za-z'-]+){0,5})", question or "", re.IGNORECASE))
+    if not matches:
+        return None
+    words: list[str] = []
+    for word in (w.lower().strip("'") for w in matches[-1].group(1).split()):
+        if word in _MEASURES:
+            return None
+        if word in _VERBS:
+            break
+        if words or word not in _LEADING:
+            words.append(word)
+            if word in _PLURALS or (word.endswith("s") and not word.endswith("ss")) or len(words) == 3:
+                break  # the counted noun ends the phrase ("bottle caps", "pieces" of candy)
+    return " ".join(words) or "things"
+
+
 # ---------------------------------------------------------------------------- task kinds
 
 NUMERIC_POOL = [  # (question, worked solution)
@@ -342,13 +377,15 @@ class NumericTask(Task):
         """Canonical number text ("84" for "84.0" or "$84")."""
         return normalize_number(answer)
 
-    def implausible(self, answer: str | None) -> str | None:
+    def implausible(self, answer: str | None, question: str | None = None) -> str | None:
         """The numeric tasks here are word problems about counts and amounts.
 
         A negative number, or one with more than two decimal places (``1.0753...``, from dividing the
-        wrong pair), is not such a quantity. No gold answer in SVAMP or the arith levels breaks this
-        rule; 3 of GSM8K's 7,473 train answers are negative. A task whose answers can be any number
-        overrides this.
+        wrong pair), is not such a quantity; nor is a fraction when ``question`` asks how many of
+        something that comes in whole ones (``0.45`` for "how many cookies": a division the wrong way
+        round). Measures (hours, miles, dollars, cups, times...) may be fractions. No gold answer in
+        SVAMP, GSM8K train or the arith levels breaks these rules but 3 of GSM8K's 7,473 train answers,
+        which are negative. A task whose answers can be any number overrides this.
         """
         value = parse_number(answer)
         if value is None:
@@ -357,6 +394,9 @@ class NumericTask(Task):
             return f"{answer} is negative, not a count or an amount"
         if (value * 100).denominator != 1:
             return f"{answer} has more than two decimal places, not a count or an amount"
+        counted = counted_noun(question) if question and value.denominator != 1 else None
+        if counted:
+            return f"{answer} is not a whole number, but the question asks how many {counted}"
         return None
 
     def check(self, item: Item, prediction: str | None) -> Verdict:

@@ -155,8 +155,9 @@ class Task(ABC):
         """Extract the answer from free model ``text`` and check it: ``check(item, extract(text))``."""
         return self.check(item, self.extract(text))
 
-    def implausible(self, answer: str | None) -> str | None:
-        """Why ``answer`` cannot be right for any question of this task, or None (no such rule here).
+    def implausible(self, answer: str | None, question: str | None = None) -> str | None:
+        """Why ``answer`` cannot be right for any question of this task (or for ``question``, when
+        given), or None (no such rule here).
 
         A verifier uses it without knowing the gold answer.
         """
