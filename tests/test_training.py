@@ -262,6 +262,38 @@ def test_dpo_step_on_pairs(dataset, apprentice_home):
     assert rpo.metrics["train_loss"] > 0.6931 + 0.05 and rpo.training_args["sft_weight"] == 1.0
 
 
+def test_an_exported_adapter_imports_back_with_its_provenance_and_a_rebuilt_gguf(dataset, apprentice_home,
+                                                                                tmp_path, capsys):
+    """Export on one machine, import on another: the registry folder is the unit that travels."""
+    from apprentice.cli import main as cli_main
+    from apprentice.models import load_chat_model
+    from apprentice.training.registry import export_adapter, get_adapter
+    from apprentice.training.sft import SFTArgs, main
+
+    trained = main(SFTArgs(data=dataset, name="travel", max_steps=1, batch_size=2, max_length=384, export_gguf=False))
+    out = export_adapter("travel", tmp_path / "exported")
+    assert (out / "adapter_model.safetensors").is_file() and not (out / "model.gguf").exists()
+    for name in ("tokenizer.json", "tokenizer_config.json"):  # a slim copy: the base's tokenizer serves
+        (out / name).unlink()
+    assert cli_main(["adapters", "import", str(out), "--as", "travelled"]) == 0
+    assert "imported" in capsys.readouterr().out
+    record = get_adapter("travelled")
+    assert (record.base, record.kind, record.fingerprint, record.training_args, record.created_at) == (
+        trained.base, trained.kind, trained.fingerprint, trained.training_args, trained.created_at)
+    assert record.gguf == "model.gguf" and (record.path / "tokenizer.json").is_file()
+    _assert_gguf_is_the_merged_model(record)
+    reply = load_chat_model("adapter:travelled", max_tokens=12).invoke([HumanMessage("What is 6 times 8?")])
+    assert reply.content.strip()
+
+    assert cli_main(["adapters", "import", str(out), "--as", "travelled"]) == 2  # never replaces an entry
+    assert "already exists" in capsys.readouterr().err
+    (out / "adapter_model.safetensors").rename(out / "adapter_model.bin")
+    assert cli_main(["adapters", "import", str(out), "--as", "other"]) == 2
+    assert "adapter_model.safetensors missing" in capsys.readouterr().err
+    assert cli_main(["adapters", "import", str(tmp_path / "nowhere")]) == 2
+    assert "no adapter folder" in capsys.readouterr().err
+
+
 def test_corrupt_and_mismatched_adapters_are_clear_errors(apprentice_home):
     from apprentice.cli import main as cli_main
     from apprentice.models import load_chat_model
@@ -303,6 +335,13 @@ def test_mismatched_adapter_is_refused(apprentice_home, tmp_path):
               str(adapter / "adapter_model.safetensors"))
     with pytest.raises(ModelSpecError, match="does not fit"):
         load_hf(resolve_base("local").folder, adapter)
+    from apprentice.training.registry import adapters_root, import_adapter
+
+    (adapter / "apprentice.json").write_text(json.dumps({"name": "bad", "base": "local", "kind": "sft",
+                                                         "created_at": 0}))
+    with pytest.raises(ModelSpecError, match="does not fit base local"):
+        import_adapter(adapter)
+    assert not any(adapters_root().glob("*bad*"))  # nothing half-imported is left behind
 
 
 def test_the_card_histogram_is_in_proportion():

@@ -1,4 +1,4 @@
-"""`apprentice adapters list | show NAME | export NAME [--merge] | delete NAME`."""
+"""`apprentice adapters list | show NAME | export NAME [--merge] | import DIR [--as NAME] | delete NAME`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,13 @@ def _cmd_adapters(args: argparse.Namespace) -> int:
                   f"{'gguf' if r.gguf else 'peft'}")
         return 0
     if not args.name:
-        raise ApprenticeError(f"adapters {args.action} needs an adapter name")
+        wanted = "an exported adapter's folder" if args.action == "import" else "an adapter name"
+        raise ApprenticeError(f"adapters {args.action} needs {wanted}")
+    if args.action == "import":
+        record = registry.import_adapter(Path(args.name), args.as_name)
+        print(f"imported {args.name} as adapter {record.name} (base {record.base}"
+              + (", merged GGUF rebuilt)" if record.gguf else ")"))
+        return 0
     if args.action == "show":
         record = registry.get_adapter(args.name)
         print(json.dumps(record.to_dict(), indent=2, default=str))
@@ -46,8 +52,9 @@ def _cmd_adapters(args: argparse.Namespace) -> int:
 @command("adapters")
 def _adapters_parser(sub) -> None:
     p = sub.add_parser("adapters", help="the registry of trained students")
-    p.add_argument("action", choices=["list", "show", "export", "delete"])
-    p.add_argument("name", nargs="?")
+    p.add_argument("action", choices=["list", "show", "export", "import", "delete"])
+    p.add_argument("name", nargs="?", help="the adapter's name; import: the exported folder")
+    p.add_argument("--as", dest="as_name", help="import: register under this name (default: its own)")
     p.add_argument("--out", help="export: target folder")
     p.add_argument("--merge", action="store_true", help="export a standalone merged model (safetensors)")
     p.add_argument("--json", action="store_true")

@@ -22,8 +22,8 @@ from apprentice.errors import ApprenticeError, ModelSpecError
 
 __all__ = [
     "AdapterRecord", "adapters_root", "validate_name", "register_adapter", "list_adapters",
-    "get_adapter", "delete_adapter", "load_adapter_model", "export_adapter", "dataset_fingerprint",
-    "merged_model",
+    "get_adapter", "delete_adapter", "load_adapter_model", "export_adapter", "import_adapter",
+    "dataset_fingerprint", "merged_model",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -196,14 +196,62 @@ def load_adapter_model(name: str, *, spec: str, **kwargs: Any):
 
 
 def export_adapter(name: str, out: Path, *, merge: bool = False) -> Path:
-    """Copy the adapter to ``out``, or with ``merge`` write a standalone merged safetensors model."""
+    """Copy the adapter to ``out`` (what :func:`import_adapter` reads back on another machine, less the
+    merged GGUF, which it rebuilds from the base), or with ``merge`` write a standalone merged
+    safetensors model."""
     record = get_adapter(name)
     if out.exists() and any(out.iterdir()):
         raise ApprenticeError(f"export target {out} exists and is not empty")
     if not merge:
-        shutil.copytree(record.path, out, dirs_exist_ok=True)
+        shutil.copytree(record.path, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_GGUF))
         return out
     model, tokenizer = merged_model(record.base, record.path)
     model.save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
     return out
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+
+
+def import_adapter(source: Path, name: str | None = None, *, export_gguf: bool = True) -> AdapterRecord:
+    """Register the adapter folder ``source`` (an ``export`` or a registry entry copied from elsewhere) as
+    ``name`` (default: the name it was trained under), keeping its provenance. The tokenizer comes from
+    the base when the folder has none; the merged GGUF is rebuilt when the base is a GGUF, which also
+    checks that the adapter fits the base. An existing entry is never replaced."""
+    source = Path(source)
+    if not source.is_dir():
+        raise ApprenticeError(f"no adapter folder at {source}")
+    missing = [f for f in (_META, "adapter_config.json", "adapter_model.safetensors") if not (source / f).is_file()]
+    if missing:
+        raise ModelSpecError(f"{source} is not an exported adapter: {', '.join(missing)} missing")
+    try:
+        data = json.loads((source / _META).read_text(encoding="utf-8"))
+        data.pop("path", None)
+        data["name"] = validate_name(name or data.get("name", ""))
+        record = AdapterRecord(path=adapters_root() / data["name"], **data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelSpecError(f"{source / _META} is not a readable adapter record: {exc}") from exc
+    if record.path.exists():
+        raise ApprenticeError(f"adapter {record.name!r} already exists; delete it or import under another name")
+    tmp = record.path.with_name(f".{record.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(_GGUF))
+    try:
+        if not all((tmp / f).is_file() for f in _TOKENIZER_FILES):
+            from transformers import AutoTokenizer
+
+            from apprentice.training.base_model import resolve_base
+
+            AutoTokenizer.from_pretrained(str(resolve_base(record.base).folder)).save_pretrained(str(tmp))
+        record.gguf = None
+        if export_gguf:
+            try:
+                record.gguf = _export_gguf(tmp, record)
+            except (OSError, ValueError, RuntimeError, KeyError) as exc:
+                raise ModelSpecError(f"adapter {source} does not fit base {record.base}: {exc}") from exc
+        _write_meta(tmp, record)
+        tmp.rename(record.path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return record
