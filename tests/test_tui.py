@@ -11,6 +11,7 @@ from langchain_core.messages import HumanMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.errors import ModelUnavailableError
 from apprentice.traces import Step, open_store
+from apprentice.tui.agent import TokenRelay
 from apprentice.tui.app import ChatApp
 from apprentice.tui.screens import (
     ConfirmScreen,
@@ -103,6 +104,30 @@ async def test_conversation_streams_steps_and_answer(apprentice_home):
         sessions = SessionStore().list()
         assert [s.title for s in sessions] == ["What is 2+3?"]
         assert sessions[0].model == "scripted" and sessions[0].strategy == "react"
+
+
+async def test_model_calls_side_by_side_stream_apart(apprentice_home):
+    """react-sc's samples call the model at once; each call's tokens keep to their own paragraph (they
+    used to run together in one line), and an ended call makes way for the next one to begin."""
+    app = ChatApp(ScriptedChatModel(script=TOOL_TURN))
+    async with app.run_test(size=(110, 36)) as pilot:
+        block = await ask(pilot, "What is 2+3?")
+        relay = TokenRelay()
+        relay.listener = block.listener()
+        relay.on_chat_model_start({}, [], run_id="a")
+        relay.on_chat_model_start({}, [], run_id="b")
+        for call, token in [("a", " Thought: 9 boxes"), ("b", " Thought: each box"), ("a", " of 20."),
+                            ("b", " so I divide.")]:
+            relay.on_llm_new_token(token, run_id=call)
+        block._flush()
+        live = block.query_one(".live")
+        assert str(live.content) == "Thought: 9 boxes of 20.\n\nThought: each box so I divide."
+        relay.on_llm_end(None, run_id="a")
+        relay.on_chat_model_start({}, [], run_id="c")
+        relay.on_llm_new_token("Action: calculator", run_id="c")
+        block._flush()
+        assert str(live.content) == "Thought: each box so I divide.\n\nAction: calculator"
+        assert "".join(block.tokens) == "Action: calculator"  # the call that streamed last
 
 
 async def test_escape_cancels_and_the_app_stays_usable(apprentice_home):

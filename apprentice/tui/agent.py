@@ -24,32 +24,42 @@ class TurnCancelled(KeyboardInterrupt):
 
 @dataclass
 class TurnListener:
-    """Where one turn's live events go (called on the worker thread)."""
+    """Where one turn's live events go (called on the worker thread). ``call`` names the model call
+    (LangChain's run id): strategies that sample side by side (cot-sc, react-sc) have several calls
+    streaming at once, and their tokens must not run together."""
 
-    on_token: Callable[[str], None]
-    on_call: Callable[[], None]
+    on_token: Callable[[str, Any], None]
+    on_call: Callable[[Any], None]
     cancel: threading.Event
+    on_done: Callable[[Any], None] = lambda call: None
 
 
 class TokenRelay(BaseCallbackHandler):
-    """A LangChain callback on the model: forwards each new token to the current turn's listener,
-    and stops generation mid-call when that turn is cancelled."""
+    """A LangChain callback on the model: forwards each model call's start, tokens and end to the
+    current turn's listener, and stops generation mid-call when that turn is cancelled."""
 
     def __init__(self) -> None:
         self.listener: TurnListener | None = None
 
-    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any = None, **kwargs: Any) -> None:
         if self.listener is not None:
-            self.listener.on_call()
+            self.listener.on_call(run_id)
 
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str, *, run_id: Any = None, **kwargs: Any) -> None:
         listener = self.listener
         if listener is None:
             return
         if listener.cancel.is_set():
             raise TurnCancelled()
         if token:
-            listener.on_token(token)
+            listener.on_token(token, run_id)
+
+    def on_llm_end(self, response: Any, *, run_id: Any = None, **kwargs: Any) -> None:
+        if self.listener is not None:
+            self.listener.on_done(run_id)
+
+    def on_llm_error(self, error: BaseException, *, run_id: Any = None, **kwargs: Any) -> None:
+        self.on_llm_end(None, run_id=run_id)
 
 
 def strategy_names() -> list[str]:

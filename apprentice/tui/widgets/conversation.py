@@ -21,6 +21,7 @@ from apprentice.tui.widgets.search_tree import SearchTree
 __all__ = ["Conversation", "QuestionBlock", "AnswerBlock", "StepBlock"]
 
 _OPEN_KINDS = ("vote", "verify")
+_END = object()  # a model call's end, in the token buffer
 #: How often the live token stream is repainted while an answer streams.
 FLUSH_HZ = 30
 
@@ -63,11 +64,15 @@ class AnswerBlock(Vertical):
         super().__init__(classes="answer")
         self.cancel_event = threading.Event()
         self.answer_text: str | None = None
-        self.tokens: list[str] = []
+        self.tokens: list[str] = []  # the tokens of the model call that streamed last
         self.running = False
-        # tokens cross from the worker through this buffer (None marks a new model call); a
-        # UI timer drains it, so generation never waits for a repaint
-        self._pending: list[str | None] = []
+        # the live model calls' tokens by call, in the order they began; a call that has ended stays
+        # shown until another begins, so several samples streaming side by side each keep their text
+        self._streams: dict[Any, list[str]] = {}
+        self._ended: set[Any] = set()
+        # events cross from the worker through this buffer, (call, token) with None for a new call and
+        # _END for its end; a UI timer drains it, so generation never waits for a repaint
+        self._pending: list[tuple[Any, Any]] = []
         self._pending_lock = threading.Lock()
         self._flusher = None
 
@@ -93,10 +98,15 @@ class AnswerBlock(Vertical):
         # quitting (or leaving the thread) mid-answer stops the worker at its next token
         self.cancel_event.set()
 
+    def listener(self) -> TurnListener:
+        """Where this turn's model calls stream to: the buffer the UI timer drains."""
+        return TurnListener(on_token=lambda token, call: self._buffer(call, token),
+                            on_call=lambda call: self._buffer(call, None),
+                            on_done=lambda call: self._buffer(call, _END), cancel=self.cancel_event)
+
     @work(thread=True, group="answer", exit_on_error=False)
     def _run(self, agent: ChatAgent, question: str, thread_id: str) -> None:
-        listener = TurnListener(on_token=self._buffer, on_call=lambda: self._buffer(None),
-                                cancel=self.cancel_event)
+        listener = self.listener()
         try:
             result = agent.ask(question, thread_id=thread_id, listener=listener,
                                sink=lambda step: self._ui(self._add_step, step))
@@ -115,10 +125,10 @@ class AnswerBlock(Vertical):
         except Exception:
             self.cancel_event.set()
 
-    def _buffer(self, token: str | None) -> None:
-        """Worker side: queue a token (or a new-call marker) for the next UI flush."""
+    def _buffer(self, call: Any, token: Any) -> None:
+        """Worker side: queue a call's token (or its start or end marker) for the next UI flush."""
         with self._pending_lock:
-            self._pending.append(token)
+            self._pending.append((call, token))
 
     def _flush(self) -> None:
         """UI side: show what the worker streamed since the last flush."""
@@ -127,13 +137,20 @@ class AnswerBlock(Vertical):
         if items:
             self._apply_tokens(items)
 
-    def _apply_tokens(self, items: list[str | None]) -> None:
-        for item in items:
-            if item is None:
-                self.tokens = []
+    def _apply_tokens(self, items: list[tuple[Any, Any]]) -> None:
+        for call, item in items:
+            if item is None:  # a new call: the ended ones make way for it
+                for ended in self._ended:
+                    self._streams.pop(ended, None)
+                self._ended.clear()
+                self._streams[call] = []
+            elif item is _END:
+                self._ended.add(call)
             else:
+                self.tokens = self._streams.setdefault(call, [])
                 self.tokens.append(item)
-        self.query_one(".live", Static).update(Content("".join(self.tokens) or "…"))
+        texts = ["".join(tokens).strip() for tokens in self._streams.values()]
+        self.query_one(".live", Static).update(Content("\n\n".join(t for t in texts if t) or "…"))
         self._scroll()
 
     def _add_step(self, step: Any) -> None:
