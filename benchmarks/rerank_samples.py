@@ -2,7 +2,7 @@
 
     python benchmarks/rerank_samples.py REACT_SC_REPORT_DIR --home APPRENTICE_HOME --out SAMPLES.jsonl \
         [--implicit DPO_ADAPTER] [--reward-pairs PAIRS.jsonl --reward-steps 90]
-    python benchmarks/rerank_samples.py --from SAMPLES.jsonl
+    python benchmarks/rerank_samples.py --from SAMPLES.jsonl [--recheck TASK]
 
 Reads every sampled ReAct run of a ``react-sc --verifier rules`` eval (each step carries its sample index)
 and rebuilds each sample's trajectory in the student's chat format. Scores, each optional:
@@ -18,7 +18,9 @@ Prints, for each way of choosing among an item's samples, its accuracy over the 
 rules-weighted vote the product runs, the argmax of a score, the vote weighted by rules score x sigmoid(score))
 and McNemar's p against the rules-weighted vote; then each score's AUC (does a right sample score above a
 wrong one), over all samples and over those the rules accept. ``--out`` keeps the scored samples (trajectories
-and scores, no question text) so ``--from`` can print the table again without a model.
+and scores, no question text) so ``--from`` can print the table again without a model; ``--recheck TASK``
+adds the vote as the rules verifier would weigh it now, the task's plausibility rule applied again to each
+stored answer with its question (read from the task's data).
 """
 
 from __future__ import annotations
@@ -158,12 +160,17 @@ def _sigmoid(x: float) -> float:
 
 def vote(samples: list[Sample], weight: Callable[[Sample], float | None] | None = None) -> str | None:
     """The product's vote over one item's samples: ``cot_sc.majority`` without ``weight``, else ``cot_sc.weighted``
-    with each sample's weight as its score (None counts 0.5, as a verifier's missing verdict does)."""
+    with each sample's weight as its score (None counts 0.5, as a verifier's missing verdict does), falling back
+    on the plain winner where no sample has any weight (as ``cot_sc.vote`` does)."""
     from apprentice.graphs.cot_sc import majority, weighted
 
     ordered = sorted(samples, key=lambda s: s["sample"])
     keys = [s["key"] for s in ordered]
-    return majority(keys)[0] if weight is None else weighted(keys, [weight(s) for s in ordered])[0]
+    plain = majority(keys)[0]
+    if weight is None:
+        return plain
+    chosen = weighted(keys, [weight(s) for s in ordered])[0]
+    return plain if chosen is None else chosen  # as cot_sc.vote: no weight anywhere, the plain winner
 
 
 def argmax(samples: list[Sample], field: str, rank: Callable[[Sample], Any] | None = None) -> str | None:
@@ -180,6 +187,19 @@ def auc(samples: list[Sample], field: str) -> tuple[float, int, int] | None:
     return wins / (len(right) * len(wrong)), len(right), len(wrong)
 
 
+def recheck(samples: list[Sample], task_name: str) -> None:
+    """Each sample's ``rules_now``: its stored verdict, or 0 where the task's plausibility rule as it is now
+    rejects its answer to its question (the rule is the first thing the rules verifier checks after the
+    arithmetic, so a stored acceptance it now rejects is a rejection)."""
+    from apprentice.tasks import get_task
+
+    task = get_task(task_name)
+    questions = {item.id: item.question for split in ("train", "test") for item in task.load(split=split)}
+    for s in samples:
+        rejected = s["key"] is not None and task.implausible(s["key"], questions[s["item"]])
+        s["rules_now"] = 0.0 if rejected else s["rules"]
+
+
 def report(samples: list[Sample]) -> None:
     items: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
@@ -191,6 +211,8 @@ def report(samples: list[Sample]) -> None:
         "plain majority": vote,
         "rules-weighted vote (the product's)": lambda v: vote(v, lambda s: s["rules"]),
     }
+    if all("rules_now" in s for s in samples):
+        choosers["rules-weighted vote, today's plausibility rule"] = lambda v: vote(v, lambda s: s["rules_now"])
     for f in choosing:
         choosers[f"argmax {f}"] = lambda v, f=f: argmax(v, f)
         choosers[f"argmax (rules, {f})"] = lambda v, f=f: argmax(v, f, lambda s: (_rules(s), s[f]))
@@ -228,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="only the report's first N items (a smoke test)")
     parser.add_argument("--out", type=Path, help="write the scored samples here (JSONL)")
     parser.add_argument("--from", dest="source", type=Path, help="print the table of samples scored earlier")
+    parser.add_argument("--recheck", metavar="TASK", help="with --from: apply TASK's plausibility rule as it is now "
+                        "(the answer read with its question) over the stored verdicts, as one more choice")
     args = parser.parse_args(argv)
     if args.home:
         os.environ["APPRENTICE_HOME"] = args.home
@@ -246,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
             del s["question"], s["answer_format"]
     else:
         parser.error("give a react-sc report folder or --from SAMPLES.jsonl")
+    if args.recheck:
+        recheck(samples, args.recheck)
     if args.out:
         args.out.write_text("".join(json.dumps(s) + "\n" for s in samples))
     report(samples)

@@ -11,6 +11,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import item_flips  # noqa: E402
+import rerank_samples  # noqa: E402
 
 RESULTS = BENCHMARKS / "results" / "distill_calc"
 
@@ -36,3 +37,21 @@ def test_item_flips_refuses_what_is_not_an_eval_report(tmp_path):
     (tmp_path / "report.json").write_text('{"rows": []}')
     with pytest.raises(SystemExit, match="is not an eval report"):
         item_flips.main([str(tmp_path), str(tmp_path)])
+
+
+def test_the_count_rule_recheck_reproduces_the_notes(capsys):
+    """NOTES, 'A whole number for a count': on one-r3-dpo's 1000 committed SVAMP samples the vote weighted by
+    today's rules (a fraction of a count rejected) is right on 88 items, the stored verdicts' vote on 86."""
+    samples = RESULTS / "one_round" / "rerank" / "samples-one-r3-dpo-svamp.jsonl"
+    assert rerank_samples.main(["--from", str(samples), "--recheck", "svamp"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("rules-weighted vote (the product's)") and "43.0%" in line for line in lines)
+    assert any(line.startswith("rules-weighted vote, today's plausibility rule") and "44.0%  2 up / 0 down" in line
+               for line in lines)
+
+
+def test_the_product_vote_falls_back_on_the_plain_winner_without_weight():
+    samples = [{"sample": i, "key": k, "rules": 0.0} for i, k in enumerate(["3", "4", "4"])]
+    assert rerank_samples.vote(samples, lambda s: s["rules"]) == "4"
+    assert rerank_samples.vote([{**s, "rules": float(s["key"] == "3")} for s in samples],
+                               lambda s: s["rules"]) == "3"
