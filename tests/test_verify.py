@@ -149,6 +149,14 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     # a chat question (no task): the answer is the final answer's text, and the work must still reach it
     chat = rules_check(None, "q", "Final Answer: 5", observed)
     assert chat.ok is False and chat.reason.startswith("answer 5 is none of the calculator's results")
+    # ... and its calculator work, when it has some, should use the question's numbers (softly)
+    work = [Step(idx=0, kind="action", tool="calculator", tool_input="9 * 20"),
+            Step(idx=1, kind="observation", tool="calculator", observation="180")]
+    question = "Each of 20 houses gets 9 letters and 3 flyers. How many letters in all?"
+    dropped = rules_check(None, question, "Final Answer: 180", work)
+    assert (dropped.ok, dropped.score, dropped.reason) == (False, 0.5, "the work never uses 3 from the question")
+    assert rules_check(None, "What is 9 * 20?", "Final Answer: 180", work).ok is True
+    assert rules_check(None, question, "Final Answer: 0.45").ok is True  # no tool work: nothing to hold it to
 
 
 def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
@@ -166,6 +174,10 @@ def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
     whole = [Step(idx=0, kind="action", tool="calculator", tool_input="9 * 20"),
              Step(idx=1, kind="observation", tool="calculator", observation="180")]
     assert rules_check(task, cookies, "Final Answer: 180", whole).ok is True
+    # a chat question (no task) with calculator work: a count is still whole, a negative is allowed
+    assert rules_check(None, cookies, "Final Answer: 0.45", divided).reason.startswith("implausible answer: 0.45 is")
+    assert rules_check(None, cookies, "Final Answer: 180", whole).ok is True
+    assert rules_check(None, "What is 9 over 20?", "Final Answer: 0.45", divided).ok is True
 
 
 @pytest.mark.parametrize(("question", "counted"), [
@@ -182,14 +194,6 @@ def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
 ])
 def test_counted_noun_reads_the_last_how_many(question, counted):
     assert counted_noun(question) == counted
-    # ... and its calculator work, when it has some, should use the question's numbers (softly)
-    work = [Step(idx=0, kind="action", tool="calculator", tool_input="9 / 20"),
-            Step(idx=1, kind="observation", tool="calculator", observation="0.45")]
-    question = "Each of 20 houses gets 9 letters and 3 flyers. How many letters in all?"
-    dropped = rules_check(None, question, "Final Answer: 0.45", work)
-    assert (dropped.ok, dropped.score, dropped.reason) == (False, 0.5, "the work never uses 3 from the question")
-    assert rules_check(None, "What is 9 / 20?", "Final Answer: 0.45", work).ok is True
-    assert rules_check(None, question, "Final Answer: 180").ok is True  # no tool work: nothing to hold it to
 
 
 def test_react_draft_rejected_by_its_work_is_resampled():

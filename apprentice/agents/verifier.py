@@ -10,7 +10,8 @@ does not reach was copied or guessed. A numeric word problem's tool work should 
 the question gives; a draft that leaves one out (a dropped step) fails softly: score 0.5, below a hard
 failure's 0.0, so a loop that must fall back on a rejected draft prefers it. The rule is soft because
 some questions give a number the solution does not need. A chat question (no task) whose draft comes
-with calculator work is held to the same soft rule: the work shows it is a numeric problem.
+with calculator work is held to the same soft rule and to whole numbers for a count: the work shows it
+is a numeric problem.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.answers import NumericTask, answer_segments, numbers_match, parse_number
+from apprentice.tasks.answers import (
+    NumericTask,
+    answer_segments,
+    fraction_of_a_count,
+    numbers_match,
+    parse_number,
+)
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
@@ -139,11 +146,14 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if errors:
         return CheckResult(False, 0.0, "rules", f"wrong arithmetic: {'; '.join(errors)}",
                            "These calculations are wrong: " + "; ".join(errors))
-    implausible = task.implausible(answer, question) if hasattr(task, "implausible") else None
+    steps = list(steps or ())
+    if hasattr(task, "implausible"):
+        implausible = task.implausible(answer, question)
+    else:  # a chat question with calculator work is a numeric problem: a count is still whole
+        implausible = fraction_of_a_count(answer, question) if calculator_results(steps) else None
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")
-    steps = list(steps or ())
     unreached = unreached_answer(parse_number(answer), steps)
     if unreached:
         return CheckResult(False, 0.0, "rules", unreached, f"The work does not reach the answer: {unreached}.")

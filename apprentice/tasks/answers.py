@@ -35,9 +35,11 @@ __all__ = [
     "check_label",
     "check_numeric",
     "check_text",
+    "counted_noun",
     "extract_label",
     "extract_number",
     "extract_text",
+    "fraction_of_a_count",
     "f1_score",
     "format_number",
     "normalize_number",
@@ -348,6 +350,14 @@ def counted_noun(question: str | None) -> str | None:
     return " ".join(words) or "things"
 
 
+def fraction_of_a_count(answer: str | None, question: str | None) -> str | None:
+    """Why ``answer`` cannot answer ``question``: it is a fraction and the question asks how many of
+    something that comes whole (see :func:`counted_noun`); None otherwise."""
+    value = parse_number(answer) if question else None
+    counted = counted_noun(question) if value is not None and value.denominator != 1 else None
+    return f"{answer} is not a whole number, but the question asks how many {counted}" if counted else None
+
+
 # ---------------------------------------------------------------------------- task kinds
 
 NUMERIC_POOL = [  # (question, worked solution)
@@ -394,10 +404,7 @@ class NumericTask(Task):
             return f"{answer} is negative, not a count or an amount"
         if (value * 100).denominator != 1:
             return f"{answer} has more than two decimal places, not a count or an amount"
-        counted = counted_noun(question) if question and value.denominator != 1 else None
-        if counted:
-            return f"{answer} is not a whole number, but the question asks how many {counted}"
-        return None
+        return fraction_of_a_count(answer, question)
 
     def check(self, item: Item, prediction: str | None) -> Verdict:
         """Numeric equality with the gold answer."""
