@@ -312,6 +312,14 @@ def test_verify_steps_read_as_their_verdict():
     assert step_title(verify(None, None, "unreadable verdict")) == "? verify: unreadable verdict"
 
 
+def test_an_error_step_says_error_once():
+    from apprentice.graphs.react import REPEATED_STEP
+
+    step = Step(idx=0, kind="error", observation=REPEATED_STEP)
+    assert step_title(step) == "! error: the same step again; answering with what is known."
+    assert step_body(step) == REPEATED_STEP  # what the model read, unchanged when opened
+
+
 def test_steps_of_sampled_runs_say_which_sample_wrote_them():
     """react-sc's five runs record side by side; each step's title names its run (data ``sample``, 0-based)."""
     action = Step(idx=3, kind="action", tool="calculator", tool_input="9 * 20", data={"sample": 2})

@@ -68,7 +68,10 @@ def step_title(step: Any) -> str:
     if step.kind == "verify":
         verdict = _verdict(step)
         icon = "?" if verdict is None else "✓" if verdict else "✗"
-    return f"{icon} {label}: {_one_line(step_body(step))}"
+    body = step_body(step)
+    if step.kind == "error" and body[:6].lower() == "error:":  # the model reads "Error: ..."; the title says it once
+        body = body[6:].lstrip()
+    return f"{icon} {label}: {_one_line(body)}"
 
 
 def vote_lines(step: Any) -> list[str]:
