@@ -22,11 +22,8 @@ for s in svamp arith-1 arith-3; do
   python benchmarks/item_flips.py benchmarks/results/distill_calc/union_round/round1-$s benchmarks/results/distill_calc/union_round/round2-$s
   python benchmarks/item_flips.py benchmarks/results/distill_calc/one_round/round4-$s benchmarks/results/distill_calc/union_round/round2-$s
 done
-# the student, committed so that the next machine starts from it: export (no GGUF), keep weights and provenance
+# the student to another machine (no GGUF in the export; weights stay out of the repository)
 APPRENTICE_HOME=/tmp/d25 .venv/bin/apprentice adapters export uni-r1 --out /tmp/d25/export-uni-r1
-mkdir -p benchmarks/results/distill_calc/union_round/uni-r1
-cp /tmp/d25/export-uni-r1/{adapter_model.safetensors,adapter_config.json,apprentice.json} \
-  benchmarks/results/distill_calc/union_round/uni-r1/
-# on any machine: the tokenizer and the merged GGUF come back from the embedded base
-.venv/bin/apprentice adapters import benchmarks/results/distill_calc/union_round/uni-r1
-.venv/bin/apprentice chat --model adapter:uni-r1
+# on the other machine: the tokenizer and the merged GGUF come back from the embedded base
+APPRENTICE_HOME=/tmp/nu .venv/bin/apprentice adapters import /tmp/d25/export-uni-r1
+APPRENTICE_HOME=/tmp/nu .venv/bin/apprentice chat --model adapter:uni-r1 --strategy react-sc --option verifier=rules
