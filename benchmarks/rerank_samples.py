@@ -2,7 +2,7 @@
 
     python benchmarks/rerank_samples.py REACT_SC_REPORT_DIR --home APPRENTICE_HOME --out SAMPLES.jsonl \
         [--implicit DPO_ADAPTER] [--reward-pairs PAIRS.jsonl --reward-steps 90]
-    python benchmarks/rerank_samples.py --from SAMPLES.jsonl [--recheck TASK]
+    python benchmarks/rerank_samples.py --from SAMPLES.jsonl [--recheck TASK] [--curve]
 
 Reads every sampled ReAct run of a ``react-sc --verifier rules`` eval (each step carries its sample index)
 and rebuilds each sample's trajectory in the student's chat format. Scores, each optional:
@@ -20,7 +20,9 @@ and McNemar's p against the rules-weighted vote; then each score's AUC (does a r
 wrong one), over all samples and over those the rules accept. ``--out`` keeps the scored samples (trajectories
 and scores, no question text) so ``--from`` can print the table again without a model; ``--recheck TASK``
 adds the vote as the rules verifier would weigh it now, the task's plausibility rule applied again to each
-stored answer with its question (read from the task's data).
+stored answer with its question (read from the task's data). ``--curve`` prints, for k = 1 .. the samples an
+item has, the accuracy of the plain and the rules-weighted vote over each item's first k samples and how often
+the gold answer is among them: what more samples buy, measured on one run.
 """
 
 from __future__ import annotations
@@ -200,6 +202,23 @@ def recheck(samples: list[Sample], task_name: str) -> None:
         s["rules_now"] = 0.0 if rejected else s["rules"]
 
 
+def curve(samples: list[Sample]) -> list[tuple[int, float, float, float]]:
+    """(k, plain vote %, rules-weighted vote %, gold among the samples %) over each item's first k samples, for
+    k from 1 to the fewest samples any item has."""
+    items: dict[str, list[Sample]] = defaultdict(list)
+    for s in samples:
+        items[s["run"]].append(s)
+    for v in items.values():
+        v.sort(key=lambda s: s["sample"])
+    n, rows = len(items), []
+    for k in range(1, min(len(v) for v in items.values()) + 1):
+        plain = sum(vote(v[:k]) == v[0]["gold"] for v in items.values())
+        weighted = sum(vote(v[:k], lambda s: s["rules"]) == v[0]["gold"] for v in items.values())
+        oracle = sum(any(s["key"] == s["gold"] for s in v[:k]) for v in items.values())
+        rows.append((k, 100 * plain / n, 100 * weighted / n, 100 * oracle / n))
+    return rows
+
+
 def report(samples: list[Sample]) -> None:
     items: dict[str, list[Sample]] = defaultdict(list)
     for s in samples:
@@ -252,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="source", type=Path, help="print the table of samples scored earlier")
     parser.add_argument("--recheck", metavar="TASK", help="with --from: apply TASK's plausibility rule as it is now "
                         "(the answer read with its question) over the stored verdicts, as one more choice")
+    parser.add_argument("--curve", action="store_true",
+                        help="also print each vote's accuracy over every item's first k samples, k = 1 .. n")
     args = parser.parse_args(argv)
     if args.home:
         os.environ["APPRENTICE_HOME"] = args.home
@@ -275,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.write_text("".join(json.dumps(s) + "\n" for s in samples))
     report(samples)
+    if args.curve:
+        print(f"\n{'samples':>7s} {'plain vote':>10s} {'rules-weighted':>14s} {'gold among them':>15s}")
+        for k, plain, weighted, oracle in curve(samples):
+            print(f"{k:7d} {plain:9.1f}% {weighted:13.1f}% {oracle:14.1f}%")
     return 0
 
 

@@ -3,6 +3,7 @@ committed eval reports, so a number in the NOTES can be checked with the script 
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -55,3 +56,17 @@ def test_the_product_vote_falls_back_on_the_plain_winner_without_weight():
     assert rerank_samples.vote(samples, lambda s: s["rules"]) == "4"
     assert rerank_samples.vote([{**s, "rules": float(s["key"] == "3")} for s in samples],
                                lambda s: s["rules"]) == "3"
+
+
+def test_the_sample_curve_ends_at_the_full_votes_the_notes_quote():
+    """NOTES, 'A self-taught round on top of one-r2': one-r3-dpo's five samples, plain vote 35.5%, weighted by
+    the rules 43.0%, the gold answer among them on 58.0% of items; one sample alone is one sample's accuracy."""
+    path = RESULTS / "one_round" / "rerank" / "samples-one-r3-dpo-svamp.jsonl"
+    samples = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = rerank_samples.curve(samples)
+    assert [k for k, *_ in rows] == [1, 2, 3, 4, 5]
+    assert rows[-1][1:] == pytest.approx((35.5, 43.0, 58.0))
+    first = [s for s in samples if s["sample"] == 0]
+    one = 100 * sum(s["key"] == s["gold"] for s in first) / 200
+    assert rows[0][1] == rows[0][2] == rows[0][3] == pytest.approx(one)
+    assert all(a[3] <= b[3] for a, b in zip(rows, rows[1:], strict=False))  # more samples never lose the gold answer
