@@ -123,12 +123,10 @@ def merged_model(base: str, adapter_dir: Path):
     import torch  # noqa: I001 - deferred heavy imports
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
 
     from apprentice.backends.hf import load_hf
     from apprentice.training.base_model import resolve_base
 
-    hf_logging.disable_progress_bar()  # a sub-second load: a bar here is noise in export, import and the rounds
     folder = resolve_base(base).folder
     tokenizer, _ = load_hf(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
