@@ -31,3 +31,9 @@ done
 python benchmarks/item_flips.py $D/round2-svamp $D/sc10v-uar-r2-svamp
 python benchmarks/item_flips.py $D/round2-svamp $D/sc10v-t03-uar-r2-svamp
 python benchmarks/item_flips.py $D/sc10v-uar-r2-svamp $D/sc10v-t03-uar-r2-svamp
+# the rules verifier as rejection sampling (verify --inner react) on the same student, for the cost side by side
+APPRENTICE_HOME=/tmp/d25 .venv/bin/apprentice eval --task svamp --split test --strategy verify --inner react \
+  --verifier rules --model adapter:uar-r2 --tools calculator --report /tmp/d26/verify-uar-r2-svamp
+cp -r /tmp/d26/verify-uar-r2-svamp $D/
+python benchmarks/item_flips.py $D/round2-svamp $D/verify-uar-r2-svamp
+python benchmarks/item_flips.py $D/verify-uar-r2-svamp $D/sc10v-uar-r2-svamp
