@@ -202,14 +202,18 @@ def recheck(samples: list[Sample], task_name: str) -> None:
         s["rules_now"] = 0.0 if rejected else s["rules"]
 
 
+def by_item(samples: list[Sample]) -> dict[str, list[Sample]]:
+    """Each item's samples (keyed by its react-sc run), in sample order."""
+    items: dict[str, list[Sample]] = defaultdict(list)
+    for s in sorted(samples, key=lambda s: s["sample"]):
+        items[s["run"]].append(s)
+    return items
+
+
 def curve(samples: list[Sample]) -> list[tuple[int, float, float, float]]:
     """(k, plain vote %, rules-weighted vote %, gold among the samples %) over each item's first k samples, for
     k from 1 to the fewest samples any item has."""
-    items: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        items[s["run"]].append(s)
-    for v in items.values():
-        v.sort(key=lambda s: s["sample"])
+    items = by_item(samples)
     n, rows = len(items), []
     for k in range(1, min(len(v) for v in items.values()) + 1):
         plain = sum(vote(v[:k]) == v[0]["gold"] for v in items.values())
@@ -220,9 +224,7 @@ def curve(samples: list[Sample]) -> list[tuple[int, float, float, float]]:
 
 
 def report(samples: list[Sample]) -> None:
-    items: dict[str, list[Sample]] = defaultdict(list)
-    for s in samples:
-        items[s["run"]].append(s)
+    items = by_item(samples)
     fields = [f for f in ("implicit", "confidence", "orm") if any(f in s for s in samples)]
     # a score chooses only where it scored every sample (AUCs below use whatever was scored)
     choosing = [f for f in fields if all(f in s for s in samples if s["trajectory"] is not None)]
