@@ -224,8 +224,12 @@ async def test_threads_new_rename_delete_restart_and_resume(apprentice_home):
         await pilot.press("ctrl+n")
         await pilot.pause()
         assert app.screen.thread_id != first and not app.screen.query(AnswerBlock)
+        assert app.screen.query_one(StatusBar).tokens_out == 0  # a new thread has no last answer yet
         await ask(pilot, "2+2?")
         second = app.screen.thread_id
+        answered = app.screen.query_one(StatusBar)
+        cost = (answered.tokens_in, answered.tokens_out, answered.seconds)
+        assert cost[1] > 0
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, TextPromptScreen)
         app.screen.query_one("#text").value = "Sums"
@@ -240,6 +244,8 @@ async def test_threads_new_rename_delete_restart_and_resume(apprentice_home):
         assert len(app.screen.query_one(ThreadList).children) == 2
         resumed = app.screen.query(AnswerBlock)
         assert len(resumed) == 1 and resumed.first().answer_text == "4"
+        status = app.screen.query_one(StatusBar)  # the resumed thread's last answer, not zeros
+        assert (status.tokens_in, status.tokens_out) == cost[:2] and status.seconds == pytest.approx(cost[2], abs=0.1)
         assert [s.step.kind for s in resumed.first().query(StepBlock)] == ["thought"]
         await ask(pilot, "and plus one?")
         asked = model2.prompts[0]

@@ -85,11 +85,17 @@ class ChatScreen(Screen):
         self.thread_id = thread_id
         conversation = self.query_one(Conversation)
         await conversation.clear()
+        last = None
         for run in open_store().query(thread_id=thread_id, with_steps=True, newest_first=False):
             block = AnswerBlock()
             await conversation.mount_all([QuestionBlock(run.question), block])
             await block.show_run(run)
+            last = run
         conversation.scroll_end(animate=False)
+        # the status line tells this thread's last answer, as recorded (an empty thread has none yet)
+        status = self.query_one(StatusBar)
+        status.tokens_in, status.tokens_out = (last.tokens_in, last.tokens_out) if last else (0, 0)
+        status.seconds = (last.latency_s or 0.0) if last else 0.0
         await self.query_one(ThreadList).show(self.sessions.list(), thread_id)
 
     def _busy(self) -> bool:
