@@ -174,10 +174,17 @@ def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
     whole = [Step(idx=0, kind="action", tool="calculator", tool_input="9 * 20"),
              Step(idx=1, kind="observation", tool="calculator", observation="180")]
     assert rules_check(task, cookies, "Final Answer: 180", whole).ok is True
-    # a chat question (no task) with calculator work: a count is still whole, a negative is allowed
+    # a chat question (no task) with calculator work: a count is still whole and not negative; other
+    # numbers may be either
     assert rules_check(None, cookies, "Final Answer: 0.45", divided).reason.startswith("implausible answer: 0.45 is")
     assert rules_check(None, cookies, "Final Answer: 180", whole).ok is True
     assert rules_check(None, "What is 9 over 20?", "Final Answer: 0.45", divided).ok is True
+    reversed_ = [Step(idx=0, kind="action", tool="calculator", tool_input="9 - 24"),
+                 Step(idx=1, kind="observation", tool="calculator", observation="-15")]
+    cakes = "A baker had 24 cakes and sold 9. How many cakes are left?"  # seen in the chat: sample 2 of five
+    assert rules_check(None, cakes, "Final Answer: -15", reversed_).reason == (
+        "implausible answer: -15 is negative, but the question asks how many cakes")
+    assert rules_check(None, "What is 9 minus 24?", "Final Answer: -15", reversed_).ok is True
 
 
 @pytest.mark.parametrize(("question", "counted"), [

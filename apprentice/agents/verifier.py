@@ -10,7 +10,7 @@ does not reach was copied or guessed. A numeric word problem's tool work should 
 the question gives; a draft that leaves one out (a dropped step) fails softly: score 0.5, below a hard
 failure's 0.0, so a loop that must fall back on a rejected draft prefers it. The rule is soft because
 some questions give a number the solution does not need. A chat question (no task) whose draft comes
-with calculator work is held to the same soft rule and to whole numbers for a count: the work shows it
+with calculator work is held to the same soft rule and to a count being whole and not negative: the work shows it
 is a numeric problem.
 """
 

@@ -351,11 +351,16 @@ def counted_noun(question: str | None) -> str | None:
 
 
 def fraction_of_a_count(answer: str | None, question: str | None) -> str | None:
-    """Why ``answer`` cannot answer ``question``: it is a fraction and the question asks how many of
-    something that comes whole (see :func:`counted_noun`); None otherwise."""
+    """Why ``answer`` cannot answer ``question``: the question asks how many of something that comes
+    whole (see :func:`counted_noun`) and the answer is a fraction or negative; None otherwise."""
     value = parse_number(answer) if question else None
-    counted = counted_noun(question) if value is not None and value.denominator != 1 else None
-    return f"{answer} is not a whole number, but the question asks how many {counted}" if counted else None
+    if value is None or (value.denominator == 1 and value >= 0):
+        return None
+    counted = counted_noun(question)
+    if counted is None:
+        return None
+    kind = "negative" if value < 0 else "not a whole number"
+    return f"{answer} is {kind}, but the question asks how many {counted}"
 
 
 # ---------------------------------------------------------------------------- task kinds
