@@ -25,7 +25,7 @@ from typing import Any
 from apprentice.tasks.answers import (
     NumericTask,
     answer_segments,
-    fraction_of_a_count,
+    not_a_count,
     numbers_match,
     parse_number,
 )
@@ -150,7 +150,7 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if hasattr(task, "implausible"):
         implausible = task.implausible(answer, question)
     else:  # a chat question with calculator work is a numeric problem: a count is still whole
-        implausible = fraction_of_a_count(answer, question) if calculator_results(steps) else None
+        implausible = not_a_count(answer, question) if calculator_results(steps) else None
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
                            f"The answer {implausible}; check which numbers and operations the question needs.")

@@ -39,11 +39,11 @@ __all__ = [
     "extract_label",
     "extract_number",
     "extract_text",
-    "fraction_of_a_count",
     "f1_score",
     "format_number",
     "normalize_number",
     "normalize_text",
+    "not_a_count",
     "numbers_match",
     "parse_number",
 ]
@@ -350,7 +350,7 @@ def counted_noun(question: str | None) -> str | None:
     return " ".join(words) or "things"
 
 
-def fraction_of_a_count(answer: str | None, question: str | None) -> str | None:
+def not_a_count(answer: str | None, question: str | None) -> str | None:
     """Why ``answer`` cannot answer ``question``: the question asks how many of something that comes
     whole (see :func:`counted_noun`) and the answer is a fraction or negative; None otherwise."""
     value = parse_number(answer) if question else None
@@ -409,7 +409,7 @@ class NumericTask(Task):
             return f"{answer} is negative, not a count or an amount"
         if (value * 100).denominator != 1:
             return f"{answer} has more than two decimal places, not a count or an amount"
-        return fraction_of_a_count(answer, question)
+        return not_a_count(answer, question)
 
     def check(self, item: Item, prediction: str | None) -> Verdict:
         """Numeric equality with the gold answer."""

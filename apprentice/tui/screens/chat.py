@@ -94,8 +94,8 @@ class ChatScreen(Screen):
         conversation.scroll_end(animate=False)
         # the status line tells this thread's last answer, as recorded (an empty thread has none yet)
         status = self.query_one(StatusBar)
-        status.tokens_in, status.tokens_out = (last.tokens_in, last.tokens_out) if last else (0, 0)
-        status.seconds = (last.latency_s or 0.0) if last else 0.0
+        status.tokens_in, status.tokens_out, status.seconds = (
+            (last.tokens_in, last.tokens_out, last.latency_s or 0.0) if last else (0, 0, 0.0))
         await self.query_one(ThreadList).show(self.sessions.list(), thread_id)
 
     def _busy(self) -> bool:
