@@ -240,11 +240,16 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     report = {"args": {}, "rounds": []}
     _continue(report, args)
     assert report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
-    write_report(tmp_path, {**report, "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
+    write_report(tmp_path, {**report, "args": {"teacher": ["self"], "student": "adapter:calc-r1", "task": "arith:4",
+                                               "start_round": 2, "rounds": 1},
+                            "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
     text = (tmp_path / "report.md").read_text()
     # each run says its own pool and training length: a continued run may change them
-    assert ("continues a run of rounds 1-1 with teacher `['dataset']` -> student `local`, task `arith:8`, "
+    assert ("1. round 1: teacher `['dataset']` -> student `local`, task `arith:8`, "
             "strategy `None`, SFT at most 100 steps + 60 DPO steps") in text
+    # the runs in the order they ran, the one that wrote the report last
+    assert text.index("1. round 1: ") < text.index("2. round 2 (this run): teacher `['self']` -> student "
+                                                      "`adapter:calc-r1`, task `arith:4`")
     # the pool's levels are part of it: each task's own, only for the tasks in the pool
     report["args"] = {"task": "arith:8,gsm8k:4", "levels": [1, 3], "gsm8k_levels": [2]}
     write_report(tmp_path, report)

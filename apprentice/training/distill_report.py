@@ -75,11 +75,14 @@ def _setup(args: dict[str, Any]) -> str:
 def render_markdown(report: dict[str, Any]) -> str:
     """Markdown: the command's arguments, the baseline, then each round."""
     args = report.get("args", {})
-    lines = ["# Distillation report", "", _setup(args), ""]
-    for earlier in report.get("earlier_args", []):
-        first = earlier.get("start_round", 1)
-        lines += [f"continues a run of rounds {first}-{first + earlier.get('rounds', 1) - 1} with "
-                  + _setup(earlier), ""]
+    lines = ["# Distillation report", ""]
+    runs = [*report.get("earlier_args", []), args]
+    if len(runs) == 1:
+        lines += [_setup(args), ""]
+    for number, run in enumerate(runs if len(runs) > 1 else [], 1):
+        first, last = run.get("start_round", 1), run.get("start_round", 1) + run.get("rounds", 1) - 1
+        span = f"round {first}" if first == last else f"rounds {first}-{last}"
+        lines += [f"{number}. {span}{' (this run)' if number == len(runs) else ''}: " + _setup(run), ""]
     if "baseline" in report:
         lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
     for row in report.get("rounds", []):
