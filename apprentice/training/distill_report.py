@@ -79,10 +79,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     runs = [*report.get("earlier_args", []), args]
     if len(runs) == 1:
         lines += [_setup(args), ""]
-    for number, run in enumerate(runs if len(runs) > 1 else [], 1):
-        first, last = run.get("start_round", 1), run.get("start_round", 1) + run.get("rounds", 1) - 1
-        span = f"round {first}" if first == last else f"rounds {first}-{last}"
-        lines += [f"{number}. {span}{' (this run)' if number == len(runs) else ''}: " + _setup(run), ""]
+    else:  # a continued run: every run's setup in the order they ran
+        for number, run in enumerate(runs, 1):
+            first = run.get("start_round", 1)
+            last = first + run.get("rounds", 1) - 1
+            span = f"round {first}" if first == last else f"rounds {first}-{last}"
+            lines += [f"{number}. {span}{' (this run)' if number == len(runs) else ''}: " + _setup(run), ""]
     if "baseline" in report:
         lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
     for row in report.get("rounds", []):
