@@ -159,7 +159,7 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     assert rules_check(None, question, "Final Answer: 0.45").ok is True  # no tool work: nothing to hold it to
 
 
-def test_rules_reject_a_fraction_of_a_count_but_not_of_a_measure():
+def test_rules_reject_a_fraction_or_a_negative_of_a_count_but_not_of_a_measure():
     task, _ = arith_item()
     divided = [Step(idx=0, kind="action", tool="calculator", tool_input="9 / 20"),
                Step(idx=1, kind="observation", tool="calculator", observation="0.45")]

@@ -149,7 +149,7 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     steps = list(steps or ())
     if hasattr(task, "implausible"):
         implausible = task.implausible(answer, question)
-    else:  # a chat question with calculator work is a numeric problem: a count is still whole
+    else:  # a chat question with calculator work is a numeric problem: a count is still whole, not negative
         implausible = not_a_count(answer, question) if calculator_results(steps) else None
     if implausible:
         return CheckResult(False, 0.0, "rules", f"implausible answer: {implausible}",
