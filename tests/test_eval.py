@@ -100,3 +100,43 @@ def test_the_report_title_names_the_task_options(tmp_path):
     header = {"task": "arith", "task_options": {"level": 3, "n": 200, "seed": None}, "options": {}}
     write_markdown(tmp_path / "report.md", header, [], {}, None)
     assert (tmp_path / "report.md").read_text().startswith("# Eval: arith, level 3, n 200\n")
+
+
+def test_cli_evaluates_a_question_file_of_ones_own(tmp_path, capsys):
+    """A MAWPS-style JSON list (sQuestion, lSolutions as a list of one, iIndex) through `apprentice eval --task
+    jsonl` and its field flags; a second file numbering its items the same way runs, not resumes the first."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_openai_server import start_server
+
+    def write(name, rows):
+        path = tmp_path / name
+        path.write_text(json.dumps([{"iIndex": i, "sQuestion": q, "lSolutions": [a]} for i, (q, a) in
+                                    enumerate(rows, 1)]), encoding="utf-8")
+        return path
+
+    server = start_server(latency_s=0.0)
+    try:
+        first = write("addsub.json", [("Tom has 7 + 5 apples. How many?", 12.0), ("What is 2 + 2?", 5.0)])
+        second = write("singleeq.json", [("Ann has 30 + 4 pens. How many?", 34.0), ("What is 1 + 1?", 2.0)])
+        flags = ["--task", "jsonl", "--question-field", "sQuestion", "--answer-field", "lSolutions",
+                 "--id-field", "iIndex", "--answer-kind", "number", "--strategy", "cot", "--fewshot", "0",
+                 "--model", f"openai:fake@{server.url}", "--no-progress"]
+        assert main(["eval", "--data", str(first), "--report", str(tmp_path / "a"), *flags]) == 0
+        assert main(["eval", "--data", str(second), "--report", str(tmp_path / "b"), *flags]) == 0
+    finally:
+        server.shutdown()
+    reports = [json.loads((tmp_path / name / "report.json").read_text()) for name in ("a", "b")]
+    rows = [[(r["item_id"], r["prediction"], r["correct"]) for r in report["items"][f"cot / openai:fake@{server.url}"]]
+            for report in reports]
+    assert rows == [[("1", "12", True), ("2", "4", False)], [("1", "34", True), ("2", "2", True)]]
+    assert reports[0]["task_options"]["kind"] == "number"
+
+    capsys.readouterr()
+    assert main(["eval", "--task", "svamp", "--question-field", "sQuestion", "--limit", "1"]) == 2
+    assert main(["eval", "--task", "jsonl", "--data", str(first), "--level", "2", "--limit", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error:") for line in err)
+    assert "--question-field: for a question file of your own" in err[0] and "level" in err[1]

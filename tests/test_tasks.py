@@ -350,3 +350,21 @@ def test_select_items():
     assert len(test) == 4 and len(select_items(items, split="train")) == 16
     with pytest.raises(ApprenticeError, match="unknown split"):
         select_items(items, split="dev")
+
+
+def test_jsonl_reads_a_list_of_one_answer_and_judges_numbers_as_the_benchmarks_do(tmp_path):
+    rows = [{"iIndex": 1, "sQuestion": "Joan had 70 shells and gave away 27. How many shells are left?",
+             "lSolutions": [43.0]}]
+    path = tmp_path / "addsub.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    task = get_task("jsonl", question_field="sQuestion", answer_field="lSolutions", id_field="iIndex", kind="number")
+    (item,) = task.load(path)
+    assert (item.id, item.answer) == ("1", "43") and task.check(item, "43.0").correct
+    assert task.implausible("-43", item.question) == get_task("svamp").implausible("-43", item.question)
+    assert "not a whole number" in task.implausible("0.5", item.question)
+    assert task.implausible("43", item.question) is None
+    assert get_task("jsonl").implausible("-43", item.question) is None  # text answers have no such rule
+    rows[0]["lSolutions"] = [43.0, 2.0]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    with pytest.raises(DataError, match=r"addsub\.json: entry 0: field 'lSolutions' holds 2 values, not one answer"):
+        task.load(path)

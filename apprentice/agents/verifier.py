@@ -23,7 +23,6 @@ from fractions import Fraction
 from typing import Any
 
 from apprentice.tasks.answers import (
-    NumericTask,
     answer_segments,
     not_a_count,
     numbers_match,
@@ -158,7 +157,7 @@ def rules_check(task: Any, question: str, draft: str, steps: Iterable[Step] | No
     if unreached:
         return CheckResult(False, 0.0, "rules", unreached, f"The work does not reach the answer: {unreached}.")
     # unused_numbers finds nothing without calculator inputs, so a chat question without tool work passes
-    unused = unused_numbers(question, steps) if task is None or isinstance(task, NumericTask) else []
+    unused = unused_numbers(question, steps) if task is None or getattr(task, "checker", "") == "numeric" else []
     if unused:
         shown = ", ".join(_show(n) for n in unused)
         return CheckResult(False, 0.5, "rules", f"the work never uses {shown} from the question",

@@ -33,6 +33,26 @@ def add_option_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
                              "method=dfs, ...")
 
 
+#: The ``jsonl`` task's options -> (flag, default): how a question file of one's own is read.
+FIELD_FLAGS = {"question_field": ("--question-field", "question"), "answer_field": ("--answer-field", "answer"),
+               "id_field": ("--id-field", "id"), "kind": ("--answer-kind", "text")}
+
+
+def add_field_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of :data:`FIELD_FLAGS`, read back with :func:`field_options`."""
+    g = parser.add_argument_group("a question file of your own (--task jsonl)")
+    helps = {"question_field": "field with the question", "answer_field": "field with the gold answer, a value or a "
+             "list of one", "id_field": "field with the item id (else a hash)", "kind": "how the answers are checked"}
+    for name, (flag, default) in FIELD_FLAGS.items():
+        g.add_argument(flag, dest=name, default=default, help=f"{helps[name]} (default {default})",
+                       **({"choices": ["number", "text", "label"]} if name == "kind" else {}))
+
+
+def field_options(args: argparse.Namespace) -> dict:
+    """The ``jsonl`` task's options from :func:`add_field_flags`."""
+    return {name: getattr(args, name) for name in FIELD_FLAGS}
+
+
 def parse_options(pairs: Sequence[str]) -> dict:
     """``["samples=5", "method=dfs"]`` -> ``{"samples": 5, "method": "dfs"}`` (numbers and
     true/false are converted); a pair without ``=`` is an error."""

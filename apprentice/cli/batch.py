@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from apprentice.cli import add_option_flag, command, parse_options
+from apprentice.cli import add_field_flags, add_option_flag, command, parse_options
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -22,7 +22,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     job = BatchJob(
         input=Path(args.input), output=Path(args.out),
         inputs=TaskConfig(task=args.task, question_field=args.question_field, answer_field=args.answer_field,
-                          id_field=args.id_field, answer_kind=args.answer_kind),
+                          id_field=args.id_field, answer_kind=args.kind),
         worker=WorkerConfig(
             strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps, protocol=args.protocol,
             tools=tuple(t for t in args.tools.split(",") if t) if args.tools is not None else None,
@@ -62,11 +62,7 @@ def _batch_parser(sub) -> None:
     p.add_argument("input", metavar="IN.jsonl", help="questions, one JSON object per line (never modified)")
     p.add_argument("--out", required=True, metavar="OUT.jsonl", help="results (appended; resumed from)")
     p.add_argument("--task", choices=TASK_NAMES, help="read and check lines as this task does")
-    p.add_argument("--question-field", default="question", help="field with the question (default question)")
-    p.add_argument("--answer-field", default="answer", help="field with the gold answer (default answer)")
-    p.add_argument("--id-field", default="id", help="field with the item id (default id; else a hash)")
-    p.add_argument("--answer-kind", choices=["number", "text", "label"], default="text",
-                   help="how plain-file answers are checked (default text)")
+    add_field_flags(p)
     p.add_argument("--strategy", default="react", choices=list(STRATEGIES))
     p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
     p.add_argument("--concurrency", type=int, default=4, help="items in flight at once (default 4)")

@@ -8,7 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from apprentice.cli import command
+from apprentice.cli import FIELD_FLAGS, add_field_flags, command, field_options
+from apprentice.errors import ApprenticeError
 
 #: CLI flag -> strategy option name (None values are left out, so each strategy keeps its default).
 _OPTION_FLAGS = ("samples", "temperature", "breadth", "depth", "proposals", "values_per_state", "value",
@@ -24,8 +25,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     config = EvalConfig(
         task=args.task, strategies=args.strategy, models=args.model, data=args.data, split=args.split,
         seed=args.seed, limit=args.limit, options=options,
-        task_options={k: v for k, v in (("level", args.level), ("distractors", args.distractors),
-                                        ("distractor_kind", args.distractor_kind)) if v is not None},
+        task_options=_task_options(args),
         report_dir=Path(args.report) if args.report else None,
         tools=[t for t in args.tools.split(",") if t] if args.tools is not None else ("calculator",),
         max_steps=args.max_steps, command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
@@ -38,6 +38,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(markdown_table(report.cells))
         print(f"\nreport: {report.files['md']}  ({report.files['json'].name}, {report.files['png'].name})")
     return 0
+
+
+def _task_options(args: argparse.Namespace) -> dict:
+    """The task's own options from the flags (get_task names any the task does not take); the field flags
+    belong to ``--task jsonl`` alone."""
+    options = {k: v for k, v in (("level", args.level), ("distractors", args.distractors),
+                                 ("distractor_kind", args.distractor_kind)) if v is not None}
+    fields = field_options(args)
+    if args.task == "jsonl":
+        return {**options, **fields}
+    given = [FIELD_FLAGS[name][0] for name, value in fields.items() if value != FIELD_FLAGS[name][1]]
+    if given:
+        raise ApprenticeError(f"{', '.join(given)}: for a question file of your own (--task jsonl --data FILE)")
+    return options
 
 
 @command("eval")
@@ -62,6 +76,7 @@ def _eval_parser(sub) -> None:
                                                      "number the solution does not use")
     p.add_argument("--distractor-kind", choices=DISTRACTOR_KINDS,
                    help=f"arith, with --distractors: {DISTRACTOR_KINDS_HELP} (default: other)")
+    add_field_flags(p)
     g = p.add_argument_group("strategy options (each strategy uses those it knows)")
     g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
     g.add_argument("--temperature", type=float,

@@ -142,7 +142,7 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
             for item in items:
                 bar.set_description(f"{strategy} {spec} {item.id}"[:40])
                 key = cell_key(task.name, item.id, strategy, spec, hashes[strategy])
-                cell.append(_resumed(store, task, item.id, strategy, spec, key)
+                cell.append(_resumed(store, task, item, strategy, spec, key)
                             or _run_item(config, task, item, strategy, spec, chats[spec], store, key))
                 bar.update(1)
     bar.close()
@@ -165,11 +165,14 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="item", dynamic_ncols=True)
 
 
-def _resumed(store, task: Any, item_id: str, strategy: str, model: str, key: str) -> ItemResult | None:
-    """The item's finished run from an earlier eval with the same cell key, if there is one."""
-    for run in store.query(task=task.name, item_id=item_id, strategy=strategy, model=model, status="ok"):
-        if run.meta.get("eval_cell") == key:
-            return ItemResult(item_id=item_id, run_id=run.id, status=run.status, correct=run.correct,
+def _resumed(store, task: Any, item: Any, strategy: str, model: str, key: str) -> ItemResult | None:
+    """The item's finished run from an earlier eval with the same cell key, if there is one; the question and
+    gold answer must match too (two question files of one's own may both number their items 1, 2, 3...)."""
+    from apprentice.secrets import redact
+
+    for run in store.query(task=task.name, item_id=item.id, strategy=strategy, model=model, status="ok"):
+        if run.meta.get("eval_cell") == key and run.question == redact(item.question) and run.gold == item.answer:
+            return ItemResult(item_id=item.id, run_id=run.id, status=run.status, correct=run.correct,
                               score=run.score, prediction=task.extract(run.answer) if run.answer else None,
                               tokens_in=run.tokens_in, tokens_out=run.tokens_out, model_calls=run.model_calls,
                               latency_s=run.latency_s or 0.0, resumed=True)

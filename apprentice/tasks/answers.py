@@ -44,6 +44,7 @@ __all__ = [
     "normalize_number",
     "normalize_text",
     "not_a_count",
+    "not_an_amount",
     "numbers_match",
     "parse_number",
 ]
@@ -378,6 +379,26 @@ NUMERIC_POOL = [  # (question, worked solution)
 ]  # fmt: skip
 
 
+def not_an_amount(answer: str | None, question: str | None = None) -> str | None:
+    """Why ``answer`` cannot answer a word problem about counts and amounts, or None.
+
+    A negative number, or one with more than two decimal places (``1.0753...``, from dividing the
+    wrong pair), is not such a quantity; nor is a fraction when ``question`` asks how many of
+    something that comes in whole ones (``0.45`` for "how many cookies": a division the wrong way
+    round). Measures (hours, miles, dollars, cups, times...) may be fractions. No gold answer in
+    SVAMP, GSM8K train or the arith levels breaks these rules but 3 of GSM8K's 7,473 train answers,
+    which are negative.
+    """
+    value = parse_number(answer)
+    if value is None:
+        return None
+    if value < 0:
+        return f"{answer} is negative, not a count or an amount"
+    if (value * 100).denominator != 1:
+        return f"{answer} has more than two decimal places, not a count or an amount"
+    return not_a_count(answer, question)
+
+
 class NumericTask(Task):
     """A task whose answers are numbers, checked exactly with a 1e-6 relative tolerance."""
 
@@ -393,23 +414,8 @@ class NumericTask(Task):
         return normalize_number(answer)
 
     def implausible(self, answer: str | None, question: str | None = None) -> str | None:
-        """The numeric tasks here are word problems about counts and amounts.
-
-        A negative number, or one with more than two decimal places (``1.0753...``, from dividing the
-        wrong pair), is not such a quantity; nor is a fraction when ``question`` asks how many of
-        something that comes in whole ones (``0.45`` for "how many cookies": a division the wrong way
-        round). Measures (hours, miles, dollars, cups, times...) may be fractions. No gold answer in
-        SVAMP, GSM8K train or the arith levels breaks these rules but 3 of GSM8K's 7,473 train answers,
-        which are negative. A task whose answers can be any number overrides this.
-        """
-        value = parse_number(answer)
-        if value is None:
-            return None
-        if value < 0:
-            return f"{answer} is negative, not a count or an amount"
-        if (value * 100).denominator != 1:
-            return f"{answer} has more than two decimal places, not a count or an amount"
-        return not_a_count(answer, question)
+        """See :func:`not_an_amount`; a task whose answers can be any number overrides this."""
+        return not_an_amount(answer, question)
 
     def check(self, item: Item, prediction: str | None) -> Verdict:
         """Numeric equality with the gold answer."""

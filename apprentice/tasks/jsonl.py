@@ -17,6 +17,7 @@ from apprentice.tasks.answers import (
     format_number,
     normalize_number,
     normalize_text,
+    not_an_amount,
     parse_number,
 )
 from apprentice.tasks.base import Item, Task, Verdict, require, stable_id
@@ -42,6 +43,9 @@ class JsonlTask(Task):
         id_field: Field holding a stable id; rows without it get a hash of the question.
         kind: ``number`` (numeric check), ``text`` (SQuAD EM/F1) or ``label`` (exact label; the
             labels are the gold answers seen by :meth:`load`).
+
+    An answer field that holds a list of one value (MAWPS-style files: ``"lSolutions": [43.0]``) is that
+    value.
     """
 
     name: ClassVar[str] = "jsonl"
@@ -86,7 +90,12 @@ class JsonlTask(Task):
             raise DataError(f"{where}: field {self.question_field!r} is empty")
         answer = None
         if self.answer_field:
-            answer = str(require(row, self.answer_field, where)).strip()
+            value = require(row, self.answer_field, where)
+            if isinstance(value, list):
+                if len(value) != 1:
+                    raise DataError(f"{where}: field {self.answer_field!r} holds {len(value)} values, not one answer")
+                value = value[0]
+            answer = str(value).strip()
             if self.kind == "number":
                 value = parse_number(answer)
                 if value is None:
@@ -123,6 +132,11 @@ class JsonlTask(Task):
                 return extract_label(answer, self._labels)
             return " ".join(answer.split()).lower() or None
         return normalize_text(answer) or None
+
+    def implausible(self, answer: str | None, question: str | None = None) -> str | None:
+        """Numbers: the rules of word problems about counts and amounts (:func:`not_an_amount`, as the
+        numeric benchmarks have them); text and labels: none."""
+        return not_an_amount(answer, question) if self.kind == "number" else None
 
     def check(self, item: Item, prediction: str | None) -> Verdict:
         """Numeric, EM/F1 or label check of the prediction against the item's answer."""
