@@ -119,13 +119,16 @@ def test_cli_evaluates_a_question_file_of_ones_own(tmp_path, capsys):
 
     server = start_server(latency_s=0.0)
     try:
-        first = write("addsub.json", [("Tom has 7 + 5 apples. How many?", 12.0), ("What is 2 + 2?", 5.0)])
+        first = write("addsub.json", [("Tom has 7 + 5 apples. How many?", 12), ("What is 2 + 2?", 5)])
         second = write("singleeq.json", [("Ann has 30 + 4 pens. How many?", 34.0), ("What is 1 + 1?", 2.0)])
         flags = ["--task", "jsonl", "--question-field", "sQuestion", "--answer-field", "lSolutions",
                  "--id-field", "iIndex", "--answer-kind", "number", "--strategy", "cot", "--fewshot", "0",
                  "--model", f"openai:fake@{server.url}", "--no-progress"]
         assert main(["eval", "--data", str(first), "--report", str(tmp_path / "a"), *flags]) == 0
         assert main(["eval", "--data", str(second), "--report", str(tmp_path / "b"), *flags]) == 0
+        assert main(["eval", "--data", str(first), "--report", str(tmp_path / "c"), *flags]) == 0
+        text = [*flags[:flags.index("number")], "text", *flags[flags.index("number") + 1:]]
+        assert main(["eval", "--data", str(first), "--report", str(tmp_path / "d"), *text]) == 0
     finally:
         server.shutdown()
     reports = [json.loads((tmp_path / name / "report.json").read_text()) for name in ("a", "b")]
@@ -133,6 +136,9 @@ def test_cli_evaluates_a_question_file_of_ones_own(tmp_path, capsys):
             for report in reports]
     assert rows == [[("1", "12", True), ("2", "4", False)], [("1", "34", True), ("2", "2", True)]]
     assert reports[0]["task_options"]["kind"] == "number"
+    again, as_text = ([r["resumed"] for r in json.loads((tmp_path / name / "report.json").read_text())["items"][
+        f"cot / openai:fake@{server.url}"]] for name in ("c", "d"))
+    assert again == [True, True] and as_text == [False, False]  # another --answer-kind is another checker: runs again
 
     capsys.readouterr()
     assert main(["eval", "--task", "svamp", "--question-field", "sQuestion", "--limit", "1"]) == 2

@@ -368,3 +368,8 @@ def test_jsonl_reads_a_list_of_one_answer_and_judges_numbers_as_the_benchmarks_d
     path.write_text(json.dumps(rows), encoding="utf-8")
     with pytest.raises(DataError, match=r"addsub\.json: entry 0: field 'lSolutions' holds 2 values, not one answer"):
         task.load(path)
+    qa = tmp_path / "qa.json"  # a text answer's list: the answer, then its aliases
+    qa.write_text(json.dumps([{"question": "Who wrote Hamlet?", "answer": ["William Shakespeare", "Shakespeare"]}]))
+    text_task = get_task("jsonl")
+    (named,) = text_task.load(qa)
+    assert named.answer == "William Shakespeare" and text_task.check(named, "Shakespeare").correct

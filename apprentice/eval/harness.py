@@ -166,12 +166,14 @@ def _progress(total: int, enabled: bool):
 
 
 def _resumed(store, task: Any, item: Any, strategy: str, model: str, key: str) -> ItemResult | None:
-    """The item's finished run from an earlier eval with the same cell key, if there is one; the question and
-    gold answer must match too (two question files of one's own may both number their items 1, 2, 3...)."""
+    """The item's finished run from an earlier eval with the same cell key, if there is one; the question, the
+    gold answer and the checker must match too (two question files of one's own may both number their items 1, 2,
+    3..., and one file may be run again with another ``--answer-kind``)."""
     from apprentice.secrets import redact
 
     for run in store.query(task=task.name, item_id=item.id, strategy=strategy, model=model, status="ok"):
-        if run.meta.get("eval_cell") == key and run.question == redact(item.question) and run.gold == item.answer:
+        same = run.question == redact(item.question) and run.gold == item.answer and run.checker in (None, task.checker)
+        if run.meta.get("eval_cell") == key and same:
             return ItemResult(item_id=item.id, run_id=run.id, status=run.status, correct=run.correct,
                               score=run.score, prediction=task.extract(run.answer) if run.answer else None,
                               tokens_in=run.tokens_in, tokens_out=run.tokens_out, model_calls=run.model_calls,

@@ -45,7 +45,7 @@ class JsonlTask(Task):
             labels are the gold answers seen by :meth:`load`).
 
     An answer field that holds a list of one value (MAWPS-style files: ``"lSolutions": [43.0]``) is that
-    value.
+    value; for text and labels a longer list is the answer and its aliases.
     """
 
     name: ClassVar[str] = "jsonl"
@@ -88,13 +88,13 @@ class JsonlTask(Task):
         question = str(require(row, self.question_field, where)).strip()
         if not question:
             raise DataError(f"{where}: field {self.question_field!r} is empty")
-        answer = None
+        answer, aliases = None, []
         if self.answer_field:
             value = require(row, self.answer_field, where)
             if isinstance(value, list):
-                if len(value) != 1:
+                if not value or (len(value) > 1 and self.kind == "number"):
                     raise DataError(f"{where}: field {self.answer_field!r} holds {len(value)} values, not one answer")
-                value = value[0]
+                value, aliases = value[0], [str(alias).strip() for alias in value[1:]]
             answer = str(value).strip()
             if self.kind == "number":
                 value = parse_number(answer)
@@ -103,12 +103,11 @@ class JsonlTask(Task):
                 answer = format_number(value)
         key = row.get(self.id_field)
         used = {self.question_field, self.answer_field, self.id_field}
-        return Item(
-            id=str(key) if key not in (None, "") else stable_id("jsonl", question),
-            question=question,
-            answer=answer,
-            meta={name: value for name, value in row.items() if name not in used},
-        )
+        meta = {name: value for name, value in row.items() if name not in used}
+        if aliases:
+            meta["aliases"] = [*meta.get("aliases", ()), *aliases]
+        return Item(id=str(key) if key not in (None, "") else stable_id("jsonl", question), question=question,
+                    answer=answer, meta=meta)
 
     def _synonyms(self, *extra: str | None) -> dict[str, str]:
         synonyms = dict(self._labels)
