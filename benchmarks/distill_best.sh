@@ -20,20 +20,23 @@ test -x "$A" || { echo "error: $A not found: run 'make install' first" >&2; exit
 mkdir -p "$OUT"
 
 have() { "$A" adapters show "$1" > /dev/null 2>&1; }
+# a distill round is done when its adapter is registered and its last held-out eval is written (a kill between the
+# two would otherwise leave the round out of the report for good)
+round_done() { have "$1" && test -f "$OUT/$2/round$3-arith-3/report.json"; }
 # the options of every round, as the committed runs had them
 COMMON=(--levels 1 2 3 4 --arith-distractors 0.5 --eval-sets arith:1 svamp arith:3 --baseline-limit 0
         --learning-rate 5e-4 --react-prompt student)
 SELF=(--task svamp:600,arith:200 --teacher self --attempts 2 --rationalize dataset,equation
       --rounds 1 --max-steps 150 --dpo-steps 80)
 
-have uni-r1 || "$A" distill --task svamp:800,arith:600 --teacher dataset,equation --student local \
+round_done uni-r1 union 1 || "$A" distill --task svamp:800,arith:600 --teacher dataset,equation --student local \
   --rounds 1 --epochs 1 --name uni --report "$OUT/union" "${COMMON[@]}"
-have uar-r2 || "$A" distill --task arith:600,svamp:300 --teacher dataset,equation --student adapter:uni-r1 \
+round_done uar-r2 uar 2 || "$A" distill --task arith:600,svamp:300 --teacher dataset,equation --student adapter:uni-r1 \
   --start-round 2 --rounds 1 --epochs 1 --name uar --report "$OUT/uar" "${COMMON[@]}"
-have uar-r3-dpo || "$A" distill "${SELF[@]}" --student adapter:uar-r2 --start-round 3 --name uar \
+round_done uar-r3-dpo uar 3 || "$A" distill "${SELF[@]}" --student adapter:uar-r2 --start-round 3 --name uar \
   --report "$OUT/uar" "${COMMON[@]}"
 # round 4 harvests the pool the best student is trained on (datasets/uar-r4); its own 150-step student is uar-r4-dpo
-have uar-r4-dpo || "$A" distill "${SELF[@]}" --student adapter:uar-r3-dpo --start-round 4 --name uar \
+round_done uar-r4-dpo uar 4 || "$A" distill "${SELF[@]}" --student adapter:uar-r3-dpo --start-round 4 --name uar \
   --report "$OUT/uar" "${COMMON[@]}"
 have uar-r4e2 || "$A" train sft --data "$APPRENTICE_HOME/datasets/uar-r4" --name uar-r4e2 \
   --base adapter:uar-r3-dpo --epochs 2 --learning-rate 5e-4 --seed 0
