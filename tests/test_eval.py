@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +13,9 @@ from apprentice.cli import main
 from apprentice.eval import EvalConfig, price_of, run_eval, wilson_interval
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
+
+sys.path.insert(0, str(Path(__file__).parent))
+from fake_openai_server import start_server  # noqa: E402
 
 
 def test_wilson_interval_matches_known_values():
@@ -105,12 +110,6 @@ def test_the_report_title_names_the_task_options(tmp_path):
 def test_cli_evaluates_a_question_file_of_ones_own(tmp_path, capsys):
     """A MAWPS-style JSON list (sQuestion, lSolutions as a list of one, iIndex) through `apprentice eval --task
     jsonl` and its field flags; a second file numbering its items the same way runs, not resumes the first."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from fake_openai_server import start_server
-
     def write(name, rows):
         path = tmp_path / name
         path.write_text(json.dumps([{"iIndex": i, "sQuestion": q, "lSolutions": [a]} for i, (q, a) in

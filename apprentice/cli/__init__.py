@@ -33,19 +33,23 @@ def add_option_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
                              "method=dfs, ...")
 
 
-#: The ``jsonl`` task's options -> (flag, default): how a question file of one's own is read.
-FIELD_FLAGS = {"question_field": ("--question-field", "question"), "answer_field": ("--answer-field", "answer"),
-               "id_field": ("--id-field", "id"), "kind": ("--answer-kind", "text")}
+#: The ``jsonl`` task's options -> (flag, default, help): how a question file of one's own is read.
+FIELD_FLAGS = {
+    "question_field": ("--question-field", "question", "field with the question"),
+    "answer_field": ("--answer-field", "answer", "field with the gold answer, a value or a list of one"),
+    "id_field": ("--id-field", "id", "field with the item id (else a hash)"),
+    "kind": ("--answer-kind", "text", "how the answers are checked"),
+}
 
 
 def add_field_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of :data:`FIELD_FLAGS`, read back with :func:`field_options`."""
+    from apprentice.tasks.jsonl import KINDS
+
     g = parser.add_argument_group("a question file of your own (--task jsonl)")
-    helps = {"question_field": "field with the question", "answer_field": "field with the gold answer, a value or a "
-             "list of one", "id_field": "field with the item id (else a hash)", "kind": "how the answers are checked"}
-    for name, (flag, default) in FIELD_FLAGS.items():
-        g.add_argument(flag, dest=name, default=default, help=f"{helps[name]} (default {default})",
-                       **({"choices": ["number", "text", "label"]} if name == "kind" else {}))
+    for name, (flag, default, text) in FIELD_FLAGS.items():
+        g.add_argument(flag, dest=name, default=default, help=f"{text} (default {default})",
+                       choices=KINDS if name == "kind" else None)
 
 
 def field_options(args: argparse.Namespace) -> dict:

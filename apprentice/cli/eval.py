@@ -48,7 +48,7 @@ def _task_options(args: argparse.Namespace) -> dict:
     fields = field_options(args)
     if args.task == "jsonl":
         return {**options, **fields}
-    given = [FIELD_FLAGS[name][0] for name, value in fields.items() if value != FIELD_FLAGS[name][1]]
+    given = [flag for name, (flag, default, _) in FIELD_FLAGS.items() if fields[name] != default]
     if given:
         raise ApprenticeError(f"{', '.join(given)}: for a question file of your own (--task jsonl --data FILE)")
     return options
