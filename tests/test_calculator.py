@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import pytest
@@ -11,7 +12,8 @@ from langchain_core.tools import ToolException
 
 from apprentice.errors import ApprenticeError
 from apprentice.tools import TOOL_ERROR_TEMPLATE, get_tools
-from apprentice.tools.calculator import CalculatorError, calculate, evaluate
+from apprentice.tools.arithmetic import FUNCTIONS
+from apprentice.tools.calculator import MAX_LENGTH, CalculatorError, calculate, evaluate, format_number
 
 # ------------------------------------------------------------------ properties against Fraction
 
@@ -231,3 +233,80 @@ def test_refusal_reasons(expression: str, reason: str) -> None:
 def test_bounds_allow_large_but_sane_numbers() -> None:
     assert calculate("2**10000") == str(2**10000)
     assert calculate("factorial(1000)") == str(__import__("math").factorial(1000))
+
+
+# ------------------------------------------------------------------ bounded time for any input
+
+
+@pytest.mark.timeout(5)
+@pytest.mark.parametrize("literal", ["1e999999999", "0e999999999", "1e-999999999", "1_0e99999999", "2.5E+4001"])
+def test_literal_exponents_are_bounded(literal: str) -> None:
+    with pytest.raises(CalculatorError, match="number literal with an exponent beyond 4000"):
+        evaluate(literal)
+
+
+def test_literals_up_to_the_exponent_bound_still_work() -> None:
+    assert evaluate("1e300") == 10**300
+    assert evaluate("2.5e-3") == Fraction(1, 400)
+    with pytest.raises(CalculatorError, match="result too large"):
+        evaluate("1e4000 * 10")
+
+
+@pytest.mark.timeout(5)
+def test_lcm_of_many_big_numbers_is_refused_before_it_grows() -> None:
+    arguments = ",".join(f"10**3999-{i}" for i in range(1, 40))
+    with pytest.raises(CalculatorError, match="result too large"):
+        evaluate(f"lcm({arguments})")
+    assert calculate("lcm(4, 6, -10)") == "60"
+
+
+def test_the_walk_stops_at_its_time_budget(monkeypatch) -> None:
+    from apprentice.tools import calculator
+
+    monkeypatch.setattr(calculator, "TIME_BUDGET_S", -1.0)
+    with pytest.raises(CalculatorError, match="took longer than -1 s"):
+        evaluate("1 + 1")
+
+
+_TOKENS = [*"0123456789", "+", "-", "*", "/", "//", "%", "**", "^", "e", "E", ".", "(", ")", ",", " ", "x",
+           "pi", "e9", "e99999", "e999999999", "9" * 40, *(f"{name}(" for name in FUNCTIONS)]
+_LITERALS = st.one_of(
+    st.integers(0, 10**12).map(str),
+    st.sampled_from(["pi", "e", "0.5", "1e308", "9e3999", "10**3999", "7**999", "factorial(1000)", "1e999999999"]),
+    st.builds("{}.{}e{}".format, st.integers(0, 999), st.integers(0, 999), st.integers(-5000, 5000)),
+)
+_FORMULAS = st.recursive(
+    _LITERALS,
+    lambda children: st.one_of(
+        st.builds("({1}{0}{2})".format, st.sampled_from(["+", "-", "*", "/", "//", "%", "**"]), children, children),
+        st.builds(lambda name, args: f"{name}({','.join(args)})", st.sampled_from(sorted(FUNCTIONS)),
+                  st.lists(children, min_size=1, max_size=4)),
+        children.map("-{}".format),
+        children.map("{}%".format),
+    ),
+    max_leaves=30,
+)
+
+
+def _finishes_with_a_number_or_a_refusal(text: str) -> None:
+    started = time.monotonic()
+    try:
+        value = evaluate(text)
+    except CalculatorError:
+        pass
+    else:
+        assert isinstance(value, (Fraction, float))
+        format_number(value)
+    assert time.monotonic() - started < 2.5, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), max_size=200).map(lambda parts: "".join(parts)[:MAX_LENGTH]))
+def test_any_token_soup_finishes_with_a_number_or_a_refusal(text: str) -> None:
+    _finishes_with_a_number_or_a_refusal(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_FORMULAS.map(lambda text: text[:MAX_LENGTH]))
+def test_any_formula_finishes_with_a_number_or_a_refusal(text: str) -> None:
+    _finishes_with_a_number_or_a_refusal(text)

@@ -152,6 +152,14 @@ def _exp(x: Number) -> float:
         raise Refusal("result too large") from None
 
 
+def _lcm(*xs: Number) -> Number:
+    """Least common multiple, checked after every argument (the product of many big ones is huge)."""
+    result = Fraction(1)
+    for x in xs:
+        result = checked(math.lcm(int(result), _integer(x, "lcm")))
+    return result
+
+
 def _trig(function: Callable[[float], float]) -> Callable[[Number], float]:
     return lambda x: function(_float(x))
 
@@ -173,7 +181,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Number], int, int]] = {
     "tan": (_trig(math.tan), 1, 1),
     "factorial": (_factorial, 1, 1),
     "gcd": (lambda *xs: math.gcd(*(_integer(x, "gcd") for x in xs)), 1, -1),
-    "lcm": (lambda *xs: math.lcm(*(_integer(x, "lcm") for x in xs)), 1, -1),
+    "lcm": (_lcm, 1, -1),
 }
 CONSTANTS: dict[str, float] = {"pi": math.pi, "e": math.e}
 BINARY_OPERATORS: dict[type[ast.operator], Callable[[Number, Number], Number]] = {

@@ -3,13 +3,16 @@
 The input is parsed with :mod:`ast` and walked node by node; nothing is ever evaluated by Python
 itself. Numbers are exact :class:`fractions.Fraction` values (``1/3 + 1/6`` is exactly ``1/2``);
 floats appear only where a function is irrational (``sqrt(2)``, ``sin``, ``log``...). Every
-operation that could make a huge number is checked *before* it is computed.
+operation that could make a huge number is checked *before* it is computed, literals included
+(``1e999999999`` is refused, not expanded), so each step is bounded; a wall-clock budget, checked at
+every node of the walk, bounds the whole.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import time
 from fractions import Fraction
 
 from langchain_core.tools import BaseTool, StructuredTool
@@ -38,7 +41,13 @@ __all__ = [
 
 MAX_LENGTH = 500
 MAX_NESTING = 50
+#: Literals may be written with a decimal exponent up to this size (``1e4000``); results above
+#: about ``10**4000`` are refused anyway, and ``Fraction("1e999999999")`` would never finish.
+MAX_LITERAL_EXPONENT = 4000
+#: Seconds one evaluation may take, checked at every node of the walk.
+TIME_BUDGET_S = 2.0
 _MAX_AST_DEPTH = 256
+_EXPONENT = re.compile(r"[eE]([+-]?\d+)$")
 
 _DESCRIPTION = (
     # The first line is all the text protocol's prompt shows (it is read on every step and is in
@@ -137,13 +146,16 @@ def _literal(node: ast.Constant, source: str) -> Number:
     if isinstance(value, int):
         return Fraction(value)
     text = (ast.get_source_segment(source, node) or repr(value)).replace("_", "")
+    exponent = _EXPONENT.search(text)
+    if exponent and abs(int(exponent.group(1))) > MAX_LITERAL_EXPONENT:
+        raise Refusal(f"number literal with an exponent beyond {MAX_LITERAL_EXPONENT}")
     try:
         return Fraction(text)  # the decimal as written, exactly: 0.1 is 1/10
     except (ValueError, ZeroDivisionError):
         return checked(value)
 
 
-def _call(node: ast.Call, source: str, depth: int) -> Number:
+def _call(node: ast.Call, source: str, deadline: float, depth: int) -> Number:
     if not isinstance(node.func, ast.Name):
         raise Refusal("only plain function calls like sqrt(2) are allowed")
     name = node.func.id
@@ -154,27 +166,30 @@ def _call(node: ast.Call, source: str, depth: int) -> Number:
     function, least, most = FUNCTIONS[name]
     if len(node.args) < least or (most >= 0 and len(node.args) > most):
         raise Refusal(f"wrong number of arguments for {name}()")
-    args = [_eval(arg, source, depth + 1) for arg in node.args]
+    args = [_eval(arg, source, deadline, depth + 1) for arg in node.args]
     return function(*args)
 
 
-def _eval(node: ast.AST, source: str, depth: int = 0) -> Number:
-    """Evaluate one whitelisted node; anything not listed here is refused."""
+def _eval(node: ast.AST, source: str, deadline: float, depth: int = 0) -> Number:
+    """Evaluate one whitelisted node by ``deadline`` (a ``time.monotonic()``); anything not listed
+    here is refused."""
     if depth > _MAX_AST_DEPTH:
         raise Refusal("expression nested too deeply")
+    if time.monotonic() > deadline:
+        raise Refusal(f"took longer than {TIME_BUDGET_S:g} s")
     if isinstance(node, ast.Expression):
-        return _eval(node.body, source, depth + 1)
+        return _eval(node.body, source, deadline, depth + 1)
     if isinstance(node, ast.Constant):
         return _literal(node, source)
     if isinstance(node, ast.BinOp) and type(node.op) in BINARY_OPERATORS:
-        left = _eval(node.left, source, depth + 1)
-        right = _eval(node.right, source, depth + 1)
+        left = _eval(node.left, source, deadline, depth + 1)
+        right = _eval(node.right, source, deadline, depth + 1)
         return checked(BINARY_OPERATORS[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-        operand = _eval(node.operand, source, depth + 1)
+        operand = _eval(node.operand, source, deadline, depth + 1)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.Call):
-        return checked(_call(node, source, depth))
+        return checked(_call(node, source, deadline, depth))
     if isinstance(node, ast.Name):
         if node.id in CONSTANTS:
             return CONSTANTS[node.id]
@@ -197,6 +212,7 @@ def evaluate(expression: str) -> Number:
         CalculatorError: the expression is not allowed, malformed, too large or divides by zero.
     """
     original = expression.strip()
+    deadline = time.monotonic() + TIME_BUDGET_S
     try:
         if not original:
             raise Refusal("empty expression")
@@ -209,7 +225,7 @@ def evaluate(expression: str) -> Number:
         except (SyntaxError, ValueError) as exc:
             detail = str(getattr(exc, "msg", exc))
             raise Refusal("invalid syntax" if detail == "invalid syntax" else f"invalid syntax: {detail}") from None
-        return checked(_eval(tree, text))
+        return checked(_eval(tree, text, deadline))
     except Refusal as refusal:
         raise CalculatorError(original, str(refusal)) from None
     except ZeroDivisionError:
