@@ -269,3 +269,42 @@ def test_cli_options_reach_the_strategy_of_every_item(tmp_path, capsys):
         vote = next(s for s in open_store().get(record["run_id"]).steps if s.kind == "vote")
         assert vote.data["samples"] == 3 and vote.data["verifier"] == "rules"
         assert [check["key"] for check in vote.data["checks"]] == [record["prediction"]] * 3
+
+
+def test_renamed_duplicates_never_take_an_id_of_the_input(tmp_path, capsys):
+    server = start_server()
+    rows = [{"id": key, "question": f"What is {i} + 1?", "answer": str(i + 1)}
+            for i, key in enumerate(["a", "a", "a#2", "b", "a", "b"])]
+    source = _write_jsonl(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(source), "--out", str(out), "--model", f"openai:fake@{server.url}", "--answer-kind",
+            "number", "--no-progress", "--json"]
+    try:
+        assert main(args) == 0
+        first = json.loads(capsys.readouterr().out)
+        assert main(args) == 0  # the rerun names the items as the first run did: all skipped
+        again = json.loads(capsys.readouterr().out)
+    finally:
+        server.shutdown()
+
+    assert (first["done"], first["remaining"]) == (6, 0)
+    assert (again["skipped"], again["done"], again["remaining"]) == (6, 0, 0)
+    by_id = {r["id"]: r for r in _records(out)}
+    assert len(by_id) == len(_records(out)) == 6
+    assert {key: r["question"] for key, r in by_id.items()} == {
+        "a": "What is 0 + 1?", "a#3": "What is 1 + 1?", "a#2": "What is 2 + 1?",
+        "b": "What is 3 + 1?", "a#4": "What is 4 + 1?", "b#2": "What is 5 + 1?"}
+    assert all(r["status"] == "ok" and r["correct"] for r in by_id.values())
+
+
+def test_records_of_ids_the_input_lacks_do_not_count_as_progress(tmp_path):
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "question": "What is 2 + 3?", "answer": "5"}])
+    out = tmp_path / "out.jsonl"
+    with OutputFile(out) as writer:
+        writer.write({"id": "gone", "status": "ok"})
+    job = BatchJob(source, out, TaskConfig(answer_kind="number"), WorkerConfig(model_spec="scripted"))
+
+    summary = run_batch(job, model=ScriptedChatModel(script=[" Easy.\nFinal Answer: 5"]))
+
+    assert (summary.total, summary.skipped, summary.done, summary.remaining) == (1, 0, 1, 0)
+    assert [r["id"] for r in _records(out)] == ["gone", "a"]

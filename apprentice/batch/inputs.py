@@ -79,19 +79,19 @@ def read_items(path: str | Path, config: TaskConfig, task: Task | None = None) -
     if not path.is_file():
         raise DataError(f"{path}: input file not found")
     parser = config.parser(task or config.build())
-    items: list[BatchItem] = []
-    seen: dict[str, int] = {}
+    entries: list[BatchItem] = []
     try:
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if line.strip():
-                    entry = _parse_line(line, number, path, parser, config)
-                    items.append(_unique(entry, seen))
+                    entries.append(_parse_line(line, number, path, parser, config))
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    if not items:
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    if not entries:
         raise DataError(f"{path}: no input lines")
-    return items
+    return _unique_ids(entries)
 
 
 def _parse_line(line: str, number: int, path: Path, parser: Task, config: TaskConfig) -> BatchItem:
@@ -125,14 +125,22 @@ def _parse_row(row: dict[str, Any], where: str, parser: Task, config: TaskConfig
     return item
 
 
-def _unique(entry: BatchItem, seen: dict[str, int]) -> BatchItem:
-    """Repeated ids (the same question twice) get ``#2``, ``#3``...: stable across restarts."""
-    count = seen.get(entry.id, 0) + 1
-    seen[entry.id] = count
-    if count == 1:
-        return entry
-    new_id = f"{entry.id}#{count}"
-    item = entry.item
-    if item is not None:
-        item = Item(new_id, item.question, item.answer, item.meta)
-    return BatchItem(entry.line, new_id, item, entry.error)
+def _unique_ids(entries: list[BatchItem]) -> list[BatchItem]:
+    """Give repeated ids (the same question twice) ``#2``, ``#3``...: the n-th ``a`` is ``a#n``, or the
+    next number no line of the file uses (ids ``a a a#2`` read as ``a a#3 a#2``). A function of the
+    file alone, so a restarted job names every item as the first run did."""
+    taken = {entry.id for entry in entries}
+    seen: dict[str, int] = {}
+    unique: list[BatchItem] = []
+    for entry in entries:
+        count = seen[entry.id] = seen.get(entry.id, 0) + 1
+        if count == 1:
+            unique.append(entry)
+            continue
+        while f"{entry.id}#{count}" in taken:
+            count += 1
+        new_id = f"{entry.id}#{count}"
+        taken.add(new_id)
+        item = entry.item and Item(new_id, entry.item.question, entry.item.answer, entry.item.meta)
+        unique.append(BatchItem(entry.line, new_id, item, entry.error))
+    return unique

@@ -69,7 +69,8 @@ def pending_items(job: BatchJob, task: Any) -> tuple[list[BatchItem], list[dict[
     items = read_items(job.input, job.inputs, task)
     done = load_done(job.output)
     todo = [entry for entry in items if entry.id not in done]
-    return todo, list(done.values()), len(items)
+    # records of ids the input no longer has are kept in the file but are not this job's progress
+    return todo, [done[entry.id] for entry in items if entry.id in done], len(items)
 
 
 def run_batch(
