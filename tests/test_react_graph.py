@@ -205,3 +205,13 @@ def test_a_repeated_step_stops_the_loop_early():
     assert result.answer == "2" and result.model_calls == 3
     run = open_store().get(result.run_id)
     assert [s.observation for s in run.steps if s.kind == "error"] == [REPEATED_STEP]
+
+
+def test_a_bold_final_answer_keeps_no_half_of_its_markup():
+    """``Final Answer: **84**`` used to come out as ``84**``: the field pattern took the opening ``**``."""
+    from apprentice.agents.react import parse_react
+
+    for text, answer in ((" ok.\nFinal Answer: **84**", "84"), ("**Final Answer:** 84", "84"),
+                         ("**Final Answer:** **84 apples**", "84 apples"), ("Final Answer: __7__", "7"),
+                         ("Final Answer: 2**10", "2**10"), ("Final Answer: a**b**c", "a**b**c")):
+        assert parse_react(text).final_answer == answer, text

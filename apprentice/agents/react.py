@@ -98,6 +98,13 @@ def _clean(value: str) -> str:
     value = value.strip().strip("`").strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
+    for mark in ("**", "__"):
+        # bold around the value ("**84**"), or the half of it left when a field pattern took its other half
+        # ("Final Answer: **84**" reads as ": **" + "84**")
+        if value.count(mark) == 1 and (value.startswith(mark) or value.endswith(mark)):
+            value = value.replace(mark, "").strip()
+        elif value.count(mark) == 2 and value.startswith(mark) and value.endswith(mark) and len(value) > 4:
+            value = value[2:-2].strip()
     return value
 
 
