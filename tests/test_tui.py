@@ -389,13 +389,54 @@ def test_model_choices_offer_adapters_and_openai(monkeypatch):
     import apprentice.training.registry as registry
     from apprentice.tui.agent import model_choices
 
+    import apprentice.training.student as student
+
+    monkeypatch.setattr(student, "student_available", lambda folder=None: True)
     monkeypatch.setattr(registry, "list_adapters", lambda: [SimpleNamespace(name="student1", base="local")])
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     specs = [spec for spec, _ in model_choices()]
-    assert specs == ["local", "adapter:student1", "openai:gpt-4o-mini"]
+    assert specs == ["student", "local", "adapter:student1", "openai:gpt-4o-mini"]
+    monkeypatch.setattr(student, "student_available", lambda folder=None: False)
     monkeypatch.setattr(registry, "list_adapters", lambda: 1 / 0)
     monkeypatch.delenv("OPENAI_API_KEY")
     assert [spec for spec, _ in model_choices()] == ["local"]
+
+
+async def test_the_chat_opens_on_the_shipped_student_and_ctrl_b_seats_the_base(apprentice_home, monkeypatch):
+    """With a shipped student the chat opens on it (the status line says so); ctrl+b swaps in the untrained
+    base and back; without one, the base is in the seat and ctrl+b says why nothing changes."""
+    import apprentice.training.student as student
+
+    loaded = []
+
+    def loader(spec):
+        loaded.append(spec)
+        return ScriptedChatModel(script=[f" I am {spec}.\nFinal Answer: {spec}"], spec=spec, cycle=True)
+
+    monkeypatch.setattr(student, "student_available", lambda folder=None: True)
+    app = ChatApp(loader=loader)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        status = app.screen.query_one(StatusBar)
+        assert app.agent.spec == "student" and "model student (trained)" in str(status.render())
+        assert (await ask(pilot, "Who are you?")).answer_text == "student"
+        await pilot.press("ctrl+b")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.agent.spec == "local" and "model local (untrained base)" in str(status.render())
+        assert (await ask(pilot, "And now?")).answer_text == "local"
+        await pilot.press("ctrl+b")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.agent.spec == "student" and loaded[-1] == "student"
+    monkeypatch.setattr(student, "student_available", lambda folder=None: False)
+    app = ChatApp(loader=loader)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert app.agent.spec == "local"
+        await pilot.press("ctrl+b")
+        await pilot.pause()
+        assert app.agent.spec == "local" and any("ships no student" in n for n in notes(app))
 
 
 async def test_the_app_quits_when_its_terminal_hangs_up(apprentice_home):

@@ -11,7 +11,8 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     from apprentice.models import parse_spec
     from apprentice.tui import run_chat
 
-    parse_spec(args.model)  # a malformed spec or option is one error line, before the screen opens
+    if args.model is not None:
+        parse_spec(args.model)  # a malformed spec or option is one error line, before the screen opens
     return run_chat(args.model, args.strategy, parse_options(args.option))
 
 
@@ -20,7 +21,9 @@ def _chat_parser(sub) -> None:
     from apprentice.graphs import STRATEGIES
 
     p = sub.add_parser("chat", help="open the chat UI (threads, live reasoning steps, model switching)")
-    p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
+    p.add_argument("--model", default=None,
+                   help="model spec (default: student, the trained student shipped with apprentice, where this "
+                        "install has one, else local, the embedded base model; ctrl+b switches between them)")
     p.add_argument("--strategy", default="react", choices=list(STRATEGIES),
                    help="reasoning strategy (switch any time with ctrl+t)")
     add_option_flag(p, " for every turn")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from apprentice.errors import ModelSpecError
-from apprentice.models import embedded_model_path, parse_spec
+from apprentice.models import adapter_name, embedded_model_path, parse_spec
 
 __all__ = ["BaseChoice", "resolve_base", "load_for_training", "lora_config"]
 
@@ -24,16 +24,18 @@ class BaseChoice:
 
 
 def resolve_base(spec: str) -> BaseChoice:
-    """``local`` / ``local:PATH`` (GGUF or HF folder) / ``adapter:NAME`` -> a safetensors HF folder."""
+    """``local`` / ``local:PATH`` (GGUF or HF folder) / ``adapter:NAME`` / ``student`` -> a safetensors HF
+    folder (and the adapter to continue from)."""
     from apprentice.backends.hf import hf_base_from_gguf, require_safetensors
 
     parsed = parse_spec(spec)
     if parsed.kind == "openai":
-        raise ModelSpecError(f"cannot fine-tune {spec}: training needs local weights (local, local:PATH, adapter:NAME)")
-    if parsed.kind == "adapter":
+        raise ModelSpecError(f"cannot fine-tune {spec}: training needs local weights (local, local:PATH, student, "
+                             "adapter:NAME)")
+    if parsed.kind in ("adapter", "student"):
         from apprentice.training.registry import get_adapter
 
-        record = get_adapter(parsed.target or "")
+        record = get_adapter(adapter_name(parsed))
         inner = resolve_base(record.base)
         return BaseChoice(str(parsed), inner.folder, record.name, record.path)
     path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()

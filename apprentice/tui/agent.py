@@ -62,6 +62,11 @@ class TokenRelay(BaseCallbackHandler):
         self.on_llm_end(None, run_id=run_id)
 
 
+def seat_label(spec: str) -> str:
+    """How the status line names the model in the seat: the shipped student and the base say what they are."""
+    return {"student": "student (trained)", "local": "local (untrained base)"}.get(spec, spec)
+
+
 def strategy_names() -> list[str]:
     """The strategies registered right now (read at run time: the registry grows)."""
     from apprentice.graphs import STRATEGIES
@@ -74,8 +79,12 @@ def model_choices() -> list[tuple[str, str]]:
     the registry, and OpenAI when a key is set (any other spec can be typed in)."""
     import os
 
-    choices = [("local", "embedded SmolLM2-135M (llama.cpp, no network)")]
     from apprentice.training.registry import list_adapters
+    from apprentice.training.student import student_available
+
+    choices = [("student", "the trained student shipped with apprentice (on the embedded model)")] \
+        if student_available() else []
+    choices.append(("local", "embedded SmolLM2-135M, the untrained base (llama.cpp, no network)"))
 
     try:
         records = list_adapters()  # unreadable entries are skipped there
@@ -93,7 +102,7 @@ class ChatAgent:
     """The model spec and strategy in the seat, the strategies' settings (``options``: samples=5,
     verifier=rules, ...), and the loaded model (lazily, on a worker)."""
 
-    def __init__(self, model: str | BaseChatModel = "local", strategy: str = "react",
+    def __init__(self, model: str | BaseChatModel | None = None, strategy: str = "react",
                  loader: Callable[[str], BaseChatModel] | None = None, max_steps: int = 6,
                  options: dict[str, Any] | None = None) -> None:
         self.relay = TokenRelay()
@@ -103,6 +112,10 @@ class ChatAgent:
         self._loader = loader
         self._lock = threading.Lock()
         self._model: BaseChatModel | None = None
+        if model is None:
+            from apprentice.models import default_model
+
+            model = default_model()
         if isinstance(model, str):
             self.spec = model
         else:

@@ -43,7 +43,8 @@ class ChatApp(App):
     """``apprentice chat``: talk to the agent and watch it reason.
 
     Args:
-        model: a model spec (loaded on a worker once the screen is up) or a ready chat model.
+        model: a model spec (loaded on a worker once the screen is up) or a ready chat model; by default
+            the shipped student where this install has one, else the embedded base model.
         strategy: a strategy name from :data:`apprentice.graphs.STRATEGIES`.
         options: strategy settings for every turn (``{"samples": 5, "verifier": "rules"}``).
         loader: how specs become models (default :func:`apprentice.models.load_chat_model`).
@@ -56,7 +57,7 @@ class ChatApp(App):
     TITLE = "apprentice"
     CSS_PATH = "styles/app.tcss"
 
-    def __init__(self, model: str | BaseChatModel = "local", strategy: str = "react", *,
+    def __init__(self, model: str | BaseChatModel | None = None, strategy: str = "react", *,
                  options: dict[str, Any] | None = None,
                  loader: Callable[[str], BaseChatModel] | None = None,
                  sessions: SessionStore | None = None) -> None:
@@ -109,7 +110,7 @@ class ChatApp(App):
             os._exit(1)
 
 
-def run_chat(model: str = "local", strategy: str = "react", options: dict[str, Any] | None = None) -> int:
+def run_chat(model: str | None = None, strategy: str = "react", options: dict[str, Any] | None = None) -> int:
     """Open the chat UI in the terminal (blocks until the user quits); the app's exit status."""
     app = ChatApp(model, strategy, options=options)
     app.run()

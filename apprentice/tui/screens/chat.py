@@ -39,8 +39,9 @@ class ChatScreen(Screen):
         Binding("escape", "cancel", "Cancel", id="cancel"),
         Binding("ctrl+n", "new_thread", "New", id="new_thread"),
         Binding("ctrl+o", "pick_model", "Model", id="pick_model"),
+        Binding("ctrl+b", "toggle_base", "Base", id="toggle_base"),
         Binding("ctrl+t", "pick_strategy", "Strategy", id="pick_strategy"),
-        Binding("ctrl+r", "rename_thread", "Rename", id="rename_thread"),
+        Binding("ctrl+r", "rename_thread", "Rename", id="rename_thread", show=False),  # in help and palette
         Binding("f8", "delete_thread", "Delete", id="delete_thread"),
         Binding("ctrl+s", "export_thread", "Export", id="export_thread"),
         Binding("ctrl+y", "copy_answer", "Copy", id="copy_answer"),
@@ -228,8 +229,20 @@ class ChatScreen(Screen):
                 self.switch_model(spec)
 
         self.app.push_screen(PickerScreen("Model", model_choices(), current=self.agent.spec,
-                                          free_text="or type a spec: local:PATH, adapter:NAME, openai:MODEL[@URL]"),
+                                          free_text="or type a spec: student, local:PATH, adapter:NAME, openai:MODEL[@URL]"),
                              done)
+
+    def action_toggle_base(self) -> None:
+        """Switch between the shipped student and the untrained base model it was trained from."""
+        from apprentice.training.student import student_available
+
+        if self.agent.spec == "student" or not student_available():
+            if self.agent.spec == "local":
+                self.notify("This install ships no student; the base model is in the seat.", title="Model")
+                return
+            self.switch_model("local")
+        else:
+            self.switch_model("student")
 
     def switch_model(self, spec: str) -> None:
         """Validate ``spec`` now, then load it on a worker."""

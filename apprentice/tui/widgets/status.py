@@ -20,5 +20,7 @@ class StatusBar(Static):
 
     def render(self) -> str:
         state = "" if self.model_state == "ready" else f" ({self.model_state})"
-        return (f"model {self.model}{state} │ strategy {self.strategy} │ "
+        from apprentice.tui.agent import seat_label
+
+        return (f"model {seat_label(self.model)}{state} │ strategy {self.strategy} │ "
                 f"last answer: {self.tokens_in} tok in / {self.tokens_out} out · {self.seconds:.1f} s")

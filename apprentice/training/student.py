@@ -1,0 +1,116 @@
+"""The shipped student: the best trained adapter so far, packaged with apprentice as model spec ``student``.
+
+The package folder ``apprentice/student/`` holds a PEFT adapter (fp16 safetensors, a few MB), its
+provenance (``apprentice.json``, as a registry entry has it) and its model card (``README.md``). On first
+use it is imported into the adapter registry under ``student-<version>`` (the merged GGUF is built once,
+~20-30 s, with a progress line); every later use loads that entry. A newer shipped student has another
+version, so an upgrade imports itself and the old entry stays for comparison.
+
+:func:`ship_student` writes that folder from a registry entry (fp16 weights, provenance, model card).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from apprentice.errors import ApprenticeError, ModelSpecError
+
+__all__ = ["SHIPPED_DIR", "shipped_version", "student_available", "ensure_student", "student_record",
+           "ship_student", "STUDENT_FILES"]
+
+#: Where the shipped student lives inside the installed package.
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "student"
+#: The files a shipped student consists of (nothing else is copied into or out of the package).
+STUDENT_FILES = ("adapter_config.json", "adapter_model.safetensors", "apprentice.json", "README.md")
+_WEIGHTS = "adapter_model.safetensors"
+
+
+def student_available(folder: Path | None = None) -> bool:
+    """Whether this install ships a student (its weights and provenance are there)."""
+    folder = folder or SHIPPED_DIR
+    return all((folder / name).is_file() for name in ("adapter_config.json", _WEIGHTS, "apprentice.json"))
+
+
+def shipped_version(folder: Path | None = None) -> str:
+    """The first 10 hex digits of the shipped weights' sha256: the registry entry is ``student-<version>``."""
+    folder = folder or SHIPPED_DIR
+    digest = hashlib.sha256()
+    with (folder / _WEIGHTS).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:10]
+
+
+def student_record(folder: Path | None = None) -> dict[str, Any]:
+    """The shipped student's provenance (``apprentice.json``): base, parent, training args, metrics."""
+    folder = folder or SHIPPED_DIR
+    if not student_available(folder):
+        raise ModelSpecError("this install ships no student (apprentice/student/ is empty); use --model local")
+    try:
+        return json.loads((folder / "apprentice.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelSpecError(f"the shipped student's {folder / 'apprentice.json'} is unreadable: {exc}") from exc
+
+
+def ensure_student(*, folder: Path | None = None, progress: TextIO | None = None) -> str:
+    """The registry name of the shipped student, importing it (and merging its GGUF) on first use.
+
+    Safe when several processes start at once: one imports under a file lock, the others wait and reuse it.
+    """
+    from filelock import FileLock
+
+    from apprentice.training.registry import adapters_root, get_adapter, import_adapter
+
+    folder = folder or SHIPPED_DIR
+    record = student_record(folder)
+    name = f"student-{shipped_version(folder)}"
+    try:
+        get_adapter(name)
+        return name
+    except ModelSpecError:
+        pass
+    with FileLock(str(adapters_root() / f".{name}.lock")):
+        try:
+            get_adapter(name)
+            return name
+        except ModelSpecError:
+            pass
+        out = progress if progress is not None else sys.stderr
+        print(f"apprentice: preparing the shipped student {record.get('name', name)} (merging it into the "
+              f"embedded model once, ~30 s)...", file=out, flush=True)
+        import_adapter(folder, name)
+        print(f"apprentice: student ready as adapter:{name}", file=out, flush=True)
+    return name
+
+
+def ship_student(name: str, card: str, out: Path | None = None) -> Path:
+    """Write registry entry ``name`` as the shipped student into ``out``: its adapter config, its weights in
+    fp16 safetensors, its provenance and ``card`` (the model card's markdown). Replaces what was there."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from apprentice.training.registry import get_adapter
+
+    out = out or SHIPPED_DIR
+    record = get_adapter(name)
+    tensors = load_file(str(record.path / _WEIGHTS))
+    if not tensors:
+        raise ApprenticeError(f"adapter {name!r} has no tensors; nothing to ship")
+    half = {key: value.to(torch.float16).contiguous() for key, value in tensors.items()}
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copy2(record.path / "adapter_config.json", tmp / "adapter_config.json")
+    save_file(half, str(tmp / _WEIGHTS), metadata={"format": "pt"})
+    meta = json.loads((record.path / "apprentice.json").read_text(encoding="utf-8"))
+    meta.pop("gguf", None)
+    (tmp / "apprentice.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
