@@ -52,7 +52,9 @@ def test_a_shipped_student_imports_once_and_serves_every_seat(dataset, apprentic
     monkeypatch.setattr(student_mod, "SHIPPED_DIR", folder)
     assert default_model() == "student"
     name = f"student-{student_mod.shipped_version()}"
+    assert not student_mod.student_prepared()
     model = load_chat_model("student", max_tokens=12)
+    assert student_mod.student_prepared()
     assert "preparing the shipped student" in capsys.readouterr().err
     assert model.invoke([HumanMessage("What is 6 times 8?")]).content.strip()
     record = get_adapter(name)

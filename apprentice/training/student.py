@@ -20,8 +20,8 @@ from typing import Any, TextIO
 
 from apprentice.errors import ApprenticeError, ModelSpecError
 
-__all__ = ["SHIPPED_DIR", "shipped_version", "student_available", "ensure_student", "student_record",
-           "ship_student", "STUDENT_FILES"]
+__all__ = ["SHIPPED_DIR", "shipped_version", "student_available", "student_prepared", "ensure_student",
+           "student_record", "ship_student", "STUDENT_FILES"]
 
 #: Where the shipped student lives inside the installed package.
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "student"
@@ -55,6 +55,17 @@ def student_record(folder: Path | None = None) -> dict[str, Any]:
         return json.loads((folder / "apprentice.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelSpecError(f"the shipped student's {folder / 'apprentice.json'} is unreadable: {exc}") from exc
+
+
+def student_prepared(folder: Path | None = None) -> bool:
+    """Whether the shipped student is already in this home's registry (its first use has happened)."""
+    from apprentice.training.registry import adapters_root
+
+    folder = folder or SHIPPED_DIR
+    try:
+        return (adapters_root() / f"student-{shipped_version(folder)}").is_dir()
+    except OSError:  # no shipped weights to name it by
+        return False
 
 
 def ensure_student(*, folder: Path | None = None, progress: TextIO | None = None) -> str:

@@ -208,6 +208,11 @@ class ChatScreen(Screen):
     def load_model(self, spec: str) -> None:
         """Load the model ``spec`` names on a worker; failures become notifications."""
         self.app.call_from_thread(self._model_state, spec, "loading")
+        if spec == "student":
+            from apprentice.training.student import student_available, student_prepared
+
+            if student_available() and not student_prepared():
+                self.app.call_from_thread(self._model_state, spec, "preparing: merged into the base once, ~30 s")
         try:
             self.agent.set_model(spec)
         except ApprenticeError as exc:
