@@ -310,7 +310,7 @@ def test_jsonl_missing_and_absent_paths(tmp_path):
 def test_huggingface_ids(monkeypatch):
     fake = types.ModuleType("datasets")
 
-    def load_dataset(name, config=None, split=None):
+    def load_dataset(name, config=None, split=None, cache_dir=None):
         if name == "offline/thing":
             raise ConnectionError("Couldn't reach the Hub")
         assert (name, config, split) == ("openai/gsm8k", "main", "test")

@@ -12,7 +12,7 @@ import inspect
 from apprentice.errors import ApprenticeError
 from apprentice.tasks.answers import FINAL_ANSWER, LabelTask, NumericTask, TextTask
 from apprentice.tasks.arith import ArithTask
-from apprentice.tasks.base import DATA_ENV, Item, Task, Verdict, data_root, split_items
+from apprentice.tasks.base import DATA_ENV, PACKAGED_DATA, Item, Task, Verdict, data_root, split_items
 from apprentice.tasks.fever import FeverTask
 from apprentice.tasks.game24 import (
     Game24Task,
@@ -31,6 +31,7 @@ from apprentice.tasks.svamp import SVAMPTask
 __all__ = [
     "DATA_ENV",
     "FINAL_ANSWER",
+    "PACKAGED_DATA",
     "TASK_NAMES",
     "ArithTask",
     "BamboogleTask",

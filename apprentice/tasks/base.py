@@ -9,6 +9,7 @@ then select (split, seeded shuffle, limit).
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import json
 import os
@@ -18,14 +19,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
-import apprentice
+from apprentice.config import home
 from apprentice.errors import ApprenticeError, DataError
 
 __all__ = [
     "DATA_ENV",
     "HELDOUT_FRACTION",
+    "PACKAGED_DATA",
     "SPLITS",
     "Item",
     "Record",
@@ -41,10 +43,12 @@ __all__ = [
 ]
 
 DATA_ENV = "APPRENTICE_DATA"
+#: The benchmark files that ship inside the package (sources and licenses in its README.md).
+PACKAGED_DATA = Path(__file__).resolve().parent / "data"
 HELDOUT_FRACTION = 0.2
 SPLITS = ("train", "test", "shuffle")
 _HF_ID = re.compile(r"[\w.-]+/[\w.-]+(?::[\w.-]+)?")
-_FILE_SUFFIXES = {".jsonl", ".json", ".csv", ".ndjson", ".tsv", ".txt"}
+_FILE_SUFFIXES = {".jsonl", ".json", ".csv", ".ndjson", ".tsv", ".txt", ".gz"}
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ class Task(ABC):
     """A benchmark: ``load`` items, ``extract`` an answer from model text, ``normalize`` it, ``check`` it.
 
     Subclasses set ``name``, ``answer_format`` and ``checker``; file-backed tasks also set
-    ``default_file`` (relative to :func:`data_root`) and implement :meth:`parse`.
+    ``default_file`` (relative to :func:`data_root`) and implement :meth:`parse`, and may name a
+    Hugging Face dataset the parser reads in ``hf_id`` (offered when the file is missing).
     """
 
     name: ClassVar[str] = ""
@@ -101,6 +106,7 @@ class Task(ABC):
     checker: ClassVar[str] = ""
     default_file: ClassVar[str] = ""
     hf_split: ClassVar[str] = "test"
+    hf_id: ClassVar[str] = ""
 
     def __init__(self) -> None:
         self._source: Path | None = None
@@ -117,7 +123,8 @@ class Task(ABC):
 
         Args:
             path: A data file, a data root directory holding ``default_file``, or a Hugging Face
-                dataset id ``owner/name[:config]``; ``None`` means ``data_root() / default_file``.
+                dataset id ``owner/name[:config]``; ``None`` means ``data_root() / default_file``
+                (the copy that ships in the package unless ``APPRENTICE_DATA`` is set).
             limit: Keep the first ``limit`` items after selection.
             split: ``None`` keeps file order (unless ``seed`` is non-zero); ``"train"``/``"test"``
                 take the deterministic 80/20 split of :func:`split_items`, shuffled by ``seed``;
@@ -126,7 +133,8 @@ class Task(ABC):
             seed: Seed of the split and of the shuffle; a non-zero seed shuffles even without a split.
 
         Raises:
-            DataError: The file is missing or malformed (the message names the path and line).
+            DataError: The file is missing (the message names both ways to get it: a local path,
+                or a Hugging Face id when online) or malformed (the message names the path and line).
         """
         if split is not None and split not in (*SPLITS, "validation"):
             raise ApprenticeError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
@@ -136,6 +144,8 @@ class Task(ABC):
             records = _load_hf(source, hf_split)
             split = "shuffle" if split else None
         else:
+            if not source.is_file():
+                raise DataError(_not_found(source, self.default_file, self.hf_id))
             records = read_records(source)
             self._source = source
         items = [self.parse(record.row, record.where) for record in records]
@@ -184,27 +194,22 @@ class Task(ABC):
 
 
 def data_root() -> Path:
-    """The directory default data files are read from.
-
-    ``APPRENTICE_DATA`` if set; else ``../shared/data`` from the working directory if it exists;
-    else ``shared/data`` beside the repository that holds this package.
-    """
+    """The directory default data files are read from: ``APPRENTICE_DATA`` if set, else the
+    files that ship inside the package (:data:`PACKAGED_DATA`)."""
     env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser()
-    beside_cwd = Path.cwd().parent / "shared" / "data"
-    if beside_cwd.is_dir():
-        return beside_cwd
-    return Path(apprentice.__file__).resolve().parents[1].parent / "shared" / "data"
+    return Path(env).expanduser() if env else PACKAGED_DATA
 
 
 def resolve_source(path: str | Path | None, default_file: str) -> Path | str:
-    """Resolve a ``--data`` value to a file path, or to a Hugging Face id (returned as ``str``)."""
+    """Resolve a ``--data`` value to a file path, or to a Hugging Face id (returned as ``str``).
+
+    A task's ``default_file`` inside a data folder may also be stored gzipped (``NAME.gz``).
+    """
     if path is None:
-        return data_root() / default_file
+        return _in_folder(data_root(), default_file)
     candidate = Path(path).expanduser()
     if candidate.is_dir():
-        return candidate / default_file if default_file else candidate
+        return _in_folder(candidate, default_file) if default_file else candidate
     if candidate.exists():
         return candidate
     text = str(path)
@@ -213,11 +218,28 @@ def resolve_source(path: str | Path | None, default_file: str) -> Path | str:
     return candidate
 
 
+def _in_folder(folder: Path, default_file: str) -> Path:
+    """``folder / default_file``, or its gzipped twin when only that exists."""
+    plain = folder / default_file
+    packed = plain.with_name(plain.name + ".gz")
+    return packed if not plain.exists() and packed.is_file() else plain
+
+
+def _not_found(source: Path, default_file: str, hf_id: str) -> str:
+    """The one-line message for a data file that is nowhere: both ways to get the data."""
+    gone = " (the copy that ships with apprentice is missing)" if source.is_relative_to(PACKAGED_DATA) else ""
+    local = f"a file, or a folder holding {default_file}" if default_file else "a file"
+    online = f"--data {hf_id}" if hf_id else "--data OWNER/NAME[:CONFIG]"
+    return (f"{source}: data file not found{gone}; pass --data PATH or set {DATA_ENV} ({local}),"
+            f" or when online pass {online} (a Hugging Face dataset id, needs the 'datasets' package)")
+
+
 # ---------------------------------------------------------------------------- reading files
 
 
 def read_records(path: Path) -> list[Record]:
-    """Read a ``.jsonl``, ``.json`` (a list of objects) or ``.csv`` file into located records.
+    """Read a ``.jsonl``, ``.json`` (a list of objects) or ``.csv`` file, or any of them gzipped
+    (``.jsonl.gz``), into located records.
 
     Raises:
         DataError: Missing file, bad encoding, bad JSON or a row that is not an object.
@@ -225,7 +247,7 @@ def read_records(path: Path) -> list[Record]:
     if not path.is_file():
         hint = f" (set {DATA_ENV} or pass --data)" if not path.parent.exists() else ""
         raise DataError(f"{path}: data file not found{hint}")
-    suffix = path.suffix.lower()
+    suffix = (path.with_suffix("") if path.suffix.lower() == ".gz" else path).suffix.lower()
     try:
         if suffix == ".csv":
             return _read_csv(path)
@@ -234,13 +256,20 @@ def read_records(path: Path) -> list[Record]:
         return _read_jsonl(path)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    except OSError as exc:
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; a cut-off .gz is an EOFError
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+
+
+def _open_text(path: Path, encoding: str = "utf-8", newline: str | None = None) -> IO[str]:
+    """Open a text file for reading, decompressing it on the fly when it ends in ``.gz``."""
+    if path.suffix.lower() == ".gz":
+        return gzip.open(path, "rt", encoding=encoding, newline=newline)
+    return path.open(encoding=encoding, newline=newline)
 
 
 def _read_jsonl(path: Path) -> list[Record]:
     records = []
-    with path.open(encoding="utf-8") as handle:
+    with _open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -257,7 +286,8 @@ def _read_jsonl(path: Path) -> list[Record]:
 
 def _read_json(path: Path) -> list[Record]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with _open_text(path) as handle:
+            data = json.loads(handle.read())
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: bad JSON ({exc.msg})") from exc
     if isinstance(data, dict) and isinstance(data.get("data"), list):
@@ -275,7 +305,7 @@ def _read_json(path: Path) -> list[Record]:
 
 def _read_csv(path: Path) -> list[Record]:
     records = []
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    with _open_text(path, "utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         try:
             for row in reader:
@@ -289,14 +319,18 @@ def _read_csv(path: Path) -> list[Record]:
 
 
 def _load_hf(dataset_id: str, split: str) -> list[Record]:
-    """Load a Hugging Face dataset split (``owner/name[:config]``); imports ``datasets`` only here."""
+    """Load a Hugging Face dataset split (``owner/name[:config]``); imports ``datasets`` only here.
+
+    Downloads are cached under ``APPRENTICE_HOME`` (``datasets-cache``), beside everything else
+    apprentice keeps, not in the user's global Hugging Face cache.
+    """
     name, _, config = dataset_id.partition(":")
     try:
         import datasets
     except ImportError as exc:
         raise DataError(f"{dataset_id}: loading Hugging Face datasets needs the 'datasets' package") from exc
     try:
-        rows = datasets.load_dataset(name, config or None, split=split)
+        rows = datasets.load_dataset(name, config or None, split=split, cache_dir=str(home() / "datasets-cache"))
     except Exception as exc:  # offline, unknown id, missing config or split: all one user error
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(

@@ -46,6 +46,7 @@ class GSM8KTask(NumericTask):
 
     name: ClassVar[str] = "gsm8k"
     default_file: ClassVar[str] = "gsm8k/train.jsonl"
+    hf_id: ClassVar[str] = "openai/gsm8k:main"
 
     def __init__(self, level: int | None = None) -> None:
         super().__init__()

@@ -72,6 +72,7 @@ class HotpotQATask(TextTask):
 
     name: ClassVar[str] = "hotpotqa"
     default_file: ClassVar[str] = "multihop_qa/hotpotqa_react_dev500.jsonl"
+    hf_id: ClassVar[str] = "hotpotqa/hotpot_qa:distractor"
     hf_split: ClassVar[str] = "validation"
 
     def parse(self, row: dict[str, Any], where: str) -> Item:

@@ -41,6 +41,7 @@ class SVAMPTask(NumericTask):
 
     name: ClassVar[str] = "svamp"
     default_file: ClassVar[str] = "arithmetic/SVAMP.json"
+    hf_id: ClassVar[str] = "ChilleD/SVAMP"
 
     def parse(self, row: dict[str, Any], where: str) -> Item:
         """One SVAMP record (ID, Body, Question, Equation, Answer, Type)."""
