@@ -8,10 +8,13 @@ the base is a GGUF, ``model.gguf``: the merged student for llama.cpp-speed infer
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import shutil
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -200,10 +203,18 @@ def export_adapter(name: str, out: Path, *, merge: bool = False) -> Path:
     merged GGUF, which it rebuilds from the base), or with ``merge`` write a standalone merged
     safetensors model."""
     record = get_adapter(name)
+    if out.exists() and not out.is_dir():
+        raise ApprenticeError(f"export target {out} is not a folder")
     if out.exists() and any(out.iterdir()):
         raise ApprenticeError(f"export target {out} exists and is not empty")
     if not merge:
-        shutil.copytree(record.path, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(_GGUF))
+        files, created = _adapter_files(record.path), not out.exists()
+        try:
+            _copy_files(record.path, files, out)
+        except ApprenticeError:
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            raise
         return out
     model, tokenizer = merged_model(record.base, record.path)
     model.save_pretrained(str(out), safe_serialization=True)
@@ -212,32 +223,122 @@ def export_adapter(name: str, out: Path, *, merge: bool = False) -> Path:
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+#: What an adapter folder may hold: safetensors weights, JSON configs, the tokenizer, a model card.
+_KNOWN_SUFFIXES = (".safetensors", ".json", ".txt", ".md", ".jinja")
+_KNOWN_NAMES = frozenset({"tokenizer.model"})
+#: Pickled weights and training state: loading them can run code, so they never enter the registry.
+_PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def _adapter_files(folder: Path) -> list[str]:
+    """The files of ``folder`` an adapter entry keeps: regular files of the known kinds.
+
+    The merged GGUF (rebuilt from the base), subfolders, other pickles and unknown kinds are left out.
+
+    Raises:
+        ModelSpecError: a symbolic link, a device file, FIFO or socket, or pickled adapter weights.
+    """
+    with os.scandir(folder) as scan:
+        entries = sorted(scan, key=lambda e: e.name)
+    keep = []
+    for entry in entries:
+        path = folder / entry.name
+        if entry.is_symlink():
+            raise ModelSpecError(f"{path} is a symbolic link; an adapter folder holds only regular files")
+        if entry.is_dir(follow_symlinks=False) or entry.name == _GGUF:
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            raise ModelSpecError(f"{path} is not a regular file (a device, FIFO or socket)")
+        if entry.name.endswith(_PICKLE_SUFFIXES):
+            if entry.name.startswith("adapter_model"):
+                raise ModelSpecError(f"{path} holds pickled weights, which can run code when loaded; "
+                                     "remove it (adapter_model.safetensors is what is imported)")
+            continue
+        if entry.name.endswith(_KNOWN_SUFFIXES) or entry.name in _KNOWN_NAMES:
+            keep.append(entry.name)
+    return keep
+
+
+def _open_regular(path: Path):
+    """``path`` opened for reading, never through a link and never blocking on a FIFO.
+
+    Raises:
+        ModelSpecError: ``path`` is a link or not a regular file when it is opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ModelSpecError(f"{path} is a symbolic link; an adapter folder holds only regular files") from None
+        raise ModelSpecError(f"cannot read {path}: {exc.strerror}") from exc
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise ModelSpecError(f"{path} is not a regular file (a device, FIFO or socket)")
+    return handle
+
+
+def _copy_files(source: Path, names: list[str], target: Path) -> None:
+    """Copy the files ``names`` of ``source`` into the folder ``target`` (made if need be), never
+    through a link."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            with _open_regular(source / name) as reader, (target / name).open("xb") as writer:
+                shutil.copyfileobj(reader, writer)
+    except OSError as exc:
+        raise ApprenticeError(f"cannot copy {source} to {target}: {exc.strerror or exc}") from exc
+
+
+def _check_weights(path: Path, shown: Path) -> None:
+    """Refuse an ``adapter_model.safetensors`` that does not parse or holds no tensors (named ``shown``)."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="numpy") as weights:
+            count = len(list(weights.keys()))
+    except (SafetensorError, OSError) as exc:
+        raise ModelSpecError(f"{shown} is not a readable safetensors file ({exc})") from exc
+    if not count:
+        raise ModelSpecError(f"{shown} holds no tensors; it is not a trained adapter")
+
+
+def _import_record(source: Path, name: str | None) -> AdapterRecord:
+    """The provenance record of the folder ``source``, renamed to ``name`` when given."""
+    meta = source / _META
+    try:
+        with _open_regular(meta) as handle:
+            data = json.loads(handle.read().decode("utf-8"))
+        data.pop("path", None)
+        data["name"] = validate_name(name or data.get("name", ""))
+        return AdapterRecord(path=adapters_root() / data["name"], **data)
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise ModelSpecError(f"{meta} is not a readable adapter record: {exc}") from exc
 
 
 def import_adapter(source: Path, name: str | None = None, *, export_gguf: bool = True) -> AdapterRecord:
     """Register the adapter folder ``source`` (an ``export`` or a registry entry copied from elsewhere) as
     ``name`` (default: the name it was trained under), keeping its provenance. The tokenizer comes from
     the base when the folder has none; the merged GGUF is rebuilt when the base is a GGUF, which also
-    checks that the adapter fits the base. An existing entry is never replaced."""
+    checks that the adapter fits the base. An existing entry is never replaced.
+
+    Only regular files of known kinds are copied (see :func:`_adapter_files`); links, devices and pickled
+    weights are refused, and a failed import leaves nothing behind."""
     source = Path(source)
     if not source.is_dir():
         raise ApprenticeError(f"no adapter folder at {source}")
     missing = [f for f in (_META, "adapter_config.json", "adapter_model.safetensors") if not (source / f).is_file()]
     if missing:
         raise ModelSpecError(f"{source} is not an exported adapter: {', '.join(missing)} missing")
-    try:
-        data = json.loads((source / _META).read_text(encoding="utf-8"))
-        data.pop("path", None)
-        data["name"] = validate_name(name or data.get("name", ""))
-        record = AdapterRecord(path=adapters_root() / data["name"], **data)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ModelSpecError(f"{source / _META} is not a readable adapter record: {exc}") from exc
+    files = _adapter_files(source)
+    record = _import_record(source, name)
     if record.path.exists():
         raise ApprenticeError(f"adapter {record.name!r} already exists; delete it or import under another name")
     tmp = record.path.with_name(f".{record.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(_GGUF))
     try:
+        _copy_files(source, files, tmp)
+        _check_weights(tmp / "adapter_model.safetensors", shown=source / "adapter_model.safetensors")
         if not all((tmp / f).is_file() for f in _TOKENIZER_FILES):
             from transformers import AutoTokenizer
 
