@@ -122,10 +122,14 @@ class EvalSet:
             return {"level": self.level, "n": arith_size}
         return {"level": self.level} if self.level is not None else {}
 
+    def data(self, data: str | None) -> str | None:
+        """The data path this set reads: the distill's ``--data``, except for arith, which generates its items."""
+        return data if self.task != "arith" else None
+
     def load(self, limit: int, data: str | None, seed: int, arith_size: int = 200) -> tuple[Any, list[Any]]:
         """The task and its held-out items (full split when ``limit`` is 0)."""
         task = get_task(self.task, **self.options(arith_size))
-        items = task.load(data if self.task != "arith" else None, split="test", seed=seed)
+        items = task.load(self.data(data), split="test", seed=seed)
         return task, items[:limit] if limit else items
 
 
@@ -210,7 +214,7 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int,
         task, items = eval_set.load(args.eval_limit if limit is None else limit, args.data, args.seed,
                                     args.arith_size)
         report = run_eval(EvalConfig(
-            task=eval_set.task, strategies=[args.strategy], models=[spec], data=args.data, split="test",
+            task=eval_set.task, strategies=[args.strategy], models=[spec], data=eval_set.data(args.data), split="test",
             seed=args.seed, limit=len(items), tools=["calculator"], task_options=eval_set.options(args.arith_size),
             report_dir=_report_dir(args) / f"round{round_no}-{eval_set.label.replace(':', '-')}",
             command=f"distill round {round_no}"), progress=False)
@@ -252,6 +256,13 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
     _pool(args, args.start_round)  # a bad task, pool size, level or data path fails before round 0's evaluation
+    for eval_set in sets:  # and so does an eval set that cannot be read, not after the first round's training
+        try:
+            items = eval_set.load(args.eval_limit, args.data, args.seed, args.arith_size)[1]
+        except ApprenticeError as exc:
+            raise ApprenticeError(f"--eval-sets {eval_set.label}: {exc}") from exc
+        if not items:
+            raise ApprenticeError(f"--eval-sets {eval_set.label}: no held-out items to evaluate on")
     if args.start_round > 1:
         _continue(report, args)
     if args.baseline_limit != 0 and "baseline" not in report:
@@ -295,7 +306,12 @@ def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
                              max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
                              sft_weight=args.dpo_sft_weight))
             name, dev = _select(args, [name, f"{name}-dpo"], _dev_items(pools, harvested.eval_items), round_no, log)
-        results = _evaluate(f"adapter:{name}", args, sets, round_no)
+        try:
+            results = _evaluate(f"adapter:{name}", args, sets, round_no)
+        except ApprenticeError as exc:  # the adapter is trained and registered: keep what the round has
+            report["stopped"] = f"round {round_no}: {name} is trained and registered, but its evaluation failed: {exc}"
+            _write_partial(_report_dir(args), report)
+            raise ApprenticeError(f"{report['stopped']} (report so far in {_report_dir(args)})") from exc
         row = {"round": round_no, "adapter": name, "teacher": teacher.label,
                "teacher_accuracy": solved["solved"] / max(1, solved["items"]),
                "teacher_rationalized": solved["rationalized"] / max(1, solved["items"]),
@@ -378,6 +394,14 @@ def _continue(report: dict[str, Any], args: DistillArgs) -> None:
 
 def _mean(results: dict[str, dict[str, Any]]) -> float:
     return sum(r["accuracy"] for r in results.values()) / max(1, len(results))
+
+
+def _write_partial(folder: Path, report: dict[str, Any]) -> None:
+    """report.json of a run that stopped on an error, whatever it holds (write_report needs a finished round)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    if report.get("rounds") or "baseline" in report:
+        write_report(folder, report)
 
 
 def write_report(folder: Path, report: dict[str, Any]) -> None:
