@@ -76,6 +76,8 @@ def read_items(path: str | Path, config: TaskConfig, task: Task | None = None) -
         DataError: The file is missing, not UTF-8, or a line is not a JSON object.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: a folder, not a JSONL file of questions")
     if not path.is_file():
         raise DataError(f"{path}: input file not found")
     parser = config.parser(task or config.build())

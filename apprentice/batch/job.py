@@ -26,7 +26,7 @@ from apprentice.batch.inputs import BatchItem, TaskConfig, read_items
 from apprentice.batch.output import OutputFile, load_done
 from apprentice.batch.progress import BatchSummary, Tracker
 from apprentice.batch.worker import WorkerConfig, process_item
-from apprentice.errors import ApprenticeError
+from apprentice.errors import ApprenticeError, DataError
 from apprentice.models import load_chat_model, parse_spec
 
 __all__ = ["BatchJob", "run_batch", "load_batch_model", "pending_items"]
@@ -109,8 +109,12 @@ def run_batch(
 def _exclusive(output: Path) -> Iterator[None]:
     """One job per output file at a time (``OUT.jsonl.lock``; the OS drops it if the process dies)."""
     lock_path = output.with_name(output.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("w") as handle:
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("w")
+    except OSError as exc:
+        raise DataError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

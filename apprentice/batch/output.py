@@ -27,8 +27,11 @@ def load_done(path: str | Path) -> dict[str, dict[str, Any]]:
     path = Path(path)
     if not path.exists():
         return {}
-    with path.open("rb") as handle:
-        lines = handle.read().split(b"\n")
+    try:
+        with path.open("rb") as handle:
+            lines = handle.read().split(b"\n")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
     keep: dict[str, dict[str, Any]] = {}
     changed = bool(lines[-1])  # no newline at the end: torn last line
     complete = lines[:-1]
@@ -42,7 +45,10 @@ def load_done(path: str | Path) -> dict[str, dict[str, Any]]:
             continue
         keep[record["id"]] = record
     if changed:
-        _rewrite(path, keep.values())
+        try:
+            _rewrite(path, keep.values())
+        except OSError as exc:
+            raise DataError(f"cannot repair {path}: {exc.strerror or exc}") from exc
     return keep
 
 
@@ -72,9 +78,12 @@ class OutputFile:
 
     def __init__(self, path: str | Path, *, fsync: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
-        self._handle: IO[str] | None = self.path.open("a", encoding="utf-8")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle: IO[str] | None = self.path.open("a", encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one record (keys in :data:`FIELDS` order)."""

@@ -8,10 +8,11 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from apprentice.errors import ApprenticeError
 
-__all__ = ["main", "make_parser", "parse_options", "add_option_flag", "COMMANDS"]
+__all__ = ["main", "make_parser", "parse_options", "add_option_flag", "positive_int", "output_file", "COMMANDS"]
 
 #: name -> register(subparsers). Each module of this package registers its command with
 #: :func:`command`; :func:`make_parser` imports them all, so a new command is a new file.
@@ -77,6 +78,28 @@ def parse_options(pairs: Sequence[str]) -> dict:
     return options
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more (``--max-steps -1`` is a mistake, not a request)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def output_file(text: str) -> str:
+    """argparse type: a file to write, in a folder that exists (checked before any work is done)."""
+    path = Path(text).expanduser()
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    if not path.parent.is_dir():
+        missing = "is not a folder" if path.parent.exists() else "does not exist"
+        raise argparse.ArgumentTypeError(f"cannot write {text}: folder {path.parent} {missing}")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse that reports usage errors as our one-line ``error:`` and exit code 2."""
 
@@ -96,6 +119,18 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _untranslated_user_error(exc: Exception) -> str | None:
+    """The message of a mistake in input or environment that no command turned into an
+    :class:`ApprenticeError` (text that is not UTF-8, a path that cannot be opened); None for a bug."""
+    if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+        return "text that is not valid UTF-8 (check the terminal's encoding, or the file's)"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({exc.reason} at byte {exc.start})"
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``apprentice`` console script."""
     try:
@@ -110,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a bug: still one line, the traceback on request
+        message = _untranslated_user_error(exc)
+        if message:
+            print(f"error: {message}", file=sys.stderr)
+            return ApprenticeError.exit_code
         if os.environ.get("APPRENTICE_DEBUG"):
             raise
         print(f"error: internal error: {type(exc).__name__}: {exc} (set APPRENTICE_DEBUG=1 for a traceback)",

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 import threading
-from pathlib import Path
 
-from apprentice.cli import add_option_flag, command, parse_options
+from apprentice.cli import add_option_flag, command, parse_options, positive_int
+from apprentice.errors import ApprenticeError
 
 _PRINT_LOCK = threading.Lock()  # parallel branches (ToT, CoT-SC) record steps from several threads
 
@@ -22,16 +22,32 @@ def _print_step(step) -> None:
             print(line, flush=True)
 
 
+def _question(words: list[str]) -> str:
+    """The question from the command line; bytes that are not UTF-8 (surrogates in argv) are refused."""
+    question = " ".join(words)
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        byte = ord(question[exc.start]) - 0xDC00
+        shown = f"byte 0x{byte:02x}" if 0 <= byte < 0x100 else f"character {question[exc.start]!r}"
+        raise ApprenticeError(f"the question is not valid UTF-8 text ({shown} at character {exc.start + 1}); "
+                              "check the terminal's encoding") from None
+    return question
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
     from apprentice.graphs import run_question
     from apprentice.tasks import get_task
     from apprentice.tools import ToolContext
+    from apprentice.tools.retrieval import check_docs_dir
 
+    question = _question(args.question)
+    docs = check_docs_dir(args.docs) if args.docs else None
     task = get_task(args.task) if args.task else None
     result = run_question(
-        " ".join(args.question), strategy=args.strategy, model=args.model, thread_id=args.thread,
+        question, strategy=args.strategy, model=args.model, thread_id=args.thread,
         task=task, tools=[t for t in args.tools.split(",") if t.strip()] if args.tools is not None else None,
-        tool_context=ToolContext(docs_dir=Path(args.docs) if args.docs else None),
+        tool_context=ToolContext(docs_dir=docs),
         sink=None if args.json else _print_step, max_steps=args.max_steps,
         summarize=args.summarize, protocol=args.protocol, options=parse_options(args.option),
     )
@@ -57,7 +73,7 @@ def _ask_parser(sub) -> None:
     p.add_argument("--task", help="frame and check answers as this task does (e.g. gsm8k)")
     p.add_argument("--tools", help="comma-separated allowed tools (default: all; '' for none)")
     p.add_argument("--docs", help="folder of documents for the retrieve tool")
-    p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    p.add_argument("--max-steps", type=positive_int, default=6, help="ReAct step limit (default 6)")
     p.add_argument("--summarize", action="store_true", help="summarize thread history beyond the window")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")

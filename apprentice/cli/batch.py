@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from apprentice.cli import add_field_flags, add_option_flag, command, parse_options
+from apprentice.cli import add_field_flags, add_option_flag, command, output_file, parse_options, positive_int
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -60,14 +60,15 @@ def _batch_parser(sub) -> None:
                     "done and retries what failed.",
     )
     p.add_argument("input", metavar="IN.jsonl", help="questions, one JSON object per line (never modified)")
-    p.add_argument("--out", required=True, metavar="OUT.jsonl", help="results (appended; resumed from)")
+    p.add_argument("--out", required=True, type=output_file, metavar="OUT.jsonl",
+                   help="results (appended; resumed from)")
     p.add_argument("--task", choices=TASK_NAMES, help="read and check lines as this task does")
     add_field_flags(p)
     p.add_argument("--strategy", default="react", choices=list(STRATEGIES))
     p.add_argument("--model", default="local", help="model spec (default: local, the embedded model)")
     p.add_argument("--concurrency", type=int, default=4, help="items in flight at once (default 4)")
     p.add_argument("--retries", type=int, default=3, help="retries of transient model errors (default 3)")
-    p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    p.add_argument("--max-steps", type=positive_int, default=6, help="ReAct step limit (default 6)")
     add_option_flag(p, " for every item")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")

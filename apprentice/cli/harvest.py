@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from apprentice.cli import command
+from apprentice.errors import DataError
 
 
 def _cmd_harvest(args: argparse.Namespace) -> int:
@@ -13,8 +14,11 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
     from apprentice.training.harvest import EXPLAIN_SYSTEM, HarvestConfig, harvest
 
     system = {"runtime": None, "none": "", "explain": EXPLAIN_SYSTEM}[args.system]
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {args.out} is a file; harvest writes a dataset folder")
     result = harvest(HarvestConfig(
-        out=Path(args.out), task=args.task, strategy=args.strategy, model=args.model,
+        out=out, task=args.task, strategy=args.strategy, model=args.model,
         since=parse_since(args.since) if args.since else None, only_verified=args.only_verified,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
         max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,

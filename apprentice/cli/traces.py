@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from apprentice.cli import command
-from apprentice.errors import ApprenticeError
+from apprentice.cli import command, output_file
+from apprentice.errors import ApprenticeError, DataError
 
 
 def _trace_filters(args: argparse.Namespace) -> dict:
@@ -36,7 +36,10 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         else:
             print(format_table(runs))
         return 0
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    except OSError as exc:
+        raise DataError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     count = 0
     try:
         for run in store.iter_runs(**filters):
@@ -61,7 +64,7 @@ def _traces_parser(sub) -> None:
     p.add_argument("--verdict", choices=["correct", "incorrect", "checked", "unchecked"])
     p.add_argument("--since", help="ISO date/time, or an age like 2h, 3d")
     p.add_argument("--limit", type=int, default=50, help="list at most N (default 50)")
-    p.add_argument("--out", help="export to this file instead of stdout")
+    p.add_argument("--out", type=output_file, help="export to this file instead of stdout")
     p.add_argument("--full", action="store_true", help="show: every model call's raw text")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_traces)

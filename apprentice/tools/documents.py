@@ -88,10 +88,13 @@ def html_to_text(html: str) -> str:
 
 
 def read_document(path: Path) -> str | None:
-    """Read a document as text, or ``None`` for a binary or unreadable file."""
+    """Read a document as text, or ``None`` for a binary, unreadable or too large file."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(_MAX_FILE_BYTES + 1)  # bounded: the file may have grown since it was scanned
     except OSError:
+        return None
+    if len(data) > _MAX_FILE_BYTES:
         return None
     if b"\x00" in data[:8192]:
         return None

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from apprentice.config import home
 from apprentice.embeddings import EMBEDDING_DIMS, EMBEDDING_MODEL, embed
+from apprentice.errors import DataError
 from apprentice.secrets import redact
 from apprentice.tools.documents import (
     CHUNK_CHARS,
@@ -41,6 +42,7 @@ __all__ = [
     "DocumentIndex",
     "Hit",
     "RetrieveInput",
+    "check_docs_dir",
     "format_hits",
     "make_retrieve_tool",
     "resolve_docs_dir",
@@ -128,20 +130,21 @@ class DocumentIndex:
 
     def _load_cache(self) -> bool:
         """Load the on-disk index; False when it is missing, stale in format, or inconsistent."""
-        try:
+        expected = {"version": _INDEX_VERSION, "model": EMBEDDING_MODEL, "chunking": [CHUNK_CHARS, OVERLAP_CHARS]}
+        try:  # a cache damaged in any way is rebuilt, never an error
             manifest = json.loads((self.cache_dir / "manifest.json").read_text(encoding="utf-8"))
             vectors = np.load(self.cache_dir / "embeddings.npy", allow_pickle=False)
-        except (OSError, ValueError):
+            if any(manifest.get(key) != value for key, value in expected.items()):
+                return False
+            chunks = manifest.get("chunks", [])
+            if vectors.shape != (len(chunks), EMBEDDING_DIMS):
+                return False
+            files = {str(name): (int(stamp[0]), int(stamp[1])) for name, stamp in manifest["files"].items()}
+            sources = [str(chunk["source"]) for chunk in chunks]
+            texts = [str(chunk["text"]) for chunk in chunks]
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError):
             return False
-        expected = {"version": _INDEX_VERSION, "model": EMBEDDING_MODEL, "chunking": [CHUNK_CHARS, OVERLAP_CHARS]}
-        if any(manifest.get(key) != value for key, value in expected.items()):
-            return False
-        chunks = manifest.get("chunks", [])
-        if vectors.shape != (len(chunks), EMBEDDING_DIMS):
-            return False
-        self.files = {name: (int(stamp[0]), int(stamp[1])) for name, stamp in manifest["files"].items()}
-        self.sources = [chunk["source"] for chunk in chunks]
-        self.texts = [chunk["text"] for chunk in chunks]
+        self.files, self.sources, self.texts = files, sources, texts
         self.vectors = vectors.astype(np.float32, copy=False)
         self._bm25 = self._load_bm25()
         return True
@@ -248,6 +251,20 @@ def resolve_docs_dir(docs_dir: str | Path | None = None) -> Path | None:
     """The document folder to use: ``docs_dir`` if given, else ``$APPRENTICE_DOCS``, else None."""
     chosen = docs_dir or os.environ.get(DOCS_ENV)
     return Path(chosen).expanduser() if chosen else None
+
+
+def check_docs_dir(docs_dir: str | Path) -> Path:
+    """A user's ``--docs`` folder, checked before any work: a typo must not quietly answer without
+    the documents.
+
+    Raises:
+        DataError: it does not exist or is not a folder.
+    """
+    folder = Path(docs_dir).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"document folder {folder} {'is not a folder' if folder.exists() else 'does not exist'} "
+                        "(--docs)")
+    return folder
 
 
 def _shared_index(folder: Path) -> DocumentIndex:

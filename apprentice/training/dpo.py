@@ -20,7 +20,7 @@ from apprentice.training.config import (
     TrainArgs,
     add_dataclass_arguments,
 )
-from apprentice.training.sft import run_as_script, train_and_register, trainer_arguments
+from apprentice.training.sft import dataset_lines, run_as_script, train_and_register, trainer_arguments
 
 __all__ = ["DPOArgs", "main", "make_parser", "load_pairs"]
 
@@ -43,7 +43,7 @@ def load_pairs(folder: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataError(f"{path} not found (harvest with pairs enabled first)")
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(dataset_lines(path), 1):
         if not line.strip():
             continue
         try:

@@ -22,7 +22,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from apprentice.agents.react import earlier_turns
 from apprentice.agents.verifier import unreached_answer
 from apprentice.errors import ApprenticeError
-from apprentice.tasks import get_task
+from apprentice.tasks import TASK_NAMES, get_task
 from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
@@ -71,6 +71,8 @@ class HarvestConfig:
     filters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.task and self.task not in TASK_NAMES:  # it would select no run, and say only that
+            raise ApprenticeError(f"unknown task {self.task!r}; choose one of: {', '.join(TASK_NAMES)}")
         if not 0.0 <= self.followups <= 1.0:
             raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
         if self.followups and self.react_prompt != "student":

@@ -24,13 +24,24 @@ from apprentice.training.config import (
 )
 from apprentice.training.tokenization import tokenize_example
 
-__all__ = ["SFTArgs", "main", "make_parser", "load_chat_split", "trainer_arguments", "finish_training",
-           "train_and_register", "run_as_script"]
+__all__ = ["SFTArgs", "main", "make_parser", "dataset_lines", "load_chat_split", "trainer_arguments",
+           "finish_training", "train_and_register", "run_as_script"]
 
 
 @dataclass
 class SFTArgs(TrainArgs):
     """Options of ``apprentice train sft`` (and of ``python -m apprentice.training.sft``)."""
+
+
+def dataset_lines(path: Path) -> list[str]:
+    """The lines of a dataset file; one that is binary or cannot be read is a :class:`DataError` naming it."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                        "expected JSON lines as apprentice harvest writes them") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:
@@ -39,7 +50,7 @@ def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(dataset_lines(path), 1):
         if line.strip():
             try:
                 row = json.loads(line)
