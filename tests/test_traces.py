@@ -265,3 +265,20 @@ def test_export_writes_one_json_line_per_run_with_steps(tmp_path, capsys):
     assert main(["traces", "export", "--task", "gsm8k", "--verdict", "unchecked"]) == 0
     printed = capsys.readouterr()
     assert [json.loads(line)["id"] for line in printed.out.splitlines()] == [second]
+
+
+def test_a_run_stored_before_its_key_was_set_reads_back_redacted(store, monkeypatch):
+    """Reads redact too: a key set after the run was written (or one written by an older version) never
+    reaches ``traces show``, ``export`` or a chat's history."""
+    from apprentice.traces.render import format_run, format_table
+
+    secret = "later-secret-0123456789"  # no key's shape: only the env var makes it a secret
+    monkeypatch.delenv("LATER_API_KEY", raising=False)
+    run_id = _run(store, answer=f"it is {secret}", question=f"is {secret} mine?", gold=secret)
+    store.add_step(run_id, Step(idx=9, kind="action", tool="calculator", tool_input=secret))
+    assert secret in str(store._db.execute("SELECT question FROM runs").fetchone()[0])
+    monkeypatch.setenv("LATER_API_KEY", secret)
+    run = store.get(run_id)
+    assert secret not in json.dumps(run.to_dict()) and run.gold == "[redacted]"
+    assert secret not in format_run(run, full=True) + format_table(store.query())
+    assert [s.tool_input for s in run.steps if s.kind == "action"] == ["[redacted]"]

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apprentice.secrets import redact_obj
+
 __all__ = ["CellStats", "ItemResult", "PRICES", "cell_stats", "price_of", "wilson_interval", "write_json",
            "write_markdown"]
 
@@ -111,9 +113,10 @@ def cell_stats(strategy: str, model: str, results: Sequence[ItemResult]) -> Cell
 
 def write_json(path: Path, header: dict[str, Any], cells: Sequence[CellStats],
                items: dict[str, Sequence[ItemResult]]) -> None:
-    """``report.json``: the run's settings, one summary per cell and every item with its run id."""
-    data = {**header, "cells": [asdict(c) for c in cells],
-            "items": {key: [asdict(r) for r in results] for key, results in items.items()}}
+    """``report.json``: the run's settings, one summary per cell and every item with its run id; no secret
+    (a key in the command line, a prediction or error that quoted one) is written."""
+    data = redact_obj({**header, "cells": [asdict(c) for c in cells],
+                       "items": {key: [asdict(r) for r in results] for key, results in items.items()}})
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -135,7 +138,8 @@ def markdown_table(cells: Sequence[CellStats]) -> str:
 
 def write_markdown(path: Path, header: dict[str, Any], cells: Sequence[CellStats],
                    items: dict[str, Sequence[ItemResult]], plot_name: str | None) -> None:
-    """``report.md``: settings, the summary table, the plot, and every item's trace id."""
+    """``report.md``: settings, the summary table, the plot, and every item's trace id; secrets redacted."""
+    header, cells, items = redact_obj((header, list(cells), {k: list(v) for k, v in items.items()}))
     task_options = {k: v for k, v in (header.get("task_options") or {}).items() if v is not None}
     title = header["task"] + "".join(f", {k} {v}" for k, v in task_options.items())
     lines = [f"# Eval: {title}", "", f"- command: `{header.get('command', '')}`",

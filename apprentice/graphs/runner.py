@@ -17,6 +17,7 @@ from apprentice.graphs.context import EventSink, Recorder, RunContext
 from apprentice.graphs.registry import compiled_graph, turn_input
 from apprentice.graphs.threads import open_checkpointer
 from apprentice.models import load_chat_model, model_error
+from apprentice.secrets import redact, redact_obj
 from apprentice.tools import ToolContext, get_tools
 from apprentice.traces import TraceStore, open_store
 
@@ -106,7 +107,7 @@ def run_question(
         gold=getattr(item, "answer", None), meta=meta,
     )
     ctx = RunContext(
-        model=chat, recorder=Recorder(store, run_id, sink), task=task,
+        model=chat, recorder=Recorder(store, run_id, _redacting(sink)), task=task,
         tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
         options=dict(options or {}), cancelled=cancel or threading.Event(),
@@ -127,15 +128,26 @@ def run_question(
     answer = state.get("answer")
     store.finish_run(run_id, answer=answer, status="cancelled" if cancelled else "ok",
                      tree=state.get("tree"), meta=state.get("run_meta"))
-    result = RunResult(
-        run_id=run_id, thread_id=thread_id, strategy=strategy, model=spec, answer=answer,
+    result = RunResult(  # what callers show or write (ask, chat, batch files, eval reports): redacted as the trace is
+        run_id=run_id, thread_id=thread_id, strategy=strategy, model=spec,
+        answer=None if answer is None else redact(str(answer)),
         status="cancelled" if cancelled else "ok", tokens_in=ctx.recorder.tokens_in,
         tokens_out=ctx.recorder.tokens_out, model_calls=ctx.recorder.calls,
-        latency_s=time.perf_counter() - started, state=state,
+        latency_s=time.perf_counter() - started, state=redact_obj(state),
     )
     if task is not None and answer is not None:
         _check(result, store, task, item)
     return result
+
+
+def _redacting(sink: EventSink | None) -> EventSink | None:
+    """``sink`` fed redacted copies of the steps: what a terminal or the chat shows holds no secret."""
+    if sink is None:
+        return None
+
+    def show(step: Any) -> None:
+        sink(redact_obj(step))
+    return show
 
 
 def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) -> dict[str, Any]:

@@ -1,10 +1,15 @@
-"""Plain-text views of traces, shared by ``apprentice ask``, ``traces list`` and ``traces show``."""
+"""Plain-text views of traces, shared by ``apprentice ask``, ``traces list`` and ``traces show``.
+
+Every view redacts what it shows before shortening it (a cut secret would no longer match), so a trace
+written before a key was set, or a step shown live before it is stored, prints no secret either.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
+from apprentice.secrets import redact_obj
 from apprentice.traces.records import Run, Step
 
 __all__ = ["format_step", "format_run", "format_table", "format_when"]
@@ -24,6 +29,7 @@ def format_when(ts: float | None) -> str:
 
 def format_step(step: Step, *, full: bool = False) -> str | None:
     """One line (or block, with ``full``) for a step; None for steps not worth showing."""
+    step = redact_obj(step)
     short = (lambda t: (t or "").strip()) if full else _short
     if step.kind == "thought":
         return f"  thought      {short(step.thought)}"
@@ -46,6 +52,7 @@ def format_step(step: Step, *, full: bool = False) -> str | None:
 
 def format_run(run: Run, *, full: bool = False) -> str:
     """The whole of a run: header, steps, verdicts, search tree size."""
+    run = redact_obj(run)
     lines = [
         f"run {run.id}  ({run.status})  {format_when(run.started_at)}",
         f"  strategy {run.strategy} · model {run.model} · thread {run.thread_id or '-'}"
@@ -73,6 +80,7 @@ def format_table(runs: list[Run]) -> str:
     """One line per run, newest first, for ``traces list``."""
     if not runs:
         return "no traces match"
+    runs = redact_obj(list(runs))
     head = f"{'id':<16}  {'started':<19}  {'strategy':<8}  {'task':<9}  {'model':<22}  {'status':<9}  {'ok':<3}  answer"
     rows = [head]
     for r in runs:

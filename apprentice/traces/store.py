@@ -18,10 +18,10 @@ from typing import Any
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
-from apprentice.secrets import redact
+from apprentice.secrets import redact, redact_obj
 from apprentice.traces.records import Run, Step
 
-__all__ = ["TraceStore", "open_store"]
+__all__ = ["TraceStore", "open_store", "close_store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -92,7 +92,7 @@ _RUN_FILTERS = {
 
 
 def _dumps(value: Any) -> str:
-    return redact(json.dumps(value, ensure_ascii=False, default=str))
+    return json.dumps(redact_obj(value), ensure_ascii=False, default=lambda v: redact(str(v)))
 
 
 class TraceStore:
@@ -140,7 +140,7 @@ class TraceStore:
         self._write(
             "INSERT INTO runs (id, thread_id, strategy, task, item_id, model, question, gold,"
             " started_at, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (run_id, thread_id, strategy, task, item_id, redact(model), redact(question), gold,
+            (run_id, thread_id, strategy, task, item_id, redact(model), redact(question), _red(gold),
              time.time(), _dumps(meta or {})),
         )
         return run_id
@@ -153,7 +153,7 @@ class TraceStore:
         """Append several steps in one transaction (a graph node's worth)."""
         if not steps:
             return
-        rows = [(run_id, s.idx, s.kind, s.node, _red(s.thought), s.tool, _red(s.tool_input),
+        rows = [(run_id, s.idx, s.kind, s.node, _red(s.thought), _red(s.tool), _red(s.tool_input),
                  _red(s.observation), _red(s.raw), s.tokens_in, s.tokens_out, s.latency_s, _dumps(s.data),
                  s.created_at or time.time()) for s in steps]
         with self._lock, self._transaction():
@@ -247,7 +247,7 @@ class TraceStore:
             verdicts = self._db.execute(
                 "SELECT * FROM verdicts WHERE run_id = ? ORDER BY created_at", (row["id"],)
             ).fetchall()
-        return Run.from_rows(row, steps, verdicts)
+        return redact_obj(Run.from_rows(row, steps, verdicts))
 
     def query(
         self,
@@ -295,7 +295,7 @@ class TraceStore:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = {r["id"]: r for r in self._db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", ids)}
-        return [Run.from_rows(rows[i], [], []) for i in ids]
+        return [redact_obj(Run.from_rows(rows[i], [], [])) for i in ids]
 
     @staticmethod
     def _where(verdict: str | None, filters: dict[str, Any]) -> tuple[str, list]:
@@ -319,7 +319,7 @@ class TraceStore:
 
 
 def _red(text: str | None) -> str | None:
-    return None if text is None else redact(text)
+    return None if text is None else redact(str(text))
 
 
 _STORES: dict[Path, TraceStore] = {}
@@ -333,3 +333,13 @@ def open_store(path: str | Path | None = None) -> TraceStore:
         if key not in _STORES or not key.exists():
             _STORES[key] = TraceStore(key)
         return _STORES[key]
+
+
+def close_store(path: str | Path | None = None) -> None:
+    """Close the process-wide store of ``path`` if open (its log is merged into the file); the next
+    :func:`open_store` opens it again."""
+    key = Path(path) if path else data_path("traces.db")
+    with _STORES_LOCK:
+        store = _STORES.pop(key, None)
+    if store is not None:
+        store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from apprentice.secrets import redact
 from apprentice.tui.steps import (
     SHOWN_KINDS,
     node_text,
@@ -40,7 +41,7 @@ def _run_markdown(run) -> list[str]:
 
 
 def thread_markdown(thread_id: str, title: str | None = None, store=None) -> str:
-    """The thread ``thread_id`` as a Markdown document, oldest turn first."""
+    """The thread ``thread_id`` as a Markdown document, oldest turn first, with no secret in it."""
     from apprentice.traces import open_store
 
     store = store or open_store()
@@ -48,12 +49,12 @@ def thread_markdown(thread_id: str, title: str | None = None, store=None) -> str
     lines = [f"# {title or 'Thread ' + thread_id}", "", f"thread `{thread_id}`", ""]
     for run in runs:
         lines += _run_markdown(run)
-    return "\n".join(lines).rstrip() + "\n"
+    return redact("\n".join(lines).rstrip() + "\n")
 
 
 def export_thread(thread_id: str, title: str | None, folder: Path) -> Path:
     """Write the thread to ``folder/<title>-<id>.md`` and return the path."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in (title or "thread"))[:40].strip("-")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in redact(title or "thread"))[:40].strip("-")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{safe or 'thread'}-{thread_id}.md"
     path.write_text(thread_markdown(thread_id, title), encoding="utf-8")
