@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ApprenticeError", "ModelSpecError", "ModelUnavailableError", "DataError"]
+__all__ = ["ApprenticeError", "ModelSpecError", "ModelUnavailableError", "DataError", "StoreError"]
 
 
 class ApprenticeError(Exception):
@@ -23,3 +23,8 @@ class ModelUnavailableError(ApprenticeError):
 
 class DataError(ApprenticeError):
     """An input file (questions, dataset, config) that is missing or malformed."""
+
+
+class StoreError(ApprenticeError):
+    """A database under the apprentice home that cannot be opened, read or written (damaged, locked,
+    or in a folder one cannot write); the message names the file and says what to do."""

@@ -1,9 +1,13 @@
-"""Issue 35, item 4: no secret reaches any store under APPRENTICE_HOME or anything the product shows or
-exports. Real CLI, real SQLite."""
+"""Issue 35, items 4 and 7: no secret reaches any store under APPRENTICE_HOME or anything the product
+shows or exports, and a damaged or unwritable store is one ``error:`` line that names the file and says
+what to do, while commands that do not need that store keep working. Real CLI, real SQLite."""
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ import pytest
 from apprentice.backends import ScriptedChatModel
 from apprentice.cli import main
 from apprentice.graphs import runner
-from apprentice.graphs.threads import close_checkpointer, thread_messages
+from apprentice.graphs.threads import close_checkpointer, open_checkpointer, thread_messages
 from apprentice.secrets import REDACTED, redact, redact_obj
 from apprentice.tools import close_memory_store
 from apprentice.traces import Step, open_store
@@ -20,6 +24,7 @@ from apprentice.traces.store import close_store
 ENV_KEY = "sk-test-9f8e7d6c5b4a3928170615"  # set as OPENAI_API_KEY
 LITERAL_KEY = "sk-proj-Zq81LmNc02XyTT4vRk9aBcDeFgH"  # in no env var: caught by its shape
 SECRETS = (ENV_KEY, LITERAL_KEY)
+GARBAGE = b"this is not a SQLite file, just bytes an accident left here\n" * 80
 
 
 def scripted(monkeypatch, *scripts: list[str]) -> list[ScriptedChatModel]:
@@ -49,6 +54,13 @@ def files_holding_a_secret(folder: Path) -> list[str]:
 def assert_no_secret(text: str) -> None:
     for secret in SECRETS:
         assert secret not in text
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    return lines[0]
 
 
 # -- item 4: secrets, in every store and every output ---------------------------------------------
@@ -145,3 +157,132 @@ def test_a_step_shown_live_is_redacted_before_it_is_stored(monkeypatch):
     assert_no_secret(repr(seen) + repr(result))
     assert result.answer == REDACTED
 
+
+# -- item 7: damaged and unwritable stores -------------------------------------------------------
+
+
+def _traces_with_one_run(home: Path) -> str:
+    store = open_store()
+    run_id = store.start_run(strategy="react", model="local", question="What is 6*7?")
+    store.finish_run(run_id, answer="42")
+    close_store(home / "traces.db")
+    return run_id
+
+
+def _run_the_suggested_command(line: str) -> None:
+    command = line.split(": mv ", 1)[1]
+    subprocess.run(["sh", "-c", "mv " + command], check=True)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "pages"])
+def test_a_damaged_traces_db_is_one_line_naming_it_and_the_fix_it_names_works(apprentice_home, capsys, damage):
+    path = apprentice_home / "traces.db"
+    _traces_with_one_run(apprentice_home)
+    if damage == "garbage":
+        path.write_bytes(GARBAGE)
+    else:  # the first page (header, schema) intact, every other one overwritten: 'disk image is malformed'
+        data = path.read_bytes()
+        assert len(data) > 4096
+        path.write_bytes(data[:4096] + os.urandom(len(data) - 4096))
+    assert main(["traces", "list"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{path} is damaged and cannot be read" in line and f"mv {path} {path}.corrupt-" in line
+    _run_the_suggested_command(line)
+    assert main(["traces", "list"]) == 0 and capsys.readouterr().out.strip() == "no traces match"
+    assert list(apprentice_home.glob("traces.db.corrupt-*"))  # the old one is kept
+
+
+def test_a_damaged_threads_db_stops_only_runs_that_continue_a_thread(apprentice_home, monkeypatch, capsys):
+    apprentice_home.mkdir(parents=True)
+    path = apprentice_home / "threads.db"
+    path.write_bytes(GARBAGE)
+    scripted(monkeypatch, [" Final Answer: 5"], [" Final Answer: 6"])
+    assert main(["ask", "What is 2 + 3?", "--tools", ""]) == 0
+    captured = capsys.readouterr()
+    assert "Answer: 5" in captured.out
+    warning = [ln for ln in captured.err.splitlines() if ln.startswith("warning: ")]
+    assert len(warning) == 1 and f"{path} is damaged" in warning[0]
+    assert main(["ask", "And 3 + 3?", "--thread", "t1", "--tools", ""]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{path} is damaged and cannot be read" in line and f"mv {path} {path}.corrupt-" in line
+    assert main(["traces", "list"]) == 0 and "react" in capsys.readouterr().out
+    assert path.read_bytes() == GARBAGE  # nothing moved or overwritten behind the user's back
+
+
+def test_a_damaged_memory_db_is_one_line_and_an_observation_inside_a_run(apprentice_home, monkeypatch, capsys):
+    apprentice_home.mkdir(parents=True)
+    path = apprentice_home / "memory.db"
+    path.write_bytes(GARBAGE)
+    assert main(["tool", "remember", "the sky is blue"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{path} is damaged and cannot be read" in line and f"mv {path} {path}.corrupt-" in line
+    scripted(monkeypatch, [" I save it.\nAction: remember\nAction Input: sky is blue", " Final Answer: saved"])
+    assert main(["ask", "Remember the sky is blue", "--tools", "remember"]) == 0
+    out = capsys.readouterr().out
+    assert f"observation  Error: {path} is damaged" in out and "Answer: saved" in out
+
+
+@pytest.mark.parametrize("name", ["traces.db", "threads.db", "memory.db"])
+def test_a_garbage_write_ahead_log_is_reported_not_silently_dropped(apprentice_home, monkeypatch, capsys, name):
+    _traces_with_one_run(apprentice_home)
+    wal = apprentice_home / f"{name}-wal"
+    wal.write_bytes(os.urandom(4096))
+    before = wal.read_bytes()
+    argv = {"traces.db": ["traces", "list"], "threads.db": ["ask", "hi", "--thread", "t1", "--tools", ""],
+            "memory.db": ["tool", "remember", "the sky is blue"]}[name]
+    scripted(monkeypatch, [" Final Answer: hello"])
+    assert main(argv) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"{wal} is damaged: it is not a SQLite write-ahead log" in line and f"mv {wal} {wal}.corrupt-" in line
+    assert wal.read_bytes() == before  # SQLite never opened it, so the evidence is still there
+    if name == "traces.db":
+        _run_the_suggested_command(line)
+        assert main(["traces", "list"]) == 0 and "react" in capsys.readouterr().out
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot create files in. Root ignores permission bits, so as root /proc
+    stands in (no one can create a file there); as anyone else a folder with mode 0o500."""
+    if os.geteuid() != 0:
+        folder = tmp_path / "readonly-home"
+        folder.mkdir()
+        folder.chmod(0o500)
+        return folder
+    if not Path("/proc/self").is_dir():
+        pytest.skip("running as root without /proc: no folder here refuses root's writes")
+    return Path("/proc")
+
+
+def test_a_read_only_home_is_one_line_naming_the_folder(tmp_path, monkeypatch, capsys):
+    home = _unwritable_folder(tmp_path)
+    monkeypatch.setenv("APPRENTICE_HOME", str(home))
+    try:
+        for argv, name in ((["traces", "list"], "traces.db"), (["tool", "remember", "x"], "memory.db")):
+            assert main(argv) == 2
+            line = one_error_line(capsys.readouterr().err)
+            assert f"cannot write {home / name}: the folder {home} is not writable" in line
+            assert "set APPRENTICE_HOME to a folder you can write" in line
+    finally:
+        if home != Path("/proc"):
+            home.chmod(0o700)
+
+
+def test_a_home_that_is_a_file_is_one_line_naming_it(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home-file"
+    home.write_text("not a folder\n")
+    monkeypatch.setenv("APPRENTICE_HOME", str(home))
+    assert main(["traces", "list"]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert f"cannot use {home} as the apprentice home folder" in line
+
+
+def test_a_run_on_a_damaged_threads_db_through_the_library_names_the_file(apprentice_home):
+    apprentice_home.mkdir(parents=True)
+    (apprentice_home / "threads.db").write_bytes(GARBAGE)
+    from apprentice.errors import StoreError
+
+    with pytest.raises(StoreError, match="threads.db is damaged"):
+        open_checkpointer()
+    model = ScriptedChatModel(script=[" Final Answer: 1"])
+    with pytest.raises(StoreError, match=shlex.quote(str(apprentice_home / "threads.db"))):
+        runner.run_question("q", model=model, tools=[], thread_id="named")

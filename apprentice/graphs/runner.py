@@ -3,6 +3,7 @@ CLI, the TUI, batch jobs, eval and distillation all call."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import uuid
@@ -12,7 +13,7 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from apprentice.errors import ApprenticeError
+from apprentice.errors import ApprenticeError, StoreError
 from apprentice.graphs.context import EventSink, Recorder, RunContext
 from apprentice.graphs.registry import compiled_graph, turn_input
 from apprentice.graphs.threads import open_checkpointer
@@ -99,7 +100,7 @@ def run_question(
     spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
     allowed = {t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)}
     store = store if store is not None else open_store()
-    saver = checkpointer if checkpointer is not None else open_checkpointer()
+    saver = checkpointer if checkpointer is not None else _thread_saver(thread_id)
     thread_id = thread_id or uuid.uuid4().hex[:12]
     run_id = store.start_run(
         strategy=strategy, model=spec, question=question, thread_id=thread_id,
@@ -138,6 +139,24 @@ def run_question(
     if task is not None and answer is not None:
         _check(result, store, task, item)
     return result
+
+
+#: threads.db files already reported unusable by this process (one warning each, not one per batch item).
+_WARNED: set[str] = set()
+
+
+def _thread_saver(thread_id: str | None) -> Any:
+    """The checkpointer of ``threads.db``. A run that continues no thread does without one when the file
+    cannot be used (one warning line): only a run that names its thread needs it."""
+    try:
+        return open_checkpointer()
+    except StoreError as exc:
+        if thread_id is not None:
+            raise
+        if str(exc) not in _WARNED:
+            _WARNED.add(str(exc))
+            print(f"warning: this run is not saved as a thread: {exc}", file=sys.stderr, flush=True)
+        return None
 
 
 def _redacting(sink: EventSink | None) -> EventSink | None:

@@ -1,25 +1,27 @@
 """Conversation threads: LangGraph checkpoints in ``threads.db`` (SqliteSaver).
 
 Checkpoints are written through :class:`RedactingSerializer`, so no secret reaches the file (a graph's
-live state keeps what the model wrote).
+live state keeps what the model wrote); a damaged or unwritable file is a :class:`StoreError` naming it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from apprentice.config import data_path
 from apprentice.secrets import redact_obj
+from apprentice.traces.store import connect_sqlite, home_file, sqlite_errors
 
-__all__ = ["RedactingSerializer", "open_checkpointer", "close_checkpointer", "thread_messages", "delete_thread"]
+__all__ = ["RedactingSerializer", "ThreadSaver", "open_checkpointer", "close_checkpointer", "thread_messages",
+           "delete_thread"]
 
-_SAVERS: dict[Path, SqliteSaver] = {}
+_SAVERS: dict[Path, ThreadSaver] = {}
 _LOCK = threading.Lock()
 
 
@@ -32,16 +34,37 @@ class RedactingSerializer(JsonPlusSerializer):
         return super().dumps_typed(redact_obj(obj))
 
 
-def open_checkpointer(path: str | Path | None = None) -> SqliteSaver:
-    """The process-wide SqliteSaver for ``path`` (default ``home()/threads.db``), writing redacted checkpoints."""
-    key = Path(path) if path else data_path("threads.db")
+class ThreadSaver(SqliteSaver):
+    """A SqliteSaver over ``path`` that writes redacted checkpoints and reports SQLite failures the user
+    can act on (a damaged file, a full disk) as a :class:`StoreError` naming the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(connect_sqlite(path), serde=RedactingSerializer())
+
+    @contextmanager
+    def cursor(self, transaction: bool = True) -> Iterator[Any]:
+        """SqliteSaver's cursor; every checkpoint read and write goes through it."""
+        with sqlite_errors(self.path), super().cursor(transaction) as cur:
+            yield cur
+
+
+def open_checkpointer(path: str | Path | None = None) -> ThreadSaver:
+    """The process-wide checkpointer for ``path`` (default ``home()/threads.db``), set up.
+
+    Raises:
+        StoreError: the file (or its write-ahead log) is damaged, or its folder cannot be written.
+    """
+    key = Path(path) if path else home_file("threads.db")
     with _LOCK:
         if key not in _SAVERS or not key.exists():
-            conn = sqlite3.connect(key, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            saver = SqliteSaver(conn, serde=RedactingSerializer())
-            saver.setup()
+            saver = ThreadSaver(key)
+            try:
+                with sqlite_errors(key):
+                    saver.setup()
+            except BaseException:
+                saver.conn.close()
+                raise
             _SAVERS[key] = saver
         return _SAVERS[key]
 
@@ -49,7 +72,7 @@ def open_checkpointer(path: str | Path | None = None) -> SqliteSaver:
 def close_checkpointer(path: str | Path | None = None) -> None:
     """Close the checkpointer of ``path`` if open (its log is merged into the file); the next
     :func:`open_checkpointer` opens it again."""
-    key = Path(path) if path else data_path("threads.db")
+    key = Path(path) if path else home_file("threads.db")
     with _LOCK:
         saver = _SAVERS.pop(key, None)
     if saver is not None:

@@ -20,9 +20,10 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.store.sqlite import SqliteStore
 from pydantic import BaseModel, Field
 
-from apprentice.config import data_path
 from apprentice.embeddings import EMBEDDING_DIMS, get_embeddings
+from apprentice.errors import StoreError
 from apprentice.secrets import redact
+from apprentice.traces.store import connect_sqlite, home_file, sqlite_errors
 from apprentice.tools.errors import ToolInputError, format_tool_error
 
 __all__ = [
@@ -113,7 +114,7 @@ class _PythonVectorConnection:
 
 def _connect(path: Path) -> Any:
     """Open ``path`` as ``SqliteStore`` expects (autocommit, shared across threads), with vectors."""
-    conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    conn = connect_sqlite(path, wal=False, isolation_level=None)
     try:
         import sqlite_vec
 
@@ -130,7 +131,7 @@ _STORES_LOCK = threading.Lock()
 
 
 def _store_path(path: str | Path | None) -> Path:
-    return Path(path or data_path("memory.db")).expanduser().resolve()
+    return Path(path or home_file("memory.db")).expanduser().resolve()
 
 
 def open_memory_store(path: str | Path | None = None) -> SqliteStore:
@@ -138,15 +139,26 @@ def open_memory_store(path: str | Path | None = None) -> SqliteStore:
 
     The store has a semantic index over the ``text`` field (MiniLM, 384 dims); one store object is
     shared per path within a process (``SqliteStore`` serializes access with its own lock).
+
+    Raises:
+        StoreError: the file is damaged, or its folder cannot be made or written.
     """
     resolved = _store_path(path)
     with _STORES_LOCK:
         store = _STORES.get(resolved)
         if store is None:
-            resolved.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                resolved.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot make the folder of {resolved} ({exc.strerror or exc})") from exc
             index = {"dims": EMBEDDING_DIMS, "embed": get_embeddings(), "fields": ["text"]}
             store = SqliteStore(_connect(resolved), index=index)
-            store.setup()
+            try:
+                with sqlite_errors(resolved):
+                    store.setup()
+            except BaseException:
+                store.conn.close()
+                raise
             _STORES[resolved] = store
         return store
 
@@ -181,7 +193,8 @@ def remember(text: str, *, user_id: str = "default", path: str | Path | None = N
         raise ToolInputError(f"a memory is at most {_MAX_MEMORY_CHARS} characters; save one short fact")
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     store = open_memory_store(path)
-    store.put(memory_namespace(user_id), uuid.uuid4().hex, {"text": text, "created_at": created_at})
+    with sqlite_errors(_store_path(path)):
+        store.put(memory_namespace(user_id), uuid.uuid4().hex, {"text": text, "created_at": created_at})
     return f"remembered: {text}"
 
 
@@ -191,7 +204,8 @@ def recall(query: str, *, user_id: str = "default", path: str | Path | None = No
     An empty query lists the most recent memories. Returns ``"no memories yet"`` when there are none.
     """
     store = open_memory_store(path)
-    items = store.search(memory_namespace(user_id), query=query.strip() or None, limit=k)
+    with sqlite_errors(_store_path(path)):
+        items = store.search(memory_namespace(user_id), query=query.strip() or None, limit=k)
     if not items:
         return "no memories yet"
     lines = [
