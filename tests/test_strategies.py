@@ -10,7 +10,7 @@ from langchain_core.messages import AIMessage
 
 from apprentice.agents.solver import COT_TRIGGER, select_examples
 from apprentice.backends import ScriptedChatModel
-from apprentice.graphs import STRATEGIES, run_question
+from apprentice.graphs import STRATEGIES, options_for, run_question
 from apprentice.graphs.cot_sc import majority, weighted
 from apprentice.graphs.threads import thread_messages
 from apprentice.tasks import get_task
@@ -168,10 +168,11 @@ def test_react_sc_with_a_verifier_weights_each_sample_by_its_own_tool_work():
 @pytest.mark.parametrize("strategy", ["io", "cot", "cot-sc", "react-sc", "tot", "verify"])
 def test_each_strategy_continues_a_chat_thread(strategy):
     model = ScriptedChatModel(script=["Final Answer: 42"], cycle=True)
-    first = run_question("Pick a number.", strategy=strategy, model=model, tools=[],
-                         options={"samples": 2, "depth": 1, "proposals": 1, "verifier": "judge", "rounds": 0})
+    # one set of options for every strategy, as a chat whose strategy changes has: each takes its own
+    options = options_for(strategy, {"samples": 2, "depth": 1, "proposals": 1, "verifier": "judge", "rounds": 0})
+    first = run_question("Pick a number.", strategy=strategy, model=model, tools=[], options=options)
     second = run_question("And again?", strategy=strategy, model=model, tools=[], thread_id=first.thread_id,
-                          options={"samples": 2, "depth": 1, "proposals": 1, "verifier": "judge", "rounds": 0})
+                          options=options)
     assert second.status == "ok" and second.answer
     messages = thread_messages(first.thread_id)
     assert [m.type for m in messages] == ["human", "ai", "human", "ai"]

@@ -27,8 +27,7 @@ from apprentice.eval.report import (
     write_markdown,
 )
 
-__all__ = ["EvalConfig", "EvalReport", "STRATEGY_OPTIONS", "cell_key", "options_hash", "run_eval",
-           "strategy_options", "write_report"]
+__all__ = ["EvalConfig", "EvalReport", "cell_key", "options_hash", "run_eval", "strategy_options", "write_report"]
 
 #: Tools an eval run may call unless told otherwise (no network, no shared memory between items).
 EVAL_TOOLS = ("calculator",)
@@ -77,23 +76,16 @@ class EvalReport:
     header: dict[str, Any]
 
 
-#: The options each strategy reads; only these enter its cells' resume keys (others: all options).
-STRATEGY_OPTIONS: dict[str, tuple[str, ...]] = {
-    "io": ("fewshot", "max_tokens", "temperature"),
-    "cot": ("fewshot", "max_tokens", "temperature"),
-    "cot-sc": ("samples", "temperature", "fewshot", "max_tokens", "seed", "verifier", "questions"),
-    "react": ("max_tokens",),
-    "react-sc": ("samples", "temperature", "max_tokens", "seed", "verifier", "questions"),
-    "tot": ("method", "breadth", "proposals", "depth", "values_per_state", "value", "threshold",
-            "max_expansions", "max_tokens"),
-    "verify": ("verifier", "rounds", "inner", "revise", "fewshot", "max_tokens", "temperature", "seed", "questions"),
-}
-
-
 def strategy_options(strategy: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The part of ``options`` that ``strategy`` reads (all of them for a strategy not listed)."""
-    keys = STRATEGY_OPTIONS.get(strategy)
-    return {k: v for k, v in options.items() if v is not None and (keys is None or k in keys)}
+    """The part of ``options`` that ``strategy`` takes (its config class's fields), checked: only these reach
+    its runs and enter its cells' resume keys.
+
+    Raises:
+        ApprenticeError: a value the strategy cannot use, or a name no strategy takes.
+    """
+    from apprentice.graphs.registry import options_for
+
+    return options_for(strategy, options)
 
 
 def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int) -> str:
@@ -128,12 +120,12 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
         raise ApprenticeError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}")
     task = get_task(config.task, **config.task_options)
     items = task.load(config.data, limit=config.limit, split=config.split, seed=config.seed)
+    hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps)
+              for s in config.strategies}  # checks every strategy's options before any model loads
     max_tokens = int(config.options.get("max_tokens") or 256)
     chats = {spec: (models or {}).get(spec) or _load(spec, max_tokens) for spec in config.models}
     store = open_store()
     opts_hash = options_hash(config.options, config.tools, config.max_steps)
-    hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps)
-              for s in config.strategies}
     results: dict[str, list[ItemResult]] = {}
     bar = _progress(len(config.strategies) * len(config.models) * len(items), progress)
     for spec in config.models:
@@ -186,11 +178,11 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
     """One item of one cell, traced with its resume ``key`` (and ``meta``); a failed run is an error row."""
     from apprentice.graphs import run_question
 
-    meta = {**(meta or {}), "eval_cell": key, "eval": {"strategy": strategy, "model": spec,
-                                                       "options": strategy_options(strategy, config.options)}}
+    options = strategy_options(strategy, config.options)
+    meta = {**(meta or {}), "eval_cell": key, "eval": {"strategy": strategy, "model": spec, "options": options}}
     try:
         result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
-                              tools=list(config.tools), store=store, options=config.options,
+                              tools=list(config.tools), store=store, options=options,
                               max_steps=config.max_steps, meta=meta)
     except ApprenticeError as exc:
         return ItemResult(item_id=item.id, run_id=None, status="error", correct=False, score=0.0, prediction=None,

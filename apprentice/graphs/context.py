@@ -19,6 +19,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.tools import BaseTool
 
+from apprentice.graphs.config import StrategyConfig
 from apprentice.traces import Step, TraceStore
 
 __all__ = ["Recorder", "RunContext", "EventSink"]
@@ -107,10 +108,11 @@ class RunContext:
         recorder: writes this run's steps.
         tools: the run's allowed tools by name; nothing outside this set can be called.
         task: the task whose answer format, extractor and checker apply (may be None).
-        max_steps: ReAct step limit; other strategies read their own knobs from ``options``.
+        max_steps: ReAct step limit; other strategies read their own knobs from ``config``.
         window: how many past messages of a thread go into the prompt.
         summarize: fold messages that leave the window into a running summary.
-        options: strategy-specific settings (samples, breadth, depth, rounds, ...).
+        config: the strategy's checked options (samples, breadth, depth, rounds, ...): an instance of
+            its ``Strategy.config`` class, made by :func:`apprentice.graphs.registry.strategy_config`.
         cancelled: set to stop the run at the next node boundary.
     """
 
@@ -122,7 +124,7 @@ class RunContext:
     window: int = 8
     summarize: bool = False
     protocol: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)
+    config: StrategyConfig = field(default_factory=StrategyConfig)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def call_model(

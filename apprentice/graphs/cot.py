@@ -1,8 +1,8 @@
 """Chain-of-thought as a one-node StateGraph: zero-shot ("Let's think step by step") or few-shot,
 with the examples chosen from the task's pool by similarity to the question.
 
-Options (``ctx.options``): ``fewshot`` (examples, default 2; 0 is zero-shot), ``max_tokens``
-(default 256), ``temperature`` (default 0).
+Options: :class:`apprentice.graphs.config.CoTConfig` (``fewshot``, examples, default 2 and 0 for
+zero-shot; ``max_tokens``, default 256; ``temperature``, default 0; ``seed``).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from apprentice.agents.solver import final_line, select_examples, solver_message
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window
 
-__all__ = ["SolveState", "TURN_DEFAULTS", "build", "option", "solve_once"]
+__all__ = ["SolveState", "TURN_DEFAULTS", "build", "solve_once"]
 
 #: What each new turn resets.
 TURN_DEFAULTS: dict[str, Any] = {"run_meta": {}}
-DEFAULT_FEWSHOT = 2
+#: Tokens of a solver call when the strategy leaves ``max_tokens`` to its context (verify's drafts).
 DEFAULT_MAX_TOKENS = 256
 
 
@@ -35,12 +35,6 @@ class SolveState(TypedDict, total=False):
     run_meta: dict[str, Any]
 
 
-def option(ctx: RunContext, name: str, default: Any) -> Any:
-    """``ctx.options[name]``, or ``default`` when it is missing or None."""
-    value = ctx.options.get(name)
-    return default if value is None else value
-
-
 def solve_once(
     ctx: RunContext,
     question: str,
@@ -50,14 +44,21 @@ def solve_once(
     node: str,
     **params: Any,
 ) -> str:
-    """One solver call (``mode`` io or cot) with few-shot examples; returns the reply text."""
-    k = int(option(ctx, "fewshot", DEFAULT_FEWSHOT))
+    """One solver call (``mode`` io or cot) with few-shot examples; returns the reply text.
+
+    ``params`` (``temperature``, ``seed``, ``max_tokens``) override the config's; the run's ``seed`` goes
+    to the call only when one was given.
+    """
+    config = ctx.config
+    k = config.fewshot
     pool = ctx.task.fewshot_pool() if ctx.task is not None and k > 0 else []
     examples = select_examples(question, pool, k)
     prompt = solver_messages(question, mode=mode, examples=examples, answer_format=answer_format(ctx),
                              history=history)
-    params.setdefault("temperature", float(option(ctx, "temperature", 0.0)))
-    params.setdefault("max_tokens", int(option(ctx, "max_tokens", DEFAULT_MAX_TOKENS)))
+    params.setdefault("temperature", config.temperature or 0.0)
+    params.setdefault("max_tokens", config.max_tokens or DEFAULT_MAX_TOKENS)
+    if config.seed is not None:
+        params.setdefault("seed", config.seed)
     return ctx.call_model(prompt, node=node, **params).text
 
 
@@ -73,7 +74,7 @@ def solve(state: SolveState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     answer = final_line(text)
     ctx.recorder.record("answer", node="solve", raw=answer)
     return {"answer": answer, "messages": [AIMessage(answer)],
-            "run_meta": {"fewshot": int(option(ctx, "fewshot", DEFAULT_FEWSHOT))}}
+            "run_meta": {"fewshot": ctx.config.fewshot}}
 
 
 def build(checkpointer: Any = None):

@@ -3,8 +3,9 @@ with ``Send``; normalise each answer with the task and take the majority vote.
 
 ``react-sc`` votes the same way over n sampled ReAct runs (tools and all), the voting that fits
 a student distilled into the ReAct protocol. The vote distribution goes into the trace (a
-``vote`` step and the run's meta). Options: ``samples`` (default 5), ``temperature`` (default
-0.7), ``seed``; cot-sc also ``fewshot`` and ``max_tokens``.
+``vote`` step and the run's meta). Options: :class:`apprentice.graphs.config.CoTSCConfig` and
+:class:`~apprentice.graphs.config.ReactSCConfig` (``samples``, default 5; ``temperature``, default 0.7;
+``seed``, default 0; cot-sc also ``fewshot`` and ``max_tokens``).
 
 With option ``verifier`` (``rules``, ``judge``, ``cove``: see :mod:`apprentice.graphs.verify`) each
 sample is checked (a ReAct sample with its own tool work) and the vote is weighted: an answer counts
@@ -27,15 +28,13 @@ from langgraph.types import Send
 
 from apprentice.agents.solver import final_line
 from apprentice.graphs.context import RunContext
-from apprentice.graphs.cot import option, solve_once, thread_history
+from apprentice.graphs.cot import solve_once, thread_history
 from apprentice.tasks.answers import answer_segments
 
 __all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority", "weighted"]
 
 #: What each new turn resets (``None`` empties the collected samples).
 TURN_DEFAULTS: dict[str, Any] = {"samples": None, "run_meta": {}}
-DEFAULT_SAMPLES = 5
-DEFAULT_TEMPERATURE = 0.7
 
 
 def collect(old: list | None, new: list | None) -> list:
@@ -96,7 +95,7 @@ def weighted(keys: list[str | None], scores: list[float | None]) -> tuple[str | 
 def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: list | None = None) -> dict[str, Any]:
     """The configured verifier's verdict on one sample (with its tool work ``steps``), as a ``verify``
     step and the fields the vote reads; nothing without option ``verifier``."""
-    if not ctx.options.get("verifier"):
+    if ctx.config.verifier is None:
         return {}
     from apprentice.graphs.verify import run_verifier, verifier_name
 
@@ -112,16 +111,16 @@ def fan_out(state: SCState, runtime: Runtime[RunContext]) -> list[Send]:
     """One ``Send`` per sample."""
     ctx = runtime.context
     history = thread_history(state, ctx)
-    n = max(1, int(option(ctx, "samples", DEFAULT_SAMPLES)))
+    n = ctx.config.samples
     return [Send("sample", {"question": state["question"], "history": history, "index": i}) for i in range(n)]
 
 
 def sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """One chain of thought at temperature, seeded by its index."""
     ctx = runtime.context
-    seed = int(option(ctx, "seed", 0)) + state["index"]
+    seed = (ctx.config.seed or 0) + state["index"]
     text = solve_once(ctx, state["question"], state["history"], mode="cot", node="sample",
-                      temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)), seed=seed)
+                      temperature=ctx.config.temperature, seed=seed)
     return {"samples": [{"index": state["index"], "text": text, "key": normalized(ctx.task, text),
                          **check_sample(ctx, state["question"], text, state["index"])}]}
 
@@ -133,8 +132,8 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
     ctx = runtime.context
     ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
     answer, steps = react.run_turn(ctx, state["question"], state["history"], tags={"sample": state["index"]},
-                                   seed=int(option(ctx, "seed", 0)) + state["index"],
-                                   temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
+                                   seed=(ctx.config.seed or 0) + state["index"],
+                                   temperature=ctx.config.temperature)
     text = f"Final Answer: {answer}"  # the form a chain's answer is read from; the run answers ``answer``
     return {"samples": [{"index": state["index"], "text": text, "answer": answer, "key": normalized(ctx.task, text),
                          **check_sample(ctx, state["question"], text, state["index"], steps)}]}
@@ -151,7 +150,7 @@ def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if any("score" in s for s in samples):
         chosen_key, weights = weighted(keys, [s.get("score") for s in samples])
         weighing = {"majority": winner, "weights": {k: round(w, 3) for k, w in weights.items()},
-                    "verifier": ctx.options.get("verifier")}
+                    "verifier": ctx.config.verifier}
         winner = chosen_key if chosen_key is not None else winner
     chosen = next((s for s in samples if s["key"] == winner), samples[0] if samples else None)
     answer = final_line(chosen.get("answer", chosen["text"]) if chosen else "")  # react-sc: bare, as react's

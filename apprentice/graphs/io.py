@@ -1,6 +1,7 @@
 """Input-output prompting: the answer alone, no reasoning (the baseline of the ToT paper).
 
-Options: ``fewshot`` (default 2; examples show only their final answer), ``max_tokens``.
+Options: :class:`apprentice.graphs.config.IOConfig` (``fewshot``, default 2, examples show only their
+final answer; ``max_tokens``, default 64; ``temperature``; ``seed``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,7 @@ TURN_DEFAULTS: dict[str, Any] = {"run_meta": {}}
 def answer(state: SolveState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Answer directly."""
     ctx = runtime.context
-    text = solve_once(ctx, state["question"], thread_history(state, ctx), mode="io", node="answer",
-                      max_tokens=int(ctx.options.get("max_tokens") or 64))
+    text = solve_once(ctx, state["question"], thread_history(state, ctx), mode="io", node="answer")
     reply = final_line(text)
     ctx.recorder.record("answer", node="answer", raw=reply)
     return {"answer": reply, "messages": [AIMessage(reply)]}

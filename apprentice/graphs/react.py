@@ -88,8 +88,9 @@ def reason(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def _sampling(ctx: RunContext) -> dict[str, Any]:
-    """``temperature`` / ``seed`` from the run's options (react-sc samples at a temperature)."""
-    return {k: ctx.options[k] for k in ("temperature", "seed") if ctx.options.get(k) is not None}
+    """``temperature``, ``seed`` and ``max_tokens`` where the run's config sets them (react-sc samples at a
+    temperature); the model's own defaults otherwise."""
+    return {k: v for k in ("temperature", "seed", "max_tokens") if (v := getattr(ctx.config, k, None)) is not None}
 
 
 def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
@@ -234,11 +235,11 @@ def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (),
     """One whole ReAct turn inside another strategy's run (react-sc's samples, verify's drafts).
 
     Its steps go into the enclosing run's trace. ``sampling`` (``temperature``, ``seed``) overrides
-    the run's options for this turn; ``tags`` go into the data of every step it records
+    the run's config for this turn; ``tags`` go into the data of every step it records
     (``{"sample": 2}``). Returns the answer and the steps this turn recorded (turns that run side by
     side on one recorder, react-sc's samples, each get their own).
     """
-    sub = replace(ctx, options={**ctx.options, **sampling}) if sampling else ctx
+    sub = replace(ctx, config=replace(ctx.config, **sampling)) if sampling else ctx
     with ctx.recorder.capture(**(tags or {})) as steps:
         out = _subgraph().invoke(
             {**TURN_DEFAULTS, "messages": [*history, HumanMessage(question)], "question": question, "answer": None},

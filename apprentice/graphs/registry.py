@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import difflib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import cot, cot_sc, io, react, tot, verify
+from apprentice.graphs.config import (
+    CoTConfig,
+    CoTSCConfig,
+    IOConfig,
+    OptionError,
+    ReactConfig,
+    ReactSCConfig,
+    StrategyConfig,
+    ToTConfig,
+    VerifyConfig,
+)
 
-__all__ = ["Strategy", "STRATEGIES", "build_graph", "compiled_graph", "turn_input"]
+__all__ = ["Strategy", "STRATEGIES", "build_graph", "compiled_graph", "turn_input", "strategy_config",
+           "options_for", "options_help"]
 
 
 @dataclass(frozen=True)
@@ -19,30 +32,33 @@ class Strategy:
 
     Every strategy graph's state has ``messages`` (the thread, ``add_messages``), ``question``
     and ``answer``; it may also set ``tree`` (a search tree) and ``run_meta`` (a dict merged
-    into the trace's meta, e.g. a vote distribution).
+    into the trace's meta, e.g. a vote distribution). ``config`` is the class of its options.
     """
 
     name: str
     build: Callable[..., Any]
     description: str
     turn_defaults: dict[str, Any] = field(default_factory=dict)
+    config: type[StrategyConfig] = StrategyConfig
 
 
 #: Strategy name -> :class:`Strategy`; ask, batch, eval and chat all choose from here.
 STRATEGIES: dict[str, Strategy] = {
-    "io": Strategy("io", io.build, "answer directly, no reasoning (input-output prompting)", io.TURN_DEFAULTS),
-    "cot": Strategy("cot", cot.build, "chain of thought, zero- or few-shot (similar examples)", cot.TURN_DEFAULTS),
+    "io": Strategy("io", io.build, "answer directly, no reasoning (input-output prompting)", io.TURN_DEFAULTS,
+                   IOConfig),
+    "cot": Strategy("cot", cot.build, "chain of thought, zero- or few-shot (similar examples)", cot.TURN_DEFAULTS,
+                    CoTConfig),
     "cot-sc": Strategy("cot-sc", cot_sc.build,
                        "self-consistency: n sampled chains, majority vote (or weighted by a verifier)",
-                       cot_sc.TURN_DEFAULTS),
-    "react": Strategy("react", react.build, "reason + act with tools (ReAct)", react.TURN_DEFAULTS),
+                       cot_sc.TURN_DEFAULTS, CoTSCConfig),
+    "react": Strategy("react", react.build, "reason + act with tools (ReAct)", react.TURN_DEFAULTS, ReactConfig),
     "react-sc": Strategy("react-sc", cot_sc.build_react,
                          "self-consistency over n sampled ReAct runs, majority vote (or weighted by a verifier)",
-                         cot_sc.TURN_DEFAULTS),
+                         cot_sc.TURN_DEFAULTS, ReactSCConfig),
     "tot": Strategy("tot", tot.build, "Tree-of-Thought: propose, value, select (BFS beam or DFS)",
-                    tot.TURN_DEFAULTS),
+                    tot.TURN_DEFAULTS, ToTConfig),
     "verify": Strategy("verify", verify.build, "generate, verify (rules, LLM judge or CoVe), revise",
-                       verify.TURN_DEFAULTS),
+                       verify.TURN_DEFAULTS, VerifyConfig),
 }
 
 
@@ -59,6 +75,55 @@ def _get(strategy: str) -> Strategy:
         return STRATEGIES[strategy]
     except KeyError:
         raise ApprenticeError(f"unknown strategy {strategy!r}; choose from: {', '.join(STRATEGIES)}") from None
+
+
+def strategy_config(strategy: str, options: Mapping[str, Any] | None = None) -> StrategyConfig:
+    """The checked config of ``strategy`` from raw ``options`` (``--option`` values; strings are converted).
+
+    Raises:
+        ApprenticeError: an unknown strategy; or one line that names the option it does not take, or the
+            value it cannot use, and lists every option it takes with type and default.
+    """
+    config = _get(strategy).config
+    try:
+        return config.from_options(options)
+    except OptionError as exc:
+        raise ApprenticeError(_option_error_line(strategy, config, exc)) from None
+
+
+def options_for(strategy: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The options ``strategy`` takes out of a set given to several (an eval grid, a chat whose strategy
+    changes), checked; a name that no strategy takes is still an error."""
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    takes = {name for s in STRATEGIES.values() for name in s.config.option_names()}
+    unknown = next((name for name in given if name not in takes), None)
+    if unknown is not None:
+        raise ApprenticeError(f"unknown option {unknown!r}: no strategy takes it; options: {', '.join(sorted(takes))}")
+    mine = {k: v for k, v in given.items() if k in _get(strategy).config.option_names()}
+    strategy_config(strategy, mine)
+    return mine
+
+
+def options_help() -> str:
+    """The options of each strategy in a few words, for ``--option``'s help."""
+    common = StrategyConfig.option_names()
+    per = "; ".join(f"{s.name}: {', '.join(n for n in s.config.option_names() if n not in common)}"
+                    for s in STRATEGIES.values())
+    return f"{per}; every strategy: {', '.join(common)}"
+
+
+def _option_error_line(strategy: str, config: type[StrategyConfig], exc: OptionError) -> str:
+    """``unknown option 'bogus' for strategy react-sc; valid: samples (int >= 1, default 5), ...``."""
+    hint = ""
+    if exc.unknown:
+        close = difflib.get_close_matches(exc.option, config.option_names(), n=1)
+        others = [s.name for s in STRATEGIES.values() if exc.option in s.config.option_names()]
+        hint = (f" (did you mean {close[0]!r}?)" if close
+                else f" (an option of {', '.join(others)})" if others else "")
+    reason = f": {exc.reason}" if exc.reason else ""
+    kind = "unknown" if exc.unknown else "invalid"
+    return f"{kind} option {exc.given} for strategy {strategy}{hint}{reason}; valid: {config.describe()}"
+
 
 _COMPILED: dict[tuple[str, int], Any] = {}
 _LOCK = threading.Lock()

@@ -15,7 +15,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from apprentice.errors import ApprenticeError, StoreError
 from apprentice.graphs.context import EventSink, Recorder, RunContext
-from apprentice.graphs.registry import compiled_graph, turn_input
+from apprentice.graphs.registry import compiled_graph, strategy_config, turn_input
 from apprentice.graphs.threads import open_checkpointer
 from apprentice.models import load_chat_model, model_error
 from apprentice.secrets import redact, redact_obj
@@ -87,7 +87,9 @@ def run_question(
         tools: names of the tools the run may call (default :data:`DEFAULT_TOOLS`).
         sink: called with every step as it is recorded.
         cancel: set it to stop the run at the next node boundary.
-        options: strategy-specific settings.
+        options: the strategy's settings (``{"samples": 5}``; strings are converted), checked against its
+            config class before any model loads: a name it does not take, or a value it cannot use, is
+            an ApprenticeError that lists the valid ones.
 
     Raises:
         ApprenticeError: bad input, or a model that cannot be reached; the run is still
@@ -96,6 +98,7 @@ def run_question(
     question = (question or "").strip()
     if not question:
         raise ApprenticeError("the question is empty")
+    config = strategy_config(strategy, options)
     chat = load_chat_model(model) if isinstance(model, str) else model
     spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
     allowed = {t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)}
@@ -111,7 +114,7 @@ def run_question(
         model=chat, recorder=Recorder(store, run_id, _redacting(sink)), task=task,
         tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
-        options=dict(options or {}), cancelled=cancel or threading.Event(),
+        config=config, cancelled=cancel or threading.Event(),
     )
     started = time.perf_counter()
     try:
@@ -171,7 +174,7 @@ def _redacting(sink: EventSink | None) -> EventSink | None:
 
 def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) -> dict[str, Any]:
     """Stream the graph to its end (or to a cancel) and return the final state."""
-    limit = int(ctx.options.get("recursion_limit") or max(8 * ctx.max_steps + 50, 200))
+    limit = ctx.config.recursion_limit or max(8 * ctx.max_steps + 50, 200)
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit}
     state: dict[str, Any] = {}
     for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last one is kept

@@ -8,9 +8,10 @@ then one ``value`` per state is fanned out (LLM sure/likely/impossible votes ave
 soon as a state is a verified solution. The whole tree, every node with its value and why, is
 the state key ``tree`` (the runner stores it with the run).
 
-Options: ``method`` (bfs|dfs), ``breadth`` (2), ``proposals`` per state (4), ``depth`` (3),
-``values_per_state`` (1), ``value`` (llm|rules|both; both where the task has rules), ``threshold``
-(DFS: the least value worth exploring, 0.5), ``max_expansions`` (DFS, 12), ``max_tokens`` (128).
+Options: :class:`apprentice.graphs.config.ToTConfig`: ``method`` (bfs|dfs), ``breadth`` (2), ``proposals``
+per state (4), ``depth`` (3), ``values_per_state`` (1), ``value`` (llm|rules|both; both where the task has
+rules), ``threshold`` (DFS: the least value worth exploring, 0.5), ``max_expansions`` (DFS, 12),
+``max_tokens`` (128), ``seed`` (0, added to each proposal's and value's own).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from langgraph.types import Send
 from apprentice.agents.evaluator import llm_value
 from apprentice.agents.proposer import propose_steps, space_for
 from apprentice.graphs.context import RunContext
-from apprentice.graphs.cot import option
 from apprentice.graphs.cot_sc import collect
 
 __all__ = ["ToTState", "TURN_DEFAULTS", "build", "SOLVED_VALUE"]
@@ -36,8 +36,6 @@ TURN_DEFAULTS: dict[str, Any] = {"tree": None, "frontier": [], "stack": [], "rou
                                  "valued": None, "solution": None, "run_meta": {}}
 #: The value of a state the task's rules confirm as a solution.
 SOLVED_VALUE = 100.0
-DEFAULTS = {"method": "bfs", "breadth": 2, "proposals": 4, "depth": 3, "values_per_state": 1,
-            "threshold": 0.5, "max_expansions": 12, "max_tokens": 128}
 
 
 class ToTState(TypedDict, total=False):
@@ -56,14 +54,10 @@ class ToTState(TypedDict, total=False):
     run_meta: dict[str, Any]
 
 
-def _opt(ctx: RunContext, name: str) -> Any:
-    return option(ctx, name, DEFAULTS[name])
-
-
 def _value_method(ctx: RunContext) -> str:
-    method = ctx.options.get("value")
-    if method in ("llm", "rules", "both"):
-        return method
+    """The configured ``value`` method; by default both where the task has rules (Game of 24), else llm."""
+    if ctx.config.value is not None:
+        return ctx.config.value
     return "both" if space_for(ctx.task).game24 else "llm"
 
 
@@ -76,16 +70,16 @@ def start(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     root_state = space.root(state["question"])
     root = {"id": 0, "parent": None, "depth": 0, "step": None, "text": space.describe(root_state),
             "state": root_state, "value": None, "why": "root", "status": "expanded"}
-    return {"tree": {"nodes": [root], "chosen": [], "method": _opt(runtime.context, "method")},
+    return {"tree": {"nodes": [root], "chosen": [], "method": runtime.context.config.method},
             "frontier": [0], "stack": [], "rounds": 0, "proposals": None, "valued": None, "solution": None}
 
 
 def propose(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Propose next steps from one state (a ``Send`` target) and apply them by the task's rules."""
     ctx = runtime.context
-    space, node = space_for(ctx.task), payload["node"]
-    steps, raw = propose_steps(ctx, space, payload["question"], node["state"], int(_opt(ctx, "proposals")),
-                               max_tokens=int(_opt(ctx, "max_tokens")), seed=node["id"] * 97)
+    config, space, node = ctx.config, space_for(ctx.task), payload["node"]
+    steps, raw = propose_steps(ctx, space, payload["question"], node["state"], config.proposals,
+                               max_tokens=config.max_tokens, seed=(config.seed or 0) + node["id"] * 97)
     out = [{"parent": node["id"], "step": step, "state": space.apply(node["state"], step)} for step in steps]
     ctx.recorder.record("propose", node="propose", raw=f"from node {node['id']}: {len(out)} proposals, "
                         f"{sum(o['state'] is not None for o in out)} valid",
@@ -128,8 +122,8 @@ def value(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, An
             result = {"id": node["id"], "value": 1.0 if rule is None else rule, "why": "rules: still possible"}
         else:
             score, words = llm_value(ctx, space.value_question(payload["question"], node["state"]),
-                                     space.describe(node["state"]), samples=int(_opt(ctx, "values_per_state")),
-                                     game24=space.game24, seed=node["id"])
+                                     space.describe(node["state"]), samples=ctx.config.values_per_state,
+                                     game24=space.game24, seed=(ctx.config.seed or 0) + node["id"])
             result = {"id": node["id"], "value": round(score, 4), "why": f"llm votes {words}", "votes": words}
     ctx.recorder.record("value", node="value", raw=f"node {node['id']}: {result['value']} ({result['why']})",
                         data=result)
@@ -139,7 +133,7 @@ def value(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, An
 def select(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Write the values into the tree and choose what to expand next (beam or stack)."""
     ctx = runtime.context
-    space = space_for(ctx.task)
+    config, space = ctx.config, space_for(ctx.task)
     nodes = [dict(n) for n in state["tree"]["nodes"]]
     for result in state.get("valued", []):
         nodes[result["id"]].update(value=result["value"], why=result["why"], status="valued")
@@ -150,16 +144,16 @@ def select(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         if ranked and space.terminal(ranked[0]["state"]) and ranked[0]["value"] > 0:
             solution = ranked[0]["id"]
     open_nodes = [n for n in fresh if n["value"] > 0 and not space.terminal(n["state"])
-                  and n["depth"] < int(_opt(ctx, "depth"))]
+                  and n["depth"] < config.depth]
     stack = list(state.get("stack", []))
     if solution is not None:
         frontier = []
-    elif _opt(ctx, "method") == "dfs":
-        keep = [n for n in open_nodes if n["value"] >= float(_opt(ctx, "threshold"))]
+    elif config.method == "dfs":
+        keep = [n for n in open_nodes if n["value"] >= config.threshold]
         stack += [n["id"] for n in sorted(keep, key=lambda n: n["value"])]
         frontier = [stack.pop()] if stack else []
     else:
-        frontier = [n["id"] for n in sorted(open_nodes, key=lambda n: -n["value"])[: int(_opt(ctx, "breadth"))]]
+        frontier = [n["id"] for n in sorted(open_nodes, key=lambda n: -n["value"])[: config.breadth]]
     for n in fresh:
         n["status"] = "kept" if n["id"] in frontier or n["id"] in stack else "pruned"
         if n["status"] == "pruned" and n["id"] != solution and n["value"] > 0:
@@ -188,7 +182,7 @@ def finish(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         cursor = nodes[cursor]["parent"]
     answer = space.answer(nodes[best]["state"])
     ctx.recorder.record("answer", node="finish", raw=answer)
-    meta = {"tot": {"method": _opt(ctx, "method"), "nodes": len(nodes), "rounds": state.get("rounds", 0),
+    meta = {"tot": {"method": ctx.config.method, "nodes": len(nodes), "rounds": state.get("rounds", 0),
                     "solved": state.get("solution") is not None, "value": _value_method(ctx)}}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta,
             "tree": {**state["tree"], "chosen": path[::-1]}}
@@ -200,7 +194,7 @@ def finish(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 def route_expand(state: ToTState, runtime: Runtime[RunContext]) -> list[Send] | Literal["finish"]:
     """Fan out ``propose`` over the frontier, or finish (solved, exhausted, out of budget, cancelled)."""
     ctx = runtime.context
-    limit = int(_opt(ctx, "max_expansions")) if _opt(ctx, "method") == "dfs" else int(_opt(ctx, "depth"))
+    limit = ctx.config.max_expansions if ctx.config.method == "dfs" else ctx.config.depth
     if (state.get("solution") is not None or not state.get("frontier") or state.get("rounds", 0) >= limit
             or ctx.cancelled.is_set()):
         return "finish"

@@ -17,9 +17,9 @@ Two ways to revise a rejected draft (option ``revise``):
   from feedback. When no resample is accepted, the best-scored draft stands (the verifier's score; the
   earliest on ties, so the first, greedy draft when every draft fails alike).
 
-Options: ``verifier`` (rules with a task, else judge), ``inner`` (cot), ``revise``, ``rounds`` (2 for
-feedback, 4 for resample), ``temperature`` (0.7 for resamples), ``seed`` (0), ``fewshot``,
-``max_tokens``, ``questions`` (CoVe, 3).
+Options: :class:`apprentice.graphs.config.VerifyConfig`: ``verifier`` (rules with a task, else judge),
+``inner`` (cot), ``revise``, ``rounds`` (2 for feedback, 4 for resample), ``temperature`` (0.7 for
+resamples), ``seed`` (0), ``fewshot``, ``max_tokens``, ``questions`` (CoVe, 3).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from apprentice.agents.cove import cove_check
 from apprentice.agents.judge import llm_judge
 from apprentice.agents.solver import final_line, revise_messages
 from apprentice.agents.verifier import CheckResult, rules_check
-from apprentice.errors import ApprenticeError
+from apprentice.graphs.config import REVISE_MODES, VERIFIERS
 from apprentice.graphs.context import RunContext
-from apprentice.graphs.cot import DEFAULT_MAX_TOKENS, option, solve_once, thread_history
-from apprentice.graphs.cot_sc import DEFAULT_TEMPERATURE, collect
+from apprentice.graphs.cot import DEFAULT_MAX_TOKENS, solve_once, thread_history
+from apprentice.graphs.cot_sc import collect
 from apprentice.graphs.history import answer_format
 from apprentice.graphs.react import run_turn
 from apprentice.traces import Step
@@ -48,10 +48,9 @@ __all__ = ["VerifyState", "TURN_DEFAULTS", "VERIFIERS", "REVISE_MODES", "build",
 #: What each new turn resets.
 TURN_DEFAULTS: dict[str, Any] = {"draft": "", "work": [], "revisions": 0, "checks": None,
                                  "run_meta": {}}
-VERIFIERS = ("rules", "judge", "cove")
-INNER = ("cot", "io", "react")
-REVISE_MODES = ("feedback", "resample")
 DEFAULT_ROUNDS = {"feedback": 2, "resample": 4}
+#: The temperature of a resampled draft when the config sets none.
+RESAMPLE_TEMPERATURE = 0.7
 
 
 class VerifyState(TypedDict, total=False):
@@ -70,26 +69,17 @@ class VerifyState(TypedDict, total=False):
 
 def verifier_name(ctx: RunContext) -> str:
     """The configured verifier; ``rules`` needs a task, so without one the judge is the default."""
-    name = ctx.options.get("verifier") or ("rules" if ctx.task is not None else "judge")
-    if name not in VERIFIERS:
-        raise ApprenticeError(f"unknown verifier {name!r}; choose from: {', '.join(VERIFIERS)}")
-    return name
+    return ctx.config.verifier or ("rules" if ctx.task is not None else "judge")
 
 
 def inner_strategy(ctx: RunContext) -> str:
-    """The configured inner strategy, checked."""
-    inner = option(ctx, "inner", "cot")
-    if inner not in INNER:
-        raise ApprenticeError(f"unknown inner strategy {inner!r} for verify; choose from: {', '.join(INNER)}")
-    return inner
+    """The strategy of the drafts (``cot`` unless configured)."""
+    return ctx.config.inner
 
 
 def revise_mode(ctx: RunContext) -> str:
     """How a rejected draft is revised: ``resample`` by default for a ReAct draft, else ``feedback``."""
-    mode = option(ctx, "revise", "resample" if inner_strategy(ctx) == "react" else "feedback")
-    if mode not in REVISE_MODES:
-        raise ApprenticeError(f"unknown revise mode {mode!r} for verify; choose from: {', '.join(REVISE_MODES)}")
-    return mode
+    return ctx.config.revise or ("resample" if inner_strategy(ctx) == "react" else "feedback")
 
 
 def run_verifier(ctx: RunContext, name: str, question: str, draft: str,
@@ -99,7 +89,7 @@ def run_verifier(ctx: RunContext, name: str, question: str, draft: str,
         return rules_check(ctx.task, question, draft, steps)
     if name == "judge":
         return llm_judge(ctx, question, draft)
-    return cove_check(ctx, question, draft, k=int(option(ctx, "questions", 3)))
+    return cove_check(ctx, question, draft, k=ctx.config.questions)
 
 
 def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) -> tuple[str, list[dict[str, Any]]]:
@@ -151,12 +141,12 @@ def revise(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if revise_mode(ctx) == "resample":
         ctx.recorder.record("thought", node="revise",
                             thought=f"draft rejected ({last['reason']}); sampling draft {n + 1}")
-        draft, work = draft_once(state, ctx, "revise", seed=int(option(ctx, "seed", 0)) + n,
-                                 temperature=float(option(ctx, "temperature", DEFAULT_TEMPERATURE)))
+        temperature = RESAMPLE_TEMPERATURE if ctx.config.temperature is None else ctx.config.temperature
+        draft, work = draft_once(state, ctx, "revise", seed=(ctx.config.seed or 0) + n, temperature=temperature)
         return {"draft": draft, "work": work, "revisions": n}
     feedback = last["feedback"] or last["reason"]
     prompt = revise_messages(state["question"], state["draft"], feedback, answer_format=answer_format(ctx))
-    reply = ctx.call_model(prompt, node="revise", max_tokens=int(option(ctx, "max_tokens", DEFAULT_MAX_TOKENS)))
+    reply = ctx.call_model(prompt, node="revise", max_tokens=ctx.config.max_tokens or DEFAULT_MAX_TOKENS)
     return {"draft": final_line(reply.text), "work": [], "revisions": n}
 
 
@@ -184,7 +174,7 @@ def route_verify(state: VerifyState, runtime: Runtime[RunContext]) -> Literal["r
     """Revise a rejected draft while rounds are left; otherwise finish."""
     ctx = runtime.context
     last = state["checks"][-1]
-    rounds = int(option(ctx, "rounds", DEFAULT_ROUNDS[revise_mode(ctx)]))
+    rounds = DEFAULT_ROUNDS[revise_mode(ctx)] if ctx.config.rounds is None else ctx.config.rounds
     if last["ok"] is False and state.get("revisions", 0) < rounds and not ctx.cancelled.is_set():
         return "revise"
     return "finish"
