@@ -468,3 +468,21 @@ async def test_the_app_quits_when_its_terminal_hangs_up(apprentice_home):
         os.close(slave)
         if master >= 0:
             os.close(master)
+
+
+def test_a_damaged_threads_db_is_one_error_line_before_the_chat_opens_and_titles_hold_no_secret(
+        apprentice_home, capsys, monkeypatch):
+    from apprentice.cli import main as cli_main
+
+    apprentice_home.mkdir(parents=True, exist_ok=True)
+    (apprentice_home / "threads.db").write_bytes(b"not a database at all" * 100)
+    assert cli_main(["chat"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "threads.db is damaged" in err[0] and "mv " in err[0]
+    (apprentice_home / "threads.db").unlink()
+    monkeypatch.setenv("MY_SERVICE_TOKEN", "tok-1234567890-abcdef")
+    store = SessionStore()
+    session = store.create(title="use tok-1234567890-abcdef please")
+    store.update(session.id, title="again tok-1234567890-abcdef")
+    store.close()
+    assert b"tok-1234567890" not in b"".join(p.read_bytes() for p in apprentice_home.glob("threads.db*"))

@@ -10,10 +10,15 @@ from apprentice.cli import add_option_flag, command, parse_options
 def _cmd_chat(args: argparse.Namespace) -> int:
     from apprentice.models import parse_spec
     from apprentice.tui import run_chat
+    from apprentice.tui.sessions import SessionStore
 
     if args.model is not None:
         parse_spec(args.model)  # a malformed spec or option is one error line, before the screen opens
-    return run_chat(args.model, args.strategy, parse_options(args.option))
+    options = parse_options(args.option)
+    sessions = SessionStore()
+    sessions.list()  # so is a damaged or unwritable threads.db (the screen would show a traceback)
+    sessions.close()
+    return run_chat(args.model, args.strategy, options)
 
 
 @command("chat")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apprentice.config import data_path
+from apprentice.secrets import redact
 
 __all__ = ["Session", "SessionStore", "DEFAULT_TITLE"]
 
@@ -54,24 +55,32 @@ class SessionStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            path = self.path or data_path("threads.db")
-            self._db = sqlite3.connect(path, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute(_SCHEMA)
-            self._db.commit()
+            from apprentice.traces.store import connect_sqlite, sqlite_errors
+
+            path = Path(self.path or data_path("threads.db"))
+            db = connect_sqlite(path)  # a damaged threads.db is one error naming it, not an internal error
+            with sqlite_errors(path):
+                db.row_factory = sqlite3.Row
+                db.execute(_SCHEMA)
+                db.commit()
+            self._db = db
         return self._db
 
     def _exec(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        from apprentice.traces.store import sqlite_errors
+
         with self._lock:
             db = self._conn()
-            rows = db.execute(sql, params).fetchall()
-            db.commit()
+            with sqlite_errors(Path(self.path or data_path("threads.db"))):
+                rows = db.execute(sql, params).fetchall()
+                db.commit()
             return rows
 
     def create(self, *, title: str = DEFAULT_TITLE, model: str | None = None,
                strategy: str | None = None, thread_id: str | None = None) -> Session:
         """Make a new thread and return it."""
         now = time.time()
+        title = redact(title)  # thread titles are the user's first question: no secret is stored
         session = Session(thread_id or uuid.uuid4().hex[:12], title, model, strategy, now, now)
         self._exec("INSERT INTO tui_sessions VALUES (?, ?, ?, ?, ?, ?)",
                    (session.id, title, model, strategy, now, now))
@@ -93,7 +102,7 @@ class SessionStore:
         self._exec(
             "UPDATE tui_sessions SET title = COALESCE(?, title), model = COALESCE(?, model), "
             "strategy = COALESCE(?, strategy), updated = ? WHERE id = ?",
-            (title, model, strategy, time.time(), thread_id),
+            (redact(title) if title else title, model, strategy, time.time(), thread_id),
         )
 
     def rename(self, thread_id: str, title: str) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
+from apprentice.secrets import redact
 from apprentice.tui.agent import ChatAgent, model_choices, strategy_names
 from apprentice.tui.commands import ChatCommands
 from apprentice.tui.screens.dialogs import ConfirmScreen, PickerScreen, TextPromptScreen
@@ -174,7 +175,8 @@ class ChatScreen(Screen):
             return
         event.input.clear()
         session = self.sessions.get(self.thread_id)
-        title = question[:40] if session is None or session.title == DEFAULT_TITLE else None
+        # redacted before it is cut: a key cut in half would no longer be recognised
+        title = redact(question)[:40] if session is None or session.title == DEFAULT_TITLE else None
         self.sessions.update(self.thread_id, title=title, model=self.agent.spec, strategy=self.agent.strategy)
         block = await self.query_one(Conversation).add_turn(question)
         block.start(self.agent, question, self.thread_id)
