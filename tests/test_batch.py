@@ -308,3 +308,18 @@ def test_records_of_ids_the_input_lacks_do_not_count_as_progress(tmp_path):
 
     assert (summary.total, summary.skipped, summary.done, summary.remaining) == (1, 0, 1, 0)
     assert [r["id"] for r in _records(out)] == ["gone", "a"]
+
+
+def test_the_output_file_holds_no_secret_from_the_input_or_an_error(tmp_path, monkeypatch):
+    """A question, gold answer or error text carrying a key is written redacted; the id stays as given."""
+    from apprentice.batch.output import OutputFile
+
+    monkeypatch.setenv("ACME_API_KEY", "acme-secret-9876543210")
+    out = OutputFile(tmp_path / "out.jsonl")
+    out.write({"id": "q-acme-secret-9876543210", "question": "use acme-secret-9876543210 to log in",
+               "gold": "acme-secret-9876543210", "error": "server said acme-secret-9876543210 is wrong",
+               "status": "error"})
+    out.close()
+    record = json.loads((tmp_path / "out.jsonl").read_text())
+    assert record["id"] == "q-acme-secret-9876543210"
+    assert "acme-secret" not in json.dumps({k: v for k, v in record.items() if k != "id"})

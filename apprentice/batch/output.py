@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from apprentice.errors import DataError
+from apprentice.secrets import redact_obj
 
 __all__ = ["FIELDS", "OutputFile", "load_done"]
 
@@ -89,7 +90,9 @@ class OutputFile:
         """Append one record (keys in :data:`FIELDS` order)."""
         if self._handle is None:
             raise ValueError("the output file is closed")
-        line = json.dumps({key: record.get(key) for key in FIELDS}, ensure_ascii=False)
+        # every field but the id (resume matches on it) is redacted: the question, gold and error come from input
+        line = json.dumps({key: record.get(key) if key == "id" else redact_obj(record.get(key)) for key in FIELDS},
+                          ensure_ascii=False)
         self._handle.write(line + "\n")
         self._handle.flush()
         if self._fsync:

@@ -164,7 +164,8 @@ def _resumed(store, task: Any, item: Any, strategy: str, model: str, key: str) -
     from apprentice.secrets import redact
 
     for run in store.query(task=task.name, item_id=item.id, strategy=strategy, model=model, status="ok"):
-        same = run.question == redact(item.question) and run.gold == item.answer and run.checker in (None, task.checker)
+        gold = redact(str(item.answer)) if item.answer is not None else None  # the store keeps both redacted
+        same = run.question == redact(item.question) and run.gold == gold and run.checker in (None, task.checker)
         if run.meta.get("eval_cell") == key and same:
             return ItemResult(item_id=item.id, run_id=run.id, status=run.status, correct=run.correct,
                               score=run.score, prediction=task.extract(run.answer) if run.answer else None,
