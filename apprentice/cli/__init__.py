@@ -28,10 +28,14 @@ def command(name: str):
 
 
 def add_option_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
-    """``--option KEY=VALUE`` (repeatable), read back with :func:`parse_options`."""
+    """``--option KEY=VALUE`` (repeatable), read back with :func:`parse_options`; the help lists each
+    strategy's options from its config class."""
+    from apprentice.graphs.registry import options_help
+
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"a strategy setting{scope}, repeatable: samples=5, verifier=rules, breadth=3, "
-                             "method=dfs, ...")
+                        help=f"a strategy setting{scope}, repeatable (samples=5, verifier=rules). {options_help()}. "
+                             "A name the strategy does not take, or a bad value, is an error that lists its "
+                             "options with their types and defaults")
 
 
 #: The ``jsonl`` task's options -> (flag, default, help): how a question file of one's own is read.

@@ -11,10 +11,12 @@ from pathlib import Path
 from apprentice.cli import FIELD_FLAGS, add_field_flags, command, field_options
 from apprentice.errors import ApprenticeError
 
-#: CLI flag -> strategy option name (None values are left out, so each strategy keeps its default).
-_OPTION_FLAGS = ("samples", "temperature", "breadth", "depth", "proposals", "values_per_state", "value",
-                 "method", "rounds", "verifier", "inner", "revise", "fewshot", "max_tokens", "questions",
-                 "max_expansions")
+#: Strategy options with a flag of their own (``--max-tokens`` sets ``max_tokens``); a flag left out is
+#: left out of the options, so each strategy keeps its default. Type, choices and help come from the
+#: strategies' config classes. (``seed`` is not one: ``--seed`` seeds the split.)
+_OPTION_FLAGS = ("samples", "temperature", "fewshot", "max_tokens", "breadth", "depth", "proposals",
+                 "values_per_state", "value", "method", "max_expansions", "rounds", "verifier", "inner", "revise",
+                 "questions")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -22,6 +24,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from apprentice.eval.report import markdown_table
 
     options = {name: getattr(args, name) for name in _OPTION_FLAGS if getattr(args, name) is not None}
+    _check_options(options, args.strategy)
     config = EvalConfig(
         task=args.task, strategies=args.strategy, models=args.model, data=args.data, split=args.split,
         seed=args.seed, limit=args.limit, options=options,
@@ -38,6 +41,32 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         print(markdown_table(report.cells))
         print(f"\nreport: {report.files['md']}  ({report.files['json'].name}, {report.files['png'].name})")
     return 0
+
+
+def _check_options(options: dict, strategies: list[str]) -> None:
+    """Every strategy option given is taken by a strategy of the grid and has a value it can use, before
+    any model loads; a flag that no strategy of the grid takes would change nothing, so it is an error."""
+    from apprentice.graphs.registry import STRATEGIES, options_for
+
+    for name in options:
+        if not any(name in STRATEGIES[s].config.option_names() for s in strategies):
+            takers = [s for s in STRATEGIES if name in STRATEGIES[s].config.option_names()]
+            raise ApprenticeError(f"--{name.replace('_', '-')} is an option of {', '.join(takers)}, "
+                                  f"not of {', '.join(strategies)}")
+    for strategy in strategies:
+        options_for(strategy, options)
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per :data:`_OPTION_FLAGS` entry, typed and explained by the config classes."""
+    from apprentice.graphs.registry import STRATEGIES, option_help
+
+    g = parser.add_argument_group("strategy options (each strategy uses those it takes)")
+    for name in _OPTION_FLAGS:
+        config = next(s.config for s in STRATEGIES.values() if name in s.config.option_names())
+        kind, metadata, _ = config.option_spec(name)
+        g.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, choices=metadata.get("choices"),
+                       help=option_help(name))
 
 
 def _task_options(args: argparse.Namespace) -> dict:
@@ -77,26 +106,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--distractor-kind", choices=DISTRACTOR_KINDS,
                    help=f"arith, with --distractors: {DISTRACTOR_KINDS_HELP} (default: other)")
     add_field_flags(p)
-    g = p.add_argument_group("strategy options (each strategy uses those it knows)")
-    g.add_argument("--samples", type=int, help="cot-sc, react-sc: sampled chains or runs (default 5)")
-    g.add_argument("--temperature", type=float,
-                   help="sampling temperature (cot-sc, react-sc and verify's resamples default 0.7)")
-    g.add_argument("--fewshot", type=int, help="io/cot/cot-sc: few-shot examples (default 2; 0 = zero-shot)")
-    g.add_argument("--max-tokens", dest="max_tokens", type=int, help="tokens per model call")
-    g.add_argument("--breadth", type=int, help="tot: states kept per level (default 2)")
-    g.add_argument("--depth", type=int, help="tot: search depth (default 3)")
-    g.add_argument("--proposals", type=int, help="tot: proposals per state (default 4)")
-    g.add_argument("--values-per-state", dest="values_per_state", type=int, help="tot: value samples (default 1)")
-    g.add_argument("--value", choices=["llm", "rules", "both"], help="tot: how states are valued")
-    g.add_argument("--method", choices=["bfs", "dfs"], help="tot: breadth- or depth-first (default bfs)")
-    g.add_argument("--max-expansions", dest="max_expansions", type=int, help="tot dfs: expansion budget")
-    g.add_argument("--rounds", type=int, help="verify: revision rounds (default 2; 4 when resampling)")
-    g.add_argument("--verifier", choices=["rules", "judge", "cove"],
-                   help="verify: which verifier; cot-sc, react-sc: weight the vote by each sample's verdict")
-    g.add_argument("--inner", choices=["cot", "io", "react"], help="verify: strategy of the first draft")
-    g.add_argument("--revise", choices=["feedback", "resample"],
-                   help="verify: rewrite a rejected draft from feedback, or sample a new one (default for react)")
-    g.add_argument("--questions", type=int, help="verify cove: verification questions (default 3)")
+    _add_option_flags(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_eval)

@@ -113,12 +113,10 @@ class StrategyConfig:
         return ", ".join(f"{name} ({_summary(by_name[name], _kind(hints[name]))})" for name in cls.option_names())
 
     @classmethod
-    def help_lines(cls) -> list[str]:
-        """One line per option with its help, for a ``--help`` listing."""
-        by_name = {f.name: f for f in fields(cls)}
-        hints = _hints(cls)
-        return [f"{name} ({_summary(by_name[name], _kind(hints[name]))}): {by_name[name].metadata.get('help', '')}"
-                for name in cls.option_names()]
+    def option_spec(cls, name: str) -> tuple[type, Mapping[str, Any], str]:
+        """Option ``name``'s type (``int`` for ``int | None``), its metadata, and its default as words."""
+        f = next(f for f in fields(cls) if f.name == name)
+        return _kind(_hints(cls)[name]), f.metadata, _default_text(f)
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,7 @@ class SamplingConfig(StrategyConfig):
 class FewShotConfig(SamplingConfig):
     """Strategies that prompt the solver with worked examples (io, cot and those built on them)."""
 
-    fewshot: int = option(2, "few-shot examples, the task's most similar to the question (0: zero-shot)", minimum=0)
+    fewshot: int = option(2, "few-shot examples, the task's most similar to the question; 0 is zero-shot", minimum=0)
     temperature: float | None = _default(SamplingConfig, "temperature", 0.0)
     max_tokens: int | None = _default(StrategyConfig, "max_tokens", 256)
 
@@ -190,14 +188,14 @@ class ToTConfig(StrategyConfig):
 
     method: str = option("bfs", "breadth-first beam or depth-first with backtracking", choices=TOT_METHODS,
                          noun="search method")
-    breadth: int = option(2, "bfs: states kept per level", minimum=1)
+    breadth: int = option(2, "states bfs keeps per level", minimum=1)
     proposals: int = option(4, "next steps proposed per state", minimum=1)
     depth: int = option(3, "search depth", minimum=1)
     values_per_state: int = option(1, "LLM value samples averaged per state", minimum=1)
     value: str | None = option(None, "how states are valued", choices=VALUE_METHODS,
                                shown="both where the task has rules, else llm", noun="value method")
-    threshold: float = option(0.5, "dfs: the least value worth exploring", minimum=0.0)
-    max_expansions: int = option(12, "dfs: expansion budget", minimum=1)
+    threshold: float = option(0.5, "the least value dfs explores", minimum=0.0)
+    max_expansions: int = option(12, "expansion budget of dfs", minimum=1)
     max_tokens: int | None = _default(StrategyConfig, "max_tokens", 128)
     seed: int | None = _default(StrategyConfig, "seed", None, shown="0")
 
@@ -215,7 +213,7 @@ class VerifyConfig(CheckConfig, FewShotConfig):
                                     help="how a draft is checked")
     temperature: float | None = _default(SamplingConfig, "temperature", None,
                                          shown="0 for drafts, 0.7 for resamples")
-    max_tokens: int | None = _default(StrategyConfig, "max_tokens", None, shown="256; ReAct drafts: the model's")
+    max_tokens: int | None = _default(StrategyConfig, "max_tokens", None, shown="256, the model's for ReAct drafts")
     seed: int | None = _default(StrategyConfig, "seed", None, shown="0")
 
 
@@ -279,8 +277,15 @@ def _summary(f: Any, kind: type) -> str:
     else:
         what = kind.__name__ + (f" >= {meta['minimum']:g}" if meta.get("minimum") is not None else "")
     if f.default is not None:
-        return f"{what}, default {f.default:g}" if isinstance(f.default, float) else f"{what}, default {f.default}"
+        return f"{what}, default {_default_text(f)}"
     return f"{what}, default: {meta['shown']}" if meta.get("shown") else what
+
+
+def _default_text(f: Any) -> str:
+    """``5``, ``0.7``, or what a None default means (``the model's``)."""
+    if f.default is None:
+        return f.metadata.get("shown", "none")
+    return f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
 
 
 def _ordered(cls: type) -> list[str]:

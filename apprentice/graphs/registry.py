@@ -23,7 +23,7 @@ from apprentice.graphs.config import (
 )
 
 __all__ = ["Strategy", "STRATEGIES", "build_graph", "compiled_graph", "turn_input", "strategy_config",
-           "options_for", "options_help"]
+           "options_for", "options_help", "option_help"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,23 @@ def options_help() -> str:
     per = "; ".join(f"{s.name}: {', '.join(n for n in s.config.option_names() if n not in common)}"
                     for s in STRATEGIES.values())
     return f"{per}; every strategy: {', '.join(common)}"
+
+
+def option_help(name: str) -> str:
+    """What option ``name`` does in each strategy that takes it, with its defaults, for a flag of its own
+    (``eval --samples``): ``cot-sc, react-sc: sampled answers that vote (default 5)``."""
+    by_help: dict[str, dict[str, list[str]]] = {}  # help -> default -> strategies
+    for s in STRATEGIES.values():
+        if name in s.config.option_names():
+            _, metadata, default = s.config.option_spec(name)
+            by_help.setdefault(metadata.get("help", ""), {}).setdefault(default, []).append(s.name)
+    parts = []
+    for text, defaults in by_help.items():
+        takers = ", ".join(s for s in STRATEGIES if any(s in names for names in defaults.values()))
+        shown = (next(iter(defaults)) if len(defaults) == 1
+                 else "; ".join(f"{', '.join(names)} {default}" for default, names in defaults.items()))
+        parts.append(f"{takers}: {text} (default {shown})")
+    return "; ".join(parts)
 
 
 def _option_error_line(strategy: str, config: type[StrategyConfig], exc: OptionError) -> str:
