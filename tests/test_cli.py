@@ -204,3 +204,26 @@ def test_ask_with_no_tools(monkeypatch, capsys):
     monkeypatch.setattr(graphs, "run_question", fake_run_question)
     main(["ask", "hi", "--tools", ""])
     assert seen["tools"] == []
+
+
+def test_an_error_line_holds_no_secret(monkeypatch, capsys, tmp_path):
+    """Error lines quote user input and server replies: a key in them is redacted like everywhere else."""
+    from apprentice.cli import main
+
+    monkeypatch.setenv("ACME_API_KEY", "acme-secret-9876543210")
+    assert main(["ask", "q", "--docs", str(tmp_path / "acme-secret-9876543210")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "acme-secret" not in err
+
+
+def test_chat_and_batch_check_their_options_before_starting(capsys, tmp_path):
+    from apprentice.cli import main
+
+    assert main(["chat", "--option", "bogus=1"]) == 2
+    assert "no strategy takes it" in capsys.readouterr().err
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "1+1?"}\n')
+    assert main(["batch", str(questions), "--out", str(tmp_path / "o.jsonl"), "--strategy", "react",
+                 "--option", "samples=3"]) == 2
+    assert "unknown option 'samples' for strategy react" in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()

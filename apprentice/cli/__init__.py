@@ -137,11 +137,13 @@ def _untranslated_user_error(exc: Exception) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``apprentice`` console script."""
+    from apprentice.secrets import redact
+
     try:
         args = make_parser().parse_args(argv)
         return args.func(args)
     except ApprenticeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)  # an error may quote the input or a server's reply
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -151,11 +153,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line, the traceback on request
         message = _untranslated_user_error(exc)
         if message:
-            print(f"error: {message}", file=sys.stderr)
+            print(f"error: {redact(message)}", file=sys.stderr)
             return ApprenticeError.exit_code
         if os.environ.get("APPRENTICE_DEBUG"):
             raise
-        print(f"error: internal error: {type(exc).__name__}: {exc} (set APPRENTICE_DEBUG=1 for a traceback)",
+        print(f"error: internal error: {type(exc).__name__}: {redact(str(exc))} (set APPRENTICE_DEBUG=1 for a "
+              "traceback)",
               file=sys.stderr)
         return 1
 

@@ -19,6 +19,10 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         run_batch,
     )
 
+    from apprentice.graphs.registry import strategy_config
+
+    options = parse_options(args.option)
+    strategy_config(args.strategy, options)  # a bad option is one error line, not the same failure on every item
     job = BatchJob(
         input=Path(args.input), output=Path(args.out),
         inputs=TaskConfig(task=args.task, question_field=args.question_field, answer_field=args.answer_field,
@@ -26,7 +30,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         worker=WorkerConfig(
             strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps, protocol=args.protocol,
             tools=tuple(t for t in args.tools.split(",") if t) if args.tools is not None else None,
-            options=parse_options(args.option), retry=RetryPolicy(retries=args.retries),
+            options=options, retry=RetryPolicy(retries=args.retries),
             meta={"batch": Path(args.input).name},
         ),
         concurrency=args.concurrency, progress=not args.no_progress and not args.json,

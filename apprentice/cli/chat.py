@@ -14,7 +14,10 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
     if args.model is not None:
         parse_spec(args.model)  # a malformed spec or option is one error line, before the screen opens
+    from apprentice.graphs.registry import options_for
+
     options = parse_options(args.option)
+    options_for(args.strategy, options)  # options no strategy takes, or bad values, fail here, not at a turn
     sessions = SessionStore()
     sessions.list()  # so is a damaged or unwritable threads.db (the screen would show a traceback)
     sessions.close()

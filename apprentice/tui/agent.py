@@ -176,9 +176,12 @@ class ChatAgent:
         model = self.model()
         self.relay.listener = listener
         try:
+            from apprentice.graphs.registry import options_for
+
+            # the chat's options serve every strategy it switches to: each turn takes the ones its strategy has
             return run_question(question, strategy=self.strategy, model=model, model_spec=self.spec,
                                 thread_id=thread_id, sink=sink, cancel=listener.cancel,
-                                max_steps=self.max_steps, options=self.options)
+                                max_steps=self.max_steps, options=options_for(self.strategy, self.options))
         except TurnCancelled:
             return None
         finally:
