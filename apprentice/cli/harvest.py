@@ -20,6 +20,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
     result = harvest(HarvestConfig(
         out=out, task=args.task, strategy=args.strategy, model=args.model,
         since=parse_since(args.since) if args.since else None, only_verified=args.only_verified,
+        verdict_source=args.verdict_source,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
         max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,
         followups=args.followups,
@@ -33,6 +34,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
 @command("harvest")
 def _harvest_parser(sub) -> None:
     from apprentice.agents.react import REACT_PROMPTS
+    from apprentice.traces.records import VERDICT_SOURCES
 
     p = sub.add_parser("harvest", help="turn verified traces into a training dataset")
     p.add_argument("--out", required=True, help="dataset folder to write")
@@ -42,7 +44,11 @@ def _harvest_parser(sub) -> None:
     p.add_argument("--since", help="ISO date/time, or an age like 2h, 3d")
     p.add_argument("--only-verified", action=argparse.BooleanOptionalAction, default=True,
                    help="keep only runs whose verdict is correct (default: yes)")
-    p.add_argument("--min-score", type=float)
+    p.add_argument("--verdict-source", choices=list(VERDICT_SOURCES),
+                   help="keep runs accepted by their latest verdict of this source instead of their own: gold (the "
+                        "task's checker), vote (the share of a self-consistency vote: give --min-score), judge (an "
+                        "LLM judge), rules (the rules verifier), human (a rating from the chat or traces rate)")
+    p.add_argument("--min-score", type=float, help="the verdict's lowest score to keep (a vote's share: 0-1)")
     p.add_argument("--eval-fraction", type=float, default=0.1,
                    help="held-out share, grouped by question (at least one question, never all; held-out questions "
                         "are in no DPO pair either; 0: none)")

@@ -1,4 +1,4 @@
-"""`apprentice traces list | show ID | export`."""
+"""`apprentice traces list | show ID | export | rate ID good|bad [--answer X]`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         run = store.get(args.id)
         print(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) if args.json else format_run(run, full=args.full))
         return 0
+    if args.action == "rate":
+        return _rate(store, args)
+    if args.rating or args.answer is not None:
+        raise ApprenticeError("good/bad and --answer go with 'traces rate RUN_ID good|bad'")
     filters = _trace_filters(args)
     if args.action == "list":
         runs = store.query(limit=args.limit, **filters)
@@ -52,11 +56,28 @@ def _cmd_traces(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rate(store, args: argparse.Namespace) -> int:
+    """A person's verdict on a run, as the chat's rate key gives it; a corrected answer becomes the gold one."""
+    if not args.id or args.rating not in ("good", "bad"):
+        raise ApprenticeError("usage: apprentice traces rate RUN_ID good|bad [--answer X]")
+    if args.answer is not None and not args.answer.strip():
+        raise ApprenticeError("--answer is empty; give the right answer, or leave --answer out")
+    run_id = store.rate(args.id, args.rating == "good", answer=args.answer)
+    if args.json:
+        print(json.dumps({"run_id": run_id, "rating": args.rating, "answer": args.answer}))
+    else:
+        print(f"rated run {run_id} {args.rating}" + (f"; gold answer set to {args.answer.strip()}"
+                                                      if args.answer else ""))
+    return 0
+
+
 @command("traces")
 def _traces_parser(sub) -> None:
     p = sub.add_parser("traces", help="list, show or export run traces")
-    p.add_argument("action", choices=["list", "show", "export"])
-    p.add_argument("id", nargs="?", help="run id (or a unique prefix) for show")
+    p.add_argument("action", choices=["list", "show", "export", "rate"])
+    p.add_argument("id", nargs="?", help="run id (or a unique prefix) for show and rate")
+    p.add_argument("rating", nargs="?", choices=["good", "bad"], help="rate: the person's verdict on the run")
+    p.add_argument("--answer", help="rate: the right answer (becomes the gold answer of the run's question)")
     p.add_argument("--task")
     p.add_argument("--strategy")
     p.add_argument("--model")

@@ -139,6 +139,10 @@ def run_question(
         tokens_out=ctx.recorder.tokens_out, model_calls=ctx.recorder.calls,
         latency_s=time.perf_counter() - started, state=redact_obj(state),
     )
+    agreement = (state.get("run_meta") or {}).get("agreement")
+    if agreement is not None and answer is not None:  # a vote's own verdict: no gold answer needed
+        store.add_verdict(run_id, verifier="vote", correct=None, score=float(agreement),
+                          reason=f"the answer's share of the {state['run_meta'].get('samples', '?')} samples' vote")
     if task is not None and answer is not None:
         _check(result, store, task, item)
     return result

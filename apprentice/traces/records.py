@@ -52,6 +52,20 @@ class Verdict:
     created_at: float = 0.0
 
 
+#: Where a verdict comes from, as ``harvest --verdict-source`` selects it: a task's checker against the gold
+#: answer, the agreement of a self-consistency vote, an LLM judge (or chain of verification), the programmatic
+#: rules verifier, or a person's rating (chat, ``traces rate``).
+VERDICT_SOURCES = ("gold", "vote", "judge", "rules", "human")
+
+
+def verdict_source(verifier: str) -> str:
+    """The source of a verdict recorded under ``verifier`` (``verify:rules`` -> rules, ``numeric`` -> gold)."""
+    name = verifier.removeprefix("verify:")
+    if name in ("judge", "cove"):
+        return "judge"
+    return name if name in ("vote", "rules", "human") else "gold"
+
+
 @dataclass
 class Run:
     """A whole run: what was asked, of which model and strategy, what happened, what came out."""
@@ -102,6 +116,11 @@ class Run:
             vd["correct"] = None if vd["correct"] is None else bool(vd["correct"])
             run.verdicts.append(Verdict(**vd))
         return run
+
+    def verdict_from(self, source: str) -> Verdict | None:
+        """The latest verdict from ``source`` (one of :data:`VERDICT_SOURCES`), if any."""
+        found = [v for v in self.verdicts if verdict_source(v.verifier) == source]
+        return max(found, key=lambda v: v.created_at) if found else None
 
     def to_dict(self, *, steps: bool = True) -> dict[str, Any]:
         """A JSON-ready dict (the ``traces export`` line format)."""

@@ -227,6 +227,20 @@ class TraceStore:
             except sqlite3.IntegrityError as exc:
                 raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
 
+    def rate(self, run_id: str, good: bool, *, answer: str | None = None) -> str:
+        """A person's rating of a run (the chat's rate key, ``traces rate``): a ``human`` verdict, which becomes
+        the run's own; a corrected ``answer`` becomes the gold answer of that run's question (every run of the
+        same question without one gets it too). Returns the run's full id (a unique prefix is enough)."""
+        run = self.get(run_id)
+        answer = (answer or "").strip() or None
+        reason = f"rated {'good' if good else 'bad'} by a person" + (f"; the right answer is {answer}" if answer else "")
+        self.add_verdict(run.id, verifier="human", correct=good, score=1.0 if good else 0.0, reason=reason)
+        if answer:
+            with self._lock, self._transaction():
+                self._db.execute("UPDATE runs SET gold = ? WHERE id = ? OR (question = ? AND gold IS NULL)",
+                                 (_red(answer), run.id, run.question))
+        return run.id
+
     @contextlib.contextmanager
     def _transaction(self):
         """BEGIN ... COMMIT, rolled back on any error so the connection never stays mid-transaction."""

@@ -23,6 +23,7 @@ from apprentice.agents.react import earlier_turns
 from apprentice.agents.verifier import unreached_answer
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import TASK_NAMES, get_task
+from apprentice.traces.records import VERDICT_SOURCES
 from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
@@ -57,6 +58,8 @@ class HarvestConfig:
     since: float | None = None
     until: float | None = None
     only_verified: bool = True
+    #: keep runs by the verdict of this source (gold, vote, judge, rules, human) instead of the run's own
+    verdict_source: str | None = None
     min_score: float | None = None
     eval_fraction: float = 0.1
     max_chars: int = 4000
@@ -71,6 +74,9 @@ class HarvestConfig:
     filters: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.verdict_source is not None and self.verdict_source not in VERDICT_SOURCES:
+            raise ApprenticeError(f"unknown verdict source {self.verdict_source!r}; choose one of: "
+                                  f"{', '.join(VERDICT_SOURCES)}")
         if self.task and self.task not in TASK_NAMES:  # it would select no run, and say only that
             raise ApprenticeError(f"unknown task {self.task!r}; choose one of: {', '.join(TASK_NAMES)}")
         if not 0.0 <= self.followups <= 1.0:
@@ -105,6 +111,15 @@ def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
 
 def _keep(run: Run, config: HarvestConfig) -> str | None:
     """Step 2: why a run is left out (None keeps it)."""
+    if config.verdict_source is not None:
+        verdict = run.verdict_from(config.verdict_source)
+        if verdict is None:
+            return f"no {config.verdict_source} verdict"
+        if verdict.correct is False or (verdict.correct is None and config.min_score is None):
+            return f"not accepted by its {config.verdict_source} verdict"
+        if config.min_score is not None and (verdict.score or 0.0) < config.min_score:
+            return "score too low"
+        return None if answer_computed(run) else "answer not computed by the calculator"
     if config.only_verified and run.correct is not True:
         return "not verified"
     if config.min_score is not None and (run.score or 0.0) < config.min_score:

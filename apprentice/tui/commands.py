@@ -22,6 +22,8 @@ class ChatCommands(Provider):
             ("Delete thread", "forget this thread", screen.action_delete_thread),
             ("Export thread to Markdown", "with its reasoning steps", screen.action_export_thread),
             ("Copy last answer", "to the clipboard", screen.action_copy_answer),
+            ("Rate last answer", "good or bad, with the right answer: a human verdict for the next harvest",
+             screen.action_rate_answer),
             ("Switch model…", "student, embedded, local path, adapter or OpenAI-compatible", screen.action_pick_model),
             ("Base / student", "switch between the shipped student and the untrained base", screen.action_toggle_base),
             ("Cancel answer", "stop the running answer", screen.action_cancel),

@@ -46,6 +46,7 @@ class ChatScreen(Screen):
         Binding("f8", "delete_thread", "Delete", id="delete_thread"),
         Binding("ctrl+s", "export_thread", "Export", id="export_thread"),
         Binding("ctrl+y", "copy_answer", "Copy", id="copy_answer"),
+        Binding("ctrl+g", "rate_answer", "Rate", id="rate_answer", show=False),  # in help and palette
         Binding("f1", "help", "Help", id="help"),
     ]
 
@@ -165,6 +166,41 @@ class ChatScreen(Screen):
             return
         self.app.copy_to_clipboard(answers[-1])
         self.notify("Copied the last answer.")
+
+    def action_rate_answer(self) -> None:
+        """Rate the last answer good or bad (and type the right one): the rating is a human verdict on its trace,
+        which the next `apprentice harvest --verdict-source human` keeps or leaves out."""
+        rated = [b for b in self.query_one(Conversation).answers() if b.run_id and b.answer_text is not None]
+        if not rated:
+            self.notify("No answer to rate yet.", severity="warning")
+            return
+        block = rated[-1]
+
+        def correction(good: bool, answer: str | None) -> None:
+            self.rate(block.run_id, good, answer)
+
+        def chosen(rating: str | None) -> None:
+            if rating == "good":
+                self.rate(block.run_id, True, None)
+            elif rating == "bad":
+                self.app.push_screen(TextPromptScreen("The right answer (optional, Enter to skip)"),
+                                     lambda answer: correction(False, answer))
+
+        self.app.push_screen(PickerScreen("Rate the last answer", [("good", "the answer is right"),
+                                                                    ("bad", "the answer is wrong")]), chosen)
+
+    def rate(self, run_id: str, good: bool, answer: str | None) -> None:
+        """Record a person's verdict on ``run_id`` (a corrected ``answer`` becomes its question's gold answer)."""
+        from apprentice.traces import open_store
+
+        try:
+            open_store().rate(run_id, good, answer=answer)
+        except ApprenticeError as exc:
+            self.notify(str(exc), title="Rating", severity="error", timeout=8)
+            return
+        self.notify(f"Rated {'good' if good else 'bad'}" + (f"; the right answer is {answer.strip()}"
+                                                               if answer and answer.strip() else "")
+                    + ". The next harvest with --verdict-source human uses it.", title="Rating")
 
     # -- asking --------------------------------------------------------------------------------
 

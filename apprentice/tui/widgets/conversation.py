@@ -64,6 +64,7 @@ class AnswerBlock(Vertical):
         super().__init__(classes="answer")
         self.cancel_event = threading.Event()
         self.answer_text: str | None = None
+        self.run_id: str | None = None  # the trace of this answer (what a rating is recorded on)
         self.tokens: list[str] = []  # the tokens of the model call that streamed last
         self.running = False
         # the live model calls' tokens by call, in the order they began; a call that has ended stays
@@ -170,6 +171,7 @@ class AnswerBlock(Vertical):
         self.running = False
         cancelled = result is None or result.status == "cancelled"
         answer = None if result is None else result.answer
+        self.run_id = None if result is None else result.run_id
         tree = None if result is None else result.state.get("tree")
         await self._show_answer(answer, "cancelled" if cancelled else result.status, tree)
         self.post_message(self.Finished(self, result))
@@ -196,6 +198,7 @@ class AnswerBlock(Vertical):
         steps = self.query_one(".steps", Vertical)
         await steps.mount_all([StepBlock(s) for s in run.steps if s.kind in SHOWN_KINDS and s.kind != "answer"])
         status = run.status + (f": {run.error}" if run.error and run.status == "error" else "")
+        self.run_id = run.id
         await self._show_answer(run.answer, status, run.tree)
 
     def _scroll(self) -> None:
