@@ -142,6 +142,7 @@ class TransformersChatModel(LocalChatModel):
         self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None
     ) -> Iterator[str]:
         import torch
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         if seed is not None:
             torch.manual_seed(seed)
@@ -150,18 +151,56 @@ class TransformersChatModel(LocalChatModel):
             gen.update(temperature=temperature, top_p=self.top_p)
         if stop:
             gen.update(stop_strings=stop, tokenizer=self._tok)
-        # hold back as many characters as the longest stop string, so no part of one leaks out
-        hold = max((len(s) for s in stop), default=0)
-        buf, sent = "", 0
-        for piece in self._pipe.stream(prompt, pipeline_kwargs=gen):
-            buf += piece
-            cut = min((buf.find(s) for s in stop if s in buf), default=-1)
-            if cut >= 0:
-                if cut > sent:
-                    yield buf[sent:cut]
-                return
-            if len(buf) - hold > sent:
-                yield buf[sent:len(buf) - hold]
-                sent = len(buf) - hold
-        if sent < len(buf):
-            yield buf[sent:]
+        # Our own generate thread rather than HuggingFacePipeline.stream's: closing this generator stops
+        # it at the next token (and waits for it), where that one ran on to max_new_tokens unseen.
+        closed, failure = threading.Event(), []
+        streamer = TextIteratorStreamer(self._tok, timeout=60.0, skip_prompt=True, skip_special_tokens=True)
+        gen.update(streamer=streamer, stopping_criteria=StoppingCriteriaList([_stop_when(closed)]))
+
+        def generate() -> None:
+            try:
+                self._pipe.pipeline(prompt, **gen)
+            except Exception as exc:  # raised in the reader's thread, below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=generate, name="apprentice-generate-hf")
+        worker.start()
+        try:
+            yield from _hold_back_stops(streamer, stop)
+        finally:
+            closed.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+
+
+def _hold_back_stops(pieces: Iterator[str], stop: list[str]) -> Iterator[str]:
+    """``pieces`` up to the first stop string, holding back as many characters as the longest stop
+    string, so no part of one leaks out."""
+    hold = max((len(s) for s in stop), default=0)
+    buf, sent = "", 0
+    for piece in pieces:
+        buf += piece
+        cut = min((buf.find(s) for s in stop if s in buf), default=-1)
+        if cut >= 0:
+            if cut > sent:
+                yield buf[sent:cut]
+            return
+        if len(buf) - hold > sent:
+            yield buf[sent:len(buf) - hold]
+            sent = len(buf) - hold
+    if sent < len(buf):
+        yield buf[sent:]
+
+
+def _stop_when(event: threading.Event):
+    """A transformers stopping criterion that ends generation once ``event`` is set."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class _StopWhen(StoppingCriteria):
+        def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return _StopWhen()

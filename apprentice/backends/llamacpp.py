@@ -110,7 +110,10 @@ class LlamaCppChatModel(LocalChatModel):
             tokens, max_tokens=min(max_tokens, room), temperature=temperature, top_p=self.top_p,
             stop=stop or None, stream=True, seed=seed if seed is not None else -1,
         )
-        for chunk in stream:
-            text = chunk["choices"][0]["text"]
-            if text:
-                yield text
+        try:
+            for chunk in stream:
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:  # a consumer that stops early ends llama.cpp's generator now, not at garbage collection
+            stream.close()

@@ -8,6 +8,7 @@ per-call temperature/max_tokens/seed, and ``usage_metadata`` on every answer.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from abc import abstractmethod
@@ -23,6 +24,9 @@ from apprentice.backends.streaming import StreamingChatModel, token_chunk, usage
 from apprentice.backends.template import render_chat
 
 __all__ = ["LocalChatModel", "to_chat_dicts"]
+
+#: Marks the end of a decode's pieces.
+_END = object()
 
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "user", "chat": "user"}
 
@@ -104,11 +108,50 @@ class LocalChatModel(StreamingChatModel):
         }
         started = time.perf_counter()
         pieces: list[str] = []
-        with self._lock:
-            for piece in self._complete(prompt, stop=stops, **params):
-                pieces.append(piece)
-                yield token_chunk(piece, run_manager)
+        for piece in self._decode(prompt, stops, params):
+            pieces.append(piece)
+            yield token_chunk(piece, run_manager)
         text = "".join(pieces)
         n_in, n_out = self.count_tokens(prompt), self.count_tokens(text) if text else 0
         yield usage_chunk(n_in, n_out, response_metadata={"model_name": self.spec,
                                                           "latency_s": time.perf_counter() - started})
+
+    def _decode(self, prompt: str, stop: list[str], params: dict[str, Any]) -> Iterator[str]:
+        """The engine's pieces, decoded under the model lock in a thread of their own.
+
+        The lock is never held across a ``yield``: a consumer that stops reading (a dropped client, an
+        abandoned generator) cannot keep the model from everyone else. Closing this generator stops the
+        decode at the next token and returns once the lock is free; a generator nobody closes lets its
+        decode run to ``max_tokens`` and then frees the lock all the same.
+        """
+        pieces: queue.SimpleQueue = queue.SimpleQueue()
+        stopped = threading.Event()
+        decoder = threading.Thread(target=self._decode_into, args=(pieces, stopped, prompt, stop, params),
+                                   name="apprentice-decode")
+        decoder.start()
+        try:
+            while (item := pieces.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stopped.set()
+            decoder.join()
+
+    def _decode_into(self, pieces: queue.SimpleQueue, stopped: threading.Event, prompt: str,
+                     stop: list[str], params: dict[str, Any]) -> None:
+        try:
+            with self._lock:
+                engine = self._complete(prompt, stop=stop, **params)
+                try:
+                    for piece in engine:
+                        if stopped.is_set():
+                            break
+                        pieces.put(piece)
+                finally:
+                    if hasattr(engine, "close"):  # an engine generator's own clean-up, here and now
+                        engine.close()
+        except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+            pieces.put(exc)
+        finally:
+            pieces.put(_END)
