@@ -27,7 +27,8 @@ def _serve_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, loopback)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--api-key", default=os.environ.get("APPRENTICE_API_KEY"),
-                   help="require 'Authorization: Bearer KEY' (default: $APPRENTICE_API_KEY)")
+                   help="require 'Authorization: Bearer KEY'. Prefer the APPRENTICE_API_KEY environment "
+                        "variable, the default: a key on the command line is visible to every user in ps")
     p.add_argument("--name", help="model id clients ask for (default: from the spec, e.g. the adapter name)")
     p.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host without --api-key")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])

@@ -1,6 +1,11 @@
 """An OpenAI-compatible chat-completions server over any model spec (``local``, ``local:PATH``,
 ``adapter:NAME``, ``openai:...``): ``POST /v1/chat/completions`` (plain and SSE streaming, ``usage``,
-``stop``, ``temperature``, ``max_tokens``, ``stream_options.include_usage``) and ``GET /v1/models``.
+``stop``, ``temperature``, ``max_tokens``, ``stream_options.include_usage``), ``GET /v1/models``,
+``GET /v1/models/{id}`` and ``GET /health`` (queue depth; 503 when the model is stalled).
+
+Generation runs in threads of its own behind a bounded queue (:mod:`apprentice.serve.worker`): a
+request waiting for the model holds no server thread, one past the queue gets a 503, and a client that
+disconnects, before its first chunk or mid-stream, cancels its generation at once.
 
 Why our own app and not llama.cpp's server (``llama_cpp.server``) for GGUF specs: the student has
 to be served exactly as it runs in-process, through :func:`apprentice.models.load_chat_model`, so
@@ -14,30 +19,34 @@ for plain GGUF files; see docs/batch_and_serve.md. On a GPU, serve the adapter w
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import BaseMessage
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
+from apprentice.backends.local import LocalChatModel
 from apprentice.errors import ApprenticeError, ModelUnavailableError
 from apprentice.models import load_chat_model, model_error, parse_spec
+from apprentice.serve.body_limit import BodyLimit
 from apprentice.serve.protocol import (
     ChatRequest,
-    Usage,
     chunk_body,
     completion_body,
     error_body,
+    model_body,
     new_id,
     to_messages,
 )
+from apprentice.serve.worker import ClientGone, Generation, GenerationPool, Overloaded
 
 __all__ = ["create_app", "served_name"]
 
@@ -50,46 +59,8 @@ def served_name(spec: str) -> str:
     return parsed.target or parsed.kind
 
 
-class _Generation:
-    """One completion streamed from the chat model, tallying usage. The first piece is pulled at
-    construction, so a failing model becomes an HTTP error before any response has started."""
-
-    def __init__(self, chat: BaseChatModel, messages: list[BaseMessage], request: ChatRequest) -> None:
-        self._chat = chat
-        self._chunks = iter(chat.stream(messages, stop=request.stop_list(), **request.call_params()))
-        self._limit = request.max_completion_tokens or request.max_tokens
-        self.usage, self.text, self._reported = Usage(), "", False
-        self._first = self._pull()
-
-    def _pull(self) -> str | None:
-        for chunk in self._chunks:
-            meta = getattr(chunk, "usage_metadata", None)
-            if meta:
-                self._reported = True
-                self.usage.prompt_tokens += meta.get("input_tokens", 0)
-                self.usage.completion_tokens += meta.get("output_tokens", 0)
-            if chunk.text:
-                self.text += chunk.text
-                return chunk.text
-        return None
-
-    def __iter__(self) -> Iterator[str]:
-        piece = self._first
-        while piece is not None:
-            yield piece
-            piece = self._pull()
-        if not self._reported:  # a backend without usage: count what we can
-            counter = getattr(self._chat, "count_tokens", None)
-            self.usage.completion_tokens = counter(self.text) if counter else len(self.text.split())
-
-    @property
-    def finish_reason(self) -> str:
-        """``length`` when the token cap was reached, else ``stop``."""
-        return "length" if self._limit and self.usage.completion_tokens >= self._limit else "stop"
-
-
-def _error(status: int, message: str, **kw: Any) -> JSONResponse:
-    return JSONResponse(error_body(message, **kw), status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None, **kw: Any) -> JSONResponse:
+    return JSONResponse(error_body(message, **kw), status_code=status, headers=headers)
 
 
 def _model_failure(exc: Exception) -> JSONResponse:
@@ -102,14 +73,17 @@ def _model_failure(exc: Exception) -> JSONResponse:
     return _error(500, f"the model failed: {type(exc).__name__}: {exc}", kind="server_error")
 
 
-def _sse(generation: _Generation, cid: str, name: str, include_usage: bool) -> Iterator[bytes]:
+async def _sse(generation: Generation, first: str | None, cid: str, name: str,
+               include_usage: bool) -> AsyncIterator[bytes]:
     def event(body: dict[str, Any]) -> bytes:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
     yield event(chunk_body(cid, name, {"role": "assistant", "content": ""}))
+    piece = first
     try:
-        for piece in generation:
+        while piece is not None:
             yield event(chunk_body(cid, name, {"content": piece}))
+            piece = await generation.next_piece()
     except Exception as exc:  # the response has started: the error goes in the stream
         failure = json.loads(_model_failure(exc).body)
         yield event(failure)
@@ -121,69 +95,138 @@ def _sse(generation: _Generation, cid: str, name: str, include_usage: bool) -> I
     yield b"data: [DONE]\n\n"
 
 
-def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: str | None = None) -> FastAPI:
+class _GenerationStream(StreamingResponse):
+    """The SSE answer of one generation. However the response ends (finished, client gone, server
+    stopping), the generation is cancelled, so nothing runs on for a reader who is not there."""
+
+    def __init__(self, generation: Generation, first: str | None, cid: str, name: str, include_usage: bool):
+        super().__init__(_sse(generation, first, cid, name, include_usage), media_type="text/event-stream")
+        self.generation = generation
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.generation.cancel()
+
+
+def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: str | None = None,
+               workers: int | None = None, max_queue: int = 64, max_body_bytes: int = 1 << 20,
+               stall_s: float = 120.0) -> FastAPI:
     """The FastAPI app serving ``model`` (a spec, loaded now, or a ready chat model) as ``name``.
 
     Args:
         model: A model spec or a LangChain chat model.
         name: The model id clients use (default: from the spec, see :func:`served_name`).
         api_key: When set, every ``/v1`` request needs ``Authorization: Bearer <api_key>``.
+        workers: Generations at once (default: 1 for a local model, which decodes one at a time; 8 else).
+        max_queue: Requests that may wait for a worker; past that they are refused with 503.
+        max_body_bytes: Largest request body accepted (413 past it, before the body is read).
+        stall_s: ``/health`` says 503 ``stalled`` when a running generation is silent this long.
     """
     chat = load_chat_model(model) if isinstance(model, str) else model
     spec = model if isinstance(model, str) else getattr(model, "spec", None) or type(model).__name__
     name = name or (served_name(model) if isinstance(model, str) else str(spec))
     created = int(time.time())
-    app = FastAPI(title="apprentice", summary=f"OpenAI-compatible endpoint for {spec}")
-    app.state.served_name = name
+    pool = GenerationPool(chat, workers=workers or (1 if isinstance(chat, LocalChatModel) else 8),
+                          max_queue=max_queue, stall_s=stall_s)
 
-    def authorize(request: Request) -> None:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            pool.shutdown()
+
+    app = FastAPI(title="apprentice", summary=f"OpenAI-compatible endpoint for {spec}", lifespan=lifespan)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.state.served_name, app.state.pool = name, pool
+    _add_error_handlers(app)
+
+    async def authorize(request: Request) -> None:  # async: nothing on the way in takes a worker thread
         if api_key is None:
             return
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), api_key.encode()):
             raise StarletteHTTPException(401, "Incorrect API key provided.")
 
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        status = pool.status()
+        stalled = status.pop("stalled")
+        return JSONResponse({"status": "stalled" if stalled else "ok", "model": name, **status},
+                            status_code=503 if stalled else 200)
+
+    @app.get("/v1/models", dependencies=[Depends(authorize)])
+    async def models() -> dict[str, Any]:
+        return {"object": "list", "data": [model_body(name, created)]}
+
+    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(authorize)])
+    async def retrieve_model(model_id: str):
+        if model_id != name:
+            return _error(404, f"The model `{model_id}` does not exist; this server serves `{name}`.",
+                          param="model", code="model_not_found")
+        return model_body(name, created)
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
+    async def chat_completions(body: ChatRequest, request: Request):
+        if body.model != name:
+            return _error(404, f"The model `{body.model}` does not exist; this server serves `{name}`.",
+                          param="model", code="model_not_found")
+        if refused := body.refusal():
+            return _error(400, refused[1], param=refused[0])
+        try:
+            messages = to_messages(body.messages)
+        except ValueError as exc:
+            return _error(400, str(exc), param="messages")
+        try:
+            generation = pool.submit(messages, body)
+        except Overloaded as exc:
+            return _error(503, str(exc), headers={"Retry-After": "1"}, kind="server_error",
+                          code="server_overloaded")
+        return await _answer(generation, body, request, name)
+
+    return app
+
+
+async def _answer(generation: Generation, body: ChatRequest, request: Request, name: str):
+    """Wait for the model (watching the client), then answer whole or as a stream."""
+    streaming = False
+    try:
+        first = await generation.next_piece(request.is_disconnected)  # a failure here is an HTTP error
+        cid = new_id()
+        if body.stream:
+            streaming = True
+            include = bool(body.stream_options and body.stream_options.include_usage)
+            return _GenerationStream(generation, first, cid, name, include)
+        pieces = [first or ""]
+        while (piece := await generation.next_piece(request.is_disconnected)) is not None:
+            pieces.append(piece)
+        return completion_body(cid, name, "".join(pieces), generation.finish_reason, generation.usage)
+    except ClientGone:  # nobody reads this; the status is for the access log
+        return _error(499, "the client closed the request")
+    except Exception as exc:
+        return _model_failure(exc)
+    finally:
+        if not streaming:  # a stream's response cancels it when it ends
+            generation.cancel()
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return _error(exc.status_code, str(exc.detail), code=code)
+        code = {401: "invalid_api_key", 404: "not_found", 405: "method_not_allowed",
+                413: "request_too_large"}.get(exc.status_code)
+        return _error(exc.status_code, str(exc.detail), headers=exc.headers, code=code)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            reason = (first.get("ctx") or {}).get("error", "not JSON")
+            where = first.get("loc", ())[1:]
+            return _error(400, f"invalid JSON body: {reason}" + (f" (at character {where[0]})" if where else ""))
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
         return _error(400, f"{param or 'body'}: {first.get('msg', 'invalid request')}", param=param)
-
-    @app.get("/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok", "model": name}
-
-    @app.get("/v1/models", dependencies=[Depends(authorize)])
-    def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "created": created,
-                                            "owned_by": "apprentice"}]}
-
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
-    def chat_completions(request: ChatRequest):
-        if request.model != name:
-            return _error(404, f"The model `{request.model}` does not exist; this server serves `{name}`.",
-                          param="model", code="model_not_found")
-        try:
-            messages = to_messages(request.messages)
-        except ValueError as exc:
-            return _error(400, str(exc), param="messages")
-        try:
-            generation = _Generation(chat, messages, request)
-        except Exception as exc:  # the model failed before answering: an HTTP error
-            return _model_failure(exc)
-        cid = new_id()
-        if request.stream:
-            include = bool(request.stream_options and request.stream_options.include_usage)
-            return StreamingResponse(_sse(generation, cid, name, include), media_type="text/event-stream")
-        try:
-            text = "".join(generation)
-        except Exception as exc:
-            return _model_failure(exc)
-        return completion_body(cid, name, text, generation.finish_reason, generation.usage)
-
-    return app

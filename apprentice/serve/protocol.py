@@ -17,7 +17,10 @@ from langchain_core.messages import (
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["ChatMessage", "ChatRequest", "StreamOptions", "Usage", "to_messages", "error_body",
-           "completion_body", "chunk_body", "new_id"]
+           "completion_body", "chunk_body", "model_body", "new_id", "MAX_STOP"]
+
+#: Stop sequences a request may give (OpenAI's limit).
+MAX_STOP = 4
 
 
 class ChatMessage(BaseModel):
@@ -52,6 +55,18 @@ class ChatRequest(BaseModel):
     stream_options: StreamOptions | None = None
     seed: int | None = None
     n: int = Field(default=1, ge=1, le=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+
+    def refusal(self) -> tuple[str, str] | None:
+        """``(param, message)`` for a request OpenAI would answer with 400 that the schema lets through."""
+        if self.stream_options is not None and not self.stream:
+            return "stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled."
+        if isinstance(self.stop, list) and len(self.stop) > MAX_STOP:
+            return "stop", f"'stop' takes at most {MAX_STOP} sequences, got {len(self.stop)}."
+        if self.logprobs or self.top_logprobs is not None:
+            return ("logprobs" if self.logprobs else "top_logprobs"), "logprobs are not supported by this server."
+        return None
 
     def stop_list(self) -> list[str] | None:
         """``stop`` as a list (OpenAI allows one string or up to four)."""
@@ -120,6 +135,11 @@ def error_body(message: str, *, kind: str = "invalid_request_error", param: str 
                code: str | None = None) -> dict[str, Any]:
     """OpenAI's error shape: ``{"error": {"message", "type", "param", "code"}}``."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def model_body(name: str, created: int) -> dict[str, Any]:
+    """OpenAI's model object, as ``GET /v1/models`` lists it and ``GET /v1/models/{id}`` returns it."""
+    return {"id": name, "object": "model", "created": created, "owned_by": "apprentice"}
 
 
 def completion_body(cid: str, model: str, text: str, finish: str, usage: Usage) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 import sys
 
 from apprentice.errors import ApprenticeError
+from apprentice.serve.app import create_app
 
-__all__ = ["check_bind", "is_loopback", "serve"]
+__all__ = ["check_bind", "is_loopback", "listen", "remote_warning", "serve"]
 
 
 def is_loopback(host: str) -> bool:
@@ -33,6 +35,39 @@ def check_bind(host: str, api_key: str | None, allow_remote: bool = False) -> No
         )
 
 
+def remote_warning(host: str, api_key: str | None) -> str | None:
+    """The warning line for a bind beyond this machine: without a key anyone may use the model; with
+    one, the key and every conversation still cross the network in plain HTTP."""
+    if is_loopback(host):
+        return None
+    if not api_key:
+        return (f"warning: serving on {host} without an API key: anyone who can reach this port can use "
+                "the model")
+    return (f"warning: serving on {host} over plain HTTP: the API key and every conversation cross the "
+            "network unencrypted; put a TLS-terminating proxy in front beyond a trusted network")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, made before the model loads or anything is printed, so a
+    busy port or a bad address is one ``error:`` line.
+
+    Raises:
+        ApprenticeError: the address cannot be bound.
+    """
+    if not 0 < port < 65536:
+        raise ApprenticeError(f"--port must be between 1 and 65535, got {port}")
+    address = host.strip("[]")
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)  # as uvicorn chooses
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no obstacle
+        sock.bind((address, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise ApprenticeError(f"cannot listen on {host}:{port}: {(exc.strerror or str(exc)).lower()}") from None
+    return sock
+
+
 def serve(
     model: str,
     *,
@@ -43,19 +78,24 @@ def serve(
     allow_remote: bool = False,
     log_level: str = "info",
 ) -> None:
-    """Load ``model`` and serve it until interrupted (blocking)."""
+    """Load ``model`` and serve it until interrupted (blocking).
+
+    Raises:
+        ApprenticeError: a refused bind (see :func:`check_bind`), a busy port, a model that fails to load.
+    """
     check_bind(host, api_key, allow_remote)
-    if not 0 < port < 65536:
-        raise ApprenticeError(f"--port must be between 1 and 65535, got {port}")
+    sock = listen(host, port)
     import uvicorn
 
-    from apprentice.serve.app import create_app
-
-    app = create_app(model, name=name, api_key=api_key)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"serving {model} as {app.state.served_name!r} on http://{shown}:{port}/v1"
-          f"{' (API key required)' if api_key else ''}", file=sys.stderr, flush=True)
     try:
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
-    except OSError as exc:
-        raise ApprenticeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        app = create_app(model, name=name, api_key=api_key)
+        if warning := remote_warning(host, api_key):
+            print(warning, file=sys.stderr, flush=True)
+        shown = f"[{host}]" if ":" in host else host
+        print(f"serving {model} as {app.state.served_name!r} on http://{shown}:{port}/v1"
+              f"{' (API key required)' if api_key else ''}", file=sys.stderr, flush=True)
+        # a stream still open 10 s after SIGTERM is cut off (and its generation cancelled)
+        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=10)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,197 @@
+"""Generation off the event loop: the model runs in threads of its own behind a bounded queue.
+
+A request waiting for the model holds no server thread (it awaits an asyncio queue), so a busy model
+can never starve ``/health`` or an open stream of the threads they need; a request past the queue's
+bound is refused at once (:class:`Overloaded`, a 503); and a generation whose client has left is
+cancelled, before it starts or at its next token, so the model is free again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from apprentice.errors import ModelUnavailableError
+from apprentice.serve.protocol import ChatRequest, Usage
+
+__all__ = ["ClientGone", "Generation", "GenerationPool", "Overloaded"]
+
+#: How often a request waiting for the model checks whether its client is still there.
+POLL_S = 0.25
+_END = object()
+
+
+class Overloaded(Exception):
+    """Every worker is busy and the queue is full: the request is refused, not parked."""
+
+
+class ClientGone(Exception):
+    """The client disconnected while its request waited; the generation has been cancelled."""
+
+
+class Generation:
+    """One completion: pieces travel from a worker thread to the event loop; usage is tallied on the way.
+
+    Written by the worker thread, read by the event loop only after the pieces that precede them.
+    """
+
+    def __init__(self, pool: GenerationPool, limit: int | None) -> None:
+        self._pool = pool
+        self._loop = asyncio.get_running_loop()
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._done, self._checked = False, time.monotonic()
+        self.cancelled = threading.Event()
+        self.usage, self.text, self.reported, self.limit = Usage(), "", False, limit
+
+    def cancel(self) -> None:
+        """Stop this generation before it starts or at its next token; harmless once it has ended."""
+        self._pool.cancel(self)
+
+    async def next_piece(self, client_gone: Callable[[], Awaitable[bool]] | None = None) -> str | None:
+        """The next piece of text, or None at the end; raises the model's error.
+
+        Args:
+            client_gone: polled every :data:`POLL_S` while waiting; when it says yes the generation
+                is cancelled and :class:`ClientGone` raised.
+        """
+        while not self._done:
+            if client_gone is not None and time.monotonic() - self._checked >= POLL_S:
+                self._checked = time.monotonic()  # checked by the clock: pieces may never pause long enough
+                if await client_gone():
+                    self.cancel()
+                    raise ClientGone
+            try:
+                item = await asyncio.wait_for(self._events.get(), POLL_S) if client_gone else \
+                    await self._events.get()
+            except TimeoutError:
+                continue
+            if item is _END:
+                self._done = True
+            elif isinstance(item, BaseException):
+                self._done = True
+                raise item
+            else:
+                return item
+        return None
+
+    @property
+    def finish_reason(self) -> str:
+        """``length`` when the token cap was reached, else ``stop``."""
+        return "length" if self.limit and self.usage.completion_tokens >= self.limit else "stop"
+
+    def put(self, item: Any) -> None:
+        """Hand ``item`` (a piece, an error, the end) to the event loop; from any thread."""
+        try:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, item)
+        except RuntimeError:  # the loop has closed: the server is gone, nobody is listening
+            self.cancelled.set()
+
+    def take(self, chunk: Any) -> None:
+        """Tally one streamed chunk and pass its text on."""
+        meta = getattr(chunk, "usage_metadata", None)
+        if meta:
+            self.reported = True
+            self.usage.prompt_tokens += meta.get("input_tokens", 0)
+            self.usage.completion_tokens += meta.get("output_tokens", 0)
+        if chunk.text:
+            self.text += chunk.text
+            self.put(chunk.text)
+
+
+class GenerationPool:
+    """A few dedicated threads running generations, fed by a queue of bounded length.
+
+    Args:
+        chat: The model.
+        workers: Generations at once (1 for a local model, which decodes one at a time anyway).
+        max_queue: Generations that may wait for a worker; past that, :meth:`submit` refuses.
+        stall_s: A running generation that produces nothing for this long is reported as stalled.
+    """
+
+    def __init__(self, chat: BaseChatModel, *, workers: int = 1, max_queue: int = 64,
+                 stall_s: float = 120.0) -> None:
+        self.chat, self.workers, self.max_queue, self.stall_s = chat, workers, max_queue, stall_s
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="apprentice-generate")
+        self._lock = threading.Lock()
+        self._waiting: set[Generation] = set()
+        self._running: set[Generation] = set()
+        self._progress = time.monotonic()
+
+    def submit(self, messages: list[BaseMessage], request: ChatRequest) -> Generation:
+        """Queue a generation (call from the event loop).
+
+        Raises:
+            Overloaded: ``workers + max_queue`` generations are already running or waiting.
+        """
+        generation = Generation(self, request.max_completion_tokens or request.max_tokens)
+        with self._lock:
+            if len(self._waiting) + len(self._running) >= self.workers + self.max_queue:
+                raise Overloaded(f"the server is busy ({len(self._running)} running, {len(self._waiting)} "
+                                 "queued); retry shortly")
+            self._waiting.add(generation)
+        self._executor.submit(self._run, generation, messages, request)
+        return generation
+
+    def cancel(self, generation: Generation) -> None:
+        """Cancel ``generation``; one still waiting leaves the queue at once."""
+        generation.cancelled.set()
+        with self._lock:
+            self._waiting.discard(generation)
+
+    def status(self) -> dict[str, Any]:
+        """Queue depth and whether the model is stalled (running, yet silent for ``stall_s``)."""
+        with self._lock:
+            running, queued = len(self._running), len(self._waiting)
+            silent = time.monotonic() - self._progress
+        return {"running": running, "queued": queued, "workers": self.workers, "max_queue": self.max_queue,
+                "stalled": bool(running) and silent > self.stall_s}
+
+    def shutdown(self) -> None:
+        """Cancel everything and let the threads end (each within a token)."""
+        with self._lock:
+            pending = [*self._waiting, *self._running]
+        for generation in pending:
+            self.cancel(generation)
+            generation.put(ModelUnavailableError("the server is shutting down"))
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, generation: Generation, messages: list[BaseMessage], request: ChatRequest) -> None:
+        with self._lock:
+            self._waiting.discard(generation)
+            if generation.cancelled.is_set():
+                generation.put(_END)
+                return
+            self._running.add(generation)
+            self._progress = time.monotonic()
+        try:
+            self._generate(generation, messages, request)
+        except Exception as exc:  # the model's error goes to the request, which answers with it
+            generation.put(exc)
+        finally:
+            with self._lock:
+                self._running.discard(generation)
+            generation.put(_END)
+
+    def _generate(self, generation: Generation, messages: list[BaseMessage], request: ChatRequest) -> None:
+        stream = self.chat.stream(messages, stop=request.stop_list(), **request.call_params())
+        try:
+            for chunk in stream:
+                if generation.cancelled.is_set():
+                    return
+                self._progress = time.monotonic()
+                generation.take(chunk)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:  # here and now, so a local model's decode stops and frees its lock
+                close()
+        if not generation.reported:  # a backend without usage: count what we can
+            counter = getattr(self.chat, "count_tokens", None)
+            text = generation.text
+            generation.usage.completion_tokens = counter(text) if counter else len(text.split())
