@@ -7,17 +7,19 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 # llama.cpp's AMX kernels segfault on the first decode on virtualized Sapphire Rapids CPUs (ggml-org/llama.cpp
-# #20824), which these machines are: on x86_64 llama-cpp-python is built with the portable AVX2 kernels instead,
-# once per machine, into a wheel folder that later venvs (and CI on the same machine) reuse. pip's own wheel
-# cache is bypassed for that build, since it would hand back a native (AMX) build made before.
+# #20824), which these machines are: on x86_64 llama-cpp-python is built for this CPU without them (-mno-amx-*
+# wins over -march=native whatever the order), once per machine, into a wheel folder that later venvs (and CI on the
+# same machine) reuse. pip's own wheel cache is bypassed for that build: it would hand back a build made before.
 LLAMA_VERSION := 0.3.36
 WHEELHOUSE    ?= $(HOME)/.cache/apprentice/wheels
+# the build is native: keyed by this CPU's feature flags, so another CPU builds its own
+CPU_ID        := $(shell grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null | md5sum | cut -c1-10)
 ifeq ($(shell uname -m),x86_64)
-LLAMA_CMAKE   := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-LLAMA_WHEELS  := $(WHEELHOUSE)/llama-avx2
+LLAMA_FLAGS   := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
+LLAMA_WHEELS  := $(WHEELHOUSE)/llama-noamx-$(CPU_ID)
 else
-LLAMA_CMAKE   :=
-LLAMA_WHEELS  := $(WHEELHOUSE)/llama-native
+LLAMA_FLAGS   :=
+LLAMA_WHEELS  := $(WHEELHOUSE)/llama-native-$(CPU_ID)
 endif
 
 .PHONY: install run test bench clean
@@ -27,8 +29,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	# torch is pinned to the 2.13.0 CPU build in pyproject.toml; llama-cpp-python compiles once (~5 min)
 	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl > /dev/null 2>&1 || \
-	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) \
-	    llama-cpp-python==$(LLAMA_VERSION)
+	  CFLAGS="$(LLAMA_FLAGS)" CXXFLAGS="$(LLAMA_FLAGS)" CMAKE_ARGS="-DGGML_NATIVE=ON" \
+	    $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	$(PY) -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[test]'
 	$(PY) -m apprentice.setup_check
