@@ -59,6 +59,19 @@ class LocalChatModel(StreamingChatModel):
     stop: list[str] = Field(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        """LangSmith's standard params: the spec is the model name; the constructor's stops count too."""
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "apprentice"
+        params["ls_model_name"] = kwargs.get("model") or self.spec
+        params["ls_model_type"] = "chat"
+        params["ls_temperature"] = kwargs.get("temperature", self.temperature)
+        params["ls_max_tokens"] = kwargs.get("max_tokens", self.max_tokens)
+        stops = [*self.stop, *(stop or [])]
+        if stops:
+            params["ls_stop"] = stops
+        return params
+
     # -- what an engine provides -------------------------------------------------------------
 
     @property
