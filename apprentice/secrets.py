@@ -88,6 +88,10 @@ def redact_obj(value: Any) -> Any:
     if isinstance(value, BaseModel):
         changes = _changed_fields(value, type(value).model_fields)
         return value.model_copy(update=changes) if changes else value
+    if type(value).__name__ == "Send" and type(value).__module__.startswith("langgraph"):
+        # LangGraph's Send (a map step's payload: the question, the history) is kept in checkpoints too
+        arg = redact_obj(value.arg)
+        return value if arg is value.arg else type(value)(value.node, arg)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         changes = _changed_fields(value, [f.name for f in dataclasses.fields(value)])
         if not changes:

@@ -286,3 +286,32 @@ def test_a_run_on_a_damaged_threads_db_through_the_library_names_the_file(appren
     model = ScriptedChatModel(script=[" Final Answer: 1"])
     with pytest.raises(StoreError, match=shlex.quote(str(apprentice_home / "threads.db"))):
         runner.run_question("q", model=model, tools=[], thread_id="named")
+
+
+@pytest.mark.parametrize("strategy", ["cot-sc", "tot"])
+def test_a_map_steps_payload_reaches_no_checkpoint(apprentice_home, monkeypatch, strategy):
+    """cot-sc and tot hand the question to their samples with LangGraph's Send, which checkpoints keep too."""
+    from apprentice.backends import ScriptedChatModel
+    from apprentice.graphs import run_question
+    from apprentice.graphs.threads import close_checkpointer
+
+    key = "sk-proj-Zx9" + "q" * 30
+    model = ScriptedChatModel(script=[" 4\nFinal Answer: 4", "1. add\n2. add", "0.9"], cycle=True)
+    run_question(f"What is 2+2? my key is {key}", strategy=strategy, model=model, model_spec="scripted",
+                 thread_id="t1", options={"samples": 2} if strategy == "cot-sc" else {"breadth": 1, "depth": 1})
+    close_checkpointer()
+    for path in apprentice_home.glob("threads.db*"):
+        assert key.encode() not in path.read_bytes(), path.name
+
+
+def test_digit_only_secrets_leave_checkpoint_bookkeeping_alone(apprentice_home, monkeypatch):
+    """Channel versions and checkpoint ids are digits: a secret of digits must not garble them (the thread
+    could not be resumed)."""
+    from apprentice.backends import ScriptedChatModel
+    from apprentice.graphs import run_question
+
+    monkeypatch.setenv("PIN_TOKEN", "00000000")
+    model = ScriptedChatModel(script=[" ok\nFinal Answer: 1"], cycle=True)
+    for _ in range(3):
+        result = run_question("Count one more.", model=model, model_spec="scripted", thread_id="t2")
+        assert result.status == "ok"

@@ -30,7 +30,10 @@ class RedactingSerializer(JsonPlusSerializer):
     (message contents, tool-call arguments, search trees)."""
 
     def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
-        """Serialize a redacted copy of ``obj``."""
+        """Serialize a redacted copy of ``obj``: of a checkpoint, only its channel values (its ids, timestamps and
+        channel versions are bookkeeping that a digit-only secret could otherwise garble); of a write, all of it."""
+        if isinstance(obj, dict) and "channel_values" in obj and "channel_versions" in obj:
+            return super().dumps_typed({**obj, "channel_values": redact_obj(obj["channel_values"])})
         return super().dumps_typed(redact_obj(obj))
 
 
