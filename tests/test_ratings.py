@@ -38,6 +38,11 @@ def test_a_rating_is_a_human_verdict_and_a_correction_is_the_questions_gold_answ
     assert (rated.correct, rated.score, rated.checker, rated.gold) == (False, 0.0, "human", "41")
     assert "the right answer is 41" in rated.verdicts[-1].reason
     assert store.get(other).gold == "41" and store.get(other).verdicts == []  # same question: it has a gold now
+    for question in ("How many pages did Tom read?", QUESTION):  # the same words as a thread's second turn
+        in_thread = run_question(question, model=ScriptedChatModel(script=WRONG), model_spec="openai:teacher",
+                                 tools=["calculator"], thread_id="t-follow")
+    store.rate(other, False, answer="40")  # a thread's turn means what its thread says: it gets no gold from here
+    assert store.get(in_thread.run_id).gold is None and store.get(other).gold == "40"
     assert store.get(good).verdict_from("human").correct is True
     for argv, message in ((["traces", "rate", good], "usage"), (["traces", "rate", good, "bad", "--answer", " "],
                                                                  "--answer is empty"),
@@ -58,6 +63,12 @@ def test_harvest_keeps_what_the_chosen_source_accepts(tmp_path):
     assert result.skipped == {"no human verdict": 1, "not accepted by its human verdict": 1}
     row = json.loads((tmp_path / "human" / "train.jsonl").read_text().splitlines()[0])
     assert row["metadata"]["run_id"] == good
+    vetoed = _chat_run(ADD, "What is 23 + 18?")
+    store.add_verdict(vetoed, verifier="verify:rules", correct=True, score=1.0)
+    store.rate(vetoed, False)
+    store.add_verdict(vetoed, verifier="verify:self", correct=True, score=1.0)  # of no known source
+    with pytest.raises(NothingToHarvest, match="rated bad by a person"):  # a person's no outweighs the rules
+        harvest(HarvestConfig(out=tmp_path / "rules", verdict_source="rules"))
     with pytest.raises(NothingToHarvest):  # nothing judged against a gold answer
         harvest(HarvestConfig(out=tmp_path / "gold", verdict_source="gold"))
     with pytest.raises(ApprenticeError, match="unknown verdict source"):
@@ -96,8 +107,13 @@ async def test_the_chat_rate_key_records_a_rating_and_a_correction(apprentice_ho
         await pilot.press("down", "enter")  # bad
         await pilot.pause()
         assert isinstance(app.screen, TextPromptScreen)
+        await pilot.press("escape")  # Esc at the correction cancels the rating
+        await pilot.pause()
+        run_id = open_store().query(strategy="react")[0].id
+        assert open_store().get(run_id).verdicts == []
+        await pilot.press("ctrl+g", "down", "enter")
+        await pilot.pause()
         await pilot.press(*"41", "enter")
         await pilot.pause()
-    run = open_store().query(strategy="react")[0]
-    full = open_store().get(run.id)
+    full = open_store().get(run_id)
     assert (full.correct, full.checker, full.gold) == (False, "human", "41")

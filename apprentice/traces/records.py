@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Step", "Verdict", "Run", "STEP_KINDS"]
+__all__ = ["Step", "Verdict", "Run", "STEP_KINDS", "VERDICT_SOURCES", "GOLD_CHECKERS", "verdict_source"]
 
 #: What a step can be. ``llm`` is one model call (raw text, tokens, latency); the others are
 #: what the graph made of it or did next.
@@ -58,12 +58,19 @@ class Verdict:
 VERDICT_SOURCES = ("gold", "vote", "judge", "rules", "human")
 
 
-def verdict_source(verifier: str) -> str:
-    """The source of a verdict recorded under ``verifier`` (``verify:rules`` -> rules, ``numeric`` -> gold)."""
+#: The task checkers that judge an answer against its gold answer.
+GOLD_CHECKERS = ("numeric", "game24-rules", "em-f1", "label")
+
+
+def verdict_source(verifier: str) -> str | None:
+    """The source of a verdict recorded under ``verifier`` (``verify:rules`` -> rules, ``numeric`` -> gold);
+    None for a verifier of no known source (it is trusted by no selection)."""
     name = verifier.removeprefix("verify:")
     if name in ("judge", "cove"):
         return "judge"
-    return name if name in ("vote", "rules", "human") else "gold"
+    if name in ("vote", "rules", "human"):
+        return name
+    return "gold" if name in GOLD_CHECKERS else None
 
 
 @dataclass

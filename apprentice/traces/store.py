@@ -227,18 +227,27 @@ class TraceStore:
             except sqlite3.IntegrityError as exc:
                 raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
 
+    @_guarded
     def rate(self, run_id: str, good: bool, *, answer: str | None = None) -> str:
         """A person's rating of a run (the chat's rate key, ``traces rate``): a ``human`` verdict, which becomes
-        the run's own; a corrected ``answer`` becomes the gold answer of that run's question (every run of the
-        same question without one gets it too). Returns the run's full id (a unique prefix is enough)."""
+        the run's own; a corrected ``answer`` becomes the run's gold answer, and that of the other runs of the
+        same question and task that have none and are their thread's only turn (a follow-up means what its
+        thread says). One transaction. Returns the run's full id (a unique prefix is enough)."""
         run = self.get(run_id)
         answer = (answer or "").strip() or None
         reason = f"rated {'good' if good else 'bad'} by a person" + (f"; the right answer is {answer}" if answer else "")
-        self.add_verdict(run.id, verifier="human", correct=good, score=1.0 if good else 0.0, reason=reason)
-        if answer:
-            with self._lock, self._transaction():
-                self._db.execute("UPDATE runs SET gold = ? WHERE id = ? OR (question = ? AND gold IS NULL)",
-                                 (_red(answer), run.id, run.question))
+        flag, score = int(good), 1.0 if good else 0.0
+        with self._lock, self._transaction():
+            self._db.execute("INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
+                             " VALUES (?,?,?,?,?,?)", (run.id, "human", flag, score, _red(reason), time.time()))
+            self._db.execute("UPDATE runs SET correct = ?, score = ?, checker = 'human' WHERE id = ?",
+                             (flag, score, run.id))
+            if answer:
+                self._db.execute(
+                    "UPDATE runs SET gold = ? WHERE id = ? OR (gold IS NULL AND question = (SELECT question FROM "
+                    "runs WHERE id = ?) AND task IS (SELECT task FROM runs WHERE id = ?) AND (thread_id IS NULL OR "
+                    "(SELECT COUNT(*) FROM runs AS turn WHERE turn.thread_id = runs.thread_id) = 1))",
+                    (_red(answer), run.id, run.id, run.id))
         return run.id
 
     @contextlib.contextmanager

@@ -112,6 +112,9 @@ def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
 def _keep(run: Run, config: HarvestConfig) -> str | None:
     """Step 2: why a run is left out (None keeps it)."""
     if config.verdict_source is not None:
+        human = run.verdict_from("human")
+        if human is not None and human.correct is False and config.verdict_source != "human":
+            return "rated bad by a person"  # a person's no outweighs any machine's yes
         verdict = run.verdict_from(config.verdict_source)
         if verdict is None:
             return f"no {config.verdict_source} verdict"

@@ -176,15 +176,16 @@ class ChatScreen(Screen):
             return
         block = rated[-1]
 
-        def correction(good: bool, answer: str | None) -> None:
-            self.rate(block.run_id, good, answer)
+        def correction(answer: str | None) -> None:
+            if answer is not None:  # Esc cancels the rating; an empty Enter rates bad without a correction
+                self.rate(block.run_id, False, answer or None)
 
         def chosen(rating: str | None) -> None:
             if rating == "good":
                 self.rate(block.run_id, True, None)
             elif rating == "bad":
-                self.app.push_screen(TextPromptScreen("The right answer (optional, Enter to skip)"),
-                                     lambda answer: correction(False, answer))
+                self.app.push_screen(TextPromptScreen("The right answer (optional: Enter to skip, Esc to cancel)",
+                                                      empty=""), correction)
 
         self.app.push_screen(PickerScreen("Rate the last answer", [("good", "the answer is right"),
                                                                     ("bad", "the answer is wrong")]), chosen)

@@ -55,10 +55,11 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [("escape", "dismiss(None)", "Close")]
 
-    def __init__(self, title: str, value: str = "") -> None:
+    def __init__(self, title: str, value: str = "", *, empty: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.value = value
+        self.empty = empty  # what an empty Enter gives (None: the same as Esc)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -67,7 +68,7 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        self.dismiss(event.value.strip() or self.empty)
 
 
 class ConfirmScreen(ModalScreen[bool]):
