@@ -343,3 +343,34 @@ def test_the_api_key_can_come_from_the_environment(monkeypatch):
     text = " ".join(serve_parser.format_help().split())
     assert args.api_key == "sk-from-env"
     assert "APPRENTICE_API_KEY" in text and "visible to every user in ps" in text
+
+
+async def test_a_request_cancelled_while_queued_holds_no_body_and_no_slot():
+    """Submit-then-leave, over and over, while one generation runs: the queue's slots come back and no cancelled
+    request keeps its messages in the executor's queue (memory stayed bounded only by count before)."""
+    import threading
+
+    from langchain_core.messages import HumanMessage
+
+    from apprentice.serve.protocol import ChatRequest
+    from apprentice.serve.worker import GenerationPool
+
+    release = threading.Event()
+
+    class Blocking(ScriptedChatModel):
+        def _stream(self, *args, **kwargs):
+            release.wait(10)
+            yield from super()._stream(*args, **kwargs)
+
+    pool = GenerationPool(Blocking(script=["done"], cycle=True), workers=1, max_queue=4)
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
+    first = pool.submit([HumanMessage("hi")], request)
+    left = []
+    for _ in range(50):
+        generation = pool.submit([HumanMessage("x" * 10_000)], request)
+        generation.cancel()
+        left.append(generation)
+    assert pool.status()["queued"] == 0 and all(g.work is None for g in left)
+    release.set()
+    assert await first.next_piece() == "done"
+    pool.shutdown()

@@ -155,6 +155,8 @@ class LocalChatModel(StreamingChatModel):
                      stop: list[str], params: dict[str, Any]) -> None:
         try:
             with self._lock:
+                if stopped.is_set():  # the consumer left while this decode waited for the model: no prefill
+                    return
                 engine = self._complete(prompt, stop=stop, **params)
                 try:
                     for piece in engine:

@@ -49,6 +49,9 @@ class Generation:
         self._done, self._checked = False, time.monotonic()
         self.cancelled = threading.Event()
         self.usage, self.text, self.reported, self.limit = Usage(), "", False, limit
+        #: what to generate from; dropped on cancel, so a cancelled request waiting in the executor's queue
+        #: holds no body (a client that submits and leaves over and over must not grow memory)
+        self.work: tuple[list[BaseMessage], ChatRequest] | None = None
 
     def cancel(self) -> None:
         """Stop this generation before it starts or at its next token; harmless once it has ended."""
@@ -136,13 +139,21 @@ class GenerationPool:
                 raise Overloaded(f"the server is busy ({len(self._running)} running, {len(self._waiting)} "
                                  "queued); retry shortly")
             self._waiting.add(generation)
-        self._executor.submit(self._run, generation, messages, request)
+        generation.work = (messages, request)
+        try:
+            self._executor.submit(self._run, generation)
+        except RuntimeError as exc:  # the pool is shutting down: no slot may stay taken
+            with self._lock:
+                self._waiting.discard(generation)
+            raise Overloaded("the server is shutting down") from exc
         return generation
 
     def cancel(self, generation: Generation) -> None:
         """Cancel ``generation``; one still waiting leaves the queue at once."""
         generation.cancelled.set()
         with self._lock:
+            if generation in self._waiting:
+                generation.work = None
             self._waiting.discard(generation)
 
     def status(self) -> dict[str, Any]:
@@ -162,14 +173,16 @@ class GenerationPool:
             generation.put(ModelUnavailableError("the server is shutting down"))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _run(self, generation: Generation, messages: list[BaseMessage], request: ChatRequest) -> None:
+    def _run(self, generation: Generation) -> None:
         with self._lock:
             self._waiting.discard(generation)
-            if generation.cancelled.is_set():
+            work, generation.work = generation.work, None
+            if generation.cancelled.is_set() or work is None:
                 generation.put(_END)
                 return
             self._running.add(generation)
             self._progress = time.monotonic()
+        messages, request = work
         try:
             self._generate(generation, messages, request)
         except Exception as exc:  # the model's error goes to the request, which answers with it

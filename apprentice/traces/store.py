@@ -476,7 +476,7 @@ def _check_wal(path: Path) -> None:
             header = handle.read(32)
     except OSError:  # none (the usual case), or unreadable: SQLite says which when it opens the file
         return
-    if not header or _valid_wal_header(header):
+    if len(header) < 32 or _valid_wal_header(header):  # a header cut short by a crash: SQLite reads it as empty
         return
     raise StoreError(f"{wal} is damaged: it is not a SQLite write-ahead log, so the changes it held cannot be "
                      f"read; move it aside to open {path.name} without them: {_move_aside(wal)}")
