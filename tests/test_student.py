@@ -103,3 +103,23 @@ def test_the_shipped_student_answers_as_its_committed_report_records():
         item = items[row["item_id"]]
         result = run_question(item.question, model="student", task=task, item=item, tools=["calculator"])
         assert (result.prediction, result.correct) == (row["prediction"], True), item.question
+
+
+def test_the_version_covers_what_runs_and_keys_eval_resumes(tmp_path, monkeypatch):
+    """A new shipped student under the same spec must be a new registry entry and must not resume the old
+    one's eval results; the model card alone does not make a new student."""
+    from apprentice.eval.harness import cell_key
+
+    folder = tmp_path / "student"
+    folder.mkdir()
+    for name, text in (("adapter_config.json", "{}"), ("adapter_model.safetensors", "w"),
+                       ("apprentice.json", '{"react_prompt": "student"}'), ("README.md", "card")):
+        (folder / name).write_text(text)
+    monkeypatch.setattr(student_mod, "SHIPPED_DIR", folder)
+    first = student_mod.shipped_version()
+    (folder / "README.md").write_text("a better card")
+    assert student_mod.shipped_version() == first
+    assert cell_key("svamp", "1", "react", "student", "h") == f"svamp|1|react|student@{first}|h"
+    (folder / "apprentice.json").write_text('{"react_prompt": "full"}')
+    assert student_mod.shipped_version() != first
+    assert cell_key("svamp", "1", "react", "adapter:x", "h") == "svamp|1|react|adapter:x|h"

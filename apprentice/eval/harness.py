@@ -96,7 +96,12 @@ def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int) 
 
 
 def cell_key(task: str, item_id: str, strategy: str, model: str, opts_hash: str) -> str:
-    """The resume key of one item of one grid cell."""
+    """The resume key of one item of one grid cell. The shipped student's key names its version: a newer
+    package ships another student under the same spec, whose results must not resume the old one's."""
+    if model == "student":
+        from apprentice.training.student import shipped_version
+
+        model = f"student@{shipped_version()}"
     return f"{task}|{item_id}|{strategy}|{model}|{opts_hash}"
 
 

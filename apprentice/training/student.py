@@ -37,12 +37,15 @@ def student_available(folder: Path | None = None) -> bool:
 
 
 def shipped_version(folder: Path | None = None) -> str:
-    """The first 10 hex digits of the shipped weights' sha256: the registry entry is ``student-<version>``."""
+    """The first 10 hex digits of a sha256 over the shipped weights, adapter config and provenance (not the
+    card): the registry entry is ``student-<version>``, so any change to what runs is another student."""
     folder = folder or SHIPPED_DIR
     digest = hashlib.sha256()
-    with (folder / _WEIGHTS).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    for name in ("adapter_config.json", _WEIGHTS, "apprentice.json"):
+        digest.update(name.encode() + b"\0")
+        with (folder / name).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()[:10]
 
 
