@@ -14,7 +14,8 @@ LLAMA_VERSION := 0.3.36
 WHEELHOUSE    ?= $(HOME)/.cache/apprentice/wheels
 # the build is native: keyed by this CPU's feature flags, so another CPU builds its own
 CPU_ID        := $(shell grep -m1 -E '^(flags|Features)' /proc/cpuinfo 2>/dev/null | md5sum | cut -c1-10)
-ifeq ($(shell uname -m),x86_64)
+# (a compiler too old to know AMX, GCC < 11, builds without it anyway and refuses the flags)
+ifeq ($(shell uname -m)$(shell echo 'int x;' | $${CC:-cc} -mno-amx-tile -x c -c -o /dev/null - 2>/dev/null && echo ok),x86_64ok)
 LLAMA_FLAGS   := -mno-amx-tile -mno-amx-int8 -mno-amx-bf16
 LLAMA_WHEELS  := $(WHEELHOUSE)/llama-noamx-$(CPU_ID)
 else
@@ -24,7 +25,7 @@ endif
 
 .PHONY: install run test bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	# torch is pinned to the 2.13.0 CPU build in pyproject.toml; llama-cpp-python compiles once (~5 min)
