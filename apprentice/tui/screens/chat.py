@@ -267,7 +267,7 @@ class ChatScreen(Screen):
             self.notify(f"Model {spec} ready.")
 
     def action_pick_model(self) -> None:
-        """Choose the model: the embedded one, a trained adapter, or any spec typed in."""
+        """Choose the model: the shipped student, the embedded base, a trained adapter, or any spec typed in."""
         def done(spec: str | None) -> None:
             if spec:
                 self.switch_model(spec)
