@@ -96,7 +96,7 @@ def _pct(cell: dict[str, Any] | None) -> str:
 
 
 def render_card(name: str, record: dict[str, Any], table: list[dict[str, Any]], smoke: list[dict[str, Any]],
-                commands: str, comparison: list[str]) -> str:
+                commands: str, comparison: list[str], notes: list[str] = ()) -> str:
     """The model card (Hugging Face style: YAML metadata, then what, how well, how made, limits)."""
     from huggingface_hub import ModelCardData
 
@@ -110,6 +110,7 @@ def render_card(name: str, record: dict[str, Any], table: list[dict[str, Any]], 
     recipe = ", ".join(f"{k}={args[k]}" for k in ("epochs", "max_steps", "learning_rate", "lora_r", "lora_alpha",
                                                    "batch_size", "max_length", "qlora", "seed") if k in args)
     compared = "\n".join(f"- {line}" for line in comparison)
+    noted = "".join(f"\n{note}\n" for note in notes)
     return f"""---
 {meta}
 ---
@@ -141,7 +142,7 @@ measure the templates, not reading):
 | set | student | floor |
 |---|---:|---:|
 {smoke_rows}
-
+{noted}
 Against the student shipped before it (item-level flips on the same items):
 
 {compared}
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", nargs="*", default=[], help="SET=DIR eval reports on generator splits")
     parser.add_argument("--base", nargs="*", default=[], help="SET=DIR eval reports of the base model")
     parser.add_argument("--commands", type=Path, help="a shell file with the exact commands that made it")
+    parser.add_argument("--note", action="append", default=[], help="a paragraph for the card's evaluation section")
     parser.add_argument("--ship", action="store_true", help="write apprentice/student/ when it is better")
     args = parser.parse_args(argv)
     reports, smoke, base = (_pairs(args.reports, "--reports"), _pairs(args.smoke, "--smoke"),
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     from apprentice.training.student import ship_student, shipped_version
 
     commands = args.commands.read_text() if args.commands else "# (commands not recorded)"
-    ship_student(args.name, render_card(args.name, record, table, smoke_table, commands, comparison))
+    ship_student(args.name, render_card(args.name, record, table, smoke_table, commands, comparison, args.note))
     out = RESULTS / args.name
     shutil.rmtree(out, ignore_errors=True)
     kept: dict[str, str] = {}
