@@ -1,0 +1,51 @@
+"""Property tests of the parsers that read untrusted text: a model's ReAct step, and a user's batch input file.
+Whatever comes in, they answer (a step with a problem named, items, or one clear DataError), never crash."""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from apprentice.agents.react import parse_react
+from apprentice.batch.inputs import TaskConfig, read_items
+from apprentice.errors import ApprenticeError
+
+_WORDS = st.sampled_from(["Thought:", "Action:", "Action Input:", "Final Answer:", "Observation:", "**", "`",
+                          "calculator", "\n", " ", "12*7", "{", "}", '"name"', ":", "(", ")", "=", "84", "é", "\x00"])
+_STEPS = st.one_of(st.text(max_size=300), st.lists(_WORDS, max_size=40).map("".join))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STEPS)
+def test_any_model_output_parses_to_a_step_or_a_named_problem(text):
+    step = parse_react(text, tools=["calculator", "web_search"])
+    assert step.final_answer is not None or step.tool is not None or step.problem
+    if step.final_answer is not None:
+        assert step.final_answer.strip() and step.tool is None
+    if step.tool is not None and step.problem is None:
+        assert step.tool_input is not None
+
+
+_LINES = st.lists(st.one_of(
+    st.text(alphabet=string.printable, max_size=60),
+    st.fixed_dictionaries({"question": st.text(max_size=30)},
+                          optional={"id": st.one_of(st.text(max_size=5), st.integers(), st.none()),
+                                    "answer": st.one_of(st.text(max_size=5), st.integers(), st.floats(),
+                                                        st.lists(st.integers(), max_size=2), st.none())})
+    .map(lambda d: __import__("json").dumps(d))), max_size=8)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=_LINES, raw=st.binary(max_size=40))
+def test_any_input_file_reads_to_items_or_one_clear_error(tmp_path, lines, raw):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes("\n".join(lines).encode() + raw)
+    try:
+        items = read_items(path, TaskConfig(answer_kind="number"))
+    except ApprenticeError as exc:
+        assert str(exc).strip() and "\n" not in str(exc).strip()
+        return
+    ids = [item.id for item in items]
+    assert len(ids) == len(set(ids))  # every item its own id, renamed duplicates included
