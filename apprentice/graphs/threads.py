@@ -16,7 +16,7 @@ from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from apprentice.secrets import redact_obj
-from apprentice.traces.store import connect_sqlite, home_file, sqlite_errors
+from apprentice.sqlite import connect_sqlite, home_file, set_up, sqlite_errors
 
 __all__ = ["RedactingSerializer", "ThreadSaver", "open_checkpointer", "close_checkpointer", "thread_messages",
            "delete_thread"]
@@ -61,14 +61,7 @@ def open_checkpointer(path: str | Path | None = None) -> ThreadSaver:
     key = Path(path) if path else home_file("threads.db")
     with _LOCK:
         if key not in _SAVERS or not key.exists():
-            saver = ThreadSaver(key)
-            try:
-                with sqlite_errors(key):
-                    saver.setup()
-            except BaseException:
-                saver.conn.close()
-                raise
-            _SAVERS[key] = saver
+            _SAVERS[key] = set_up(ThreadSaver(key), key)
         return _SAVERS[key]
 
 

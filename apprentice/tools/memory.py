@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from apprentice.embeddings import EMBEDDING_DIMS, get_embeddings
 from apprentice.errors import StoreError
 from apprentice.secrets import redact
-from apprentice.traces.store import connect_sqlite, home_file, sqlite_errors
+from apprentice.sqlite import connect_sqlite, home_file, set_up, sqlite_errors
 from apprentice.tools.errors import ToolInputError, format_tool_error
 
 __all__ = [
@@ -152,14 +152,7 @@ def open_memory_store(path: str | Path | None = None) -> SqliteStore:
             except OSError as exc:
                 raise StoreError(f"cannot make the folder of {resolved} ({exc.strerror or exc})") from exc
             index = {"dims": EMBEDDING_DIMS, "embed": get_embeddings(), "fields": ["text"]}
-            store = SqliteStore(_connect(resolved), index=index)
-            try:
-                with sqlite_errors(resolved):
-                    store.setup()
-            except BaseException:
-                store.conn.close()
-                raise
-            _STORES[resolved] = store
+            store = _STORES[resolved] = set_up(SqliteStore(_connect(resolved), index=index), resolved)
         return store
 
 

@@ -78,22 +78,16 @@ def ensure_student(*, folder: Path | None = None, progress: TextIO | None = None
     """
     from filelock import FileLock
 
-    from apprentice.training.registry import adapters_root, get_adapter, import_adapter
+    from apprentice.training.registry import adapters_root, import_adapter
 
     folder = folder or SHIPPED_DIR
     record = student_record(folder)
     name = f"student-{shipped_version(folder)}"
-    try:
-        get_adapter(name)
+    if student_prepared(folder):
         return name
-    except ModelSpecError:
-        pass
     with FileLock(str(adapters_root() / f".{name}.lock")):
-        try:
-            get_adapter(name)
+        if student_prepared(folder):  # another process imported it while this one waited
             return name
-        except ModelSpecError:
-            pass
         out = progress if progress is not None else sys.stderr
         print(f"apprentice: preparing the shipped student {record.get('name', name)} (merging it into the "
               f"embedded model once, ~30 s)...", file=out, flush=True)

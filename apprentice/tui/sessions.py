@@ -55,7 +55,7 @@ class SessionStore:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            from apprentice.traces.store import connect_sqlite, sqlite_errors
+            from apprentice.sqlite import connect_sqlite, sqlite_errors
 
             path = Path(self.path or data_path("threads.db"))
             db = connect_sqlite(path)  # a damaged threads.db is one error naming it, not an internal error
@@ -67,7 +67,7 @@ class SessionStore:
         return self._db
 
     def _exec(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        from apprentice.traces.store import sqlite_errors
+        from apprentice.sqlite import sqlite_errors
 
         with self._lock:
             db = self._conn()
