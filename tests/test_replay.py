@@ -38,10 +38,13 @@ def test_equations_and_annotations_become_one_step_per_operation():
     steps = worked_steps("svamp", svamp)
     assert [s.expression for s in steps] == ["9 - 4", "5 + 6"]
     assert steps[0].thought.startswith('The question says "left", so I subtract')
-    gsm = Item(id="g", question="q", answer="72",
-               meta={"solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
-                                 "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"})
+    gsm = Item(id="g", question="Natalia sold 48 clips in April and half as many in May. How many in all?",
+               answer="72", meta={"solution": "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n"
+                                              "Altogether she sold 48+24 = <<48+24=72>>72 clips.\n#### 72"})
     assert [s.expression for s in worked_steps("gsm8k", gsm)] == ["48/2", "48+24"]
+    # a step with a number neither stated nor observed before (worked out in the prose) makes no example
+    assert worked_steps("gsm8k", Item(id="g", question="q 48", answer="73", meta={
+        "solution": "48/2 = <<48/2=24>>24, and one more is 25.\nSo 48+25 = <<48+25=73>>73\n#### 73"})) is None
     assert worked_steps("svamp", Item(id="x", question="q", answer="1", meta={"equation": "import os"})) is None
 
 
@@ -114,6 +117,15 @@ def test_equation_style_is_one_justified_expression_then_the_answer():
     lost = Item(id="l", question="q 2 3 5", answer="10",
                 meta={"solution": "<<2*3=6>>6 then <<5+5=10>>10\n#### 10"})
     assert worked_equation("gsm8k", lost) is None
+    # a number that is neither the question's nor an annotated result (worked out in the prose, outside
+    # the annotations) makes no example: the student would learn to invent it
+    tina = Item(id="t", question="Tina wins her first 10 fights, then 5 more, then doubles her wins, losing twice.",
+                answer="28", meta={"solution": "She has 10+5 = <<10+5=15>>15 wins, then 30.\n"
+                                               "So 30-2 = <<30-2=28>>28.\n#### 28"})
+    assert worked_equation("gsm8k", tina) is None
+    per_hour = Item(id="h", question="She earns 3 dollars a minute. How much in an hour?", answer="180",
+                    meta={"solution": "3*60 = <<3*60=180>>180\n#### 180"})
+    assert worked_equation("gsm8k", per_hour)[0].expression == "3 * 60"
     for broken in ({"solution": "<<2*=3>>3"}, {"equation": 7}, {"equation": "9" + " + 1" * 5000}):
         assert worked_equation("gsm8k" if "solution" in broken else "svamp",
                                Item(id="z", question="q", answer="3", meta=broken)) is None

@@ -146,10 +146,27 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
     if task == "arith" and meta.get("steps"):
         return [ReplayStep(s["reason"], f"{s['a']} {s['op']} {s['b']}") for s in meta["steps"]]
     if task == "gsm8k" and meta.get("solution"):
-        return _gsm8k_steps(meta["solution"])
+        steps = _gsm8k_steps(meta["solution"])
+        return steps if steps and _grounded(steps, item.question) else None
     if meta.get("equation"):
         return _equation_steps(meta["equation"], item.question)
     return None
+
+
+def _grounded(steps: list[ReplayStep], question: str) -> bool:
+    """Every number of every step is the question's, a unit constant, or an earlier step's result
+    (an observation the student has seen): no step computes with a number it could not know."""
+    known = set(_numbers(question, words=True)) | _WORLD_CONSTANTS
+    for step in steps:
+        try:
+            tree = ast.parse(step.expression.replace(",", ""), mode="eval")
+        except SyntaxError:
+            return False
+        if not {_fmt(n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                and isinstance(n.value, int | float)} <= known:
+            return False
+        known |= set(_numbers(step.result))
+    return True
 
 
 def _whole(node: ast.AST) -> ast.AST:
@@ -167,10 +184,15 @@ def _operations(node: ast.AST) -> list[str]:
     return []
 
 
+#: Numbers a worked solution may use without the question stating them (units, percent, halves).
+_WORLD_CONSTANTS = frozenset({"1", "2", "7", "10", "12", "24", "52", "60", "100", "365", "1000"})
+
+
 def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
     """GSM8K's annotations as one expression: a number that is an earlier result not used yet stands
     for the expression that computed it (the most recent such result first). None when a step's
-    working would be lost (its result is not part of the final expression). Returns the expression
+    working would be lost (its result is not part of the final expression) or when the expression uses a
+    number that is neither in the question nor a unit constant (``_WORLD_CONSTANTS``). Returns the expression
     with the annotations' sentences that quote only the question's numbers."""
     given = set(_numbers(question, words=True))
     steps = _gsm8k_steps(solution) or []
@@ -189,6 +211,10 @@ def _composed(solution: str, question: str) -> tuple[str, list[str]] | None:
         last = _Substitute().visit(_whole(ast.parse(step.expression.replace(",", ""), mode="eval").body))
         pending.append((_fmt(float(step.result.replace(",", "").strip(" $"))), last))
     if last is None or len(pending) != 1 or not _operations(last):
+        return None
+    # a number the question does not state (an intermediate result worked out outside the annotations,
+    # "30 - 2" for Tina's wins, or 0.8 for "20% off") would teach the student to invent numbers
+    if not {_fmt(n.value) for n in ast.walk(last) if isinstance(n, ast.Constant)} <= given | _WORLD_CONSTANTS:
         return None
     # a sentence that quotes a result worked out in between would show what is not computed yet
     sentences = [s.thought.rsplit(", so I compute", 1)[0] + "." for s in steps]
