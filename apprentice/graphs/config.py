@@ -21,13 +21,14 @@ from apprentice.errors import ApprenticeError
 
 __all__ = ["OptionError", "StrategyConfig", "SamplingConfig", "FewShotConfig", "CheckConfig", "VoteConfig",
            "IOConfig", "CoTConfig", "CoTSCConfig", "ReactConfig", "ReactSCConfig", "ToTConfig", "VerifyConfig",
-           "VERIFIERS", "INNER", "REVISE_MODES", "TOT_METHODS", "VALUE_METHODS"]
+           "LATSConfig", "VERIFIERS", "INNER", "REVISE_MODES", "TOT_METHODS", "VALUE_METHODS", "SWITCH"]
 
 VERIFIERS = ("rules", "judge", "cove")
 INNER = ("cot", "io", "react")
 REVISE_MODES = ("feedback", "resample")
 TOT_METHODS = ("bfs", "dfs")
 VALUE_METHODS = ("llm", "rules", "both")
+SWITCH = ("on", "off")
 
 
 class OptionError(ApprenticeError):
@@ -215,6 +216,36 @@ class VerifyConfig(CheckConfig, FewShotConfig):
                                          shown="0 for drafts, 0.7 for resamples")
     max_tokens: int | None = _default(StrategyConfig, "max_tokens", None, shown="256, the model's for ReAct drafts")
     seed: int | None = _default(StrategyConfig, "seed", None, shown="0")
+
+
+@dataclass(frozen=True)
+class LATSConfig(SamplingConfig, CheckConfig):
+    """lats: Monte-Carlo tree search over ReAct steps (Zhou et al., 2023)."""
+
+    max_expansions: int = option(8, "expansions at most; each samples `children` steps, then rolls one out",
+                                 minimum=1)
+    children: int = option(3, "ReAct steps sampled per expansion", minimum=1)
+    depth: int = option(5, "steps in a trajectory at most; a step at this depth must answer", minimum=1)
+    exploration: float = option(1.0, "UCT's exploration constant c", minimum=0.0)
+    value: str | None = option(None, "llm: the evaluator values steps and answers; rules: the verifier scores "
+                               "answers, steps get no model call; both: the evaluator values steps, the "
+                               "verifier scores answers", choices=VALUE_METHODS,
+                               shown="both where there is a verifier, else llm", noun="value method")
+    reflect: str = option("on", "after a failed answer, reflect on it and show the lesson to later steps",
+                          choices=SWITCH, noun="switch")
+    max_calls: int | None = option(None, "model calls at most; no new work starts once they are spent",
+                                   minimum=1, shown="no cap but max_expansions")
+    verifier: str | None = _default(CheckConfig, "verifier", None, shown="rules with a task, else none",
+                                    help="how a final answer is scored (its reward)")
+    temperature: float | None = _default(SamplingConfig, "temperature", 0.7)
+    seed: int | None = _default(StrategyConfig, "seed", None, shown="0")
+    recursion_limit: int | None = _default(StrategyConfig, "recursion_limit", None,
+                                           shown="7 x max_expansions + 50, at least 200")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.recursion_limit is None:  # about 7 graph steps an expansion; the runner's default is 200
+            object.__setattr__(self, "recursion_limit", max(200, 7 * self.max_expansions + 50))
 
 
 # -- checks and conversions --------------------------------------------------------------------

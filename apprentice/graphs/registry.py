@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apprentice.errors import ApprenticeError
-from apprentice.graphs import cot, cot_sc, io, react, tot, verify
+from apprentice.graphs import cot, cot_sc, io, lats, react, tot, verify
 from apprentice.graphs.config import (
     CoTConfig,
     CoTSCConfig,
     IOConfig,
+    LATSConfig,
     OptionError,
     ReactConfig,
     ReactSCConfig,
@@ -59,6 +60,9 @@ STRATEGIES: dict[str, Strategy] = {
                     tot.TURN_DEFAULTS, ToTConfig),
     "verify": Strategy("verify", verify.build, "generate, verify (rules, LLM judge or CoVe), revise",
                        verify.TURN_DEFAULTS, VerifyConfig),
+    "lats": Strategy("lats", lats.build,
+                     "Language Agent Tree Search: Monte-Carlo tree search over ReAct steps, with reflection",
+                     lats.TURN_DEFAULTS, LATSConfig),
 }
 
 

@@ -1,5 +1,5 @@
-"""The Tree-of-Thought search as a tree: candidates with their values, pruned branches struck
-out, the chosen path starred."""
+"""A search tree (Tree-of-Thought, LATS) as a tree: candidates with their values (and, for LATS, visits and
+rewards), pruned branches struck out, the chosen path starred."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def _label(node: dict, pruned: bool, chosen: bool) -> Text:
     label.append(text, style="bold" if chosen else ("dim strike" if pruned else ""))
     if value is not None:
         label.append(f"  [{value:.2f}]" if isinstance(value, float) else f"  [{value}]", style="cyan")
+    if node.get("visits") is not None:  # a Monte-Carlo search node (LATS): how often it was visited, its reward
+        visits, reward = node["visits"], node.get("reward")
+        label.append(f" {visits} visit{'' if visits == 1 else 's'}" + (f", reward {reward:g}" if reward is not None
+                                                                        else ""), style="dim cyan")
     return label
 
 
