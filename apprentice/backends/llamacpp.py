@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -61,12 +62,43 @@ def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = N
         return _CACHE[key]
 
 
+@functools.lru_cache(maxsize=64)
+def compiled_grammar(text: str) -> Any:
+    """llama.cpp's grammar object for GBNF ``text`` (checked once: a grammar llama.cpp cannot parse is a
+    ``ValueError`` here, not a failed decode)."""
+    from llama_cpp import LlamaGrammar, llama_cpp
+
+    grammar = LlamaGrammar.from_string(text, verbose=False)
+    _check_grammar(grammar, llama_cpp)
+    return grammar
+
+
+def _check_grammar(grammar: Any, lib: Any) -> None:
+    vocab = _any_vocab()
+    if vocab is None:
+        return
+    sampler = lib.llama_sampler_init_grammar(vocab, grammar._grammar.encode(), grammar._root.encode())
+    if not sampler:
+        raise ValueError("llama.cpp cannot parse this grammar")
+    lib.llama_sampler_free(sampler)
+
+
+def _any_vocab() -> Any:
+    """The vocabulary of a loaded model (grammar checks need one), or None when none is loaded."""
+    from llama_cpp import llama_cpp
+
+    with _CACHE_LOCK:
+        llm = next(iter(_CACHE.values()), None)
+    return None if llm is None else llama_cpp.llama_model_get_vocab(llm.model)
+
+
 class LlamaCppChatModel(LocalChatModel):
     """A GGUF model through llama-cpp-python, with our sandboxed template and prefill."""
 
     model_path: str
     n_ctx: int = 4096
     lora_path: str | None = None
+    supports_grammar: bool = True
     _llm: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
@@ -98,7 +130,8 @@ class LlamaCppChatModel(LocalChatModel):
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _complete(
-        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None
+        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         room = self.n_ctx - len(tokens)
@@ -109,6 +142,7 @@ class LlamaCppChatModel(LocalChatModel):
         stream = self._llm.create_completion(
             tokens, max_tokens=min(max_tokens, room), temperature=temperature, top_p=self.top_p,
             stop=stop or None, stream=True, seed=seed if seed is not None else -1,
+            grammar=compiled_grammar(grammar) if grammar else None,
         )
         try:
             for chunk in stream:

@@ -57,6 +57,8 @@ class LocalChatModel(StreamingChatModel):
     top_p: float = 0.95
     seed: int | None = None
     stop: list[str] = Field(default_factory=list)
+    #: Whether ``_complete`` honours a ``grammar`` (GBNF text, ``apprentice.agents.grammar``).
+    supports_grammar: bool = False
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
@@ -90,9 +92,11 @@ class LocalChatModel(StreamingChatModel):
 
     @abstractmethod
     def _complete(
-        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None
+        self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
-        """Stream the completion of a raw prompt, piece by piece, ending at a stop or EOS."""
+        """Stream the completion of a raw prompt, piece by piece, ending at a stop or EOS; an engine with
+        ``supports_grammar`` samples only what ``grammar`` admits."""
 
     # -- BaseChatModel -----------------------------------------------------------------------
 
@@ -119,6 +123,8 @@ class LocalChatModel(StreamingChatModel):
             "max_tokens": kwargs.get("max_tokens", self.max_tokens),
             "seed": kwargs.get("seed", self.seed),
         }
+        if kwargs.get("grammar") and self.supports_grammar:
+            params["grammar"] = kwargs["grammar"]
         started = time.perf_counter()
         pieces: list[str] = []
         for piece in self._decode(prompt, stops, params):

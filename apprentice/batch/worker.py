@@ -39,6 +39,7 @@ class WorkerConfig:
     model_spec: str = "local"
     max_steps: int = 6
     protocol: str = "auto"
+    constrain: str = "auto"
     tools: tuple[str, ...] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = RetryPolicy()
@@ -92,7 +93,7 @@ def process_item(
             result = run_question(
                 entry.item.question, strategy=config.strategy, model=model, model_spec=config.model_spec,
                 task=task, item=entry.item, tools=config.tools, cancel=cancel, options=config.options,
-                max_steps=config.max_steps, protocol=config.protocol,
+                max_steps=config.max_steps, protocol=config.protocol, constrain=config.constrain,
                 meta={**config.meta, "batch_line": entry.line},
             )
         except Exception as exc:  # per-item failures are recorded; the job goes on

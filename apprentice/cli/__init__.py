@@ -38,6 +38,17 @@ def add_option_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
                              "options with their types and defaults")
 
 
+def add_constrain_flag(parser: argparse.ArgumentParser) -> None:
+    """``--constrain auto|off|steps|answer``: grammar-constrained decoding of local models."""
+    from apprentice.agents.grammar import CONSTRAIN_MODES
+
+    parser.add_argument("--constrain", choices=CONSTRAIN_MODES, default="auto",
+                        help="grammar-constrained decoding for local llama.cpp models: steps = every ReAct step "
+                             "well formed (an allowed tool, a calculator expression it reads, an answer in the "
+                             "task's format) and solver replies ending in their answer line; answer = answers "
+                             "only; off = free text; auto (default) = steps where the engine can")
+
+
 #: The ``jsonl`` task's options -> (flag, default, help): how a question file of one's own is read.
 FIELD_FLAGS = {
     "question_field": ("--question-field", "question", "field with the question"),

@@ -7,7 +7,13 @@ import json
 import sys
 import threading
 
-from apprentice.cli import add_option_flag, command, parse_options, positive_int
+from apprentice.cli import (
+    add_constrain_flag,
+    add_option_flag,
+    command,
+    parse_options,
+    positive_int,
+)
 from apprentice.errors import ApprenticeError
 
 _PRINT_LOCK = threading.Lock()  # parallel branches (ToT, CoT-SC) record steps from several threads
@@ -50,6 +56,7 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         tool_context=ToolContext(docs_dir=docs),
         sink=None if args.json else _print_step, max_steps=args.max_steps,
         summarize=args.summarize, protocol=args.protocol, options=parse_options(args.option),
+        constrain=args.constrain,
     )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -77,6 +84,7 @@ def _ask_parser(sub) -> None:
     p.add_argument("--summarize", action="store_true", help="summarize thread history beyond the window")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")
+    add_constrain_flag(p)
     add_option_flag(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the steps")
     p.set_defaults(func=_cmd_ask)

@@ -7,7 +7,15 @@ import json
 import sys
 from pathlib import Path
 
-from apprentice.cli import add_field_flags, add_option_flag, command, output_file, parse_options, positive_int
+from apprentice.cli import (
+    add_constrain_flag,
+    add_field_flags,
+    add_option_flag,
+    command,
+    output_file,
+    parse_options,
+    positive_int,
+)
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -18,7 +26,6 @@ def _cmd_batch(args: argparse.Namespace) -> int:
         WorkerConfig,
         run_batch,
     )
-
     from apprentice.graphs.registry import strategy_config
 
     options = parse_options(args.option)
@@ -29,6 +36,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
                           id_field=args.id_field, answer_kind=args.kind),
         worker=WorkerConfig(
             strategy=args.strategy, model_spec=args.model, max_steps=args.max_steps, protocol=args.protocol,
+            constrain=args.constrain,
             tools=tuple(t for t in args.tools.split(",") if t) if args.tools is not None else None,
             options=options, retry=RetryPolicy(retries=args.retries),
             meta={"batch": Path(args.input).name},
@@ -73,6 +81,7 @@ def _batch_parser(sub) -> None:
     p.add_argument("--concurrency", type=int, default=4, help="items in flight at once (default 4)")
     p.add_argument("--retries", type=int, default=3, help="retries of transient model errors (default 3)")
     p.add_argument("--max-steps", type=positive_int, default=6, help="ReAct step limit (default 6)")
+    add_constrain_flag(p)
     add_option_flag(p, " for every item")
     p.add_argument("--protocol", choices=["auto", "text", "native"], default="auto",
                    help="tool-call protocol (auto: native for OpenAI models, text otherwise)")

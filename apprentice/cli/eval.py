@@ -8,7 +8,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from apprentice.cli import FIELD_FLAGS, add_field_flags, command, field_options
+from apprentice.cli import (
+    FIELD_FLAGS,
+    add_constrain_flag,
+    add_field_flags,
+    command,
+    field_options,
+)
 from apprentice.errors import ApprenticeError
 
 #: Strategy options with a flag of their own (``--max-tokens`` sets ``max_tokens``); a flag left out is
@@ -31,7 +37,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         task_options=_task_options(args),
         report_dir=Path(args.report) if args.report else None,
         tools=[t for t in args.tools.split(",") if t] if args.tools is not None else ("calculator",),
-        max_steps=args.max_steps, command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        max_steps=args.max_steps, constrain=args.constrain,
+        command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     report = run_eval(config, progress=not args.no_progress and not args.json)
     if args.json:
@@ -99,6 +106,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--report", help="report directory (default: APPRENTICE_HOME/reports/eval-TASK-TIME)")
     p.add_argument("--tools", help="comma-separated tools runs may call (default: calculator)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    add_constrain_flag(p)
     p.add_argument("--level", type=int, help="arith: 1 one +/-, 2 one of +-*/, 3 two steps, 4 three or four; "
                                              "gsm8k: the calculator steps of the worked solution")
     p.add_argument("--distractors", type=float, help="arith: the share (0-1) of problems given one sentence with a "

@@ -48,6 +48,7 @@ class EvalConfig:
         report_dir: where report.json, report.md and report.png go.
         tools: tools the runs may call.
         max_steps: ReAct step limit.
+        constrain: grammar-constrained decoding (``auto``, ``off``, ``steps``, ``answer``), as ``run_question``.
         command: the command line, for the report.
     """
 
@@ -63,6 +64,7 @@ class EvalConfig:
     report_dir: Path | None = None
     tools: Sequence[str] = EVAL_TOOLS
     max_steps: int = 6
+    constrain: str = "auto"
     command: str = ""
 
 
@@ -88,10 +90,14 @@ def strategy_options(strategy: str, options: dict[str, Any]) -> dict[str, Any]:
     return options_for(strategy, options)
 
 
-def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int) -> str:
-    """A short stable hash of everything besides (task, item, strategy, model) that shapes a run."""
-    blob = json.dumps({"options": {k: v for k, v in options.items() if v is not None},
-                       "tools": sorted(tools), "max_steps": max_steps}, sort_keys=True, default=str)
+def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int, constrain: str = "off") -> str:
+    """A short stable hash of everything besides (task, item, strategy, model) that shapes a run (a run
+    without a grammar hashes as runs did before grammars existed, so their results still resume)."""
+    shaped = {"options": {k: v for k, v in options.items() if v is not None},
+              "tools": sorted(tools), "max_steps": max_steps}
+    if constrain != "off":
+        shaped["constrain"] = constrain
+    blob = json.dumps(shaped, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
@@ -125,12 +131,12 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
         raise ApprenticeError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}")
     task = get_task(config.task, **config.task_options)
     items = task.load(config.data, limit=config.limit, split=config.split, seed=config.seed)
-    hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps)
+    hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps, config.constrain)
               for s in config.strategies}  # checks every strategy's options before any model loads
     max_tokens = int(config.options.get("max_tokens") or 256)
     chats = {spec: (models or {}).get(spec) or _load(spec, max_tokens) for spec in config.models}
     store = open_store()
-    opts_hash = options_hash(config.options, config.tools, config.max_steps)
+    opts_hash = options_hash(config.options, config.tools, config.max_steps, config.constrain)
     results: dict[str, list[ItemResult]] = {}
     bar = _progress(len(config.strategies) * len(config.models) * len(items), progress)
     for spec in config.models:
@@ -189,7 +195,7 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
     try:
         result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
                               tools=list(config.tools), store=store, options=options,
-                              max_steps=config.max_steps, meta=meta)
+                              max_steps=config.max_steps, constrain=config.constrain, meta=meta)
     except ApprenticeError as exc:
         return ItemResult(item_id=item.id, run_id=None, status="error", correct=False, score=0.0, prediction=None,
                           tokens_in=0, tokens_out=0, model_calls=0, latency_s=0.0, error=str(exc))

@@ -113,6 +113,8 @@ class RunContext:
         summarize: fold messages that leave the window into a running summary.
         config: the strategy's checked options (samples, breadth, depth, rounds, ...): an instance of
             its ``Strategy.config`` class, made by :func:`apprentice.graphs.registry.strategy_config`.
+        constrain: grammar-constrained decoding: ``steps`` (whole ReAct steps and solver replies),
+            ``answer`` (answers only) or ``off``; resolved by the runner (``auto`` never reaches a graph).
         cancelled: set to stop the run at the next node boundary.
     """
 
@@ -124,6 +126,7 @@ class RunContext:
     window: int = 8
     summarize: bool = False
     protocol: str = "auto"
+    constrain: str = "off"
     config: StrategyConfig = field(default_factory=StrategyConfig)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -134,13 +137,19 @@ class RunContext:
         node: str,
         stop: list[str] | None = None,
         model: BaseChatModel | None = None,
+        grammar: str | None = None,
         **params: Any,
     ) -> AIMessage:
         """Call the model (streamed, so tokens reach LangGraph's ``messages`` stream) and record it.
 
-        ``params`` go to the model call (``temperature``, ``max_tokens``, ``seed``).
+        ``params`` go to the model call (``temperature``, ``max_tokens``, ``seed``). ``grammar`` (GBNF,
+        :mod:`apprentice.agents.grammar`) constrains the reply where the model's engine can; the
+        recorded call says whether it was.
         """
         chat = model or self.model
+        constrained = bool(grammar) and self.can_constrain(chat)
+        if constrained:
+            params["grammar"] = grammar
         started = time.perf_counter()
         merged: AIMessageChunk | None = None
         for chunk in chat.stream(list(messages), stop=stop, **params):
@@ -154,6 +163,8 @@ class RunContext:
         )
         usage = message.usage_metadata or {}
         data: dict[str, Any] = {"tool_calls": message.tool_calls} if message.tool_calls else {}
+        if constrained:
+            data["constrained"] = True
         if not usage:  # a server that streams no usage: estimate (~4 characters a token), say so
             usage = {"input_tokens": _estimate(" ".join(m.text for m in messages)),
                      "output_tokens": _estimate(message.text)}
@@ -163,6 +174,15 @@ class RunContext:
             tokens_out=usage.get("output_tokens", 0), latency_s=latency, data=data,
         )
         return message
+
+
+    def can_constrain(self, chat: BaseChatModel | None = None) -> bool:
+        """Whether a grammar reaches ``chat`` (the run's model by default): its engine must support one."""
+        return bool(getattr(chat or self.model, "supports_grammar", False))
+
+    def grammar_for(self, what: str) -> bool:
+        """Whether this run constrains ``what`` (``steps`` or ``answer``): ``steps`` constrains both."""
+        return self.constrain == "steps" or (self.constrain == "answer" and what == "answer")
 
 
 def _estimate(text: str) -> int:

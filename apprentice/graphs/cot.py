@@ -14,6 +14,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
+from apprentice.agents.grammar import answer_kind, solver_grammar
 from apprentice.agents.solver import final_line, select_examples, solver_messages
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window
@@ -59,7 +60,8 @@ def solve_once(
     params.setdefault("max_tokens", config.max_tokens or DEFAULT_MAX_TOKENS)
     if config.seed is not None:
         params.setdefault("seed", config.seed)
-    return ctx.call_model(prompt, node=node, **params).text
+    grammar = solver_grammar(mode, answer=answer_kind(ctx.task)) if ctx.grammar_for("answer") else None
+    return ctx.call_model(prompt, node=node, grammar=grammar, **params).text
 
 
 def thread_history(state: dict[str, Any], ctx: RunContext) -> list[AnyMessage]:

@@ -26,6 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
+from apprentice.agents.grammar import answer_grammar, answer_kind, react_step_grammar
 from apprentice.agents.react import (
     FORCE_ANSWER,
     FORMAT_ERROR,
@@ -101,34 +102,44 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
         history=history, summary=state.get("summary", ""), answer_format=answer_format(ctx),
         prompt=getattr(ctx.model, "react_prompt", "full"),
     )
+    kind = answer_kind(ctx.task)
     if state.get("steps", 0) >= ctx.max_steps:
         prompt[-1] = AIMessage(prompt[-1].text + FORCE_ANSWER)
-        reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, **_sampling(ctx))
+        grammar = answer_grammar(answer=kind) if ctx.grammar_for("answer") else None
+        reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, grammar=grammar, **_sampling(ctx))
         step = parse_react("Final Answer:" + reply.text)
         answer = step.final_answer or reply.text.strip() or "(no answer)"
-        ctx.recorder.record("answer", node="reason", raw=answer, data={"forced": True})
+        ctx.recorder.record("answer", node="reason", raw=answer, data=_marks(ctx, grammar, forced=True))
         return {"answer": answer, "pending": None, "messages": [AIMessage(answer)]}
-    reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, **_sampling(ctx))
+    grammar = react_step_grammar(list(ctx.tools), answer=kind) if ctx.grammar_for("steps") else None
+    reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, grammar=grammar, **_sampling(ctx))
     text = reply.text.rstrip()
     step = parse_react("Thought:" + text, tools=list(ctx.tools))
+    marks = _marks(ctx, grammar)
     if f"Thought: {text.strip()}\n" in scratch and step.final_answer is None:
         # the same step again: greedy decoding would loop to the limit, so answer now
         ctx.recorder.record("error", node="reason", observation=REPEATED_STEP, raw=text)
         return {"steps": ctx.max_steps, "pending": None}
     scratch += f"Thought: {text.strip()}\n"
     if step.thought:
-        ctx.recorder.record("thought", node="reason", thought=step.thought)
+        ctx.recorder.record("thought", node="reason", thought=step.thought, data=marks)
     if step.final_answer is not None:
-        ctx.recorder.record("answer", node="reason", raw=step.final_answer)
+        ctx.recorder.record("answer", node="reason", raw=step.final_answer, data=marks)
         return {"answer": step.final_answer, "scratch": scratch, "pending": None,
                 "messages": [AIMessage(step.final_answer)]}
     if step.problem:
         observation = FORMAT_ERROR.format(problem=step.problem)
-        ctx.recorder.record("error", node="reason", observation=observation, raw=text)
+        ctx.recorder.record("error", node="reason", observation=observation, raw=text, data=marks)
         return {"scratch": scratch + f"Observation: {observation}\n", "steps": state.get("steps", 0) + 1,
                 "pending": None}
-    pending = {"tool": step.tool or "", "input": step.tool_input or "", "thought": step.thought}
+    pending = {"tool": step.tool or "", "input": step.tool_input or "", "thought": step.thought,
+               "constrained": bool(marks)}
     return {"scratch": scratch, "pending": pending}
+
+
+def _marks(ctx: RunContext, grammar: str | None, **data: Any) -> dict[str, Any]:
+    """A step's ``data``: ``constrained`` when a grammar shaped it (the chat UI marks such steps)."""
+    return {**data, "constrained": True} if grammar and ctx.can_constrain() else data
 
 
 def _reason_native(state: ReactState, ctx: RunContext) -> dict[str, Any]:
@@ -160,7 +171,7 @@ def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     steps = state.get("steps", 0) + 1
     if state.get("pending"):
         pending = state["pending"]
-        observation = _call_tool(ctx, pending["tool"], pending["input"])
+        observation = _call_tool(ctx, pending["tool"], pending["input"], constrained=pending.get("constrained", False))
         scratch = state.get("scratch", "") + f"Observation: {format_observation(observation)}\n"
         return {"scratch": scratch, "pending": None, "steps": steps}
     calls = state["messages"][-1].tool_calls
@@ -169,9 +180,10 @@ def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     return {"messages": results, "steps": steps}
 
 
-def _call_tool(ctx: RunContext, name: str, tool_input: str | dict) -> str:
+def _call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained: bool = False) -> str:
     shown = tool_input if isinstance(tool_input, str) else str(tool_input)
-    ctx.recorder.record("action", node="act", tool=name, tool_input=shown)
+    ctx.recorder.record("action", node="act", tool=name, tool_input=shown,
+                        data={"constrained": True} if constrained else {})
     tool = ctx.tools.get(name)
     if tool is None:
         observation = UNKNOWN_TOOL_ERROR.format(tool=name, names=", ".join(ctx.tools))

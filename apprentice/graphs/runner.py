@@ -13,6 +13,7 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from apprentice.agents.grammar import CONSTRAIN_MODES
 from apprentice.errors import ApprenticeError, StoreError
 from apprentice.graphs.context import EventSink, Recorder, RunContext
 from apprentice.graphs.registry import compiled_graph, strategy_config, turn_input
@@ -21,6 +22,7 @@ from apprentice.models import load_chat_model, model_error
 from apprentice.secrets import redact, redact_obj
 from apprentice.tools import ToolContext, get_tools
 from apprentice.traces import TraceStore, open_store
+from apprentice.traces.otel import export_live
 
 __all__ = ["RunResult", "run_question", "DEFAULT_TOOLS"]
 
@@ -73,6 +75,7 @@ def run_question(
     window: int = 8,
     summarize: bool = False,
     protocol: str = "auto",
+    constrain: str = "auto",
     meta: dict[str, Any] | None = None,
 ) -> RunResult:
     """Answer ``question`` with ``strategy`` and record the run.
@@ -90,6 +93,9 @@ def run_question(
         options: the strategy's settings (``{"samples": 5}``; strings are converted), checked against its
             config class before any model loads: a name it does not take, or a value it cannot use, is
             an ApprenticeError that lists the valid ones.
+        constrain: grammar-constrained decoding (:data:`apprentice.agents.grammar.CONSTRAIN_MODES`):
+            ``auto`` is ``steps`` where the model's engine takes a grammar (llama.cpp), else ``off``;
+            the run's meta records the mode that applied.
 
     Raises:
         ApprenticeError: bad input, or a model that cannot be reached; the run is still
@@ -99,7 +105,12 @@ def run_question(
     if not question:
         raise ApprenticeError("the question is empty")
     config = strategy_config(strategy, options)
+    if constrain not in CONSTRAIN_MODES:
+        raise ApprenticeError(f"unknown --constrain {constrain!r}; one of {', '.join(CONSTRAIN_MODES)}")
     chat = load_chat_model(model) if isinstance(model, str) else model
+    constrain = ("steps" if constrain == "auto" else constrain) if getattr(chat, "supports_grammar", False) else "off"
+    if constrain != "off":
+        meta = {**(meta or {}), "constrain": constrain}
     spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
     allowed = {t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)}
     store = store if store is not None else open_store()
@@ -114,7 +125,7 @@ def run_question(
         model=chat, recorder=Recorder(store, run_id, _redacting(sink)), task=task,
         tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
-        config=config, cancelled=cancel or threading.Event(),
+        constrain=constrain, config=config, cancelled=cancel or threading.Event(),
     )
     started = time.perf_counter()
     try:
@@ -124,6 +135,7 @@ def run_question(
         error = model_error(exc) or exc
         status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
         store.finish_run(run_id, answer=None, status=status, error=f"{type(exc).__name__}: {exc}")
+        export_live(store, run_id)
         if error is not exc:
             raise error from exc
         raise
@@ -145,6 +157,7 @@ def run_question(
                           reason=f"the answer's share of the {state['run_meta'].get('samples', '?')} samples' vote")
     if task is not None and answer is not None:
         _check(result, store, task, item)
+    export_live(store, run_id)  # the trace is complete: to an OTLP endpoint, if one is set
     return result
 
 

@@ -32,6 +32,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
 from apprentice.agents.cove import cove_check
+from apprentice.agents.grammar import answer_kind, solver_grammar
 from apprentice.agents.judge import llm_judge
 from apprentice.agents.solver import final_line, revise_messages
 from apprentice.agents.verifier import CheckResult, rules_check
@@ -146,7 +147,9 @@ def revise(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         return {"draft": draft, "work": work, "revisions": n}
     feedback = last["feedback"] or last["reason"]
     prompt = revise_messages(state["question"], state["draft"], feedback, answer_format=answer_format(ctx))
-    reply = ctx.call_model(prompt, node="revise", max_tokens=ctx.config.max_tokens or DEFAULT_MAX_TOKENS)
+    grammar = solver_grammar("cot", answer=answer_kind(ctx.task)) if ctx.grammar_for("answer") else None
+    reply = ctx.call_model(prompt, node="revise", max_tokens=ctx.config.max_tokens or DEFAULT_MAX_TOKENS,
+                           grammar=grammar)
     return {"draft": final_line(reply.text), "work": [], "revisions": n}
 
 

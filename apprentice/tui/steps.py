@@ -59,11 +59,13 @@ def _verdict_word(step: Any) -> str:
 def step_title(step: Any) -> str:
     """A one-line title: icon, kind and the start of the body (a verify step's icon is its verdict: ✓, ✗, or ?
     when the verifier could not judge). A step of one of several sampled runs (react-sc, cot-sc) says which:
-    their steps arrive interleaved."""
+    their steps arrive interleaved. A step a grammar shaped says ``constrained``."""
     label = {"action": f"tool call · {step.tool}"}.get(step.kind, step.kind)
     sample = (step.data or {}).get("sample")
     if isinstance(sample, int) and not isinstance(sample, bool):
         label = f"sample {sample + 1} · {label}"
+    if (step.data or {}).get("constrained"):  # a grammar shaped this step (--constrain)
+        label = f"{label} · constrained"
     icon = _ICONS.get(step.kind, "·")
     if step.kind == "verify":
         verdict = _verdict(step)
