@@ -163,6 +163,36 @@ def test_no_reflection_when_switched_off():
     assert not any(p[0].text == REFLECT_SYSTEM for p in model.prompts)
 
 
+def test_unreadable_and_repeated_steps_are_dead_ends_that_cost_no_value_call():
+    first = itertools.cycle(["I am not sure what to do.", " Add.\nAction: calculator\nAction Input: 2 + 3",
+                             " Sum it.\nAction: calculator\nAction Input: 2 + 3"])
+
+    def reply(messages):
+        last = messages[-1].text
+        if last.rstrip().endswith("Judgement:"):
+            return "likely"
+        if last.endswith("Final Answer:"):
+            return " 5"
+        if "Observation: 5" in last:
+            return " Again.\nAction: calculator\nAction Input: 2 + 3"
+        return next(first)
+
+    result = run_question("What is 2 + 3?", strategy="lats", model=ScriptedChatModel(script=[reply], cycle=True),
+                          tools=["calculator"], options={"max_expansions": 1, "reflect": "off"})
+    assert result.answer == "5"
+    run = open_store().get(result.run_id)
+    nodes = run.tree["nodes"]
+    assert [(n["status"], n["why"]) for n in nodes if n["parent"] == 0] == [
+        ("invalid", "unreadable: no 'Action:' and no 'Final Answer:'"), ("open", "llm: likely"),
+        ("duplicate", "same step as a sibling")]
+    rollout = [n for n in nodes if n["parent"] == 2]
+    assert [n["status"] for n in rollout] == ["duplicate", "terminal"]
+    assert rollout[0]["why"] == "repeats an action of its trajectory" and rollout[1]["forced"] is True
+    assert sum(s.kind == "llm" and s.node == "value" for s in run.steps) == 2  # the action, then the answer
+    assert sum(s.kind == "action" for s in run.steps) == 1  # dead ends run no tool
+    assert all(n["visits"] == 0 for n in nodes if n.get("pruned"))
+
+
 def counting_model():
     """Never answers by itself: each step is a new calculator call; the evaluator always says likely."""
     counter = itertools.count(1)

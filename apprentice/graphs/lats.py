@@ -134,10 +134,10 @@ def _sampling(ctx: RunContext, *, seed: int, greedy: bool = False) -> dict[str, 
 
 def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: str, *, forced: bool,
               seen: set[tuple], rollout: bool = False) -> dict[str, Any]:
-    """The node of one sampled step under ``parent``: an action (its tool run now), a final answer (``forced``:
-    the reply to a prompt that ends in ``Final Answer:``), or an unreadable step (the format error is its
-    observation, as in ReAct). A step that repeats an earlier step of the trajectory, or a sibling's (``seen``
-    holds their keys), is kept as a dead ``duplicate`` and runs nothing."""
+    """The node of one sampled step under ``parent``: an action (its tool run now) or a final answer
+    (``forced``: the reply to a prompt that ends in ``Final Answer:``). Dead ends stay in the tree and run
+    nothing: an unreadable step (``invalid``; the reference keeps only samples with an action), and a step
+    that repeats an action of its trajectory, or a sibling's step (``seen`` holds their keys)."""
     text = text.strip()
     graph_node, extra = ("simulate", {"rollout": True}) if rollout else ("expand", {})
     if forced:
@@ -146,13 +146,19 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
         extra["forced"] = True
     else:
         step, segment = parse_react("Thought:" + text, tools=list(ctx.tools)), f"Thought: {text}\n"
+    if step.problem:
+        ctx.recorder.record("error", node=graph_node, observation=FORMAT_ERROR.format(problem=step.problem),
+                            raw=text, data={"lats_node": len(nodes)})
+        return new_node(nodes, parent, thought=step.thought, text=f"unreadable step: {step.problem}",
+                        segment=segment, status="invalid", pruned=True, why=f"unreadable: {step.problem}", **extra)
     key = (("answer", " ".join(step.final_answer.lower().split())) if step.final_answer is not None
-           else ("error",) if step.problem else ("action", step.tool, step.tool_input))
-    repeated = segment in scratch_of(nodes, parent) and step.final_answer is None
+           else ("action", step.tool, step.tool_input))
+    done = {("action", nodes[i].get("tool"), nodes[i].get("tool_input")) for i in path_to(nodes, parent)}
+    repeated = step.final_answer is None and (key in done or segment in scratch_of(nodes, parent))
     if repeated or key in seen:
         return new_node(nodes, parent, thought=step.thought, text=f"(same step again) {text}", segment=segment,
-                        status="duplicate", pruned=True, value=0.0,
-                        why="repeats an earlier step" if repeated else "same step as a sibling", **extra)
+                        status="duplicate", pruned=True,
+                        why="repeats an action of its trajectory" if repeated else "same step as a sibling", **extra)
     seen.add(key)
     node = new_node(nodes, parent, thought=step.thought, segment=segment, **extra)
     with ctx.recorder.capture(lats_node=node["id"]):
@@ -160,11 +166,6 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
             ctx.recorder.record("thought", node=graph_node, thought=step.thought)
         if step.final_answer is not None:
             node.update(answer=step.final_answer, text=f"Final Answer: {step.final_answer}")
-        elif step.problem:
-            observation = FORMAT_ERROR.format(problem=step.problem)
-            ctx.recorder.record("error", node=graph_node, observation=observation, raw=text)
-            node.update(problem=step.problem, observation=observation, text=f"unreadable step: {step.problem}",
-                        segment=segment + f"Observation: {observation}\n")
         else:
             observation = call_tool(ctx, step.tool or "", step.tool_input or "")
             node.update(tool=step.tool, tool_input=step.tool_input, observation=observation,
@@ -193,10 +194,8 @@ def _llm_value(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]],
 
 
 def _value_step(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]], node: dict[str, Any]) -> None:
-    """Value a new step (not an answer): 0 for an unreadable one, else the evaluator's (no call: neutral)."""
-    if node.get("problem"):
-        value, why = 0.0, "unreadable step"
-    elif value_method(ctx) == "rules":
+    """Value a new step (not an answer) by the evaluator; neutral where it makes no call."""
+    if value_method(ctx) == "rules":
         value, why = NEUTRAL_VALUE, "not valued (value=rules)"
     elif _calls_left(ctx) == 0:
         value, why = NEUTRAL_VALUE, "not valued (no model calls left)"
@@ -285,7 +284,7 @@ def evaluate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     failed, solution = [], None
     for node_id in state.get("fresh") or []:
         node = nodes[node_id]
-        if node["status"] == "duplicate":
+        if node.get("pruned"):  # a duplicate or unreadable step: a dead end, never visited
             continue
         if node.get("answer") is not None:
             _score_answer(ctx, state, nodes, node)
@@ -302,8 +301,8 @@ def evaluate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Roll the best new step out greedily to a final answer (forced at the depth limit, or when greedy
-    decoding repeats a step) and score it; the rollout's steps join the tree."""
+    """Roll the best new step out greedily to a final answer (forced at the depth limit, or after a step
+    that repeats an action or cannot be read) and score it; the rollout's steps join the tree."""
     ctx = runtime.context
     nodes = _nodes(state)
     node = nodes[_rollout_start(state)]
@@ -313,7 +312,7 @@ def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         reply = ctx.call_model(_prompt(ctx, state, nodes, node["id"], forced), node="simulate", stop=STOP_SEQUENCES,
                                **_sampling(ctx, seed=(ctx.config.seed or 0) + node["id"], greedy=True))
         child = _add_step(ctx, nodes, node["id"], reply.text, forced=forced, seen=set(), rollout=True)
-        forced_next = child["status"] == "duplicate"
+        forced_next = bool(child.get("pruned"))  # greedy decoding would only repeat it: answer next
         node = node if forced_next else child
     failed = list(state.get("failed") or [])
     solution = None
@@ -394,7 +393,7 @@ def _rollout_start(state: LATSState) -> int | None:
     """The new step a rollout starts from: the open one of highest value (the earliest on ties)."""
     nodes = state["tree"]["nodes"]
     fresh = [nodes[i] for i in state.get("fresh") or []
-             if nodes[i].get("answer") is None and nodes[i]["status"] != "duplicate"]
+             if nodes[i].get("answer") is None and not nodes[i].get("pruned")]
     return max(fresh, key=lambda n: (n["value"], -n["id"]))["id"] if fresh else None
 
 
