@@ -1,4 +1,4 @@
-"""`apprentice traces list | show ID | export | rate ID good|bad [--answer X]`."""
+"""`apprentice traces list | show ID | export [--otlp URL] [--run ID ...] | rate ID good|bad [--answer X]`."""
 
 from __future__ import annotations
 
@@ -32,6 +32,8 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         return _rate(store, args)
     if args.rating or args.answer is not None:
         raise ApprenticeError("good/bad and --answer go with 'traces rate RUN_ID good|bad'")
+    if args.action != "export" and (args.otlp is not None or args.run):
+        raise ApprenticeError("--otlp and --run go with 'traces export'")
     filters = _trace_filters(args)
     if args.action == "list":
         runs = store.query(limit=args.limit, **filters)
@@ -40,19 +42,43 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         else:
             print(format_table(runs))
         return 0
+    return _export(store, args, filters)
+
+
+def _export(store, args: argparse.Namespace, filters: dict) -> int:
+    """Runs as JSON lines (stdout or ``--out``), or as OpenTelemetry traces to ``--otlp``."""
+    if args.run and any(v is not None for v in filters.values()):
+        raise ApprenticeError("--run names the runs to export; leave out --task, --strategy, --model, --thread, "
+                              "--verdict and --since, or --run")
+    if args.otlp is not None and args.out:
+        raise ApprenticeError("give --out (a JSON lines file) or --otlp (a trace collector), not both")
+    runs = [store.get(run_id) for run_id in args.run] if args.run else store.iter_runs(**filters)
+    if args.otlp is not None:
+        return _export_otlp(runs, args)
     try:
         out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     except OSError as exc:
         raise DataError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     count = 0
     try:
-        for run in store.iter_runs(**filters):
+        for run in runs:
             out.write(json.dumps(run.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     finally:
         if args.out:
             out.close()
     print(f"exported {count} traces" + (f" to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0
+
+
+def _export_otlp(runs, args: argparse.Namespace) -> int:
+    from apprentice.traces.otel import export_runs
+
+    sent = export_runs(runs, args.otlp)
+    if args.json:
+        print(json.dumps({"runs": sent.runs, "spans": sent.spans, "url": sent.url}))
+    else:
+        print(f"exported {sent.runs} runs ({sent.spans} spans) to {sent.url}")
     return 0
 
 
@@ -86,6 +112,11 @@ def _traces_parser(sub) -> None:
     p.add_argument("--since", help="ISO date/time, or an age like 2h, 3d")
     p.add_argument("--limit", type=int, default=50, help="list at most N (default 50)")
     p.add_argument("--out", type=output_file, help="export to this file instead of stdout")
+    p.add_argument("--otlp", metavar="URL",
+                   help="export: send the runs as OpenTelemetry traces to this OTLP/HTTP endpoint instead (Phoenix: "
+                        "http://127.0.0.1:6006/v1/traces; a collector's base URL gets /v1/traces)")
+    p.add_argument("--run", action="append", default=[], metavar="RUN_ID",
+                   help="export: this run (an id or a unique prefix), instead of the filters; repeatable")
     p.add_argument("--full", action="store_true", help="show: every model call's raw text")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_traces)
