@@ -223,6 +223,13 @@ def test_the_model_call_budget_is_respected():
                           options={"max_calls": 7, "children": 2, "depth": 3})
     assert result.model_calls == 7 and result.answer
     assert result.state["run_meta"]["lats"]["expansions"] == 1
+    # a budget that leaves nothing to value with: the call kept back for an answer answers, nothing more
+    tight = run_question("Count on.", strategy="lats", model=counting_model(), tools=["calculator"],
+                         options={"max_calls": 4})
+    nodes = tight.state["tree"]["nodes"]
+    assert tight.model_calls == 4 and tight.answer
+    assert [n["why"] for n in nodes if n["parent"] == 0] == ["not valued (no model calls left)"] * 3
+    assert [n.get("forced") for n in nodes if n.get("answer")] == [True]
 
 
 def answering_model():

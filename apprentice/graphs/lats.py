@@ -98,10 +98,14 @@ def value_method(ctx: RunContext) -> str:
     return ctx.config.value or ("both" if verifier_name(ctx) else "llm")
 
 
-def _calls_left(ctx: RunContext) -> int | None:
-    """Model calls left under ``max_calls`` (None: no cap)."""
+def _calls_left(ctx: RunContext, nodes: list[dict[str, Any]] | None = None) -> int | None:
+    """Model calls left under ``max_calls`` (None: no cap). Given the tree's ``nodes``, one call is kept back
+    while they hold no final answer: the one :func:`finish` needs to give one."""
     cap = ctx.config.max_calls
-    return None if cap is None else max(0, cap - ctx.recorder.calls)
+    if cap is None:
+        return None
+    keep = 1 if nodes is not None and best_terminal(nodes) is None else 0
+    return max(0, cap - ctx.recorder.calls - keep)
 
 
 def _nodes(state: LATSState) -> list[dict[str, Any]]:
@@ -197,7 +201,7 @@ def _value_step(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]], 
     """Value a new step (not an answer) by the evaluator; neutral where it makes no call."""
     if value_method(ctx) == "rules":
         value, why = NEUTRAL_VALUE, "not valued (value=rules)"
-    elif _calls_left(ctx) == 0:
+    elif _calls_left(ctx, nodes) == 0:
         value, why = NEUTRAL_VALUE, "not valued (no model calls left)"
     else:
         value, why = _llm_value(ctx, state, nodes, node)
@@ -209,7 +213,7 @@ def _score_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]]
     evaluator's value of the whole trajectory (failed below likely). A failed answer is a dead branch."""
     name = verifier_name(ctx) if value_method(ctx) in ("rules", "both") else None
     ok: bool | None = None
-    if name is not None and (name == "rules" or _calls_left(ctx) != 0):
+    if name is not None and (name == "rules" or _calls_left(ctx, nodes) != 0):
         from apprentice.graphs.verify import run_verifier
 
         draft = f"Final Answer: {node['answer']}"
@@ -220,7 +224,7 @@ def _score_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]]
         ctx.recorder.record("verify", node="evaluate", raw=f"node {node['id']} {result.verifier}: {result.mark} - "
                             f"{result.reason}", data={"node": node["id"], "verifier": result.verifier, "ok": ok,
                                                       "score": result.score, "reason": result.reason})
-    elif _calls_left(ctx) != 0:
+    elif _calls_left(ctx, nodes) != 0:
         reward, node["why"] = _llm_value(ctx, state, nodes, node)
     else:
         reward, node["why"] = NEUTRAL_VALUE, "not scored (no model calls left)"
@@ -245,7 +249,8 @@ def select(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """Pick the node to expand by UCT; none once the budget is spent or no node is open."""
     ctx = runtime.context
     config = ctx.config
-    if state.get("expansions", 0) >= config.max_expansions or _calls_left(ctx) == 0 or ctx.cancelled.is_set():
+    spent = _calls_left(ctx, state["tree"]["nodes"]) == 0
+    if state.get("expansions", 0) >= config.max_expansions or spent or ctx.cancelled.is_set():
         ctx.recorder.record("select", node="select", raw="budget spent", data={"node": None})
         return {"selected": None}
     leaf, path = select_leaf(state["tree"]["nodes"], config.exploration, config.depth)
@@ -262,7 +267,7 @@ def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     nodes = _nodes(state)
     parent = nodes[state["selected"]]
     forced = parent["depth"] + 1 >= config.depth
-    left = _calls_left(ctx)
+    left = _calls_left(ctx, nodes)
     prompt = _prompt(ctx, state, nodes, parent["id"], forced)
     seen: set[tuple] = set()
     fresh = []
@@ -307,8 +312,11 @@ def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     nodes = _nodes(state)
     node = nodes[_rollout_start(state)]
     forced_next = False
-    while node.get("answer") is None and _calls_left(ctx) != 0 and not ctx.cancelled.is_set():
-        forced = forced_next or node["depth"] + 1 >= ctx.config.depth
+    while node.get("answer") is None and not ctx.cancelled.is_set():
+        last = _calls_left(ctx, nodes) == 0  # only the call kept back for an answer is left: answer with it
+        if last and _calls_left(ctx) == 0:
+            break
+        forced = last or forced_next or node["depth"] + 1 >= ctx.config.depth
         reply = ctx.call_model(_prompt(ctx, state, nodes, node["id"], forced), node="simulate", stop=STOP_SEQUENCES,
                                **_sampling(ctx, seed=(ctx.config.seed or 0) + node["id"], greedy=True))
         child = _add_step(ctx, nodes, node["id"], reply.text, forced=forced, seen=set(), rollout=True)
@@ -378,8 +386,8 @@ def finish(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def _forced_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]]) -> int:
-    """A final answer from the open node of highest value (deepest, then earliest on ties): one call, made even
-    when ``max_calls`` is spent, since a run must answer."""
+    """A final answer from the open node of highest value (deepest, then earliest on ties): one call, the one
+    ``max_calls`` keeps back while the tree has no answer."""
     open_nodes = [n for n in nodes if n.get("answer") is None and not n.get("pruned")]
     base = max(open_nodes, key=lambda n: (n["value"], n["depth"], -n["id"]))
     reply = ctx.call_model(_prompt(ctx, state, nodes, base["id"], True), node="finish", stop=STOP_SEQUENCES,
@@ -426,7 +434,8 @@ def route_backpropagate(state: LATSState, runtime: Runtime[RunContext]) -> Liter
 def _reflect_or_select(state: LATSState, ctx: RunContext) -> Literal["reflect", "select"]:
     reflections = state.get("reflections") or []
     wanted = ctx.config.reflect == "on" and state.get("failed") and len(reflections) < MAX_REFLECTIONS
-    return "reflect" if wanted and _calls_left(ctx) != 0 and not ctx.cancelled.is_set() else "select"
+    left = _calls_left(ctx, state["tree"]["nodes"])
+    return "reflect" if wanted and left != 0 and not ctx.cancelled.is_set() else "select"
 
 
 def build(checkpointer: Any = None):
