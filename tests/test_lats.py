@@ -193,6 +193,26 @@ def test_unreadable_and_repeated_steps_are_dead_ends_that_cost_no_value_call():
     assert all(n["visits"] == 0 for n in nodes if n.get("pruned"))
 
 
+class GrammarModel(ScriptedChatModel):
+    """A scripted model whose engine takes a grammar, as llama.cpp's does."""
+
+    supports_grammar: bool = True
+
+
+def test_steps_take_reacts_grammar_where_the_engine_can():
+    model = GrammarModel(script=counting_model().script, cycle=True)
+    run_question("Count on.", strategy="lats", model=model, tools=["calculator"],
+                 options={"max_expansions": 1, "children": 2, "depth": 2, "reflect": "off"})
+    grammars = [(prompt[-1].text.endswith("Final Answer:"), kwargs.get("grammar"))
+                for prompt, kwargs in zip(model.prompts, model.calls_kwargs, strict=True)
+                if prompt[-1].text.endswith(("Thought:", "Final Answer:"))]
+    assert [forced for forced, _ in grammars] == [False, False, True]  # two sampled steps, the forced answer
+    assert all('"\\nAction Input: "' in g for forced, g in grammars if not forced)
+    assert all(g.startswith("root ::= \" \"? answer") for forced, g in grammars if forced)
+    assert not any(kwargs.get("grammar") for prompt, kwargs in zip(model.prompts, model.calls_kwargs, strict=True)
+                   if prompt[-1].text.rstrip().endswith("Judgement:"))
+
+
 def counting_model():
     """Never answers by itself: each step is a new calculator call; the evaluator always says likely."""
     counter = itertools.count(1)

@@ -30,6 +30,7 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
 from apprentice.agents.evaluator import llm_value
+from apprentice.agents.grammar import answer_grammar, answer_kind, react_step_grammar
 from apprentice.agents.react import (
     FORCE_ANSWER,
     FORMAT_ERROR,
@@ -130,9 +131,16 @@ def _prompt(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]], node
     return prompt
 
 
-def _sampling(ctx: RunContext, *, seed: int, greedy: bool = False) -> dict[str, Any]:
+def _sampling(ctx: RunContext, *, seed: int, forced: bool, greedy: bool = False) -> dict[str, Any]:
+    """The step call's parameters, with ReAct's grammar where the run constrains (``--constrain``): a whole
+    step, or the bare answer of a forced one."""
+    kind = answer_kind(ctx.task)
+    if forced:
+        grammar = answer_grammar(answer=kind) if ctx.grammar_for("answer") else None
+    else:
+        grammar = react_step_grammar(list(ctx.tools), answer=kind) if ctx.grammar_for("steps") else None
     params = {"temperature": 0.0 if greedy else ctx.config.temperature, "seed": seed,
-              "max_tokens": ctx.config.max_tokens}
+              "max_tokens": ctx.config.max_tokens, "grammar": grammar}
     return {k: v for k, v in params.items() if v is not None}
 
 
@@ -273,7 +281,7 @@ def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     fresh = []
     for i in range(config.children if left is None else min(config.children, left)):
         reply = ctx.call_model(prompt, node="expand", stop=STOP_SEQUENCES,
-                               **_sampling(ctx, seed=(config.seed or 0) + parent["id"] * 97 + i))
+                               **_sampling(ctx, seed=(config.seed or 0) + parent["id"] * 97 + i, forced=forced))
         fresh.append(_add_step(ctx, nodes, parent["id"], reply.text, forced=forced, seen=seen)["id"])
     parent["status"] = "expanded"
     ctx.recorder.record("propose", node="expand", raw=f"from node {parent['id']}: "
@@ -318,7 +326,8 @@ def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             break
         forced = last or forced_next or node["depth"] + 1 >= ctx.config.depth
         reply = ctx.call_model(_prompt(ctx, state, nodes, node["id"], forced), node="simulate", stop=STOP_SEQUENCES,
-                               **_sampling(ctx, seed=(ctx.config.seed or 0) + node["id"], greedy=True))
+                               **_sampling(ctx, seed=(ctx.config.seed or 0) + node["id"], forced=forced,
+                                           greedy=True))
         child = _add_step(ctx, nodes, node["id"], reply.text, forced=forced, seen=set(), rollout=True)
         forced_next = bool(child.get("pruned"))  # greedy decoding would only repeat it: answer next
         node = node if forced_next else child
@@ -391,7 +400,7 @@ def _forced_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]
     open_nodes = [n for n in nodes if n.get("answer") is None and not n.get("pruned")]
     base = max(open_nodes, key=lambda n: (n["value"], n["depth"], -n["id"]))
     reply = ctx.call_model(_prompt(ctx, state, nodes, base["id"], True), node="finish", stop=STOP_SEQUENCES,
-                           **_sampling(ctx, seed=ctx.config.seed or 0, greedy=True))
+                           **_sampling(ctx, seed=ctx.config.seed or 0, forced=True, greedy=True))
     node = _add_step(ctx, nodes, base["id"], reply.text, forced=True, seen=set())
     node.update(status="terminal", why="the search found no answer; answered from the best step")
     return node["id"]
