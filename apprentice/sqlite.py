@@ -17,7 +17,7 @@ from typing import Any
 from apprentice.config import data_path
 from apprentice.errors import StoreError
 
-__all__ = ["home_file", "connect_sqlite", "sqlite_errors", "set_up"]
+__all__ = ["home_file", "connect_sqlite", "sqlite_errors", "sqlite_store_error", "set_up"]
 
 
 _WAL_MAGIC = (0x377F0682, 0x377F0683)  # the low bit says which byte order the checksums use
@@ -63,13 +63,14 @@ def sqlite_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        error = _store_error(Path(path), exc)
+        error = sqlite_store_error(Path(path), exc)
         if error is None:
             raise
         raise error from exc
 
 
-def _store_error(path: Path, exc: sqlite3.Error) -> StoreError | None:
+def sqlite_store_error(path: Path, exc: sqlite3.Error) -> StoreError | None:
+    """The :class:`StoreError` for a SQLite failure on ``path`` that the user can act on; None for a bug."""
     name = getattr(exc, "sqlite_errorname", "") or ""
     detail = f"SQLite: {exc}"
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):

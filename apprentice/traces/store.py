@@ -1,6 +1,8 @@
-"""The trace store: every run of every strategy, its steps and verdicts, in one SQLite file.
+"""The trace store: every run of every strategy, its steps and verdicts, in SQLite (``traces.db`` in the home,
+the default) or in a shared PostgreSQL database (``APPRENTICE_DB=postgresql://...``); the tables are defined
+once, in :mod:`apprentice.traces.schema`.
 
-Writes are cheap (WAL, one short transaction per call) so a graph can record each step as it
+Writes are cheap (SQLite: WAL, one short transaction per call) so a graph can record each step as it
 happens; a run killed half-way still leaves its steps and a ``running`` status behind.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import sqlite3
+import operator
 import threading
 import time
 import uuid
@@ -17,78 +19,33 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+
+from apprentice.db import StoreURL, db_errors, pg_engine, pg_setup_lock, store_url
 from apprentice.errors import ApprenticeError
 from apprentice.secrets import redact, redact_obj
-from apprentice.sqlite import connect_sqlite, home_file, sqlite_errors
+from apprentice.sqlite import connect_sqlite
 from apprentice.traces.records import Run, Step
+from apprentice.traces.schema import apply_schema, runs, steps, verdicts
 
 __all__ = ["TraceStore", "open_store", "close_store"]
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    thread_id TEXT,
-    strategy TEXT NOT NULL,
-    task TEXT,
-    item_id TEXT,
-    model TEXT NOT NULL,
-    question TEXT NOT NULL,
-    gold TEXT,
-    answer TEXT,
-    status TEXT NOT NULL DEFAULT 'running',
-    error TEXT,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    latency_s REAL,
-    tokens_in INTEGER NOT NULL DEFAULT 0,
-    tokens_out INTEGER NOT NULL DEFAULT 0,
-    model_calls INTEGER NOT NULL DEFAULT 0,
-    correct INTEGER,
-    score REAL,
-    checker TEXT,
-    tree TEXT,
-    meta TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS runs_filter ON runs (task, strategy, model, started_at);
-CREATE INDEX IF NOT EXISTS runs_item ON runs (task, item_id);
-CREATE TABLE IF NOT EXISTS steps (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    node TEXT,
-    thought TEXT,
-    tool TEXT,
-    tool_input TEXT,
-    observation TEXT,
-    raw TEXT,
-    tokens_in INTEGER NOT NULL DEFAULT 0,
-    tokens_out INTEGER NOT NULL DEFAULT 0,
-    latency_s REAL NOT NULL DEFAULT 0,
-    data TEXT NOT NULL DEFAULT '{}',
-    created_at REAL NOT NULL,
-    PRIMARY KEY (run_id, idx)
-);
-CREATE TABLE IF NOT EXISTS verdicts (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    verifier TEXT NOT NULL,
-    correct INTEGER,
-    score REAL,
-    reason TEXT,
-    created_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS verdicts_run ON verdicts (run_id);
-"""
-
+#: filter name -> (column, comparison)
 _RUN_FILTERS = {
-    "task": "task = ?",
-    "strategy": "strategy = ?",
-    "model": "model = ?",
-    "thread_id": "thread_id = ?",
-    "item_id": "item_id = ?",
-    "status": "status = ?",
-    "since": "started_at >= ?",
-    "until": "started_at < ?",
-    "min_score": "score >= ?",
+    "task": ("task", operator.eq),
+    "strategy": ("strategy", operator.eq),
+    "model": ("model", operator.eq),
+    "thread_id": ("thread_id", operator.eq),
+    "item_id": ("item_id", operator.eq),
+    "status": ("status", operator.eq),
+    "since": ("started_at", operator.ge),
+    "until": ("started_at", operator.lt),
+    "min_score": ("score", operator.ge),
+}
+_VERDICTS = {
+    "correct": lambda: runs.c.correct == 1, "incorrect": lambda: runs.c.correct == 0,
+    "checked": lambda: runs.c.correct.is_not(None), "unchecked": lambda: runs.c.correct.is_(None),
 }
 
 
@@ -97,38 +54,70 @@ def _dumps(value: Any) -> str:
 
 
 def _guarded(method: Callable) -> Callable:
-    """Run a store method with SQLite failures the user can act on turned into a :class:`StoreError`."""
+    """Run a store method with database failures the user can act on turned into a :class:`StoreError`."""
     @functools.wraps(method)
     def wrapper(self: TraceStore, *args: Any, **kwargs: Any) -> Any:
-        with sqlite_errors(self.path):
+        with db_errors(self.url):
             return method(self, *args, **kwargs)
     return wrapper
 
 
 class TraceStore:
-    """A thread-safe handle on ``traces.db``; one connection, serialised by a lock."""
+    """A thread-safe handle on the trace store. SQLite: one connection, serialised by a lock; PostgreSQL: the
+    process's pool of connections, writers in parallel.
 
-    def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path else home_file("traces.db")
-        self._db = connect_sqlite(self.path, isolation_level=None)
-        self._lock = threading.Lock()
-        self._db.row_factory = sqlite3.Row
-        try:
-            with sqlite_errors(self.path):
-                self._db.execute("PRAGMA foreign_keys=ON")
-                self._db.executescript(_SCHEMA)
-        except BaseException:
-            self._db.close()
-            raise
+    Args:
+        path: a SQLite file, a store URL (``sqlite:///PATH``, ``postgresql://USER@HOST:PORT/DB``), or None for
+            ``APPRENTICE_DB`` (default: ``traces.db`` in the home).
+    """
+
+    def __init__(self, path: str | Path | StoreURL | None = None) -> None:
+        self.url = store_url(path)
+        self.path = self.url.path  # the SQLite file; None on PostgreSQL
+        self._db = None
+        if self.url.is_sqlite:
+            self._db = connect_sqlite(self.path, isolation_level=None)
+            self._engine = _sqlite_engine(self._db)
+            self._lock: Any = threading.Lock()
+        else:
+            self._engine = pg_engine(self.url)
+            self._lock = contextlib.nullcontext()
+        with db_errors(self.url):  # the message is made after the close: it lists the files left then
+            try:
+                self._set_up()
+            except BaseException:
+                self.close()
+                raise
+
+    def _set_up(self) -> None:
+        if self._db is not None:
+            self._db.execute("PRAGMA foreign_keys=ON")
+            with self._session(write=True) as conn:
+                apply_schema(conn, str(self.path))
+            return
+        with pg_setup_lock(self.url, "apprentice-traces-schema"), self._session(write=True) as conn:
+            apply_schema(conn, f"the PostgreSQL database {self.url.where()}")
 
     def close(self) -> None:
-        """Close the connection."""
-        with self._lock:
-            self._db.close()
+        """Close the SQLite connection (a PostgreSQL pool is the process's: :func:`apprentice.db.close_pg`)."""
+        if self._db is not None:
+            with self._lock:
+                self._engine.dispose()
+                self._db.close()
 
-    def _write(self, sql: str, params: tuple | list) -> None:
-        with self._lock:
-            self._db.execute(sql, params)
+    @contextlib.contextmanager
+    def _session(self, *, write: bool = False) -> Iterator[Any]:
+        """A connection in one transaction, committed at the end and rolled back on any error. SQLite writes
+        take the write lock at BEGIN (IMMEDIATE): a reader upgrading later could fail at once on a busy file."""
+        with self._lock, self._engine.connect() as conn:
+            if write and self._db is not None:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -146,33 +135,28 @@ class TraceStore:
         meta: dict | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Open a run in status ``running`` and return its id."""
-        run_id = run_id or uuid.uuid4().hex[:16]
-        self._write(
-            "INSERT INTO runs (id, thread_id, strategy, task, item_id, model, question, gold,"
-            " started_at, meta) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (run_id, thread_id, strategy, task, item_id, redact(model), redact(question), _red(gold),
-             time.time(), _dumps(meta or {})),
-        )
-        return run_id
+        """Open a run in status ``running`` and return its id. A run started again under an id given before (a
+        resumed batch item's attempt) replaces the old one, steps and verdicts included."""
+        row = {"id": run_id or uuid.uuid4().hex[:16], "thread_id": thread_id, "strategy": strategy, "task": task,
+               "item_id": item_id, "model": redact(model), "question": redact(question), "gold": _red(gold),
+               "started_at": time.time(), "meta": _dumps(meta or {})}
+        with self._session(write=True) as conn:
+            if run_id is not None:
+                conn.execute(runs.delete().where(runs.c.id == run_id))
+            conn.execute(runs.insert().values(row))
+        return row["id"]
 
     def add_step(self, run_id: str, step: Step) -> None:
         """Append one step; ``step.idx`` must be unique within the run."""
         self.add_steps(run_id, [step])
 
     @_guarded
-    def add_steps(self, run_id: str, steps: list[Step]) -> None:
+    def add_steps(self, run_id: str, new: list[Step]) -> None:
         """Append several steps in one transaction (a graph node's worth)."""
-        if not steps:
+        if not new:
             return
-        rows = [(run_id, s.idx, s.kind, s.node, _red(s.thought), _red(s.tool), _red(s.tool_input),
-                 _red(s.observation), _red(s.raw), s.tokens_in, s.tokens_out, s.latency_s, _dumps(s.data),
-                 s.created_at or time.time()) for s in steps]
-        with self._lock, self._transaction():
-            self._db.executemany(
-                "INSERT INTO steps (run_id, idx, kind, node, thought, tool, tool_input, observation, raw,"
-                " tokens_in, tokens_out, latency_s, data, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                rows)
+        with self._session(write=True) as conn:
+            conn.execute(steps.insert(), [_step_row(run_id, s) for s in new])
 
     @_guarded
     def finish_run(
@@ -186,43 +170,35 @@ class TraceStore:
         meta: dict | None = None,
     ) -> None:
         """Close a run: final answer, status, totals summed from its steps, and the search tree."""
-        with self._lock:
-            tot = self._db.execute(
-                "SELECT COALESCE(SUM(tokens_in),0), COALESCE(SUM(tokens_out),0),"
-                " COALESCE(SUM(kind = 'llm'),0) FROM steps WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            row = self._db.execute("SELECT started_at, meta FROM runs WHERE id = ?", (run_id,)).fetchone()
+        calls = func.sum(case((steps.c.kind == "llm", 1), else_=0))
+        totals = select(func.coalesce(func.sum(steps.c.tokens_in), 0), func.coalesce(func.sum(steps.c.tokens_out), 0),
+                        func.coalesce(calls, 0)).where(steps.c.run_id == run_id)
+        with self._session(write=True) as conn:
+            tot = conn.execute(totals).one()
+            row = conn.execute(select(runs.c.started_at, runs.c.meta).where(runs.c.id == run_id)).first()
             if row is None:
-                raise ApprenticeError(f"no run {run_id!r} in {self.path}")
-            merged = {**json.loads(row["meta"]), **(meta or {})}
+                raise ApprenticeError(f"no run {run_id!r} in {self.url.where()}")
+            merged = {**json.loads(row.meta), **(meta or {})}
             now = time.time()
-            self._db.execute(
-                "UPDATE runs SET answer = ?, status = ?, error = ?, ended_at = ?, latency_s = ?,"
-                " tokens_in = ?, tokens_out = ?, model_calls = ?, tree = ?, meta = ? WHERE id = ?",
-                (_red(answer), status, _red(error), now, now - row["started_at"], tot[0], tot[1],
-                 tot[2], _dumps(tree) if tree is not None else None, _dumps(merged), run_id),
-            )
+            conn.execute(runs.update().where(runs.c.id == run_id).values(
+                answer=_red(answer), status=status, error=_red(error), ended_at=now, latency_s=now - row.started_at,
+                tokens_in=int(tot[0]), tokens_out=int(tot[1]), model_calls=int(tot[2]),
+                tree=_dumps(tree) if tree is not None else None, meta=_dumps(merged)))
 
     @_guarded
     def add_verdict(
         self, run_id: str, *, verifier: str, correct: bool | None, score: float | None, reason: str = ""
     ) -> None:
         """Record a verdict; the run's own ``correct``/``score``/``checker`` follow the latest one."""
-        now = time.time()
         flag = None if correct is None else int(bool(correct))
-        with self._lock:
-            try:
-                with self._transaction():
-                    self._db.execute(
-                        "INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
-                        " VALUES (?,?,?,?,?,?)", (run_id, verifier, flag, score, _red(reason), now),
-                    )
-                    self._db.execute(
-                        "UPDATE runs SET correct = ?, score = ?, checker = ? WHERE id = ?",
-                        (flag, score, verifier, run_id),
-                    )
-            except sqlite3.IntegrityError as exc:
-                raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
+        try:
+            with self._session(write=True) as conn:
+                conn.execute(verdicts.insert().values(run_id=run_id, verifier=verifier, correct=flag, score=score,
+                                                      reason=_red(reason), created_at=time.time()))
+                conn.execute(runs.update().where(runs.c.id == run_id).values(correct=flag, score=score,
+                                                                             checker=verifier))
+        except IntegrityError as exc:
+            raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
 
     @_guarded
     def rate(self, run_id: str, good: bool, *, answer: str | None = None) -> str:
@@ -234,34 +210,43 @@ class TraceStore:
         answer = (answer or "").strip() or None
         reason = f"rated {'good' if good else 'bad'} by a person" + (f"; the right answer is {answer}" if answer else "")
         flag, score = int(good), 1.0 if good else 0.0
-        with self._lock, self._transaction():
-            self._db.execute("INSERT INTO verdicts (run_id, verifier, correct, score, reason, created_at)"
-                             " VALUES (?,?,?,?,?,?)", (run.id, "human", flag, score, _red(reason), time.time()))
-            self._db.execute("UPDATE runs SET correct = ?, score = ?, checker = 'human' WHERE id = ?",
-                             (flag, score, run.id))
+        with self._session(write=True) as conn:
+            conn.execute(verdicts.insert().values(run_id=run.id, verifier="human", correct=flag, score=score,
+                                                  reason=_red(reason), created_at=time.time()))
+            conn.execute(runs.update().where(runs.c.id == run.id).values(correct=flag, score=score, checker="human"))
             if answer:
-                self._db.execute(
-                    "UPDATE runs SET gold = ? WHERE id = ? OR (gold IS NULL AND question = (SELECT question FROM "
-                    "runs WHERE id = ?) AND task IS (SELECT task FROM runs WHERE id = ?) AND (thread_id IS NULL OR "
-                    "(SELECT COUNT(*) FROM runs AS turn WHERE turn.thread_id = runs.thread_id) = 1))",
-                    (_red(answer), run.id, run.id, run.id))
+                conn.execute(runs.update().where(_same_question(run.id)).values(gold=_red(answer)))
         return run.id
-
-    @contextlib.contextmanager
-    def _transaction(self):
-        """BEGIN ... COMMIT, rolled back on any error so the connection never stays mid-transaction."""
-        self._db.execute("BEGIN")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     @_guarded
     def delete(self, run_id: str) -> None:
         """Remove a run with its steps and verdicts."""
-        self._write("DELETE FROM runs WHERE id = ?", (run_id,))
+        with self._session(write=True) as conn:
+            conn.execute(runs.delete().where(runs.c.id == run_id))
+
+    @_guarded
+    def put_runs(self, batch: list[Run], *, replace: bool = True) -> list[str]:
+        """Write whole runs, steps and verdicts with them, in one transaction, as they were recorded elsewhere (a
+        Ray worker's runs sent back to the driver, a home's runs copied by ``traces migrate``). A run whose id is
+        here already is replaced, or left as it is when ``replace`` is false. Returns the ids written."""
+        if not batch:
+            return []
+        with self._session(write=True) as conn:
+            have = set(conn.scalars(select(runs.c.id).where(runs.c.id.in_([r.id for r in batch]))))
+            if replace and have:
+                conn.execute(runs.delete().where(runs.c.id.in_(have)))
+            todo = [r for r in batch if replace or r.id not in have]
+            if todo:
+                conn.execute(runs.insert(), [_run_row(r) for r in todo])
+                step_rows = [_step_row(r.id, s) for r in todo for s in r.steps]
+                verdict_rows = [{"run_id": r.id, "verifier": v.verifier, "score": v.score, "reason": _red(v.reason),
+                                 "correct": None if v.correct is None else int(v.correct), "created_at": v.created_at}
+                                for r in todo for v in r.verdicts]
+                if step_rows:
+                    conn.execute(steps.insert(), step_rows)
+                if verdict_rows:
+                    conn.execute(verdicts.insert(), verdict_rows)
+        return [r.id for r in todo]
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -270,23 +255,19 @@ class TraceStore:
         """Return one run with its steps and verdicts; a unique id prefix is enough."""
         if not run_id:
             raise ApprenticeError("no run id given")
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchall()
+        with self._session() as conn:
+            rows = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().all()
             if not rows:  # a unique prefix; substr() compares literally (no LIKE wildcards)
-                rows = self._db.execute(
-                    "SELECT * FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(run_id), run_id)
-                ).fetchall()
+                prefix = func.substr(runs.c.id, 1, len(run_id)) == run_id
+                rows = conn.execute(select(runs).where(prefix).limit(2)).mappings().all()
             if len(rows) != 1:
                 what = "no run" if not rows else "more than one run"
                 raise ApprenticeError(f"{what} matches id {run_id!r}")
             row = rows[0]
-            steps = self._db.execute(
-                "SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (row["id"],)
-            ).fetchall()
-            verdicts = self._db.execute(
-                "SELECT * FROM verdicts WHERE run_id = ? ORDER BY created_at", (row["id"],)
-            ).fetchall()
-        return redact_obj(Run.from_rows(row, steps, verdicts))
+            step_rows = conn.execute(select(steps).where(steps.c.run_id == row["id"]).order_by(steps.c.idx))
+            verdict_rows = conn.execute(select(verdicts).where(verdicts.c.run_id == row["id"])
+                                        .order_by(verdicts.c.created_at))
+            return redact_obj(Run.from_rows(row, step_rows.mappings().all(), verdict_rows.mappings().all()))
 
     @_guarded
     def query(
@@ -308,80 +289,109 @@ class TraceStore:
             **filters: any of task, strategy, model, thread_id, item_id, status, since, until
                 (epoch seconds), min_score.
         """
-        where, params = self._where(verdict, filters)
-        sql = f"SELECT id FROM runs {where} ORDER BY started_at {'DESC' if newest_first else 'ASC'}"
+        order = runs.c.started_at.desc() if newest_first else runs.c.started_at.asc()
+        sql = select(runs).where(*self._where(verdict, filters)).order_by(order)
         if limit:
-            sql += f" LIMIT {int(limit)}"
-        with self._lock:
-            ids = [r[0] for r in self._db.execute(sql, params).fetchall()]
+            sql = sql.limit(int(limit))
+        with self._session() as conn:
+            rows = conn.execute(sql).mappings().all()
         if with_steps:
-            return [self.get(i) for i in ids]
-        return self._summaries(ids)
+            return [self.get(row["id"]) for row in rows]
+        return [redact_obj(Run.from_rows(row, [], [])) for row in rows]
 
     @_guarded
     def count(self, *, verdict: str | None = None, **filters: Any) -> int:
         """How many runs match (same filters as :meth:`query`)."""
-        where, params = self._where(verdict, filters)
-        with self._lock:
-            return self._db.execute(f"SELECT COUNT(*) FROM runs {where}", params).fetchone()[0]
+        with self._session() as conn:
+            return conn.execute(select(func.count()).select_from(runs).where(*self._where(verdict, filters))).scalar()
 
     def iter_runs(self, *, verdict: str | None = None, **filters: Any) -> Iterator[Run]:
         """Yield full runs (steps and verdicts included), oldest first, one at a time."""
         for summary in self.query(verdict=verdict, newest_first=False, **filters):
             yield self.get(summary.id)
 
-    @_guarded
-    def _summaries(self, ids: list[str]) -> list[Run]:
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        with self._lock:
-            rows = {r["id"]: r for r in self._db.execute(f"SELECT * FROM runs WHERE id IN ({marks})", ids)}
-        return [redact_obj(Run.from_rows(rows[i], [], [])) for i in ids]
-
     @staticmethod
-    def _where(verdict: str | None, filters: dict[str, Any]) -> tuple[str, list]:
-        clauses, params = [], []
+    def _where(verdict: str | None, filters: dict[str, Any]) -> list[Any]:
+        clauses = []
         for key, value in filters.items():
             if value is None:
                 continue
             if key not in _RUN_FILTERS:
                 raise ApprenticeError(f"unknown trace filter {key!r}; choose from: {', '.join(_RUN_FILTERS)}")
-            clauses.append(_RUN_FILTERS[key])
-            params.append(value)
-        verdict_sql = {
-            "correct": "correct = 1", "incorrect": "correct = 0",
-            "checked": "correct IS NOT NULL", "unchecked": "correct IS NULL", None: None,
-        }
-        if verdict not in verdict_sql:
+            column, compare = _RUN_FILTERS[key]
+            clauses.append(compare(runs.c[column], value))
+        if verdict is not None and verdict not in _VERDICTS:
             raise ApprenticeError(f"unknown verdict filter {verdict!r}; use correct, incorrect, checked or unchecked")
         if verdict:
-            clauses.append(verdict_sql[verdict])
-        return ("WHERE " + " AND ".join(clauses) if clauses else ""), params
+            clauses.append(_VERDICTS[verdict]())
+        return clauses
+
+
+def _sqlite_engine(conn: Any) -> Any:
+    """A SQLAlchemy engine over the one SQLite connection ``conn`` (autocommit at the driver: the store begins
+    and commits its own transactions)."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import StaticPool
+
+    return create_engine("sqlite://", creator=lambda: conn, poolclass=StaticPool, pool_reset_on_return=None)
+
+
+def _same_question(run_id: str) -> Any:
+    """The run ``run_id`` and the runs of its question and task with no gold answer that are their thread's only
+    turn: the runs a person's corrected answer is the gold answer of."""
+    source, turn = runs.alias("source"), runs.alias("turn")
+    question = select(source.c.question).where(source.c.id == run_id).scalar_subquery()
+    task = select(source.c.task).where(source.c.id == run_id).scalar_subquery()
+    turns = select(func.count()).select_from(turn).where(turn.c.thread_id == runs.c.thread_id).scalar_subquery()
+    only_turn = runs.c.thread_id.is_(None) | (turns == 1)
+    return (runs.c.id == run_id) | (runs.c.gold.is_(None) & (runs.c.question == question)
+                                    & runs.c.task.is_not_distinct_from(task) & only_turn)
+
+
+def _step_row(run_id: str, s: Step) -> dict[str, Any]:
+    return {"run_id": run_id, "idx": s.idx, "kind": s.kind, "node": s.node, "thought": _red(s.thought),
+            "tool": _red(s.tool), "tool_input": _red(s.tool_input), "observation": _red(s.observation),
+            "raw": _red(s.raw), "tokens_in": s.tokens_in, "tokens_out": s.tokens_out, "latency_s": s.latency_s,
+            "data": _dumps(s.data), "created_at": s.created_at or time.time()}
+
+
+def _run_row(r: Run) -> dict[str, Any]:
+    texts = {name: _red(getattr(r, name)) for name in ("model", "question", "gold", "answer", "error")}
+    return {**texts, "id": r.id, "thread_id": r.thread_id, "strategy": r.strategy, "task": r.task,
+            "item_id": r.item_id, "status": r.status, "started_at": r.started_at, "ended_at": r.ended_at,
+            "latency_s": r.latency_s, "tokens_in": r.tokens_in, "tokens_out": r.tokens_out,
+            "model_calls": r.model_calls, "correct": None if r.correct is None else int(r.correct), "score": r.score,
+            "checker": r.checker, "tree": _dumps(r.tree) if r.tree is not None else None, "meta": _dumps(r.meta)}
 
 
 def _red(text: str | None) -> str | None:
     return None if text is None else redact(str(text))
 
 
-_STORES: dict[Path, TraceStore] = {}
+_STORES: dict[Any, TraceStore] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def open_store(path: str | Path | None = None) -> TraceStore:
-    """Return the process-wide store for ``path`` (default ``home()/traces.db``)."""
-    key = Path(path) if path else home_file("traces.db")
+def _key(url: StoreURL) -> Any:
+    return url.path if url.is_sqlite else url.conninfo()
+
+
+def open_store(path: str | Path | StoreURL | None = None) -> TraceStore:
+    """Return the process-wide store for ``path`` (a file or store URL; default ``APPRENTICE_DB``, else
+    ``home()/traces.db``)."""
+    url = store_url(path)
     with _STORES_LOCK:
-        if key not in _STORES or not key.exists():
-            _STORES[key] = TraceStore(key)
-        return _STORES[key]
+        store = _STORES.get(_key(url))
+        if store is None or (url.is_sqlite and not url.path.exists()):
+            store = _STORES[_key(url)] = TraceStore(url)
+        return store
 
 
-def close_store(path: str | Path | None = None) -> None:
-    """Close the process-wide store of ``path`` if open (its log is merged into the file); the next
+def close_store(path: str | Path | StoreURL | None = None) -> None:
+    """Close the process-wide store of ``path`` if open (SQLite: its log is merged into the file); the next
     :func:`open_store` opens it again."""
-    key = Path(path) if path else home_file("traces.db")
+    url = store_url(path)
     with _STORES_LOCK:
-        store = _STORES.pop(key, None)
+        store = _STORES.pop(_key(url), None)
     if store is not None:
         store.close()
