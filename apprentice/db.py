@@ -239,12 +239,12 @@ def _pg_error(url: StoreURL, exc: Any) -> StoreError | None:
     import psycopg
 
     state = getattr(exc, "sqlstate", None) or ""
-    reason = _hide(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
+    reason = _hide(" ".join(str(exc).split()) or type(exc).__name__)
     who = f"user {url.user}" if url.user else "the default user"
     if state in ("28P01", "28000") or "password authentication failed" in str(exc):
         return StoreError(f"PostgreSQL at {url.host}:{url.port} refused {who} ({reason}); put the right password "
                           "in PGPASSFILE or PGPASSWORD (never in the URL)")
-    if state == "3D000":
+    if state == "3D000" or f'database "{url.database}" does not exist' in str(exc):
         return StoreError(f"PostgreSQL at {url.host}:{url.port} has no database {url.database!r}; create it "
                           f"(createdb -h {url.host} -p {url.port} {url.database}) or fix APPRENTICE_DB")
     if state == "42501":

@@ -1,7 +1,9 @@
-"""Conversation threads: LangGraph checkpoints in ``threads.db`` (SqliteSaver).
+"""Conversation threads: LangGraph checkpoints in ``threads.db`` (SqliteSaver), or in the shared PostgreSQL
+database when ``APPRENTICE_DB`` names one (LangGraph's PostgresSaver).
 
-Checkpoints are written through :class:`RedactingSerializer`, so no secret reaches the file (a graph's
-live state keeps what the model wrote); a damaged or unwritable file is a :class:`StoreError` naming it.
+Checkpoints are written through :class:`RedactingSerializer`, so no secret reaches the store (a graph's
+live state keeps what the model wrote); a damaged or unwritable file, or a server that cannot be reached,
+is a :class:`StoreError` naming it.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
+from apprentice.db import StoreURL, db_errors, pg_pool, pg_setup_lock, store_url
 from apprentice.secrets import redact_obj
-from apprentice.sqlite import connect_sqlite, home_file, set_up, sqlite_errors
+from apprentice.sqlite import connect_sqlite, set_up, sqlite_errors
 
 __all__ = ["RedactingSerializer", "ThreadSaver", "open_checkpointer", "close_checkpointer", "thread_messages",
-           "delete_thread"]
+           "delete_thread", "threads_location"]
 
-_SAVERS: dict[Path, ThreadSaver] = {}
+_SAVERS: dict[Any, BaseCheckpointSaver] = {}
 _LOCK = threading.Lock()
 
 
@@ -52,30 +56,61 @@ class ThreadSaver(SqliteSaver):
             yield cur
 
 
-def open_checkpointer(path: str | Path | None = None) -> ThreadSaver:
-    """The process-wide checkpointer for ``path`` (default ``home()/threads.db``), set up.
+def _postgres_saver(url: StoreURL) -> BaseCheckpointSaver:
+    """LangGraph's PostgresSaver on the process's pool for ``url``, redacting, its tables made (once, under a
+    lock: Ray workers start at once)."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    class PostgresThreadSaver(PostgresSaver):
+        """A PostgresSaver whose failures the user can act on (server gone, login refused) are a StoreError."""
+
+        @contextmanager
+        def _cursor(self, *, pipeline: bool = False) -> Iterator[Any]:  # every read and write goes through it
+            with db_errors(url), super()._cursor(pipeline=pipeline) as cur:
+                yield cur
+
+    saver = PostgresThreadSaver(pg_pool(url), serde=RedactingSerializer())
+    with pg_setup_lock(url, "apprentice-checkpoints"):
+        saver.setup()
+    return saver
+
+
+def threads_location(path: str | Path | None = None) -> Path | StoreURL:
+    """Where threads are kept: the SQLite file ``path``, or for None (or a store URL) the one ``APPRENTICE_DB``
+    says: ``threads.db`` beside the trace file, or the PostgreSQL database."""
+    if path is not None and "://" not in str(path):
+        return Path(path)
+    url = store_url(path)
+    return url.beside("threads.db") if url.is_sqlite else url
+
+
+def open_checkpointer(path: str | Path | None = None) -> BaseCheckpointSaver:
+    """The process-wide checkpointer for ``path`` (default: as ``APPRENTICE_DB`` says, ``home()/threads.db``
+    unless it names a PostgreSQL database), set up.
 
     Raises:
-        StoreError: the file (or its write-ahead log) is damaged, or its folder cannot be written.
+        StoreError: the file (or its write-ahead log) is damaged, its folder cannot be written, or the
+            PostgreSQL server cannot be reached.
     """
-    key = Path(path) if path else home_file("threads.db")
+    where = threads_location(path)
+    key = where if isinstance(where, Path) else where.conninfo()
     with _LOCK:
-        if key not in _SAVERS or not key.exists():
-            _SAVERS[key] = set_up(ThreadSaver(key), key)
+        if key not in _SAVERS or (isinstance(where, Path) and not where.exists()):
+            _SAVERS[key] = set_up(ThreadSaver(where), where) if isinstance(where, Path) else _postgres_saver(where)
         return _SAVERS[key]
 
 
 def close_checkpointer(path: str | Path | None = None) -> None:
     """Close the checkpointer of ``path`` if open (its log is merged into the file); the next
-    :func:`open_checkpointer` opens it again."""
-    key = Path(path) if path else home_file("threads.db")
+    :func:`open_checkpointer` opens it again. A PostgreSQL saver is dropped; its pool is the process's."""
+    where = threads_location(path)
     with _LOCK:
-        saver = _SAVERS.pop(key, None)
-    if saver is not None:
+        saver = _SAVERS.pop(where if isinstance(where, Path) else where.conninfo(), None)
+    if isinstance(saver, ThreadSaver):
         saver.conn.close()
 
 
-def thread_messages(thread_id: str, checkpointer: SqliteSaver | None = None) -> list:
+def thread_messages(thread_id: str, checkpointer: BaseCheckpointSaver | None = None) -> list:
     """The messages of a thread as last checkpointed ([] for a new thread)."""
     saver = checkpointer or open_checkpointer()
     state = saver.get_tuple({"configurable": {"thread_id": thread_id}})
@@ -84,6 +119,6 @@ def thread_messages(thread_id: str, checkpointer: SqliteSaver | None = None) -> 
     return list(state.checkpoint.get("channel_values", {}).get("messages", []))
 
 
-def delete_thread(thread_id: str, checkpointer: SqliteSaver | None = None) -> None:
+def delete_thread(thread_id: str, checkpointer: BaseCheckpointSaver | None = None) -> None:
     """Forget a thread's checkpoints."""
     (checkpointer or open_checkpointer()).delete_thread(thread_id)

@@ -1,11 +1,13 @@
-"""Long-term memory: the remember / recall tools over LangGraph's ``SqliteStore`` with semantic search.
+"""Long-term memory: the remember / recall tools over LangGraph's ``SqliteStore`` with semantic search, or its
+``PostgresStore`` in the shared database when ``APPRENTICE_DB`` names one.
 
-Memories live in ``data_path("memory.db")`` under the namespace ``("memories", user_id)`` as
+Memories live in ``data_path("memory.db")`` (or PostgreSQL) under the namespace ``("memories", user_id)`` as
 ``{"text", "created_at"}`` and are found by meaning (MiniLM embeddings), not by keywords.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 import threading
@@ -20,10 +22,11 @@ from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.store.sqlite import SqliteStore
 from pydantic import BaseModel, Field
 
+from apprentice.db import StoreURL, db_errors, pg_pool, pg_setup_lock, store_url
 from apprentice.embeddings import EMBEDDING_DIMS, get_embeddings
 from apprentice.errors import StoreError
 from apprentice.secrets import redact
-from apprentice.sqlite import connect_sqlite, home_file, set_up, sqlite_errors
+from apprentice.sqlite import connect_sqlite, set_up, sqlite_errors
 from apprentice.tools.errors import ToolInputError, format_tool_error
 
 __all__ = [
@@ -126,41 +129,73 @@ def _connect(path: Path) -> Any:
         return _PythonVectorConnection(conn)
 
 
-_STORES: dict[Path, SqliteStore] = {}
+_STORES: dict[Any, Any] = {}
 _STORES_LOCK = threading.Lock()
+#: PostgreSQL recalls without pgvector rank this many of a user's latest memories by meaning in Python.
+_RANKED = 200
 
 
-def _store_path(path: str | Path | None) -> Path:
-    return Path(path or home_file("memory.db")).expanduser().resolve()
+def _location(path: str | Path | None) -> Path | StoreURL:
+    """The SQLite file ``path``, or for None the store ``APPRENTICE_DB`` says (``memory.db`` beside the trace
+    file, or the PostgreSQL database)."""
+    if path is not None and "://" not in str(path):
+        return Path(path).expanduser().resolve()
+    url = store_url(path)
+    return url.beside("memory.db").expanduser().resolve() if url.is_sqlite else url
 
 
-def open_memory_store(path: str | Path | None = None) -> SqliteStore:
-    """Return the long-term store at ``path`` (default ``data_path("memory.db")``), set up and cached.
+def _errors(where: Path | StoreURL) -> contextlib.AbstractContextManager:
+    return sqlite_errors(where) if isinstance(where, Path) else db_errors(where)
 
-    The store has a semantic index over the ``text`` field (MiniLM, 384 dims); one store object is
-    shared per path within a process (``SqliteStore`` serializes access with its own lock).
+
+def open_memory_store(path: str | Path | None = None) -> Any:
+    """Return the long-term store at ``path`` (default ``data_path("memory.db")``, or PostgreSQL as
+    ``APPRENTICE_DB`` says), set up and cached.
+
+    The store has a semantic index over the ``text`` field (MiniLM, 384 dims; on PostgreSQL where the server has
+    pgvector); one store object is shared per path within a process.
 
     Raises:
-        StoreError: the file is damaged, or its folder cannot be made or written.
+        StoreError: the file is damaged, its folder cannot be made or written, or the server cannot be reached.
     """
-    resolved = _store_path(path)
+    where = _location(path)
+    key = where if isinstance(where, Path) else where.conninfo()
     with _STORES_LOCK:
-        store = _STORES.get(resolved)
+        store = _STORES.get(key)
         if store is None:
-            try:
-                resolved.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot make the folder of {resolved} ({exc.strerror or exc})") from exc
             index = {"dims": EMBEDDING_DIMS, "embed": get_embeddings(), "fields": ["text"]}
-            store = _STORES[resolved] = set_up(SqliteStore(_connect(resolved), index=index), resolved)
+            store = _STORES[key] = _open_sqlite(where, index) if isinstance(where, Path) else _open_postgres(where, index)
         return store
+
+
+def _open_sqlite(resolved: Path, index: dict) -> SqliteStore:
+    try:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot make the folder of {resolved} ({exc.strerror or exc})") from exc
+    return set_up(SqliteStore(_connect(resolved), index=index), resolved)
+
+
+def _open_postgres(url: StoreURL, index: dict) -> Any:
+    """LangGraph's PostgresStore on the process's pool; its vector index only where the server has pgvector
+    (else :func:`recall` ranks by meaning itself)."""
+    from langgraph.store.postgres import PostgresStore
+
+    pool = pg_pool(url)
+    with db_errors(url), pool.connection() as conn:
+        vectors = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone()
+    store = PostgresStore(pool, index=index if vectors else None)
+    with pg_setup_lock(url, "apprentice-memory"), db_errors(url):
+        store.setup()
+    return store
 
 
 def close_memory_store(path: str | Path | None = None) -> None:
     """Close the cached store at ``path`` (if open); the next :func:`open_memory_store` reopens it."""
+    where = _location(path)
     with _STORES_LOCK:
-        store = _STORES.pop(_store_path(path), None)
-    if store is not None:
+        store = _STORES.pop(where if isinstance(where, Path) else where.conninfo(), None)
+    if isinstance(store, SqliteStore):
         store.conn.close()
 
 
@@ -186,7 +221,7 @@ def remember(text: str, *, user_id: str = "default", path: str | Path | None = N
         raise ToolInputError(f"a memory is at most {_MAX_MEMORY_CHARS} characters; save one short fact")
     created_at = datetime.now(UTC).isoformat(timespec="seconds")
     store = open_memory_store(path)
-    with sqlite_errors(_store_path(path)):
+    with _errors(_location(path)):
         store.put(memory_namespace(user_id), uuid.uuid4().hex, {"text": text, "created_at": created_at})
     return f"remembered: {text}"
 
@@ -197,8 +232,11 @@ def recall(query: str, *, user_id: str = "default", path: str | Path | None = No
     An empty query lists the most recent memories. Returns ``"no memories yet"`` when there are none.
     """
     store = open_memory_store(path)
-    with sqlite_errors(_store_path(path)):
-        items = store.search(memory_namespace(user_id), query=query.strip() or None, limit=k)
+    with _errors(_location(path)):
+        if query.strip() and getattr(store, "index_config", None) is None:  # PostgreSQL without pgvector
+            items = _by_meaning(store.search(memory_namespace(user_id), limit=_RANKED), query, k)
+        else:
+            items = store.search(memory_namespace(user_id), query=query.strip() or None, limit=k)
     if not items:
         return "no memories yet"
     lines = [
@@ -206,6 +244,17 @@ def recall(query: str, *, user_id: str = "default", path: str | Path | None = No
         for number, item in enumerate(items, start=1)
     ]
     return redact("\n".join(lines))
+
+
+def _by_meaning(items: list, query: str, k: int) -> list:
+    """The ``k`` of ``items`` closest in meaning to ``query`` (cosine of their MiniLM embeddings)."""
+    if not items:
+        return []
+    embed = get_embeddings()
+    vectors = np.asarray(embed.embed_documents([str(item.value.get("text", "")) for item in items]))
+    target = np.asarray(embed.embed_query(query))
+    scores = vectors @ target / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(target) + 1e-9)
+    return [items[i] for i in np.argsort(-scores)[:k]]
 
 
 def make_memory_tools(user_id: str = "default", path: str | Path | None = None) -> list[BaseTool]:
