@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -21,7 +22,7 @@ from langchain_core.messages import BaseMessage
 from apprentice.errors import ModelUnavailableError
 from apprentice.serve.protocol import ChatRequest, Usage
 
-__all__ = ["ClientGone", "Generation", "GenerationPool", "Overloaded"]
+__all__ = ["ClientGone", "Generation", "GenerationPool", "Job", "Overloaded"]
 
 #: How often a request waiting for the model checks whether its client is still there.
 POLL_S = 0.25
@@ -39,7 +40,8 @@ class ClientGone(Exception):
 class Generation:
     """One completion: pieces travel from a worker thread to the event loop; usage is tallied on the way.
 
-    Written by the worker thread, read by the event loop only after the pieces that precede them.
+    A piece is text, or a tool call (:class:`apprentice.serve.step_reader.CallOut`). The other fields are
+    written by the worker thread and read by the event loop only after the pieces that precede them.
     """
 
     def __init__(self, pool: GenerationPool, limit: int | None) -> None:
@@ -48,17 +50,21 @@ class Generation:
         self._events: asyncio.Queue[Any] = asyncio.Queue()
         self._done, self._checked = False, time.monotonic()
         self.cancelled = threading.Event()
-        self.usage, self.text, self.reported, self.limit = Usage(), "", False, limit
-        #: what to generate from; dropped on cancel, so a cancelled request waiting in the executor's queue
-        #: holds no body (a client that submits and leaves over and over must not grow memory)
-        self.work: tuple[list[BaseMessage], ChatRequest] | None = None
+        self.usage, self.limit = Usage(), limit
+        #: what to run; dropped on cancel, so a cancelled request waiting in the executor's queue holds no
+        #: body (a client that submits and leaves over and over must not grow memory)
+        self.work: Job | None = None
+        #: set by the job: ``finish_reason`` when it is not the token count's (``tool_calls``), and the id of
+        #: the trace a strategy run left
+        self.finish: str | None = None
+        self.trace_id: str | None = None
 
     def cancel(self) -> None:
         """Stop this generation before it starts or at its next token; harmless once it has ended."""
         self._pool.cancel(self)
 
-    async def next_piece(self, client_gone: Callable[[], Awaitable[bool]] | None = None) -> str | None:
-        """The next piece of text, or None at the end; raises the model's error.
+    async def next_piece(self, client_gone: Callable[[], Awaitable[bool]] | None = None) -> Any:
+        """The next piece (text or a tool call), or None at the end; raises the model's error.
 
         Args:
             client_gone: polled every :data:`POLL_S` while waiting; when it says yes the generation
@@ -86,7 +92,9 @@ class Generation:
 
     @property
     def finish_reason(self) -> str:
-        """``length`` when the token cap was reached, else ``stop``."""
+        """The job's own reason if it set one, else ``length`` when the token cap was reached, else ``stop``."""
+        if self.finish:
+            return self.finish
         return "length" if self.limit and self.usage.completion_tokens >= self.limit else "stop"
 
     def put(self, item: Any) -> None:
@@ -96,16 +104,17 @@ class Generation:
         except RuntimeError:  # the loop has closed: the server is gone, nobody is listening
             self.cancelled.set()
 
-    def take(self, chunk: Any) -> None:
-        """Tally one streamed chunk and pass its text on."""
+    def tally(self, chunk: Any) -> bool:
+        """Add one streamed chunk's token counts; whether it had any."""
         meta = getattr(chunk, "usage_metadata", None)
         if meta:
-            self.reported = True
             self.usage.prompt_tokens += meta.get("input_tokens", 0)
             self.usage.completion_tokens += meta.get("output_tokens", 0)
-        if chunk.text:
-            self.text += chunk.text
-            self.put(chunk.text)
+        return bool(meta)
+
+
+#: What a worker runs for one request: it puts the pieces on the generation as they come.
+Job = Callable[[Generation], None]
 
 
 class GenerationPool:
@@ -128,18 +137,27 @@ class GenerationPool:
         self._progress = time.monotonic()
 
     def submit(self, messages: list[BaseMessage], request: ChatRequest) -> Generation:
-        """Queue a generation (call from the event loop).
+        """Queue a plain completion of ``messages`` (call from the event loop).
 
         Raises:
             Overloaded: ``workers + max_queue`` generations are already running or waiting.
         """
-        generation = Generation(self, request.max_completion_tokens or request.max_tokens)
+        return self.submit_job(partial(self.complete, messages=messages, request=request),
+                               request.max_completion_tokens or request.max_tokens)
+
+    def submit_job(self, job: Job, limit: int | None = None) -> Generation:
+        """Queue ``job`` (a tool step, a strategy run) under the same bound as completions.
+
+        Raises:
+            Overloaded: ``workers + max_queue`` generations are already running or waiting.
+        """
+        generation = Generation(self, limit)
         with self._lock:
             if len(self._waiting) + len(self._running) >= self.workers + self.max_queue:
                 raise Overloaded(f"the server is busy ({len(self._running)} running, {len(self._waiting)} "
                                  "queued); retry shortly")
             self._waiting.add(generation)
-        generation.work = (messages, request)
+        generation.work = job
         try:
             self._executor.submit(self._run, generation)
         except RuntimeError as exc:  # the pool is shutting down: no slot may stay taken
@@ -164,6 +182,10 @@ class GenerationPool:
         return {"running": running, "queued": queued, "workers": self.workers, "max_queue": self.max_queue,
                 "stalled": bool(running) and silent > self.stall_s}
 
+    def touch(self) -> None:
+        """Note progress (a strategy run's step), so a long run that moves is not reported stalled."""
+        self._progress = time.monotonic()
+
     def shutdown(self) -> None:
         """Cancel everything and let the threads end (each within a token)."""
         with self._lock:
@@ -172,6 +194,34 @@ class GenerationPool:
             self.cancel(generation)
             generation.put(ModelUnavailableError("the server is shutting down"))
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def complete(self, generation: Generation, *, messages: list[BaseMessage], request: ChatRequest) -> None:
+        """The plain job: a completion of ``messages``, its text passed on as it comes."""
+        for piece in self.stream(generation, messages, stop=request.stop_list(), params=request.call_params()):
+            generation.put(piece)
+
+    def stream(self, generation: Generation, messages: list[BaseMessage], *, stop: list[str] | None,
+               params: dict[str, Any]) -> Iterator[str]:
+        """One model call for ``generation``, from a worker thread: its text pieces, tallied; it ends early
+        (and frees the model) once the generation is cancelled."""
+        text, reported = "", False
+        stream = self.chat.stream(messages, stop=stop, **params)
+        try:
+            for chunk in stream:
+                if generation.cancelled.is_set():
+                    return
+                self._progress = time.monotonic()
+                reported = generation.tally(chunk) or reported
+                if chunk.text:
+                    text += chunk.text
+                    yield chunk.text
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:  # here and now, so a local model's decode stops and frees its lock
+                close()
+        if not reported:  # a backend without usage: count what we can
+            counter = getattr(self.chat, "count_tokens", None)
+            generation.usage.completion_tokens += counter(text) if counter else len(text.split())
 
     def _run(self, generation: Generation) -> None:
         with self._lock:
@@ -182,29 +232,11 @@ class GenerationPool:
                 return
             self._running.add(generation)
             self._progress = time.monotonic()
-        messages, request = work
         try:
-            self._generate(generation, messages, request)
+            work(generation)
         except Exception as exc:  # the model's error goes to the request, which answers with it
             generation.put(exc)
         finally:
             with self._lock:
                 self._running.discard(generation)
             generation.put(_END)
-
-    def _generate(self, generation: Generation, messages: list[BaseMessage], request: ChatRequest) -> None:
-        stream = self.chat.stream(messages, stop=request.stop_list(), **request.call_params())
-        try:
-            for chunk in stream:
-                if generation.cancelled.is_set():
-                    return
-                self._progress = time.monotonic()
-                generation.take(chunk)
-        finally:
-            close = getattr(stream, "close", None)
-            if close is not None:  # here and now, so a local model's decode stops and frees its lock
-                close()
-        if not generation.reported:  # a backend without usage: count what we can
-            counter = getattr(self.chat, "count_tokens", None)
-            text = generation.text
-            generation.usage.completion_tokens = counter(text) if counter else len(text.split())
