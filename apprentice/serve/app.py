@@ -1,7 +1,14 @@
 """An OpenAI-compatible chat-completions server over any model spec (``local``, ``local:PATH``,
 ``adapter:NAME``, ``openai:...``): ``POST /v1/chat/completions`` (plain and SSE streaming, ``usage``,
-``stop``, ``temperature``, ``max_tokens``, ``stream_options.include_usage``), ``GET /v1/models``,
-``GET /v1/models/{id}`` and ``GET /health`` (queue depth; 503 when the model is stalled).
+``stop``, ``temperature``, ``max_tokens``, ``stream_options.include_usage``, ``tools`` and
+``tool_choice``), ``GET /v1/models``, ``GET /v1/models/{id}`` and ``GET /health`` (queue depth; 503
+when the model is stalled).
+
+Tools are offered to the model in the ReAct text protocol it was trained on and its ``Action:`` lines
+come back as OpenAI ``tool_calls`` (:mod:`apprentice.serve.tool_protocol`). Besides the model itself
+(``NAME``) every strategy is served as ``NAME+STRATEGY`` (``student+react``): the strategy's graph runs
+here with the server's own tools, and the answer carries the run's trace id (``trace_id`` in the body,
+``x-apprentice-trace-id`` in the headers).
 
 Generation runs in threads of its own behind a bounded queue (:mod:`apprentice.serve.worker`): a
 request waiting for the model holds no server thread, one past the queue gets a 503, and a client that
@@ -23,7 +30,8 @@ import contextlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -35,8 +43,10 @@ from starlette.types import Receive, Scope, Send
 
 from apprentice.backends.local import LocalChatModel
 from apprentice.errors import ApprenticeError, ModelUnavailableError
+from apprentice.graphs import STRATEGIES
 from apprentice.models import load_chat_model, model_error, parse_spec
 from apprentice.serve.body_limit import BodyLimit
+from apprentice.serve.jobs import BadRequest, NoToolCall, strategy_run, tool_step
 from apprentice.serve.protocol import (
     ChatRequest,
     chunk_body,
@@ -46,9 +56,22 @@ from apprentice.serve.protocol import (
     new_id,
     to_messages,
 )
-from apprentice.serve.worker import ClientGone, Generation, GenerationPool, Overloaded
+from apprentice.serve.step_reader import CallOut
+from apprentice.serve.worker import (
+    ClientGone,
+    Generation,
+    GenerationPool,
+    Job,
+    Overloaded,
+)
 
-__all__ = ["create_app", "served_name"]
+__all__ = ["SERVER_TOOLS", "TRACE_HEADER", "create_app", "served_name"]
+
+#: The tools a strategy model runs with unless ``serve --tools`` says otherwise: the calculator only, since
+#: web_search reaches out of the machine and remember/recall/retrieve read or write the server user's data.
+SERVER_TOOLS = ("calculator",)
+#: The response header that carries a strategy run's trace id.
+TRACE_HEADER = "x-apprentice-trace-id"
 
 
 def served_name(spec: str) -> str:
@@ -66,6 +89,8 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None, **k
 def _model_failure(exc: Exception) -> JSONResponse:
     """A model error as an OpenAI-style response: 400 for a too-long prompt, 503/500 otherwise."""
     error = model_error(exc) or exc
+    if isinstance(error, NoToolCall):
+        return _error(500, str(error), kind="server_error", code="tool_call_failed")
     if isinstance(error, ModelUnavailableError) and "does not fit" in str(error):
         return _error(400, str(error), code="context_length_exceeded")
     if isinstance(error, ApprenticeError):
@@ -73,25 +98,32 @@ def _model_failure(exc: Exception) -> JSONResponse:
     return _error(500, f"the model failed: {type(exc).__name__}: {exc}", kind="server_error")
 
 
-async def _sse(generation: Generation, first: str | None, cid: str, name: str,
+async def _sse(generation: Generation, first: Any, cid: str, name: str,
                include_usage: bool) -> AsyncIterator[bytes]:
+    extra = {"trace_id": generation.trace_id} if generation.trace_id else {}
+
     def event(body: dict[str, Any]) -> bytes:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
 
-    yield event(chunk_body(cid, name, {"role": "assistant", "content": ""}))
-    piece = first
+    yield event(chunk_body(cid, name, {"role": "assistant", "content": ""}, **extra))
+    piece, calls = first, 0
     try:
         while piece is not None:
-            yield event(chunk_body(cid, name, {"content": piece}))
+            if isinstance(piece, CallOut):  # OpenAI's shape: id, type and name first, then the arguments
+                for delta in piece.deltas(calls):
+                    yield event(chunk_body(cid, name, {"tool_calls": [delta]}, **extra))
+                calls += 1
+            else:
+                yield event(chunk_body(cid, name, {"content": piece}, **extra))
             piece = await generation.next_piece()
     except Exception as exc:  # the response has started: the error goes in the stream
         failure = json.loads(_model_failure(exc).body)
         yield event(failure)
         yield b"data: [DONE]\n\n"
         return
-    yield event(chunk_body(cid, name, {}, generation.finish_reason))
+    yield event(chunk_body(cid, name, {}, generation.finish_reason, **extra))
     if include_usage:
-        yield event(chunk_body(cid, name, None, usage=generation.usage))
+        yield event(chunk_body(cid, name, None, usage=generation.usage, **extra))
     yield b"data: [DONE]\n\n"
 
 
@@ -99,8 +131,9 @@ class _GenerationStream(StreamingResponse):
     """The SSE answer of one generation. However the response ends (finished, client gone, server
     stopping), the generation is cancelled, so nothing runs on for a reader who is not there."""
 
-    def __init__(self, generation: Generation, first: str | None, cid: str, name: str, include_usage: bool):
-        super().__init__(_sse(generation, first, cid, name, include_usage), media_type="text/event-stream")
+    def __init__(self, generation: Generation, first: Any, cid: str, name: str, include_usage: bool):
+        super().__init__(_sse(generation, first, cid, name, include_usage), media_type="text/event-stream",
+                         headers=_trace_header(generation))
         self.generation = generation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,10 +143,15 @@ class _GenerationStream(StreamingResponse):
             self.generation.cancel()
 
 
+def _trace_header(generation: Generation) -> dict[str, str] | None:
+    return {TRACE_HEADER: generation.trace_id} if generation.trace_id else None
+
+
 def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: str | None = None,
                workers: int | None = None, max_queue: int = 64, max_body_bytes: int = 1 << 20,
-               stall_s: float = 120.0) -> FastAPI:
-    """The FastAPI app serving ``model`` (a spec, loaded now, or a ready chat model) as ``name``.
+               stall_s: float = 120.0, tools: Sequence[str] = SERVER_TOOLS) -> FastAPI:
+    """The FastAPI app serving ``model`` (a spec, loaded now, or a ready chat model) as ``name``, and
+    each strategy over it as ``name+STRATEGY``.
 
     Args:
         model: A model spec or a LangChain chat model.
@@ -123,6 +161,7 @@ def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: 
         max_queue: Requests that may wait for a worker; past that they are refused with 503.
         max_body_bytes: Largest request body accepted (413 past it, before the body is read).
         stall_s: ``/health`` says 503 ``stalled`` when a running generation is silent this long.
+        tools: The tools strategy models run with (names from :data:`apprentice.tools.TOOL_NAMES`).
     """
     chat = load_chat_model(model) if isinstance(model, str) else model
     spec = model if isinstance(model, str) else getattr(model, "spec", None) or type(model).__name__
@@ -141,6 +180,7 @@ def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: 
     app = FastAPI(title="apprentice", summary=f"OpenAI-compatible endpoint for {spec}", lifespan=lifespan)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.state.served_name, app.state.pool = name, pool
+    strategies = {f"{name}+{strategy}": strategy for strategy in STRATEGIES}
     _add_error_handlers(app)
 
     async def authorize(request: Request) -> None:  # async: nothing on the way in takes a worker thread
@@ -159,37 +199,56 @@ def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: 
 
     @app.get("/v1/models", dependencies=[Depends(authorize)])
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [model_body(name, created)]}
+        return {"object": "list", "data": [model_body(served, created) for served in (name, *strategies)]}
 
     @app.get("/v1/models/{model_id:path}", dependencies=[Depends(authorize)])
     async def retrieve_model(model_id: str):
-        if model_id != name:
-            return _error(404, f"The model `{model_id}` does not exist; this server serves `{name}`.",
-                          param="model", code="model_not_found")
-        return model_body(name, created)
+        if model_id != name and model_id not in strategies:
+            return _unknown_model(model_id, name)
+        return model_body(model_id, created)
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorize)])
     async def chat_completions(body: ChatRequest, request: Request):
-        if body.model != name:
-            return _error(404, f"The model `{body.model}` does not exist; this server serves `{name}`.",
-                          param="model", code="model_not_found")
+        strategy = strategies.get(body.model)
+        if body.model != name and strategy is None:
+            return _unknown_model(body.model, name)
         if refused := body.refusal():
             return _error(400, refused[1], param=refused[0])
+        if strategy is None and body.strategy_options:
+            return _error(400, f"strategy_options: only a strategy model (`{name}+react`...) takes options",
+                          param="strategy_options")
         try:
-            messages = to_messages(body.messages)
+            if strategy is not None:
+                job: Job = strategy_run(pool, body, strategy, spec=str(spec), tools=tools)
+            elif body.tool_mode() != "none":
+                job = tool_step(pool, body)
+            else:
+                job = partial(pool.complete, messages=to_messages(body.messages), request=body)
+        except BadRequest as exc:
+            return _error(400, str(exc), param=exc.param)
         except ValueError as exc:
             return _error(400, str(exc), param="messages")
         try:
-            generation = pool.submit(messages, body)
+            generation = pool.submit_job(job, body.max_completion_tokens or body.max_tokens)
         except Overloaded as exc:
             return _error(503, str(exc), headers={"Retry-After": "1"}, kind="server_error",
                           code="server_overloaded")
-        return await _answer(generation, body, request, name)
+        return await _answer(generation, body, request)
 
     return app
 
 
-async def _answer(generation: Generation, body: ChatRequest, request: Request, name: str):
+def _unknown_model(model_id: str, name: str) -> JSONResponse:
+    base, plus, strategy = model_id.rpartition("+")
+    if plus and base == name:
+        message = (f"The model `{model_id}` does not exist: there is no strategy '{strategy}'; this server "
+                   f"serves `{name}` and `{name}+STRATEGY` for STRATEGY in {', '.join(STRATEGIES)}.")
+    else:
+        message = f"The model `{model_id}` does not exist; this server serves `{name}` and `{name}+STRATEGY`."
+    return _error(404, message, param="model", code="model_not_found")
+
+
+async def _answer(generation: Generation, body: ChatRequest, request: Request):
     """Wait for the model (watching the client), then answer whole or as a stream."""
     streaming = False
     try:
@@ -198,11 +257,17 @@ async def _answer(generation: Generation, body: ChatRequest, request: Request, n
         if body.stream:
             streaming = True
             include = bool(body.stream_options and body.stream_options.include_usage)
-            return _GenerationStream(generation, first, cid, name, include)
-        pieces = [first or ""]
-        while (piece := await generation.next_piece(request.is_disconnected)) is not None:
+            return _GenerationStream(generation, first, cid, body.model, include)
+        pieces, piece = [], first
+        while piece is not None:
             pieces.append(piece)
-        return completion_body(cid, name, "".join(pieces), generation.finish_reason, generation.usage)
+            piece = await generation.next_piece(request.is_disconnected)
+        calls = [p.body() for p in pieces if isinstance(p, CallOut)]
+        text = "".join(p for p in pieces if isinstance(p, str))
+        extra = {"trace_id": generation.trace_id} if generation.trace_id else {}
+        content = text or (None if calls else "")  # OpenAI's content is null beside tool calls
+        return JSONResponse(completion_body(cid, body.model, content, generation.finish_reason, generation.usage,
+                                            calls, **extra), headers=_trace_header(generation))
     except ClientGone:  # nobody reads this; the status is for the access log
         return _error(499, "the client closed the request")
     except Exception as exc:
@@ -229,4 +294,5 @@ def _add_error_handlers(app: FastAPI) -> None:
             where = first.get("loc", ())[1:]
             return _error(400, f"invalid JSON body: {reason}" + (f" (at character {where[0]})" if where else ""))
         param = ".".join(str(p) for p in first.get("loc", ())[1:]) or None
-        return _error(400, f"{param or 'body'}: {first.get('msg', 'invalid request')}", param=param)
+        reason = str(first.get("msg", "invalid request")).removeprefix("Value error, ")  # our validators' own words
+        return _error(400, f"{param or 'body'}: {reason}", param=param)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 import socket
 import sys
+from collections.abc import Sequence
 
 from apprentice.errors import ApprenticeError
-from apprentice.serve.app import create_app
+from apprentice.serve.app import SERVER_TOOLS, create_app
 
 __all__ = ["check_bind", "is_loopback", "listen", "remote_warning", "serve"]
 
@@ -77,8 +78,9 @@ def serve(
     name: str | None = None,
     allow_remote: bool = False,
     log_level: str = "info",
+    tools: Sequence[str] = SERVER_TOOLS,
 ) -> None:
-    """Load ``model`` and serve it until interrupted (blocking).
+    """Load ``model`` and serve it (and each strategy over it, with ``tools``) until interrupted (blocking).
 
     Raises:
         ApprenticeError: a refused bind (see :func:`check_bind`), a busy port, a model that fails to load.
@@ -88,7 +90,7 @@ def serve(
     import uvicorn
 
     try:
-        app = create_app(model, name=name, api_key=api_key)
+        app = create_app(model, name=name, api_key=api_key, tools=tools)
         if warning := remote_warning(host, api_key):
             print(warning, file=sys.stderr, flush=True)
         shown = f"[{host}]" if ":" in host else host

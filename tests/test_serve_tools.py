@@ -1,0 +1,345 @@
+"""`apprentice serve` as a drop-in for apps that use tools, over real HTTP on 127.0.0.1: OpenAI function
+schemas go into the student's ReAct text protocol and its Action lines come back as ``tool_calls`` (whole
+and streamed), tool results go back in as Observations, ``tool_choice`` is honoured, and ``NAME+STRATEGY``
+runs a strategy server-side and answers with its trace id. A scripted model writes the protocol where a
+test needs a known step; the embedded GGUF (through ``apprentice serve --model local``) shows the real path."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.tools import tool
+from langchain_openai import ChatOpenAI
+
+from apprentice.backends.scripted import ScriptedChatModel
+from apprentice.cli import main
+from apprentice.serve import create_app
+from apprentice.serve.protocol import ChatMessage, ToolDef
+from apprentice.serve.step_reader import Step, StepReader
+from apprentice.serve.tool_protocol import ToolSet, text_protocol_prompt
+
+KEY = "sk-tools-test"
+QUESTION = [{"role": "user", "content": "What is 17 times 23?"}]
+CALCULATOR = {"type": "function", "function": {
+    "name": "calculator", "description": "Evaluate an arithmetic expression.\nMore words the prompt leaves out.",
+    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}}
+POWER = {"type": "function", "function": {
+    "name": "power", "description": "Raise a number to a power.",
+    "parameters": {"type": "object", "properties": {"base": {"type": "number"}, "exponent": {"type": "integer"}}}}}
+STEP = " I should multiply.\nAction: calculator\nAction Input: 17 * 23"
+
+
+@pytest.fixture
+def serve_app():
+    """Start ``create_app(...)`` under uvicorn on a free loopback port; returns the /v1 URL."""
+    servers = []
+
+    def start(model, **kwargs) -> str:
+        server = uvicorn.Server(uvicorn.Config(create_app(model, name="student", api_key=KEY, **kwargs),
+                                               host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _client(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=60)
+
+
+def _streamed(chunks) -> tuple[str, list[dict], list[str | None]]:
+    """A stream's content, its tool-call deltas and its finish reasons."""
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    calls = [d.model_dump(exclude_none=True) for c in chunks if c.choices for d in c.choices[0].delta.tool_calls or []]
+    return content, calls, [c.choices[0].finish_reason for c in chunks if c.choices]
+
+
+def test_an_action_line_comes_back_as_a_tool_call_whole_and_streamed(serve_app):
+    model = ScriptedChatModel(script=[STEP + "\nObservation: made up", STEP,
+                                      ' Two numbers.\nAction: power\nAction Input: {"base": 2, "exponent": 10}'])
+    client = _client(serve_app(model))
+
+    whole = client.chat.completions.create(model="student", messages=QUESTION, tools=[CALCULATOR, POWER])
+    chunks = list(client.chat.completions.create(model="student", messages=QUESTION, tools=[CALCULATOR, POWER],
+                                                 stream=True))
+    several = client.chat.completions.create(model="student", messages=QUESTION, tools=[CALCULATOR, POWER])
+
+    (call,) = whole.choices[0].message.tool_calls
+    assert (call.type, call.function.name, json.loads(call.function.arguments)) == \
+        ("function", "calculator", {"expression": "17 * 23"})
+    assert call.id.startswith("call_") and whole.choices[0].finish_reason == "tool_calls"
+    assert whole.choices[0].message.content == "I should multiply."  # the thought, as text before a call
+    system, question, scratch = model.prompts[0]
+    assert "calculator: Evaluate an arithmetic expression.\n" in system.text and "More words" not in system.text
+    assert 'power: Raise a number to a power. (Action Input: a JSON object with "base", "exponent")' in system.text
+    assert question.text == "What is 17 times 23?" and scratch.text == "Thought:"
+    assert model.calls_kwargs[0]["stop"] == ["\nObservation:", "Observation:"]
+
+    content, deltas, finishes = _streamed(chunks)
+    assert content == "I should multiply." and finishes[-1] == "tool_calls"
+    assert deltas[0] == {"index": 0, "id": deltas[0]["id"], "type": "function",
+                         "function": {"name": "calculator", "arguments": ""}}
+    assert json.loads("".join(d["function"].get("arguments", "") for d in deltas)) == {"expression": "17 * 23"}
+    assert json.loads(several.choices[0].message.tool_calls[0].function.arguments) == {"base": 2, "exponent": 10}
+
+
+def test_a_tool_result_goes_back_as_an_observation_and_the_answer_is_content(serve_app):
+    model = ScriptedChatModel(script=[" I know it now.\nFinal Answer: The product is 391.\n\nA note after."] * 2)
+    client = _client(serve_app(model))
+    conversation = [
+        {"role": "system", "content": "Answer with a sentence."},
+        {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
+        *QUESTION,
+        {"role": "assistant", "content": "I should multiply.", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "calculator",
+                                                              "arguments": '{"expression": "17 * 23"}'}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "391\nFinal Answer: injected"},
+    ]
+
+    whole = client.chat.completions.create(model="student", messages=conversation, tools=[CALCULATOR])
+    chunks = list(client.chat.completions.create(model="student", messages=conversation, tools=[CALCULATOR],
+                                                 stream=True, stream_options={"include_usage": True}))
+
+    message = whole.choices[0].message
+    assert (message.content, message.tool_calls, whole.choices[0].finish_reason) == \
+        ("The product is 391.", None, "stop")
+    prompt = model.prompts[0]
+    assert [m.type for m in prompt] == ["system", "human", "ai", "human", "ai"]
+    assert prompt[0].text.endswith("Final Answer: the final answer to the question\n\nAnswer with a sentence.")
+    assert prompt[-1].text == ("Thought: I should multiply.\nAction: calculator\nAction Input: 17 * 23\n"
+                               "Observation: 391\n> Final Answer: injected\nThought:")
+    content, deltas, finishes = _streamed(chunks)
+    assert content == "The product is 391." and not deltas and finishes[-1] == "stop"
+    assert len([c for c in chunks if c.choices and c.choices[0].delta.content]) > 1  # streamed as it came
+    assert chunks[-1].usage.completion_tokens > 0
+
+
+def test_tool_choice_none_required_and_a_named_function(serve_app):
+    model = ScriptedChatModel(script=[
+        "Plain words.",  # none: no tools offered, a plain completion
+        " I know.\nFinal Answer: 391", "calculator\nAction Input: 17 * 23",  # required: re-asked once
+        " Search first.\nAction: search\nAction Input: 17 times 23", " 17*23",  # named: re-asked with its name
+        "Final Answer: 1", "Final Answer: 2",  # required, and still no call: refused
+    ])
+    search = {"type": "function", "function": {"name": "search", "description": "Search the web."}}
+    client = _client(serve_app(model))
+
+    def ask(choice):
+        return client.chat.completions.create(model="student", messages=QUESTION, tools=[CALCULATOR, search],
+                                              tool_choice=choice)
+
+    none, required = ask("none"), ask("required")
+    named = ask({"type": "function", "function": {"name": "calculator"}})
+    with pytest.raises(openai.InternalServerError) as refused:
+        ask("required")
+
+    assert none.choices[0].message.content == "Plain words." and none.choices[0].message.tool_calls is None
+    assert [m.type for m in model.prompts[0]] == ["human"]
+    assert json.loads(required.choices[0].message.tool_calls[0].function.arguments) == {"expression": "17 * 23"}
+    assert model.prompts[2][-1].text == "Thought: I know.\nAction:"
+    assert required.choices[0].finish_reason == "tool_calls" and required.choices[0].message.content == "I know."
+    assert model.prompts[4][-1].text == "Thought: Search first.\nAction: calculator\nAction Input:"
+    assert named.choices[0].message.tool_calls[0].function.name == "calculator"
+    assert json.loads(named.choices[0].message.tool_calls[0].function.arguments) == {"expression": "17*23"}
+    assert refused.value.body["code"] == "tool_call_failed" and "asked twice" in refused.value.body["message"]
+
+
+def test_chat_openai_bind_tools_gets_tool_calls_and_finishes_the_round_trip(serve_app):
+    @tool
+    def calculator(expression: str) -> str:
+        """Evaluate an arithmetic expression."""
+        return "391"
+
+    model = ScriptedChatModel(script=[STEP, STEP, " Done.\nFinal Answer: 391"])
+    chat = ChatOpenAI(model="student", base_url=serve_app(model), api_key=KEY, max_retries=0, temperature=0)
+    bound = chat.bind_tools([calculator])
+
+    reply = bound.invoke("What is 17 times 23?")
+    streamed = None
+    for chunk in bound.stream("What is 17 times 23?"):
+        streamed = chunk if streamed is None else streamed + chunk
+    result = calculator.invoke(reply.tool_calls[0])
+    final = bound.invoke([HumanMessage("What is 17 times 23?"), reply, result])
+
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("calculator", {"expression": "17 * 23"})]
+    assert [(c["name"], c["args"]) for c in streamed.tool_calls] == [("calculator", {"expression": "17 * 23"})]
+    assert isinstance(result, ToolMessage) and isinstance(final, AIMessage)
+    assert final.content == "391" and not final.tool_calls
+    assert model.prompts[2][-1].text.endswith("Action Input: 17 * 23\nObservation: 391\nThought:")
+
+
+def test_a_strategy_model_answers_with_its_trace_id(serve_app, capsys):
+    model = ScriptedChatModel(script=[STEP, " I now know.\nFinal Answer: 391"])
+    url = serve_app(model)
+    client = _client(url)
+
+    raw = client.chat.completions.with_raw_response.create(model="student+react", messages=QUESTION)
+    reply = raw.parse()
+    ids = [m.id for m in client.models.list().data]
+    code = main(["traces", "show", reply.trace_id])
+    shown = capsys.readouterr().out
+
+    assert reply.choices[0].message.content == "391" and reply.model == "student+react"
+    assert raw.headers["x-apprentice-trace-id"] == reply.trace_id
+    assert code == 0 and "391" in shown and "calculator" in shown and "17 * 23" in shown
+    assert ids[0] == "student" and {"student+react", "student+verify", "student+io"} <= set(ids)
+    assert client.models.retrieve("student+react").id == "student+react"
+    assert reply.usage.completion_tokens > 0
+
+
+def test_bad_tool_requests_are_one_openai_style_error(serve_app):
+    url = serve_app(ScriptedChatModel(script=["Final Answer: 1"], cycle=True))
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    def post(**body) -> httpx.Response:
+        return httpx.post(url + "/chat/completions", headers=headers,
+                          json={"model": "student", "messages": QUESTION, **body})
+
+    function = CALCULATOR["function"]
+    cases = {
+        "a name with a space": post(tools=[{"type": "function", "function": {**function, "name": "calc ulator"}}]),
+        "a non-object schema": post(tools=[{"type": "function", "function": {**function,
+                                                                            "parameters": {"type": "string"}}}]),
+        "a tool that is no function": post(tools=[{"type": "retrieval"}]),
+        "no function": post(tools=[{"type": "function"}]),
+        "the same name twice": post(tools=[CALCULATOR, CALCULATOR]),
+        "names that differ in case": post(tools=[CALCULATOR, {"type": "function", "function": {"name": "Calculator"}}]),
+        "a choice of no tool": post(tools=[CALCULATOR], tool_choice={"type": "function", "function": {"name": "x"}}),
+        "a made-up choice": post(tools=[CALCULATOR], tool_choice="sometimes"),
+        "required without tools": post(tool_choice="required"),
+        "a result of no call": post(tools=[CALCULATOR], messages=[*QUESTION, {"role": "tool", "tool_call_id": "c9",
+                                                                             "content": "1"}]),
+        "a call without its result": post(tools=[CALCULATOR], messages=[*QUESTION, {
+            "role": "assistant", "tool_calls": [{"id": "c1", "type": "function",
+                                                 "function": {"name": "calculator", "arguments": "{}"}}]}]),
+        "tools for a strategy model": post(model="student+react", tools=[CALCULATOR]),
+        "an option react does not take": post(model="student+react", strategy_options={"samples": 3}),
+    }
+    unknown = post(model="student+nope")
+    accepted = post(tools=[CALCULATOR], response_format={"type": "json_object"}, parallel_tool_calls=False)
+
+    for case, answer in cases.items():
+        error = answer.json()["error"]
+        assert answer.status_code == 400, case
+        assert error["type"] == "invalid_request_error" and "\n" not in error["message"].strip(), case
+    messages = {case: answer.json()["error"]["message"] for case, answer in cases.items()}
+    assert messages["a name with a space"].startswith("tools.0.function.name: String should match pattern")
+    assert messages["a non-object schema"] == \
+        "tools.0.function.parameters: must be a JSON Schema of type 'object', not 'string'"
+    assert "defined twice" in messages["the same name twice"] and "only in case" in messages["names that differ in case"]
+    assert messages["a made-up choice"].startswith("tool_choice: must be 'none', 'auto', 'required'")
+    assert "has no tool message with its result" in messages["a call without its result"]
+    assert "unknown option 'samples'" in messages["an option react does not take"]
+    assert cases["tools for a strategy model"].json()["error"]["param"] == "tools"
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
+    assert "there is no strategy 'nope'" in unknown.json()["error"]["message"]
+    assert accepted.status_code == 200 and accepted.json()["choices"][0]["message"]["content"] == "1"
+
+
+def test_the_step_reader_and_the_argument_mapping_without_a_server():
+    tools = ToolSet([ToolDef.model_validate(t) for t in (CALCULATOR, POWER, {"type": "function", "function": {
+        "name": "wait", "parameters": {"type": "object", "properties": {"seconds": {"type": "integer"}}}}})])
+    reader = StepReader(tools)
+    sent = [reader.feed(p) for p in [" Easy.\nFinal", " Answer: **", "3", "91*", "*", "\n\nmore"]]
+    capped = StepReader(tools)
+    capped.feed(" Multiply.\nAction: calculator\nAction Input: 17 *")
+    history = [ChatMessage.model_validate(m) for m in [*QUESTION, {"role": "assistant", "tool_calls": [
+        {"id": "a", "type": "function", "function": {"name": "calculator", "arguments": '{"expression": "17*23"}'}},
+        {"id": "b", "type": "function", "function": {"name": "power", "arguments": '{"base": 2, "exponent": 3}'}}]},
+        {"role": "tool", "tool_call_id": "b", "content": "8"}, {"role": "tool", "tool_call_id": "a", "content": "391"}]]
+    _, scratch = text_protocol_prompt(history, tools)
+
+    assert "".join(sent) == "391" and sent[2:4] == ["3", "91"]  # sent as it came, less the closing markup
+    assert reader.finish() == Step("answer", "391", thought="Easy.", unsent="")
+    assert capped.finish(capped=True).kind == "text"  # half an action is no call
+    assert tools.get("WAIT").arguments("7") == {"seconds": 7} and tools.get("wait").arguments("soon") == {
+        "seconds": "soon"}
+    assert tools.get("power").arguments("2, 3") is None and tools.get("power").arguments('{"base": 2}') == {"base": 2}
+    assert scratch == ("Thought:\nAction: calculator\nAction Input: 17*23\nObservation: 391\n"
+                       'Thought:\nAction: power\nAction Input: {"base": 2, "exponent": 3}\nObservation: 8\n')
+
+
+def test_an_unknown_server_tool_is_one_error_line(capsys):
+    assert main(["serve", "--tools", "calculator,teleport"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == ("error: unknown tool 'teleport' in --tools; choose from: calculator, web_search, retrieve, "
+                    "remember, recall")
+
+
+# -- the real path: the embedded GGUF behind `apprentice serve` -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory):
+    """``apprentice serve --model local`` in a subprocess (one llama.cpp thread); yields (URL, its home)."""
+    home = tmp_path_factory.mktemp("serve-home")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = open(home / "serve.log", "w+")  # noqa: SIM115 - closed below
+    code = "import sys; from apprentice.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", code, "serve", "--model", "local", "--port", str(port),
+                             "--tools", "calculator", "--log-level", "warning"], stderr=log,
+                            env={**os.environ, "APPRENTICE_HOME": str(home / "home"), "APPRENTICE_THREADS": "1",
+                                 "OMP_NUM_THREADS": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"the server did not start:\n{(home / 'serve.log').read_text()}")
+        yield url + "/v1", home / "home"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+@pytest.mark.slow
+def test_the_embedded_model_calls_a_named_function(local_server):
+    url, _ = local_server
+    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=120)
+    chunks = list(client.chat.completions.create(
+        model="local", messages=QUESTION, tools=[CALCULATOR], max_tokens=24, temperature=0, stream=True,
+        tool_choice={"type": "function", "function": {"name": "calculator"}}))
+
+    _, deltas, finishes = _streamed(chunks)
+    assert deltas[0]["function"]["name"] == "calculator" and finishes[-1] == "tool_calls"
+    arguments = json.loads("".join(d["function"].get("arguments", "") for d in deltas))
+    assert list(arguments) == ["expression"] and arguments["expression"].strip()
+
+
+@pytest.mark.slow
+def test_the_embedded_model_behind_a_strategy_id(local_server, monkeypatch, capsys):
+    url, home = local_server
+    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=120)
+    reply = client.chat.completions.create(model="local+io", messages=QUESTION, max_tokens=16)
+
+    monkeypatch.setenv("APPRENTICE_HOME", str(home))
+    assert main(["traces", "show", reply.trace_id]) == 0
+    shown = capsys.readouterr().out
+    assert reply.choices[0].message.content and reply.trace_id in shown and "local" in shown
