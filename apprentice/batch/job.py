@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -95,6 +95,8 @@ def run_batch(
         ApprenticeError: Bad arguments, a malformed input file, or a model that cannot be loaded.
     """
     task = job.inputs.build()
+    if job.worker.run_key is None:  # one trace per item and attempt, also when the job is resumed
+        job = replace(job, worker=replace(job.worker, run_key=str(Path(job.output).resolve())))
     with _exclusive(Path(job.output)):
         todo, done_before, total = pending_items(job, task)
         tracker = Tracker(total, done_before, output=str(job.output), show=job.progress)

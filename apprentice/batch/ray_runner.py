@@ -3,20 +3,27 @@
 The driver keeps the job's semantics: it reads the input, skips what the output already holds,
 keeps at most ``concurrency`` items in flight (``ray.wait``), and writes every record itself,
 exactly as the local path does. Actors run :func:`~apprentice.batch.worker.process_item`, so
-records, retries and traces are identical. Workers write traces to the same ``APPRENTICE_HOME``
-path (passed in the runtime environment); on a multi-node cluster that path is per node unless
-it is on shared storage.
+records, retries and traces are identical.
+
+Traces reach the one store whatever node runs an item: with PostgreSQL (``APPRENTICE_DB``) the workers write to
+it directly (the URL travels in the runtime environment without its password: a node finds that in
+``PGPASSFILE`` or ``PGPASSWORD``, a local runtime inherits the driver's); with SQLite every worker keeps its runs in
+a scratch file of its own and sends them back with each record, and the driver, the only writer, stores them
+before the record. Run ids are fixed per item and attempt, so an item run again on resume leaves one trace.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shutil
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from apprentice.batch.inputs import BatchItem, TaskConfig
 from apprentice.batch.worker import WorkerConfig, process_item
 from apprentice.config import home
+from apprentice.db import store_url
 from apprentice.errors import ApprenticeError
 
 if TYPE_CHECKING:
@@ -27,30 +34,54 @@ if TYPE_CHECKING:
 __all__ = ["BatchActor", "run_on_ray", "ray_env"]
 
 #: Environment variables the workers need to behave like the driver (never secrets: a cluster
-#: node brings its own ``OPENAI_API_KEY``).
+#: node brings its own ``OPENAI_API_KEY`` and database password; ``PGPASSFILE`` is only a path).
 _PASSED_ENV = ("APPRENTICE_HOME", "APPRENTICE_THREADS", "APPRENTICE_DATA", "HF_HUB_OFFLINE",
-               "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
+               "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "PGPASSFILE")
 
 
 class BatchActor:
-    """A Ray worker: builds its model and task once, then runs items (threaded, ``max_concurrency``)."""
+    """A Ray worker: builds its model and task once, then runs items (threaded, ``max_concurrency``).
 
-    def __init__(self, worker: WorkerConfig, inputs: TaskConfig) -> None:
+    With ``collect`` (the driver's store is SQLite) its traces, threads and memory go to a scratch folder of
+    its own, and each item's runs go back to the driver with its record."""
+
+    def __init__(self, worker: WorkerConfig, inputs: TaskConfig, collect: bool = False) -> None:
         from apprentice.batch.job import load_batch_model
 
         self.worker = worker
         self.task = inputs.build()
         self.model = load_batch_model(worker.model_spec)
+        self.store = None
+        if collect:
+            from apprentice.traces import open_store
 
-    def run(self, entry: BatchItem) -> dict[str, Any] | None:
-        """One item to its output record."""
-        return process_item(entry, model=self.model, task=self.task, config=self.worker)
+            self.scratch = tempfile.mkdtemp(prefix="apprentice-worker-")
+            os.environ["APPRENTICE_DB"] = f"sqlite:///{self.scratch}/traces.db"  # this actor's process only
+            self.store = open_store()
+
+    def run(self, entry: BatchItem) -> tuple[dict[str, Any] | None, list]:
+        """One item to its output record, and its runs when they go back to the driver."""
+        record = process_item(entry, model=self.model, task=self.task, config=self.worker, store=self.store)
+        if self.store is None or entry.item is None:
+            return record, []
+        runs = [self.store.get(r.id) for r in self.store.query(item_id=entry.item.id, newest_first=False)]
+        for run in runs:
+            self.store.delete(run.id)
+        return record, runs
+
+    def __del__(self) -> None:
+        if self.store is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def ray_env() -> dict[str, str]:
-    """The runtime environment's variables: the data directory and offline switches."""
+    """The runtime environment's variables: the data directory, offline switches, and a PostgreSQL store's
+    URL without its password."""
     env = {name: os.environ[name] for name in _PASSED_ENV if os.environ.get(name)}
     env["APPRENTICE_HOME"] = str(home())
+    url = store_url()
+    if not url.is_sqlite:
+        env["APPRENTICE_DB"] = url.public()
     return env
 
 
@@ -89,13 +120,16 @@ def run_on_ray(
         raise ApprenticeError("--ray needs the ray package: pip install 'ray[default]'") from None
 
     workers = max(1, min(workers or 2, job.concurrency, len(todo)))
+    url = store_url()
+    if url.password and not address:  # a local runtime's workers inherit it; it never enters Ray's runtime env
+        os.environ.setdefault("PGPASSWORD", url.password)
     started = _connect(address, workers)
     try:
         per_actor = math.ceil(job.concurrency / workers)
         actor_class = ray.remote(BatchActor).options(
             num_cpus=1, max_concurrency=per_actor, scheduling_strategy="SPREAD",
         )
-        actors = [actor_class.remote(job.worker, job.inputs) for _ in range(workers)]
+        actors = [actor_class.remote(job.worker, job.inputs, url.is_sqlite) for _ in range(workers)]
         _drive(todo, actors, job.concurrency, out, tracker)
     except ray.exceptions.RayActorError as exc:
         raise ApprenticeError(f"a Ray worker died: {exc}") from exc
@@ -105,8 +139,11 @@ def run_on_ray(
 
 
 def _drive(todo: list[BatchItem], actors: list[Any], limit: int, out: OutputFile, tracker: Tracker) -> None:
-    """Keep ``limit`` items in flight, on the least busy actor; write results as they finish."""
+    """Keep ``limit`` items in flight, on the least busy actor; write results as they finish (an item's runs
+    sent back by its worker first: a crash between the two runs the item again, and its trace is replaced)."""
     import ray
+
+    from apprentice.traces import open_store
 
     load = [0] * len(actors)
     in_flight: dict[Any, int] = {}
@@ -126,7 +163,9 @@ def _drive(todo: list[BatchItem], actors: list[Any], limit: int, out: OutputFile
         ready, _ = ray.wait(list(in_flight), num_returns=1)
         for ref in ready:
             load[in_flight.pop(ref)] -= 1
-            record = ray.get(ref)
+            record, runs = ray.get(ref)
+            if runs:
+                open_store().put_runs(runs)
             if record is not None:
                 out.write(record)
                 tracker.update(record)

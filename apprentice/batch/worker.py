@@ -44,6 +44,9 @@ class WorkerConfig:
     options: dict[str, Any] = field(default_factory=dict)
     retry: RetryPolicy = RetryPolicy()
     meta: dict[str, Any] = field(default_factory=dict)
+    #: names the job's traces: attempt ``k`` of item ``i`` is the run ``stable_id(run_key, i/k)``, so an item run
+    #: again (the job resumed after a crash) replaces its trace instead of adding one (set by ``run_batch``)
+    run_key: str | None = None
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -75,12 +78,15 @@ def process_item(
     task: Any,
     config: WorkerConfig,
     cancel: threading.Event | None = None,
+    store: Any = None,
 ) -> dict[str, Any] | None:
     """Run one item to an output record; ``None`` when ``cancel`` stopped it (it is not done).
 
-    Every attempt leaves its own trace in the trace store; the record names the last one.
+    Every attempt leaves its own trace in the trace store (``store``, default the process's); the record names
+    the last one.
     """
     from apprentice.graphs import run_question
+    from apprentice.tasks.base import stable_id
 
     record = _base_record(entry)
     if entry.item is None:
@@ -94,7 +100,8 @@ def process_item(
                 entry.item.question, strategy=config.strategy, model=model, model_spec=config.model_spec,
                 task=task, item=entry.item, tools=config.tools, cancel=cancel, options=config.options,
                 max_steps=config.max_steps, protocol=config.protocol, constrain=config.constrain,
-                meta={**config.meta, "batch_line": entry.line},
+                meta={**config.meta, "batch_line": entry.line}, store=store,
+                run_id=stable_id("run", f"{config.run_key}/{entry.id}/{attempt}")[4:] if config.run_key else None,
             )
         except Exception as exc:  # per-item failures are recorded; the job goes on
             if cancel is not None and cancel.is_set():

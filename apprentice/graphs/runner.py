@@ -77,6 +77,7 @@ def run_question(
     protocol: str = "auto",
     constrain: str = "auto",
     meta: dict[str, Any] | None = None,
+    run_id: str | None = None,
 ) -> RunResult:
     """Answer ``question`` with ``strategy`` and record the run.
 
@@ -96,6 +97,8 @@ def run_question(
         constrain: grammar-constrained decoding (:data:`apprentice.agents.grammar.CONSTRAIN_MODES`):
             ``auto`` is ``steps`` where the model's engine takes a grammar (llama.cpp), else ``off``;
             the run's meta records the mode that applied.
+        run_id: the trace's id (default: a new one); a run already stored under it is replaced (a batch item
+            run again after a crash leaves one trace, not two).
 
     Raises:
         ApprenticeError: bad input, or a model that cannot be reached; the run is still
@@ -119,7 +122,7 @@ def run_question(
     run_id = store.start_run(
         strategy=strategy, model=spec, question=question, thread_id=thread_id,
         task=getattr(task, "name", None), item_id=getattr(item, "id", None),
-        gold=getattr(item, "answer", None), meta=meta,
+        gold=getattr(item, "answer", None), meta=meta, run_id=run_id,
     )
     ctx = RunContext(
         model=chat, recorder=Recorder(store, run_id, _redacting(sink)), task=task,
