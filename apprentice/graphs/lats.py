@@ -13,6 +13,7 @@ final answer (highest reward, then most visits). The whole tree is the state key
 stores with the run (see :mod:`apprentice.graphs.lats_tree` for its shape and the search arithmetic).
 
 Every model takes the text protocol here, native tool callers too: a trajectory is a scratchpad to extend.
+Its steps take ReAct's grammar where the run constrains them (``--constrain``, llama.cpp models).
 
 Options: :class:`apprentice.graphs.config.LATSConfig`: ``max_expansions`` (8), ``children`` (3), ``depth`` (5),
 ``exploration`` (UCT's c, 1.0), ``value`` (llm|rules|both; both where there is a verifier), ``verifier``
@@ -56,7 +57,8 @@ from apprentice.graphs.lats_tree import (
 from apprentice.graphs.react import _call_tool as call_tool  # react's one tool path: action/observation steps
 from apprentice.traces import Step
 
-__all__ = ["LATSState", "TURN_DEFAULTS", "WORD_VALUES", "NEUTRAL_VALUE", "MAX_REFLECTIONS", "build"]
+__all__ = ["LATSState", "TURN_DEFAULTS", "WORD_VALUES", "NEUTRAL_VALUE", "MAX_REFLECTIONS", "build",
+           "value_method", "verifier_name"]
 
 #: What each new turn resets.
 TURN_DEFAULTS: dict[str, Any] = {"tree": None, "selected": None, "fresh": [], "leaf": None, "failed": [],
