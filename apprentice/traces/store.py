@@ -225,28 +225,30 @@ class TraceStore:
             conn.execute(runs.delete().where(runs.c.id == run_id))
 
     @_guarded
-    def put_runs(self, batch: list[Run], *, replace: bool = True) -> list[str]:
+    def put_runs(self, batch: list[Run], *, existing: str = "replace") -> list[str]:
         """Write whole runs, steps and verdicts with them, in one transaction, as they were recorded elsewhere (a
-        Ray worker's runs sent back to the driver, a home's runs copied by ``traces migrate``). A run whose id is
-        here already is replaced, or left as it is when ``replace`` is false. Returns the ids written."""
+        Ray worker's runs sent back to the driver, a home's runs copied by ``traces migrate``).
+
+        A run whose id is here already is replaced (``existing="replace"``), or merged (``"merge"``): it gains the
+        verdicts it lacks (its own correct/score/checker/gold then follow the batch's), and is replaced only when
+        it was still running here and is not any more. Returns the ids written or changed."""
         if not batch:
             return []
         with self._session(write=True) as conn:
-            have = set(conn.scalars(select(runs.c.id).where(runs.c.id.in_([r.id for r in batch]))))
-            if replace and have:
-                conn.execute(runs.delete().where(runs.c.id.in_(have)))
-            todo = [r for r in batch if replace or r.id not in have]
+            have = dict(conn.execute(select(runs.c.id, runs.c.status).where(runs.c.id.in_([r.id for r in batch]))).all())
+            stale = set(have) if existing == "replace" else {
+                r.id for r in batch if have.get(r.id) == "running" and r.status != "running"}
+            if stale:
+                conn.execute(runs.delete().where(runs.c.id.in_(stale)))
+            todo = [r for r in batch if r.id not in have or r.id in stale]
             if todo:
                 conn.execute(runs.insert(), [_run_row(r) for r in todo])
                 step_rows = [_step_row(r.id, s) for r in todo for s in r.steps]
-                verdict_rows = [{"run_id": r.id, "verifier": v.verifier, "score": v.score, "reason": _red(v.reason),
-                                 "correct": None if v.correct is None else int(v.correct), "created_at": v.created_at}
-                                for r in todo for v in r.verdicts]
                 if step_rows:
                     conn.execute(steps.insert(), step_rows)
-                if verdict_rows:
-                    conn.execute(verdicts.insert(), verdict_rows)
-        return [r.id for r in todo]
+                _insert_verdicts(conn, [(r, v) for r in todo for v in r.verdicts])
+            merged = _merge_verdicts(conn, [r for r in batch if r.id in have and r.id not in stale])
+        return [r.id for r in todo] + merged
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -346,6 +348,31 @@ def _same_question(run_id: str) -> Any:
     only_turn = runs.c.thread_id.is_(None) | (turns == 1)
     return (runs.c.id == run_id) | (runs.c.gold.is_(None) & (runs.c.question == question)
                                     & runs.c.task.is_not_distinct_from(task) & only_turn)
+
+
+def _insert_verdicts(conn: Any, pairs: list[tuple[Run, Any]]) -> None:
+    if pairs:
+        conn.execute(verdicts.insert(), [
+            {"run_id": r.id, "verifier": v.verifier, "correct": None if v.correct is None else int(v.correct),
+             "score": v.score, "reason": _red(v.reason), "created_at": v.created_at} for r, v in pairs])
+
+
+def _merge_verdicts(conn: Any, present: list[Run]) -> list[str]:
+    """Give each run of ``present`` (stored already) the verdicts of its copy that it lacks; the ids changed."""
+    if not present:
+        return []
+    keys = select(verdicts.c.run_id, verdicts.c.verifier, verdicts.c.created_at)
+    seen = set(conn.execute(keys.where(verdicts.c.run_id.in_([r.id for r in present]))).all())
+    changed = []
+    for run in present:
+        missing = [v for v in run.verdicts if (run.id, v.verifier, v.created_at) not in seen]
+        if missing:
+            _insert_verdicts(conn, [(run, v) for v in missing])
+            conn.execute(runs.update().where(runs.c.id == run.id).values(
+                correct=None if run.correct is None else int(run.correct), score=run.score, checker=run.checker,
+                gold=_red(run.gold)))
+            changed.append(run.id)
+    return changed
 
 
 def _step_row(run_id: str, s: Step) -> dict[str, Any]:
