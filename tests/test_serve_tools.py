@@ -343,3 +343,61 @@ def test_the_embedded_model_behind_a_strategy_id(local_server, monkeypatch, caps
     assert main(["traces", "show", reply.trace_id]) == 0
     shown = capsys.readouterr().out
     assert reply.choices[0].message.content and reply.trace_id in shown and "local" in shown
+
+
+# -- response_format: json_object and json_schema through llama.cpp's grammar ---------------------------
+
+
+@pytest.mark.slow
+def test_the_embedded_model_answers_json_and_json_of_a_schema(local_server):
+    """The base model alone writes prose; with response_format it must write JSON (llama.cpp's server does
+    the same for this GGUF), and LangChain's with_structured_output gets a parsed object back."""
+    from pydantic import BaseModel, Field
+
+    url, _ = local_server
+    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=120)
+    reply = client.chat.completions.create(
+        model="local", messages=[{"role": "user", "content": 'What is 23 + 18? Answer in JSON with the key "answer".'}], max_tokens=300,
+        temperature=0, response_format={"type": "json_object"})
+    assert reply.choices[0].finish_reason == "stop"  # the grammar closed the object before the token cap
+    assert isinstance(json.loads(reply.choices[0].message.content), dict)
+
+    class Sum(BaseModel):
+        """The sum of two numbers."""
+
+        total: int = Field(description="the sum")
+        why: str = Field(description="one short sentence")
+
+    chat = ChatOpenAI(model="local", base_url=url, api_key="none", max_retries=0, timeout=120, temperature=0,
+                      max_tokens=300)
+    answer = chat.with_structured_output(Sum, method="json_schema").invoke("What is 23 + 18?")
+    assert isinstance(answer, Sum) and isinstance(answer.total, int)
+    streamed = "".join(c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="local", messages=QUESTION, max_tokens=200, temperature=0, stream=True,
+        response_format={"type": "json_schema", "json_schema": {"name": "n", "schema": {
+            "type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}}}) if c.choices)
+    assert isinstance(json.loads(streamed)["n"], int)
+
+
+def test_a_response_format_that_cannot_be_kept_is_one_400(serve_app):
+    """An unknown type, a schema the converter cannot express, JSON with tools, and a model whose engine
+    takes no grammar (this scripted one): each one OpenAI-style 400 naming response_format."""
+    client = _client(serve_app(ScriptedChatModel(script=["{}"], cycle=True)))
+    cases = [
+        ({"type": "yaml"}, None, "unknown type 'yaml'"),
+        ({"type": "json_schema", "json_schema": {"name": "x"}}, None, "needs"),
+        ({"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "frobnicate"}}}, None,
+         "cannot be enforced"),
+        ({"type": "json_object"}, [CALCULATOR], "not to tool calls"),
+        ({"type": "json_object"}, None, "cannot constrain its output"),
+    ]
+    for fmt, tools, message in cases:
+        with pytest.raises(openai.BadRequestError) as caught:
+            client.chat.completions.create(model="student", messages=QUESTION, response_format=fmt,
+                                           **({"tools": tools} if tools else {}))
+        error = caught.value.body
+        assert caught.value.status_code == 400 and error["param"] == "response_format", error
+        assert message in error["message"], error
+    # plain text is what it always was
+    assert client.chat.completions.create(model="student", messages=QUESTION,
+                                          response_format={"type": "text"}).choices[0].message.content == "{}"

@@ -46,6 +46,7 @@ from apprentice.errors import ApprenticeError, ModelUnavailableError
 from apprentice.graphs import STRATEGIES
 from apprentice.models import load_chat_model, model_error, parse_spec
 from apprentice.serve.body_limit import BodyLimit
+from apprentice.serve.formats import response_format_grammar
 from apprentice.serve.jobs import BadRequest, NoToolCall, strategy_run, tool_step
 from apprentice.serve.protocol import (
     ChatRequest,
@@ -218,12 +219,22 @@ def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: 
             return _error(400, f"strategy_options: only a strategy model (`{name}+react`...) takes options",
                           param="strategy_options")
         try:
+            grammar = response_format_grammar(body.response_format)
+        except ValueError as exc:
+            return _error(400, str(exc), param="response_format")
+        if grammar and (strategy is not None or body.tool_mode() != "none"):
+            return _error(400, "response_format: json output applies to plain completions, not to tool calls "
+                          "or a strategy model", param="response_format")
+        if grammar and not getattr(pool.chat, "supports_grammar", False):
+            return _error(400, f"response_format: the served model `{name}` cannot constrain its output "
+                          "(a llama.cpp model can: local, student, adapter:NAME)", param="response_format")
+        try:
             if strategy is not None:
                 job: Job = strategy_run(pool, body, strategy, spec=str(spec), tools=tools)
             elif body.tool_mode() != "none":
                 job = tool_step(pool, body)
             else:
-                job = partial(pool.complete, messages=to_messages(body.messages), request=body)
+                job = partial(pool.complete, messages=to_messages(body.messages), request=body, grammar=grammar)
         except BadRequest as exc:
             return _error(400, str(exc), param=exc.param)
         except ValueError as exc:

@@ -129,7 +129,7 @@ class ChatRequest(BaseModel):
     tools: list[ToolDef] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedChoice | None = None
     parallel_tool_calls: bool | None = None  # accepted; a text-protocol step calls one tool at a time
-    #: accepted and carried to :meth:`call_params`, not applied yet (see there)
+    #: json_object / json_schema: a grammar for plain completions of a llama.cpp model (serve/formats.py)
     response_format: dict[str, Any] | None = None
     #: options of a strategy model (``student+react``), as ``ask --option`` takes them
     strategy_options: dict[str, Any] | None = None
@@ -205,9 +205,6 @@ class ChatRequest(BaseModel):
             params["max_tokens"] = limit
         if self.seed is not None:
             params["seed"] = self.seed
-        # response_format (json_object / json_schema) reaches this spot and stops here for now: it becomes a
-        # decoding parameter once the local backends take a grammar; until then it is accepted and not applied.
-        _ = self.response_format
         return params
 
 

@@ -195,9 +195,12 @@ class GenerationPool:
             generation.put(ModelUnavailableError("the server is shutting down"))
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def complete(self, generation: Generation, *, messages: list[BaseMessage], request: ChatRequest) -> None:
-        """The plain job: a completion of ``messages``, its text passed on as it comes."""
-        for piece in self.stream(generation, messages, stop=request.stop_list(), params=request.call_params()):
+    def complete(self, generation: Generation, *, messages: list[BaseMessage], request: ChatRequest,
+                 grammar: str | None = None) -> None:
+        """The plain job: a completion of ``messages``, its text passed on as it comes; ``grammar`` (the
+        request's ``response_format``) shapes it."""
+        params = {**request.call_params(), **({"grammar": grammar} if grammar else {})}
+        for piece in self.stream(generation, messages, stop=request.stop_list(), params=params):
             generation.put(piece)
 
     def stream(self, generation: Generation, messages: list[BaseMessage], *, stop: list[str] | None,
