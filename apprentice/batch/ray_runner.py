@@ -69,8 +69,10 @@ class BatchActor:
             self.store.delete(run.id)
         return record, runs
 
-    def __del__(self) -> None:
+    def close(self) -> None:
+        """Remove the scratch store (the driver calls it when the job is done)."""
         if self.store is not None:
+            self.store.close()
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
@@ -131,6 +133,7 @@ def run_on_ray(
         )
         actors = [actor_class.remote(job.worker, job.inputs, url.is_sqlite) for _ in range(workers)]
         _drive(todo, actors, job.concurrency, out, tracker)
+        ray.get([actor.close.remote() for actor in actors])
     except ray.exceptions.RayActorError as exc:
         raise ApprenticeError(f"a Ray worker died: {exc}") from exc
     finally:
