@@ -228,3 +228,16 @@ def test_a_ray_batch_on_sqlite_has_the_driver_as_the_only_writer(tmp_path, appre
     assert (summary.skipped, summary.done) == (5, 7)
     _exactly_once(open_store(), records, 12)
     assert not list(node_home.glob("*.db"))  # nothing went to a node-local store
+
+
+def test_traces_migrate_on_the_command_line(postgres, monkeypatch, capsys):
+    run_question("What is 23 + 18?", model=ScriptedChatModel(script=ADD), tools=["calculator"])
+    monkeypatch.setenv("PGPASSFILE", str(postgres.passfile))
+    url = postgres.create_database(f"cli{os.getpid()}_{next(_NAMES)}")
+    for copied in (1, 0):
+        assert main(["traces", "migrate", "--to", url, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["runs_copied"] == copied
+    assert main(["traces", "list", "--db", url, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
+    assert main(["traces", "migrate"]) == 2 and "usage" in capsys.readouterr().err
+    _close(url)

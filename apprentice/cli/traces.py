@@ -1,4 +1,5 @@
-"""`apprentice traces list | show ID | export [--otlp URL] [--run ID ...] | rate ID good|bad [--answer X]`."""
+"""`apprentice traces list | show ID | export [--otlp URL] [--run ID ...] | rate ID good|bad [--answer X] |
+migrate --to URL`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def _cmd_traces(args: argparse.Namespace) -> int:
     from apprentice.traces import open_store
     from apprentice.traces.render import format_run, format_table
 
-    store = open_store()
+    if args.action == "migrate":
+        return _migrate(args)
+    store = open_store(args.db)
     if args.action == "show":
         if not args.id:
             raise ApprenticeError("traces show needs a run id (see: apprentice traces list)")
@@ -97,10 +100,21 @@ def _rate(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    """Copy a home's traces, ratings, threads and memories into a shared store; again copies nothing twice."""
+    from apprentice.traces.migrate import migrate_home
+
+    if not args.to:
+        raise ApprenticeError("usage: apprentice traces migrate --to postgresql://USER@HOST:PORT/DB [--from PATH]")
+    result = migrate_home(args.to, source=args.source, progress=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(result.__dict__) if args.json else result.summary())
+    return 0
+
+
 @command("traces")
 def _traces_parser(sub) -> None:
     p = sub.add_parser("traces", help="list, show or export run traces")
-    p.add_argument("action", choices=["list", "show", "export", "rate"])
+    p.add_argument("action", choices=["list", "show", "export", "rate", "migrate"])
     p.add_argument("id", nargs="?", help="run id (or a unique prefix) for show and rate")
     p.add_argument("rating", nargs="?", choices=["good", "bad"], help="rate: the person's verdict on the run")
     p.add_argument("--answer", help="rate: the right answer (becomes the gold answer of the run's question)")
@@ -117,6 +131,12 @@ def _traces_parser(sub) -> None:
                         "http://127.0.0.1:6006/v1/traces; a collector's base URL gets /v1/traces)")
     p.add_argument("--run", action="append", default=[], metavar="RUN_ID",
                    help="export: this run (an id or a unique prefix), instead of the filters; repeatable")
+    p.add_argument("--db", metavar="URL", help="the store (default APPRENTICE_DB, else the home's traces.db): "
+                                              "sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
+    p.add_argument("--to", metavar="URL", help="migrate: the shared store to copy the home into "
+                                              "(postgresql://USER@HOST:PORT/DB; the password in PGPASSFILE)")
+    p.add_argument("--from", dest="source", metavar="PATH", help="migrate: the traces.db (or home folder) to copy "
+                                                                 "(default: the home's)")
     p.add_argument("--full", action="store_true", help="show: every model call's raw text")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_traces)
