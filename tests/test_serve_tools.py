@@ -235,7 +235,7 @@ def test_bad_tool_requests_are_one_openai_style_error(serve_app):
         "an option react does not take": post(model="student+react", strategy_options={"samples": 3}),
     }
     unknown = post(model="student+nope")
-    accepted = post(tools=[CALCULATOR], response_format={"type": "json_object"}, parallel_tool_calls=False)
+    accepted = post(tools=[CALCULATOR], response_format={"type": "text"}, parallel_tool_calls=False)
 
     for case, answer in cases.items():
         error = answer.json()["error"]
@@ -331,6 +331,25 @@ def test_the_embedded_model_calls_a_named_function(local_server):
     assert deltas[0]["function"]["name"] == "calculator" and finishes[-1] == "tool_calls"
     arguments = json.loads("".join(d["function"].get("arguments", "") for d in deltas))
     assert list(arguments) == ["expression"] and arguments["expression"].strip()
+
+
+@pytest.mark.slow
+def test_the_embedded_model_writes_a_well_formed_step_under_every_tool_choice(local_server):
+    """The served GGUF writes each tool step under a grammar over the offered functions: under `required` it
+    calls at the first try (one model call's tokens, no second try), under `auto` its reply is a call or an
+    answer, never a step the reader cannot use."""
+    url, _ = local_server
+    client = openai.OpenAI(base_url=url, api_key="none", max_retries=0, timeout=120)
+    required = client.chat.completions.create(model="local", messages=QUESTION, tools=[CALCULATOR], max_tokens=60,
+                                              temperature=0, tool_choice="required")
+    (call,) = required.choices[0].message.tool_calls
+    assert call.function.name == "calculator" and json.loads(call.function.arguments)["expression"].strip()
+    assert required.usage.completion_tokens <= 60  # the first step was the call: no retry spent more
+    auto = client.chat.completions.create(model="local", messages=QUESTION, tools=[CALCULATOR], max_tokens=60,
+                                          temperature=0)
+    choice = auto.choices[0]
+    assert choice.finish_reason in ("tool_calls", "stop")
+    assert choice.message.tool_calls or (choice.message.content or "").strip()
 
 
 @pytest.mark.slow

@@ -62,14 +62,21 @@ def answer_kind(task: object) -> str:
     return "number" if isinstance(task, NumericTask) else "text"
 
 
-def react_step_grammar(tools: Sequence[str], *, answer: str = "text") -> str:
+def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: bool = True,
+                       expressions: bool = True) -> str:
     """The continuation of ``Thought:`` in one ReAct turn: a thought line, then an action on one of
     ``tools`` (the calculator's input an expression it parses, any other tool's one line of text), or
-    the final answer. Each branch ends with its newline, after which only end-of-turn is possible."""
-    branches = [f'"Action: " {_literal(name)} "\\nAction Input: " {"expr" if name == "calculator" else "text"} "\\n"'
-                for name in tools]
+    the final answer. Each branch ends with its newline, after which only end-of-turn is possible.
+
+    ``final=False`` leaves only the actions (a call is required); ``expressions=False`` takes every
+    input as one line of text (a client's own tool that happens to be called calculator)."""
+    branches = [f'"Action: " {_literal(name)} "\\nAction Input: " '
+                f'{"expr" if expressions and name == "calculator" else "text"} "\\n"' for name in tools]
+    if not final and not branches:
+        raise ValueError("a step that must call a tool needs at least one tool")
+    ends = "(action | final)" if branches and final else "action" if branches else "final"
     rules = [
-        'root ::= thought "\\n" (action | final)' if branches else 'root ::= thought "\\n" final',
+        f'root ::= thought "\\n" {ends}',
         'thought ::= " " [^\\n]+',
         'final ::= "Final Answer: " answer "\\n"?',
         _answer_rule(answer),
@@ -77,7 +84,7 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text") -> str:
     ]
     if branches:
         rules.append(f"action ::= {' | '.join(branches)}")
-    if "calculator" in tools:
+    if expressions and "calculator" in tools:
         rules.append(_CALCULATOR_RULES.strip())
         rules.append(f"fn ::= {_alternatives(sorted(FUNCTIONS))}")
     return "\n".join(rules) + "\n"

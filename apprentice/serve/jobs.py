@@ -10,6 +10,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from apprentice.agents.grammar import react_step_grammar
 from apprentice.agents.react import STOP_SEQUENCES, earlier_turns
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import STRATEGIES, run_question, strategy_config
@@ -37,9 +38,12 @@ class NoToolCall(Exception):
 class ToolStep:
     """One text-protocol step for a request with tools; the answer goes out as content or a tool call.
 
-    ``required`` and a named function get one more try when the step is not the call they need: the
-    same prompt with the model's thought and ``Action:`` (and the function's name) already written, as
-    llama.cpp's server forces a call with a grammar. No call then is :class:`NoToolCall` (a 500).
+    A llama.cpp model writes the step under a grammar (:func:`apprentice.agents.grammar.react_step_grammar`
+    over the offered functions; ``required`` leaves out the final answer, a named function the others), as
+    llama.cpp's server forces a call. Other engines, and a grammar step cut short by ``max_tokens``: ``required``
+    and a named function get one more try when the step is not the call they need, the same prompt with the
+    model's thought and ``Action:`` (and the function's name) already written. No call then is
+    :class:`NoToolCall` (a 500).
     """
 
     pool: GenerationPool
@@ -63,7 +67,8 @@ class ToolStep:
         if self.function:
             head += f" {self.function}\nAction Input:"
         prompt = [*self.prompt[:-1], AIMessage(self.scratch + head)]
-        retry = self._step(generation, prompt, StepReader(self.tools, head=head, stream_answer=False))
+        free = {k: v for k, v in self.params.items() if k != "grammar"}  # the step's grammar starts at "Thought:"
+        retry = self._step(generation, prompt, StepReader(self.tools, head=head, stream_answer=False), free)
         if retry is not None and not self._wanted(retry):
             wanted = f"the function '{self.function}'" if self.function else "'required'"
             raise NoToolCall(f"tool_choice is {wanted}, and the model wrote no readable call of "
@@ -74,15 +79,17 @@ class ToolStep:
     def _wanted(self, step: Step) -> bool:
         return step.kind == "call" and step.call is not None and self.function in (None, step.call.name)
 
-    def _step(self, generation: Generation, prompt: list[BaseMessage], reader: StepReader) -> Step | None:
+    def _step(self, generation: Generation, prompt: list[BaseMessage], reader: StepReader,
+              params: dict[str, Any] | None = None) -> Step | None:
         """Run the model on ``prompt``, sending answer text as the reader lets it through; None if cancelled."""
         before = generation.usage.completion_tokens
-        for piece in self.pool.stream(generation, prompt, stop=self.stop, params=self.params):
+        params = self.params if params is None else params
+        for piece in self.pool.stream(generation, prompt, stop=self.stop, params=params):
             if text := reader.feed(piece):
                 generation.put(text)
         if generation.cancelled.is_set():
             return None
-        limit = self.params.get("max_tokens")
+        limit = params.get("max_tokens")
         return reader.finish(capped=bool(limit) and generation.usage.completion_tokens - before >= limit)
 
     @staticmethod
@@ -111,8 +118,13 @@ def tool_step(pool: GenerationPool, request: ChatRequest) -> ToolStep:
     except ValueError as exc:
         raise BadRequest(str(exc), "messages") from None
     mode = request.tool_mode()
+    params = request.call_params()
+    if getattr(pool.chat, "supports_grammar", False):  # every step well formed, as llama.cpp's server does
+        function = request.forced_function()
+        params["grammar"] = react_step_grammar([function] if function else [t.name for t in tools.tools], final=mode == "auto",
+                                               expressions=False)
     return ToolStep(pool, prompt, scratch, tools, mode, request.forced_function(),
-                    [*STOP_SEQUENCES, *(request.stop_list() or [])], request.call_params())
+                    [*STOP_SEQUENCES, *(request.stop_list() or [])], params)
 
 
 @dataclass
