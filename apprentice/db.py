@@ -143,7 +143,7 @@ def pg_engine(url: StoreURL) -> Any:
         engine = _ENGINES.get(url.conninfo())
         if engine is None:
             engine = create_engine(url.conninfo().replace("postgresql://", "postgresql+psycopg://", 1),
-                                   pool_size=4, max_overflow=28, pool_pre_ping=True, hide_parameters=True,
+                                   pool_size=4, max_overflow=28, hide_parameters=True,
                                    connect_args=dict(_CONNECT))
             _ENGINES[url.conninfo()] = engine
         return engine

@@ -68,7 +68,8 @@ def _free_port() -> int:
 
 
 def start_postgres(bindir: Path, *, durable: bool = False) -> PostgresServer:
-    """Start a server; ``durable`` keeps fsync on (benchmarks), else it is off (tests are throwaway)."""
+    """Start a server; ``durable`` keeps fsync on (benchmarks), else it is off (tests are throwaway). Commits do not
+    wait for their fsync (``synchronous_commit=off``): the promise of SQLite's WAL with synchronous=NORMAL."""
     folder = Path(tempfile.mkdtemp(prefix="apprentice-pg-"))
     as_user: list[str] = []
     if os.geteuid() == 0:
@@ -83,7 +84,7 @@ def start_postgres(bindir: Path, *, durable: bool = False) -> PostgresServer:
                     "-A", "scram-sha-256", "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
     pwfile.unlink()
     port = _free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-o", options, "-l",
