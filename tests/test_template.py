@@ -109,3 +109,35 @@ def test_the_embedded_models_own_template_with_prefill(local_model):
     assert prompt.count("<|im_end|>") == prompt.count("<|im_start|>") - 1  # the last turn stays open
     assert "<|im_start|>user\nWhat is 2+2?<|im_end|>" in prompt
     assert local_model.render([HumanMessage("hi")]).endswith("<|im_start|>assistant\n")
+
+
+def test_what_newer_templates_use_renders():
+    """Loop controls, strftime_now and tools=, as Hugging Face's renderer offers them (Llama 3.x, Qwen 2.5)."""
+    template = ("{% for m in messages %}{% if loop.index > 1 %}{% break %}{% endif %}{{ m['content'] }}{% endfor %}"
+                "|{{ strftime_now('%Y') }}|{% if tools %}{{ tools | length }} tools{% else %}no tools{% endif %}")
+    messages = [{"role": "user", "content": "first"}, {"role": "user", "content": "second"}]
+    import datetime as dt
+
+    assert render_chat(template, messages) == f"first|{dt.datetime.now():%Y}|no tools"
+    assert render_chat(template, messages, tools=[{"type": "function"}]).endswith("|1 tools")
+
+
+class _NoChatMLStub(_EngineStub):
+    """A vocabulary where ChatML's markers are plain text (several tokens each), as Gemma's."""
+
+    def count_tokens(self, text: str) -> int:
+        return len(text)
+
+
+def test_no_template_and_no_chatml_tokens_is_refused_not_guessed():
+    model = _NoChatMLStub(template=None, completed=[])
+    with pytest.raises(ModelUnavailableError, match="no chat template and its vocabulary has no ChatML tokens"):
+        model.invoke("hi")
+    assert model.completed == []
+    with_template = _NoChatMLStub(template="{% for m in messages %}{{ m['content'] }}{% endfor %}", completed=[])
+    assert with_template.invoke("hi").content == "ok" and with_template.completed == ["hi"]
+    assert _EngineStub(template=None, completed=[]).invoke("hi").content == "ok"  # ChatML tokens: ChatML
+
+
+def test_the_embedded_model_knows_chatml_tokens(local_model):
+    assert local_model.count_tokens("<|im_start|>") == 1 and local_model._template() == local_model.chat_template

@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 from apprentice.backends.streaming import StreamingChatModel, token_chunk, usage_chunk
 from apprentice.backends.template import render_chat
+from apprentice.errors import ModelUnavailableError
 
 __all__ = ["LocalChatModel", "to_chat_dicts"]
 
@@ -107,7 +108,23 @@ class LocalChatModel(StreamingChatModel):
     def render(self, messages: list[BaseMessage]) -> str:
         """The exact prompt text the engine sees for ``messages``."""
         dicts, prefill = to_chat_dicts(messages)
-        return render_chat(self.chat_template, dicts, prefill=prefill, **self.special_tokens)
+        return render_chat(self._template(), dicts, prefill=prefill, **self.special_tokens)
+
+    def _template(self) -> str | None:
+        """The model's own template; ChatML (None) only for a model whose vocabulary has ChatML's tokens.
+
+        Raises:
+            ModelUnavailableError: no template and no ChatML tokens (a Gemma GGUF without its template
+                would read ``<|im_start|>`` as plain text and answer garbage).
+        """
+        template = self.chat_template
+        if template:
+            return template
+        if self.count_tokens("<|im_start|>") == 1 and self.count_tokens("<|im_end|>") == 1:
+            return None
+        raise ModelUnavailableError(
+            f"{self.spec}: the model file carries no chat template and its vocabulary has no ChatML tokens, so "
+            "no prompt format can be known; use a GGUF or Hugging Face folder that includes its chat template")
 
     def _stream(
         self,
