@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml Makefile
 	  CFLAGS="$(LLAMA_FLAGS)" CXXFLAGS="$(LLAMA_FLAGS)" CMAKE_ARGS="-DGGML_NATIVE=ON" \
 	    $(PY) -m pip wheel --quiet --no-cache-dir --no-deps -w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
 	$(PY) -m pip install --quiet --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[test]'
+	$(PY) -m pip install --quiet --find-links $(LLAMA_WHEELS) -e '.[all,test]'
 	$(PY) -m apprentice.setup_check
 	touch $(STAMP)
 

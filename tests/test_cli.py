@@ -227,3 +227,19 @@ def test_chat_and_batch_check_their_options_before_starting(capsys, tmp_path):
                  "--option", "samples=3"]) == 2
     assert "unknown option 'samples' for strategy react" in capsys.readouterr().err
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_command_whose_optional_extra_is_missing_says_which_in_one_line(tmp_path):
+    """`pip install apprentice` without [serve] / [train] / [ray]: the command names the extra to install."""
+    code = ("import sys; sys.modules['fastapi'] = None; sys.modules['trl'] = None; "
+            "from apprentice.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "APPRENTICE_HOME": str(tmp_path)}
+    served = subprocess.run([sys.executable, "-c", code, "serve", "--model", "local", "--port", "0"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert served.returncode == 2 and served.stderr.count("\n") == 1, served.stderr
+    assert "needs the optional 'serve' dependencies" in served.stderr and "apprentice[serve]" in served.stderr
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}\n')
+    trained = subprocess.run([sys.executable, "-c", code, "train", "sft", "--data", str(tmp_path), "--name", "x"],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert trained.returncode == 2 and "apprentice[train]" in trained.stderr and "Traceback" not in trained.stderr

@@ -137,6 +137,10 @@ def make_parser() -> argparse.ArgumentParser:
 def _untranslated_user_error(exc: Exception) -> str | None:
     """The message of a mistake in input or environment that no command turned into an
     :class:`ApprenticeError` (text that is not UTF-8, a path that cannot be opened); None for a bug."""
+    extra = _EXTRAS.get((getattr(exc, "name", None) or "").split(".")[0]) if isinstance(exc, ImportError) else None
+    if extra:
+        return (f"this command needs the optional '{extra}' dependencies ({exc.name} is not installed): "
+                f"pip install 'apprentice[{extra}]' (make install installs everything)")
     if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
         return "text that is not valid UTF-8 (check the terminal's encoding, or the file's)"
     if isinstance(exc, UnicodeDecodeError):
@@ -144,6 +148,11 @@ def _untranslated_user_error(exc: Exception) -> str | None:
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
     return None
+
+
+#: Modules of the optional dependency groups (pyproject.toml) -> the extra that installs them.
+_EXTRAS = {"trl": "train", "bitsandbytes": "train", "accelerate": "train", "datasets": "train", "ray": "ray",
+           "fastapi": "serve", "starlette": "serve", "uvicorn": "serve"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -328,7 +328,8 @@ def _load_hf(dataset_id: str, split: str) -> list[Record]:
     try:
         import datasets
     except ImportError as exc:
-        raise DataError(f"{dataset_id}: loading Hugging Face datasets needs the 'datasets' package") from exc
+        raise DataError(f"{dataset_id}: loading Hugging Face datasets needs the 'datasets' package: "
+                        "pip install 'apprentice[train]'") from exc
     try:
         rows = datasets.load_dataset(name, config or None, split=split, cache_dir=str(home() / "datasets-cache"))
     except Exception as exc:  # offline, unknown id, missing config or split: all one user error
