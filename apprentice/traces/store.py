@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.exc import IntegrityError
 
 from apprentice.db import StoreURL, db_errors, pg_engine, pg_setup_lock, store_url
@@ -49,6 +49,19 @@ _VERDICTS = {
 }
 
 
+# The statements of the hot path (a run's start, steps, finish, verdicts), built once: building one per call costs
+# SQLAlchemy more than SQLite takes to run it.
+_ID = bindparam("run_key")
+_INSERT_RUN, _INSERT_STEPS, _INSERT_VERDICT = runs.insert(), steps.insert(), verdicts.insert()
+_DELETE_RUN = runs.delete().where(runs.c.id == _ID)
+_UPDATE_RUN = runs.update().where(runs.c.id == _ID)
+_RUN_START = select(runs.c.started_at, runs.c.meta).where(runs.c.id == _ID)
+_TOTALS = select(func.coalesce(func.sum(steps.c.tokens_in), 0), func.coalesce(func.sum(steps.c.tokens_out), 0),
+                 func.coalesce(func.sum(case((steps.c.kind == "llm", 1), else_=0)), 0)).where(steps.c.run_id == _ID)
+_SET_VERDICT = runs.update().where(runs.c.id == _ID).values(
+    correct=bindparam("v_correct"), score=bindparam("v_score"), checker=bindparam("v_checker"))
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(redact_obj(value), ensure_ascii=False, default=lambda v: redact(str(v)))
 
@@ -74,10 +87,11 @@ class TraceStore:
     def __init__(self, path: str | Path | StoreURL | None = None) -> None:
         self.url = store_url(path)
         self.path = self.url.path  # the SQLite file; None on PostgreSQL
-        self._db = None
+        self._db = self._conn = None
         if self.url.is_sqlite:
             self._db = connect_sqlite(self.path, isolation_level=None)
             self._engine = _sqlite_engine(self._db)
+            self._conn = self._engine.connect()  # the one connection, for the store's life
             self._lock: Any = threading.Lock()
         else:
             self._engine = pg_engine(self.url)
@@ -102,6 +116,7 @@ class TraceStore:
         """Close the SQLite connection (a PostgreSQL pool is the process's: :func:`apprentice.db.close_pg`)."""
         if self._db is not None:
             with self._lock:
+                self._conn.close()
                 self._engine.dispose()
                 self._db.close()
 
@@ -109,7 +124,8 @@ class TraceStore:
     def _session(self, *, write: bool = False) -> Iterator[Any]:
         """A connection in one transaction, committed at the end and rolled back on any error. SQLite writes
         take the write lock at BEGIN (IMMEDIATE): a reader upgrading later could fail at once on a busy file."""
-        with self._lock, self._engine.connect() as conn:
+        with self._lock, (contextlib.nullcontext(self._conn) if self._conn is not None
+                          else self._engine.connect()) as conn:
             if write and self._db is not None:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             try:
@@ -142,8 +158,8 @@ class TraceStore:
                "started_at": time.time(), "meta": _dumps(meta or {})}
         with self._session(write=True) as conn:
             if run_id is not None:
-                conn.execute(runs.delete().where(runs.c.id == run_id))
-            conn.execute(runs.insert().values(row))
+                conn.execute(_DELETE_RUN, {"run_key": run_id})
+            conn.execute(_INSERT_RUN, row)
         return row["id"]
 
     def add_step(self, run_id: str, step: Step) -> None:
@@ -156,7 +172,7 @@ class TraceStore:
         if not new:
             return
         with self._session(write=True) as conn:
-            conn.execute(steps.insert(), [_step_row(run_id, s) for s in new])
+            conn.execute(_INSERT_STEPS, [_step_row(run_id, s) for s in new])
 
     @_guarded
     def finish_run(
@@ -170,20 +186,17 @@ class TraceStore:
         meta: dict | None = None,
     ) -> None:
         """Close a run: final answer, status, totals summed from its steps, and the search tree."""
-        calls = func.sum(case((steps.c.kind == "llm", 1), else_=0))
-        totals = select(func.coalesce(func.sum(steps.c.tokens_in), 0), func.coalesce(func.sum(steps.c.tokens_out), 0),
-                        func.coalesce(calls, 0)).where(steps.c.run_id == run_id)
         with self._session(write=True) as conn:
-            tot = conn.execute(totals).one()
-            row = conn.execute(select(runs.c.started_at, runs.c.meta).where(runs.c.id == run_id)).first()
+            tot = conn.execute(_TOTALS, {"run_key": run_id}).one()
+            row = conn.execute(_RUN_START, {"run_key": run_id}).first()
             if row is None:
                 raise ApprenticeError(f"no run {run_id!r} in {self.url.where()}")
             merged = {**json.loads(row.meta), **(meta or {})}
             now = time.time()
-            conn.execute(runs.update().where(runs.c.id == run_id).values(
-                answer=_red(answer), status=status, error=_red(error), ended_at=now, latency_s=now - row.started_at,
-                tokens_in=int(tot[0]), tokens_out=int(tot[1]), model_calls=int(tot[2]),
-                tree=_dumps(tree) if tree is not None else None, meta=_dumps(merged)))
+            conn.execute(_UPDATE_RUN, {
+                "run_key": run_id, "answer": _red(answer), "status": status, "error": _red(error), "ended_at": now,
+                "latency_s": now - row.started_at, "tokens_in": int(tot[0]), "tokens_out": int(tot[1]),
+                "model_calls": int(tot[2]), "tree": _dumps(tree) if tree is not None else None, "meta": _dumps(merged)})
 
     @_guarded
     def add_verdict(
@@ -193,10 +206,10 @@ class TraceStore:
         flag = None if correct is None else int(bool(correct))
         try:
             with self._session(write=True) as conn:
-                conn.execute(verdicts.insert().values(run_id=run_id, verifier=verifier, correct=flag, score=score,
-                                                      reason=_red(reason), created_at=time.time()))
-                conn.execute(runs.update().where(runs.c.id == run_id).values(correct=flag, score=score,
-                                                                             checker=verifier))
+                conn.execute(_INSERT_VERDICT, {"run_id": run_id, "verifier": verifier, "correct": flag, "score": score,
+                                               "reason": _red(reason), "created_at": time.time()})
+                conn.execute(_SET_VERDICT, {"run_key": run_id, "v_correct": flag, "v_score": score,
+                                            "v_checker": verifier})
         except IntegrityError as exc:
             raise ApprenticeError(f"cannot record a verdict for run {run_id!r}: no such run") from exc
 
