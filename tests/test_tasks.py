@@ -282,6 +282,23 @@ def test_jsonl_kinds(tmp_path):
     assert text_task.grade(text_task.load(labels)[1], "Answer: Negative.").checker == "em-f1"
 
 
+def test_jsonl_answers_may_be_left_out_where_they_are_optional(tmp_path):
+    """A distill pool reads its rows with require_answer=False: a missing, null, empty or [] answer is no gold
+    answer (its item cannot be checked); a given one is still read and checked as its kind says."""
+    rows = [{"question": "a", "answer": "1"}, {"question": "b"}, {"question": "c", "answer": None},
+            {"question": "d", "answer": " "}, {"question": "e", "answer": []}]
+    path = _write(tmp_path, [json.dumps(row) for row in rows])
+    task = get_task("jsonl", kind="number", require_answer=False)
+    items = task.load(path)
+    assert [i.answer for i in items] == ["1", None, None, None, None]
+    assert task.can_check(items[0]) and not task.can_check(items[1])
+    with pytest.raises(DataError, match=r"q\.jsonl:2: missing field 'answer'"):
+        get_task("jsonl", kind="number").load(path)
+    bad = _write(tmp_path, [json.dumps({"question": "f", "answer": "many"})], "bad.jsonl")
+    with pytest.raises(DataError, match=r"bad\.jsonl:1: answer 'many' is not a number"):
+        task.load(bad)
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [

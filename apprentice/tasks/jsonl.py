@@ -34,6 +34,11 @@ _FORMATS = {
 }
 
 
+def _blank(value: Any) -> bool:
+    """No answer given: a missing or null field, an empty string or an empty list."""
+    return value is None or (isinstance(value, str) and not value.strip()) or value == []
+
+
 class JsonlTask(Task):
     """Questions from any file; ``kind`` picks the checker.
 
@@ -43,6 +48,8 @@ class JsonlTask(Task):
         id_field: Field holding a stable id; rows without it get a hash of the question.
         kind: ``number`` (numeric check), ``text`` (SQuAD EM/F1) or ``label`` (exact label; the
             labels are the gold answers seen by :meth:`load`).
+        require_answer: ``False`` lets a row leave the answer out (missing, null or empty): its item has no
+            gold answer, and only a verdict of another source (a vote, the rules) can judge its runs.
 
     An answer field that holds a list of one value (MAWPS-style files: ``"lSolutions": [43.0]``) is that
     value; for text and labels a longer list is the answer and its aliases.
@@ -56,13 +63,14 @@ class JsonlTask(Task):
         answer_field: str = "answer",
         id_field: str = "id",
         kind: str = "text",
+        require_answer: bool = True,
     ) -> None:
         super().__init__()
         if kind not in KINDS:
             choices = ", ".join(KINDS)
             raise ApprenticeError(f"unknown answer kind {kind!r} for the jsonl task; choose one of: {choices}")
         self.question_field, self.answer_field, self.id_field = question_field, answer_field, id_field
-        self.kind = kind
+        self.kind, self.require_answer = kind, require_answer
         self.checker = _CHECKERS[kind]  # type: ignore[misc]  # per instance: the kind decides
         self.answer_format = _FORMATS[kind]  # type: ignore[misc]
         self._labels: dict[str, str] = {}
@@ -84,12 +92,13 @@ class JsonlTask(Task):
         return items
 
     def parse(self, row: dict[str, Any], where: str) -> Item:
-        """One record: the question field is required, and so is the answer field unless it is ``""``."""
+        """One record: the question field is required, and so is the answer field unless it is ``""`` or
+        answers are optional (``require_answer=False``)."""
         question = str(require(row, self.question_field, where)).strip()
         if not question:
             raise DataError(f"{where}: field {self.question_field!r} is empty")
         answer, aliases = None, []
-        if self.answer_field:
+        if self.answer_field and (self.require_answer or not _blank(row.get(self.answer_field))):
             value = require(row, self.answer_field, where)
             if isinstance(value, list):
                 if not value or (len(value) > 1 and self.kind == "number"):
