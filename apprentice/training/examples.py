@@ -3,23 +3,37 @@
 A ReAct run becomes [system, user, assistant(trajectory)] where the trajectory is the text
 protocol with the real observations; at inference the harness writes the leading ``Thought:``
 and every ``Observation: ...\\nThought:`` itself, so those spans are not learned (see
-:func:`learned_spans`). A ToT run becomes its chosen path written out as an explanation; CoT,
-IO, CoT-SC and verify runs become the answer text the model produced.
+:func:`learned_spans`). A run whose model called its tools natively (a remote teacher over the
+OpenAI API) is written in the same text protocol, the model's own text as each thought: the student
+never sees a JSON tool call it could not produce. A ToT run becomes its chosen path written out as an
+explanation; CoT, IO, CoT-SC and verify runs become the answer text the model produced.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from apprentice.agents.react import format_observation, text_protocol_messages
+from apprentice.agents.react import (
+    format_observation,
+    parse_react,
+    text_protocol_messages,
+)
 from apprentice.tools import get_tools
 from apprentice.traces import Run
 
-__all__ = ["ChatExample", "example_from_run", "learned_spans", "react_messages", "react_trajectory"]
+__all__ = ["ChatExample", "example_from_run", "learned_spans", "native_trajectory", "react_messages",
+           "react_trajectory"]
 
 _OBSERVATION_GAP = re.compile(r"(?<=\nObservation:)(.*?\nThought:)", re.DOTALL)
+_THOUGHT_LABEL = re.compile(r"^\s*thought\s*:\s*", re.IGNORECASE)
+
+#: The thought of a native tool call its model made without a word: what the call does, in the protocol's voice.
+SILENT_THOUGHT = "I use the {tool} tool."
+#: The thought before a native final answer that comes without any reasoning text.
+FINAL_THOUGHT = "I now know the final answer."
 
 
 @dataclass
@@ -60,11 +74,11 @@ def learned_spans(text: str, protocol: str) -> list[tuple[int, int]]:
 
 def react_trajectory(run: Run) -> str | None:
     """The text-protocol trajectory of a ReAct run, rebuilt from its steps (None if unusable)."""
+    if any(step.kind == "llm" and step.data.get("tool_calls") for step in run.steps):
+        return native_trajectory(run)
     parts: list[str] = []
     for step in run.steps:
         if step.kind == "llm" and step.node == "reason":
-            if step.data.get("tool_calls"):
-                return None  # native tool calls: not the text protocol
             parts.append(f"Thought: {(step.raw or '').strip()}\n")
         elif step.kind == "observation":
             parts.append(f"Observation: {format_observation(step.observation or '')}\n")
@@ -75,6 +89,48 @@ def react_trajectory(run: Run) -> str | None:
     if not parts or "Final Answer:" not in parts[-1]:
         return None
     return "".join(parts).rstrip("\n")
+
+
+def _action_input(args: Any) -> str:
+    """A native call's arguments as the text protocol's ``Action Input``: the value of a one-argument tool (the
+    graph hands a text input to a tool's first argument), else the JSON object."""
+    if isinstance(args, dict) and len(args) == 1:
+        return str(next(iter(args.values())))
+    return json.dumps(args, ensure_ascii=False) if isinstance(args, dict | list) else str(args)
+
+
+def native_trajectory(run: Run) -> str | None:
+    """A ReAct run made with native tool calls, written in the text protocol (None if unusable).
+
+    Each tool call becomes ``Thought`` / ``Action`` / ``Action Input`` / ``Observation``, the thought being the
+    text the model wrote beside the call (:data:`SILENT_THOUGHT` when it wrote none, or for the second call of
+    one turn); the final reply becomes ``Thought`` / ``Final Answer``."""
+    parts: list[str] = []
+    calls: list[dict[str, Any]] = []  # the calls of the last model turn that still wait for their observation
+    final = None
+    for step in run.steps:
+        if step.kind == "llm" and step.node == "reason":
+            text = _THOUGHT_LABEL.sub("", (step.raw or "").strip(), count=1).strip()
+            calls = list(step.data.get("tool_calls") or [])
+            final = None if calls else text
+            for number, call in enumerate(calls):
+                # a protocol keyword at a line's start in the model's text would read as a step of its own
+                thought = (format_observation(text) if number == 0 and text
+                           else SILENT_THOUGHT.format(tool=call.get("name", "tool")))
+                parts.append(f"Thought: {thought}\nAction: {call.get('name', '')}\n"
+                             f"Action Input: {_action_input(call.get('args'))}\n")
+        elif step.kind == "observation" and step.node == "act":
+            if not calls:
+                return None  # an observation of no call: not a trajectory this function understands
+            calls.pop(0)
+            parts.append(f"Observation: {format_observation(step.observation or '')}\n")
+    if calls or not final:
+        return None  # a call left without its result, or no final reply
+    reply = parse_react(final)
+    answer = reply.final_answer or final
+    thought = reply.thought if reply.final_answer and reply.thought else FINAL_THOUGHT
+    parts.append(f"Thought: {thought}\nFinal Answer: {answer}")
+    return "".join(parts)
 
 
 def react_messages(question: str, trajectory: str, tools: list[str], answer_format: str = "",

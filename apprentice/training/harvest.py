@@ -9,6 +9,7 @@ Output folder:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
@@ -29,7 +30,7 @@ from apprentice.traces import Run, TraceStore, open_store
 from apprentice.training.examples import ChatExample, example_from_run
 
 __all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
-           "collect_runs", "preference_pairs", "write_dataset", "answer_computed"]
+           "collect_runs", "preference_pairs", "write_dataset", "answer_computed", "answer_format"]
 
 #: An Orca-style explanation system prompt (optional; with prompt erasure it is replaced at train time).
 EXPLAIN_SYSTEM = ("You are a careful tutor. Think step by step, say why each step follows from the "
@@ -72,6 +73,8 @@ class HarvestConfig:
     #: share of the training split's ReAct examples written as a chat follow-up (``student`` prompt only)
     followups: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
+    #: exactly these runs (a distill round's teacher pass, the runs it resumed included) instead of the selection
+    run_ids: list[str] | None = None
 
     def __post_init__(self) -> None:
         if self.verdict_source is not None and self.verdict_source not in VERDICT_SOURCES:
@@ -105,6 +108,8 @@ class HarvestResult:
 
 def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
     """Step 1: every finished run matching the selection (verdicts not applied yet)."""
+    if config.run_ids is not None:
+        return [run for run in map(store.get, dict.fromkeys(config.run_ids)) if run.status == "ok"]
     return list(store.iter_runs(task=config.task, strategy=config.strategy, model=config.model,
                                 since=config.since, until=config.until, status="ok", **config.filters))
 
@@ -143,13 +148,23 @@ def answer_computed(run: Run) -> bool:
     return unreached_answer(parse_number(extract_number(run.answer)), run.steps) is None
 
 
+@functools.cache
+def _task_format(task: str, kind: str | None) -> str:
+    return get_task(task, **({"kind": kind} if task == "jsonl" and kind else {})).answer_format
+
+
+def answer_format(run: Run) -> str:
+    """The answer instruction the run was prompted with: its task's, with a question file's answer kind (a
+    distill pool of one's own records it in the run's meta)."""
+    return _task_format(run.task, run.meta.get("answer_kind")) if run.task else ""
+
+
 def _key(text: str) -> str:
     return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
 def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[ChatExample]:
     """Step 3: format kept runs, de-duplicate, cap per question and by length."""
-    formats: dict[str | None, str] = {}
     examples: list[ChatExample] = []
     seen: set[str] = set()
     per_question: Counter = Counter()
@@ -158,9 +173,7 @@ def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[Ch
         if reason:
             skipped[reason] += 1
             continue
-        if run.task not in formats:
-            formats[run.task] = get_task(run.task).answer_format if run.task else ""
-        example = example_from_run(run, answer_format=formats[run.task], system=config.system,
+        example = example_from_run(run, answer_format=answer_format(run), system=config.system,
                                    react_prompt=config.react_prompt,
                                    tools=config.tools)
         if example is None:
@@ -229,8 +242,7 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
     for run in runs:
         if run.correct is None or (run.correct and not answer_computed(run)):
             continue
-        answer_format = get_task(run.task).answer_format if run.task else ""
-        example = example_from_run(run, answer_format=answer_format, system=config.system, tools=config.tools,
+        example = example_from_run(run, answer_format=answer_format(run), system=config.system, tools=config.tools,
                                    react_prompt=config.react_prompt)
         if example is not None:
             groups[(_key(example.meta["question"]), run.strategy)][run.correct].append(example)
