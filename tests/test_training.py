@@ -387,13 +387,14 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
 
 
 def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
-    from apprentice.training.teachers import _run
+    from apprentice.training.teachers import Teacher
 
     task, item, copied, computed = _copied_and_computed(tmp_path, monkeypatch)
-    counts = {"runs": 0}
-    assert not _run(item.question, task, item, copied, "copied", "react", {}, counts)
-    assert _run(item.question, task, item, computed, "computed", "react", {}, counts)
-    assert counts["runs"] == 2
+    solved = {name: solve_pool(Teacher("model", spec=name), task, [item], student="local", meta={}, chat=chat,
+                               rationalize="none")
+              for name, chat in (("copied", copied), ("computed", computed))}
+    assert solved["copied"]["solved"] == 0 and solved["computed"]["solved"] == 1
+    assert solved["copied"]["runs"] == solved["computed"]["runs"] == 1
 
 
 def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():

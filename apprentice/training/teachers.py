@@ -8,23 +8,38 @@
   training prompt at harvest time (``hint``); or the item's worked solution replayed in the
   student's own format (``dataset[,STYLE]``), so the items the student fails, often the multi-step
   ones, still teach a rationale that reaches the answer by computing it.
-- ``SPEC[,STRATEGY]``: any model spec (a remote model, a bigger local one) with a strategy.
+- ``SPEC[,STRATEGY]``: any model spec (a remote model, a bigger local one) with a strategy. A remote one
+  (``openai:MODEL[@URL]``) calls its tools natively (harvest writes its runs in the student's text protocol),
+  retries 429 and 5xx answers with backoff, answers several items at once, and a pass over the same items
+  again (a killed round started anew) resumes its finished runs from the store instead of paying for them twice.
 Every run records ``teacher`` (its kind), ``distill`` (the run name) and ``round`` in its meta.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
 
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.models import load_chat_model, parse_spec
 from apprentice.traces import open_store
 from apprentice.training.harvest import answer_computed
-from apprentice.training.replay import REPLAY_STYLES, replay_model, worked_equation, worked_steps
+from apprentice.training.replay import (
+    REPLAY_STYLES,
+    replay_model,
+    worked_equation,
+    worked_steps,
+)
 
-__all__ = ["Teacher", "parse_teacher", "parse_rationalize", "solve_pool", "HINT"]
+__all__ = ["HINT", "PASS_COUNTS", "Teacher", "cost_usd", "load_teacher_model", "parse_price", "parse_rationalize",
+           "parse_teacher", "solve_pool"]
 
 HINT = "\n\n(Hint: the correct final answer is {answer}. Show the steps that reach it.)"
 
@@ -80,78 +95,232 @@ def parse_rationalize(text: str) -> Teacher | None:
     return parse_teacher(text)
 
 
+def load_teacher_model(teacher: Teacher, *, retries: int = 6, max_tokens: int = 384) -> BaseChatModel:
+    """A model teacher's chat model. A remote one (``openai:MODEL[@URL]``) is probed now, so a server that is not
+    there fails before any round, and its client retries a request answered 429 or 5xx ``retries`` times with
+    the OpenAI client's own exponential backoff (which honours a server's Retry-After)."""
+    spec = parse_spec(teacher.spec or "")
+    extra = {"max_retries": retries} if spec.kind == "openai" else {}
+    return load_chat_model(spec, max_tokens=max_tokens, **extra)
+
+
+def parse_price(text: str | None, flag: str) -> tuple[float, float] | None:
+    """``"0.15,0.60"`` -> (0.15, 0.60): USD per million tokens in and out; None for none given."""
+    if text is None or not str(text).strip():
+        return None
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        price = tuple(float(p) for p in parts)
+    except ValueError:
+        price = ()
+    if len(price) != 2 or min(price) < 0:
+        raise ApprenticeError(f"{flag} {text!r}: give IN,OUT in USD per million tokens, e.g. 0.15,0.60")
+    return price[0], price[1]
+
+
+def cost_usd(tokens_in: float, tokens_out: float, price: tuple[float, float] | None) -> float | None:
+    """What the tokens cost at ``price`` (USD per million tokens in, out); None without a price."""
+    return None if price is None else (tokens_in * price[0] + tokens_out * price[1]) / 1e6
+
+
 def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, meta: dict[str, Any],
                attempts: int = 4, temperature: float = 0.7, rationalize: str = "hint",
-               progress: Any = None) -> dict[str, int]:
-    """Run the teacher over ``items``; returns counts (items, solved, rationalized, runs, tokens
-    in+out, errors). ``solved`` counts the rationalized items too."""
-    counts = {"items": len(items), "solved": 0, "rationalized": 0, "runs": 0, "tokens": 0}
+               progress: Any = None, chat: BaseChatModel | None = None, concurrency: int = 1,
+               verdicts: str = "gold") -> dict[str, Any]:
+    """Run the teacher over ``items``; returns counts: items, checked (those with a gold answer), solved (the
+    rationalized ones too), rationalized, runs, resumed, errors, calls, tokens_in, tokens_out, tokens (resumed
+    runs included; resumed_tokens_in and _out are theirs), and the ``run_ids`` of every run the pass made or
+    resumed (what the round harvests).
+
+    A model teacher's run that finished in an earlier pass of the same item (the same teacher, strategy,
+    question, gold answer and sampling) is resumed from the store instead of asked again: a killed round
+    pays for no call twice. It takes ``concurrency`` items at once (a remote teacher's requests in flight).
+    ``verdicts``: ``vote`` samples ``attempts`` runs of a model teacher and records each run's share of the
+    vote; ``rules`` records the rules verifier's verdict on every run (neither needs a gold answer)."""
     teacher = teacher.for_student(student)
     fallback = parse_rationalize(rationalize)
-    chat = None
-    if teacher.kind == "model":
-        chat = load_chat_model(teacher.spec or "", max_tokens=384)
+    if teacher.kind == "model" and chat is None:
+        chat = load_teacher_model(teacher)
     elif teacher.kind == "self":
         chat = load_chat_model(student, temperature=temperature, max_tokens=256)
-    for item in items:
-        solved = _solve_item(teacher, task, item, chat, meta, attempts, fallback, counts)
-        counts["solved"] += int(solved)
-        if progress is not None:
-            progress.update(1)
-    return counts
-
-
-def _run(question: str, task: Any, item: Any, chat: Any, label: str, strategy: str, meta: dict[str, Any],
-         counts: dict[str, int], **kwargs: Any) -> bool:
-    counts["runs"] += 1
+    if getattr(task, "kind", None) and task.name == "jsonl":  # harvest writes the prompt the runs had
+        meta = {**meta, "answer_kind": task.kind}
+    pass_ = _Pass(teacher, task, chat, meta, attempts, temperature, fallback, verdicts)
+    counts: dict[str, Any] = {"items": len(items), "run_ids": []}
+    workers = max(1, concurrency) if teacher.kind == "model" else 1
+    executor = ThreadPoolExecutor(workers, thread_name_prefix="teacher") if workers > 1 else None
     try:
-        result = run_question(question, strategy=strategy, model=chat, model_spec=label, task=task, item=item,
-                              tools=["calculator"], meta=meta, max_steps=6, **kwargs)
-    except ApprenticeError:
-        counts["errors"] = counts.get("errors", 0) + 1
-        return False
-    except Exception:  # a failed item is recorded in its trace; the pool goes on
-        counts["errors"] = counts.get("errors", 0) + 1
-        return False
-    counts["tokens"] = counts.get("tokens", 0) + result.tokens_in + result.tokens_out
-    if not result.correct:
-        return False
-    # a verified answer that none of the run's calculator results gives (a copied hint) is not a solve:
-    # the harvest leaves it out, and a self teacher goes on to rationalize the item
-    try:
-        return answer_computed(open_store().get(result.run_id))
-    except ApprenticeError:  # the run is not in the store: the verdict is all there is
-        return True
+        for found in (executor.map if executor else map)(pass_.solve, items):
+            for key, value in found.items():
+                counts[key] = counts.get(key, 0) + value if not isinstance(value, list) else counts[key] + value
+            if progress is not None:
+                progress.update(1)
+    finally:
+        if executor is not None:  # a stopped pass leaves the items not yet started alone
+            executor.shutdown(cancel_futures=True)
+    counts["tokens"] = counts.get("tokens_in", 0) + counts.get("tokens_out", 0)
+    return {**dict.fromkeys(PASS_COUNTS, 0), **counts}
 
 
-def _replay(replay: Teacher, task: Any, item: Any, meta: dict[str, Any], counts: dict[str, int]) -> bool | None:
-    """Replay the item's worked solution through the graph (None: the item has none)."""
-    steps = (worked_equation if replay.replay == "equation" else worked_steps)(task.name, item)
-    if not steps:
-        return None
-    return _run(item.question, task, item, replay_model(steps, item.question, style=replay.replay),
-                replay.label, "react", {**meta, "teacher": "dataset", "replay": replay.replay}, counts)
+#: The counts of a teacher pass (besides ``run_ids``): what :func:`solve_pool` returns and a round adds up.
+PASS_COUNTS = ("items", "checked", "solved", "rationalized", "runs", "resumed", "errors", "calls", "tokens_in",
+               "tokens_out", "tokens", "resumed_tokens_in", "resumed_tokens_out")
 
 
-def _solve_item(teacher: Teacher, task: Any, item: Any, chat: Any, meta: dict[str, Any], attempts: int,
-                fallback: Teacher | None, counts: dict[str, int]) -> bool:
-    if teacher.kind == "dataset":
-        return bool(_replay(teacher, task, item, meta, counts))
-    kind = "self" if teacher.kind == "self" else "model"
-    solved = False
-    for attempt in range(attempts if teacher.kind == "self" else 1):
-        solved |= _run(item.question, task, item, chat, teacher.label, teacher.strategy,
-                       {**meta, "teacher": kind, "attempt": attempt}, counts,
-                       options={"seed": attempt})
-    if solved or fallback is None or item.answer is None:
+@dataclass(frozen=True)
+class _Outcome:
+    """One teacher run as the pass counts it: its gold verdict, whether the calculator gave its answer, its
+    normalized answer (for a vote) and its cost."""
+
+    run_id: str
+    correct: bool | None
+    computed: bool
+    answer: str | None
+    tokens_in: int
+    tokens_out: int
+    calls: int
+
+    @property
+    def solved(self) -> bool:
+        """Verified against the gold answer, and computed: what a round counts as a solve."""
+        return bool(self.correct) and self.computed
+
+
+@dataclass(frozen=True)
+class _Pass:
+    """What every item of one teacher pass shares; :meth:`solve` is one item (threads may run several)."""
+
+    teacher: Teacher
+    task: Any
+    chat: Any
+    meta: dict[str, Any]
+    attempts: int
+    temperature: float
+    fallback: Teacher | None
+    verdicts: str
+
+    def solve(self, item: Any) -> dict[str, Any]:
+        """Solve one item; its counts (see :func:`solve_pool`)."""
+        counts: Counter = Counter(checked=int(item.answer is not None))
+        runs: list[str] = []
+        counts["solved"] = int(self._solve_item(item, counts, runs))
+        return {**counts, "run_ids": runs}
+
+    def _solve_item(self, item: Any, counts: Counter, runs: list[str]) -> bool:
+        teacher, meta = self.teacher, self.meta
+        if teacher.kind == "dataset":
+            return bool(self._replay(teacher, item, meta, counts, runs))
+        kind = "self" if teacher.kind == "self" else "model"
+        sampled = teacher.kind == "self" or self.verdicts == "vote"
+        outcomes = []
+        for attempt in range(self.attempts if sampled else 1):
+            options: dict[str, Any] = {"seed": attempt}
+            if teacher.kind == "model" and sampled:  # a self teacher's model samples at its own temperature
+                options["temperature"] = self.temperature
+            outcomes.append(self._run(item.question, item, None, {**meta, "teacher": kind, "attempt": attempt},
+                                      counts, runs, options))
+        if self.verdicts == "vote":
+            _vote(self.task, [o for o in outcomes if o is not None])
+        solved = any(o is not None and o.solved for o in outcomes)
+        if solved or self.fallback is None or item.answer is None:
+            return solved
+        if self.fallback.kind == "dataset":
+            replayed = self._replay(self.fallback, item, {**meta, "rationalizes": kind}, counts, runs)
+            if replayed is not None:
+                counts["rationalized"] += int(replayed)
+                return replayed
+        hinted = item.question + HINT.format(answer=item.answer)
+        outcome = self._run(hinted, item, None, {**meta, "teacher": f"{kind}-rationalized",
+                                                 "train_question": item.question}, counts, runs, {})
+        solved = outcome is not None and outcome.solved
+        counts["rationalized"] += int(solved)
         return solved
-    if fallback.kind == "dataset":
-        replayed = _replay(fallback, task, item, {**meta, "rationalizes": kind}, counts)
-        if replayed is not None:
-            counts["rationalized"] += int(replayed)
-            return replayed
-    hinted = item.question + HINT.format(answer=item.answer)
-    solved = _run(hinted, task, item, chat, teacher.label, teacher.strategy,
-                  {**meta, "teacher": f"{kind}-rationalized", "train_question": item.question}, counts)
-    counts["rationalized"] += int(solved)
-    return solved
+
+    def _replay(self, replay: Teacher, item: Any, meta: dict[str, Any], counts: Counter,
+                runs: list[str]) -> bool | None:
+        """Replay the item's worked solution through the graph (None: the item has none)."""
+        steps = (worked_equation if replay.replay == "equation" else worked_steps)(self.task.name, item)
+        if not steps:
+            return None
+        scripted = replay_model(steps, item.question, style=replay.replay)
+        outcome = self._run(item.question, item, (scripted, replay.label, "react"),
+                            {**meta, "teacher": "dataset", "replay": replay.replay}, counts, runs, {})
+        return outcome is not None and outcome.solved
+
+    def _run(self, question: str, item: Any, scripted: tuple[Any, str, str] | None, meta: dict[str, Any],
+             counts: Counter, runs: list[str], options: dict[str, Any]) -> _Outcome | None:
+        """One run of the teacher (``scripted``: of a replay's model, label and strategy instead): a model
+        teacher's run resumed from the store when an earlier pass finished it, else made now. Records the
+        verdicts the pass asks for besides gold. None: the run failed (its trace says how)."""
+        chat, label, strategy = scripted or (self.chat, self.teacher.label, self.teacher.strategy)
+        key = _resume_key(self.teacher, self.task, item, question, options) \
+            if scripted is None and self.teacher.kind == "model" else None
+        outcome = _resumed(self.task, item, label, key) if key else None
+        counts["runs"] += 1
+        if outcome is not None:  # paid for by an earlier pass: its tokens count in the round, not in this pass
+            counts.update(resumed=1, resumed_tokens_in=outcome.tokens_in, resumed_tokens_out=outcome.tokens_out)
+        else:
+            try:
+                result = run_question(question, strategy=strategy, model=chat, model_spec=label, task=self.task,
+                                      item=item, tools=["calculator"], max_steps=6, options=options or None,
+                                      meta={**meta, "teacher_key": key} if key else meta)
+            except Exception:  # a failed item is recorded in its trace; the pool goes on
+                counts["errors"] += 1
+                return None
+            outcome = _outcome(open_store().get(result.run_id), self.task, result.correct)
+        if self.verdicts == "rules":
+            _rules_verdict(self.task, question, outcome.run_id)
+        counts.update(tokens_in=outcome.tokens_in, tokens_out=outcome.tokens_out, calls=outcome.calls)
+        runs.append(outcome.run_id)
+        return outcome
+
+
+def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: dict[str, Any]) -> str:
+    """What makes a model teacher's run the same run again: the teacher and its strategy, the item, the question
+    it was asked (a hint changes it), the gold answer and answer kind (they decide the verdict) and the
+    sampling options."""
+    blob = json.dumps({"question": question, "gold": item.answer, "kind": getattr(task, "kind", None),
+                       "options": options, "tools": ["calculator"], "max_steps": 6}, sort_keys=True, default=str)
+    digest = hashlib.sha1(blob.encode()).hexdigest()[:16]
+    return f"{teacher.label}|{teacher.strategy}|{task.name}|{item.id}|{digest}"
+
+
+def _resumed(task: Any, item: Any, label: str, key: str) -> _Outcome | None:
+    """The finished run an earlier pass made under ``key``, if any."""
+    store = open_store()
+    for summary in store.query(task=task.name, item_id=item.id, model=label, status="ok"):
+        if summary.meta.get("teacher_key") == key:
+            run = store.get(summary.id)
+            gold = run.verdict_from("gold")
+            return _outcome(run, task, gold.correct if gold else None)
+    return None
+
+
+def _outcome(run: Any, task: Any, correct: bool | None) -> _Outcome:
+    answer = task.normalize(task.extract(run.answer)) if run.answer else None
+    return _Outcome(run.id, correct, answer_computed(run), answer, run.tokens_in, run.tokens_out,
+                    run.model_calls)
+
+
+def _vote(task: Any, outcomes: list[_Outcome]) -> None:
+    """Record on each attempt its answer's share of the attempts' vote (a ``vote`` verdict: no gold needed)."""
+    votes = Counter(o.answer for o in outcomes if o.answer is not None)
+    store = open_store()
+    for outcome in outcomes:
+        share = votes[outcome.answer] / len(outcomes) if outcome.answer is not None else 0.0
+        earlier = store.get(outcome.run_id).verdict_from("vote")
+        if earlier is None or earlier.score != share:  # a resumed attempt keeps the verdict it has
+            store.add_verdict(outcome.run_id, verifier="vote", correct=None, score=share,
+                              reason=f"the answer's share of the teacher's {len(outcomes)} attempts")
+
+
+def _rules_verdict(task: Any, question: str, run_id: str) -> None:
+    """Record the rules verifier's verdict on a run (once: a resumed run keeps the one it has)."""
+    from apprentice.agents.verifier import rules_check
+
+    store = open_store()
+    run = store.get(run_id)
+    if run.verdict_from("rules") is not None or run.answer is None:
+        return
+    check = rules_check(task, question, run.answer, run.steps)
+    store.add_verdict(run_id, verifier="verify:rules", correct=check.ok, score=check.score, reason=check.reason)
