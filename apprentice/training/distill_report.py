@@ -1,11 +1,16 @@
-"""The distillation report: a table per round and a plot, always beside the trivial-rule floor."""
+"""The distillation report: a table per round and a plot, always beside the trivial-rule floor; with a model
+teacher evaluated on the same held-out sets, the money: what a solved item costs from the teacher and from the
+student, the share of the teacher's accuracy the student keeps, and the questions where the two disagree."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_markdown", "plot_rounds"]
+__all__ = ["disagreements", "plot_rounds", "render_markdown"]
+
+#: Rows of the disagreement table in report.md (report.json keeps every item of both).
+DISAGREEMENTS_SHOWN = 20
 
 
 def _pct(x: float | None) -> str:
@@ -27,19 +32,115 @@ def _table(results: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _usd(x: float | None) -> str:
+    """Dollars, with the digits a per-item API cost needs (``$0.000123``)."""
+    if x is None:
+        return "-"
+    if x >= 1:
+        return f"${x:,.2f}"
+    return "$" + (f"{x:.4f}" if x >= 0.01 else f"{x:.6f}").rstrip("0").rstrip(".")
+
+
 def _teacher_cost(row: dict[str, Any]) -> str:
     if "teacher_tokens_per_solved" not in row:
         return ""
-    return (f"; {row['teacher_tokens_per_solved']:.0f} model tokens and {row['teacher_seconds_per_solved']:.2f} s "
+    text = (f"; {row['teacher_tokens_per_solved']:.0f} model tokens and {row['teacher_seconds_per_solved']:.2f} s "
             "per solved item")
+    if "teacher_tokens_in" in row:
+        text += f"; {row['teacher_tokens_in']:,} tokens in, {row['teacher_tokens_out']:,} out"
+        if row.get("teacher_cost_usd") is not None:
+            text += f", {_usd(row['teacher_cost_usd'])} in all"
+    if row.get("teacher_resumed"):
+        paid = f"this pass paid {_usd(row['teacher_paid_usd'])}, " if row.get("teacher_paid_usd") is not None else ""
+        text += f"; {paid}{row['teacher_resumed']} runs resumed from an earlier pass"
+    if row.get("teacher_errors"):
+        text += f"; {row['teacher_errors']} runs failed"
+    return text
 
 
 def _teacher_accuracy(row: dict[str, Any]) -> str:
-    rationalized = row.get("teacher_rationalized")
+    accuracy, rationalized = row["teacher_accuracy"], row.get("teacher_rationalized")
+    items, checked = row.get("teacher_items"), row.get("teacher_checked")
+    of = f" of its {checked} items with a gold answer ({items - checked} have none)" \
+        if items and checked is not None and checked != items else ""
+    if accuracy is None:
+        return f"unknown (no item has a gold answer; {items} items)" if items else "-"
     if not rationalized:
-        return _pct(row["teacher_accuracy"])
-    return (f"{_pct(row['teacher_accuracy'] - rationalized)} by its own attempts, "
-            f"{_pct(row['teacher_accuracy'])} with the failures rationalized")
+        return _pct(accuracy) + of
+    return (f"{_pct(accuracy - rationalized)} by its own attempts, "
+            f"{_pct(accuracy)} with the failures rationalized{of}")
+
+
+def _compared(report: dict[str, Any], row: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The model teacher a round's student is set beside: the round's own, else the run's (one was evaluated)."""
+    teachers = report.get("teacher_eval") or {}
+    if row.get("teacher") in teachers:
+        return row["teacher"], teachers[row["teacher"]]
+    return next(iter(teachers.items()), None)
+
+
+def _per_solved(cell: dict[str, Any], key: str) -> float | None:
+    solved = round(cell["accuracy"] * cell["n"])
+    value = cell.get(key)
+    return None if value is None or not solved else value / solved
+
+
+def _money(spec: str, teacher: dict[str, Any], student: dict[str, Any], priced: bool) -> list[str]:
+    """The student beside the teacher on each held-out set they share."""
+    lines = [(f"Beside the teacher `{spec}` on the same questions (cost per solved item; the share of the "
+              "teacher's accuracy the student keeps):"), "",
+             ("| held-out set | n | teacher | student | student keeps | teacher $ / solved | student $ / solved | "
+              "teacher s / solved | student s / solved |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, mine in student.items():
+        theirs = teacher["sets"].get(label)
+        if theirs is None:
+            continue
+        keeps = mine["accuracy"] / theirs["accuracy"] if theirs["accuracy"] else None
+        own = _usd(_per_solved(mine, "cost_usd")) if priced else ("$0 (local)" if mine["accuracy"] else "-")
+        lines.append(f"| {label} | {mine['n']} | {_pct(theirs['accuracy'])} | {_pct(mine['accuracy'])} | "
+                     f"{_pct(keeps)} | {_usd(_per_solved(theirs, 'cost_usd'))} | {own} | "
+                     f"{_num(_per_solved(theirs, 'seconds'), '.2f')} | {_num(_per_solved(mine, 'seconds'), '.2f')} |")
+    if teacher.get("price") is None:
+        lines += ["", "The teacher has no price: give it with --teacher-price IN,OUT (USD per million tokens)."]
+    return [*lines, ""]
+
+
+def disagreements(teacher: dict[str, Any], student: dict[str, Any]) -> list[dict[str, Any]]:
+    """The held-out questions one of the two gets right and the other wrong, set by set."""
+    rows = []
+    for label, mine in student.items():
+        theirs = {item["id"]: item for item in (teacher["sets"].get(label) or {}).get("items", [])}
+        for item in mine.get("items", []):
+            other = theirs.get(item["id"])
+            if other is not None and bool(other["correct"]) != bool(item["correct"]):
+                rows.append({"set": label, "id": item["id"], "question": other.get("question"),
+                             "gold": other.get("gold"), "teacher": other["prediction"],
+                             "teacher_correct": bool(other["correct"]), "student": item["prediction"],
+                             "student_correct": bool(item["correct"])})
+    return rows
+
+
+def _cell_text(text: Any, width: int = 90) -> str:
+    text = " ".join(str("-" if text is None else text).split()).replace("|", "\\|")
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _disagreement_table(spec: str, row: dict[str, Any], teacher: dict[str, Any]) -> list[str]:
+    rows = disagreements(teacher, row["student"])
+    if not rows:
+        return []
+    wins = sum(r["teacher_correct"] for r in rows)
+    lines = [f"## Where the round {row['round']} student and the teacher disagree", "",
+             f"`{spec}` is right and `{row['adapter']}` wrong on {wins} held-out questions; the other way round on "
+             f"{len(rows) - wins}." + (f" The first {DISAGREEMENTS_SHOWN} (every item of both is in report.json):"
+                                        if len(rows) > DISAGREEMENTS_SHOWN else ""), "",
+             "| set | question | gold | teacher | student |", "|---|---|---|---|---|"]
+    for r in rows[:DISAGREEMENTS_SHOWN]:
+        mark = {True: " ✓", False: " ✗"}
+        lines.append(f"| {r['set']} | {_cell_text(r['question'])} | {_cell_text(r['gold'], 20)} | "
+                     f"{_cell_text(r['teacher'], 20)}{mark[r['teacher_correct']]} | "
+                     f"{_cell_text(r['student'], 20)}{mark[r['student_correct']]} |")
+    return [*lines, ""]
 
 
 def _selection(row: dict[str, Any]) -> list[str]:
@@ -59,7 +160,7 @@ def _setup(args: dict[str, Any]) -> str:
                 else f"SFT {args.get('epochs', 1.0):g} epoch(s)")
     if args.get("dpo_steps"):
         training += f" + {args['dpo_steps']} DPO steps"
-    from apprentice.training.distill import POOL_LEVELS, pool_sizes
+    from apprentice.training.pools import POOL_LEVELS, pool_sizes
 
     pooled = {name for name, _ in pool_sizes(str(args.get("task") or ""), 0)}
     parts = [f"{label} {' '.join(map(str, args[key]))}" for name, (key, label) in POOL_LEVELS.items()
@@ -87,6 +188,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines += [f"{number}. {span}{' (this run)' if number == len(runs) else ''}: " + _setup(run), ""]
     if "baseline" in report:
         lines += ["## Round 0: the starting student", "", *_table(report["baseline"]), ""]
+        compared = next(iter((report.get("teacher_eval") or {}).items()), None)
+        if compared:
+            lines += _money(*compared, report["baseline"], priced=bool(args.get("student_price")))
     for row in report.get("rounds", []):
         lines += [f"## Round {row['round']}: adapter `{row['adapter']}`", "",
                   f"teacher `{row.get('teacher', args.get('teacher'))}`: accuracy on the pool "
@@ -95,6 +199,13 @@ def render_markdown(report: dict[str, Any]) -> str:
                   + (f", DPO on {row['pairs']} verified-vs-failed pairs" if row.get("pairs") and
                      (str(row["adapter"]).endswith("-dpo") or row.get("dev")) else "") + "; round took "
                   f"{row['seconds'] / 60:.1f} min", "", *_selection(row), *_table(row["student"]), ""]
+        compared = _compared(report, row)
+        if compared:
+            lines += _money(*compared, row["student"], priced=bool(args.get("student_price")))
+    last = report.get("rounds", [])[-1:]
+    compared = _compared(report, last[0]) if last else None
+    if compared:
+        lines += _disagreement_table(compared[0], last[0], compared[1])
     if report.get("stopped"):
         lines += [f"Stopped: {report['stopped']}.", ""]
     if report.get("best_student"):
