@@ -241,3 +241,21 @@ def test_traces_migrate_on_the_command_line(postgres, monkeypatch, capsys):
     assert len(json.loads(capsys.readouterr().out)) == 1
     assert main(["traces", "migrate"]) == 2 and "usage" in capsys.readouterr().err
     _close(url)
+
+
+def test_a_store_from_before_versioning_is_upgraded_and_a_newer_one_refused(apprentice_home, capsys):
+    import sqlite3
+
+    store = open_store()
+    run_id = store.start_run(strategy="react", model="local", question="q")
+    close_store()
+    path = apprentice_home / "traces.db"
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE apprentice_schema")  # as every traces.db was before issue 41
+    assert open_store().get(run_id).question == "q"
+    close_store()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM apprentice_schema").fetchall() == [(1,)]
+        db.execute("INSERT INTO apprentice_schema VALUES (2, 0)")
+    assert main(["traces", "list"]) == 2
+    assert "newer than this apprentice reads (1); upgrade apprentice" in _one_line(capsys.readouterr().err)
