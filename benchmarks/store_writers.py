@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(rates: dict[tuple[str, int], float], args: argparse.Namespace) -> str:
     lines = [
-        f"$ python benchmarks/store_writers.py --seconds {args.seconds:g}" + (" --pg URL" if args.pg else "")
-        + (f" --out {args.out}" if args.out else ""),
-        f"# {platform.node()}: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end: shared with "
-        f"other jobs), Python {platform.python_version()}; one trace = 5 transactions (run, 3 step batches of 2, "
-        "finish, verdict); writers are processes, each with its own store handle",
+        (f"$ python benchmarks/store_writers.py --seconds {args.seconds:g}" + (" --pg URL" if args.pg else "")
+         + (f" --out {args.out}" if args.out else "")),
+        (f"# {platform.node()}: {os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end: shared with "
+         f"other jobs), Python {platform.python_version()}; one trace = 5 transactions (run, 3 step batches of 2, "
+         "finish, verdict); writers are processes, each with its own store handle"),
         "",
         "writers | sqlite traces/s | postgresql traces/s | postgresql / sqlite | sqlite vs 1 writer | postgresql vs 1",
         "--------|-----------------|---------------------|---------------------|--------------------|----------------",

@@ -17,7 +17,11 @@ from apprentice.backends import ScriptedChatModel
 from apprentice.cli import main
 from apprentice.db import close_pg, store_url
 from apprentice.graphs import run_question, runner
-from apprentice.graphs.threads import close_checkpointer, open_checkpointer, thread_messages
+from apprentice.graphs.threads import (
+    close_checkpointer,
+    open_checkpointer,
+    thread_messages,
+)
 from apprentice.tools import close_memory_store
 from apprentice.tools.memory import recall, remember
 from apprentice.traces import open_store
@@ -122,7 +126,7 @@ def _counts(url: str) -> dict[str, int]:
 
     conninfo = store_url(url).conninfo()
     with psycopg.connect(conninfo) as conn:
-        return {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+        return {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
                 for table in ("runs", "steps", "verdicts", "checkpoints", "checkpoint_writes", "store")}
 
 
@@ -182,8 +186,9 @@ def _ray_job(tmp_path: Path, server_url: str, items: int):
 def _resume_on_ray(tmp_path: Path, items: int, keep: int):
     """The whole job on threads, its output cut to ``keep`` records (as if the driver died), resumed on Ray."""
     pytest.importorskip("ray")
-    from apprentice.batch import run_batch
     from fake_openai_server import start_server
+
+    from apprentice.batch import run_batch
 
     server = start_server(latency_s=0.01)
     try:

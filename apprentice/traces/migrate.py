@@ -115,7 +115,11 @@ def _copy_threads(path: Path, dst: StoreURL, result: MigrationResult, say: Calla
 
 def _copy_memories(path: Path, dst: StoreURL, result: MigrationResult, say: Callable[[str], None]) -> None:
     """Every memory of every user, under its own key."""
-    from apprentice.tools.memory import MEMORY_NAMESPACE, close_memory_store, open_memory_store
+    from apprentice.tools.memory import (
+        MEMORY_NAMESPACE,
+        close_memory_store,
+        open_memory_store,
+    )
 
     source = open_memory_store(path)
     target = open_memory_store(dst.path.with_name("memory.db") if dst.is_sqlite else dst.conninfo())
