@@ -22,7 +22,12 @@ from langchain_core.tools import BaseTool
 from apprentice.graphs.config import StrategyConfig
 from apprentice.traces import Step, TraceStore
 
-__all__ = ["Recorder", "RunContext", "EventSink"]
+__all__ = ["EventSink", "Recorder", "RunContext", "collect"]
+
+
+def collect(old: list | None, new: list | None) -> list:
+    """State reducer of fanned-in results (samples, checks): append; ``None`` starts over (a new turn)."""
+    return [] if new is None else [*(old or []), *new]
 
 #: Called with each step as it is recorded (the CLI prints it, the TUI shows it).
 EventSink = Callable[[Step], None]

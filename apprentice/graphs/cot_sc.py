@@ -27,7 +27,8 @@ from langgraph.runtime import Runtime
 from langgraph.types import Send
 
 from apprentice.agents.solver import final_line
-from apprentice.graphs.context import RunContext
+from apprentice.agents.verification import run_verifier, verifier_name
+from apprentice.graphs.context import RunContext, collect
 from apprentice.graphs.cot import solve_once, thread_history
 from apprentice.tasks.answers import answer_segments
 
@@ -35,11 +36,6 @@ __all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority", "weig
 
 #: What each new turn resets (``None`` empties the collected samples).
 TURN_DEFAULTS: dict[str, Any] = {"samples": None, "run_meta": {}}
-
-
-def collect(old: list | None, new: list | None) -> list:
-    """Reducer: append fanned-in items; ``None`` starts over (a new turn)."""
-    return [] if new is None else [*(old or []), *new]
 
 
 class SCState(TypedDict, total=False):
@@ -97,7 +93,6 @@ def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: l
     step and the fields the vote reads; nothing without option ``verifier``."""
     if ctx.config.verifier is None:
         return {}
-    from apprentice.graphs.verify import run_verifier, verifier_name
 
     result = run_verifier(ctx, verifier_name(ctx), question, text, steps)
     ctx.recorder.record("verify", node="sample",

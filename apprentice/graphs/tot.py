@@ -26,8 +26,7 @@ from langgraph.types import Send
 
 from apprentice.agents.evaluator import llm_value
 from apprentice.agents.proposer import propose_steps, space_for
-from apprentice.graphs.context import RunContext
-from apprentice.graphs.cot_sc import collect
+from apprentice.graphs.context import RunContext, collect
 
 __all__ = ["ToTState", "TURN_DEFAULTS", "build", "SOLVED_VALUE"]
 

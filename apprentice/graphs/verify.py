@@ -31,15 +31,12 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
-from apprentice.agents.cove import cove_check
 from apprentice.agents.grammar import answer_kind, solver_grammar
-from apprentice.agents.judge import llm_judge
 from apprentice.agents.solver import final_line, revise_messages
-from apprentice.agents.verifier import CheckResult, rules_check
+from apprentice.agents.verification import run_verifier, verifier_name
 from apprentice.graphs.config import REVISE_MODES, VERIFIERS
-from apprentice.graphs.context import RunContext
+from apprentice.graphs.context import RunContext, collect
 from apprentice.graphs.cot import DEFAULT_MAX_TOKENS, solve_once, thread_history
-from apprentice.graphs.cot_sc import collect
 from apprentice.graphs.history import answer_format
 from apprentice.graphs.react import run_turn
 from apprentice.traces import Step
@@ -68,11 +65,6 @@ class VerifyState(TypedDict, total=False):
     run_meta: dict[str, Any]
 
 
-def verifier_name(ctx: RunContext) -> str:
-    """The configured verifier; ``rules`` needs a task, so without one the judge is the default."""
-    return ctx.config.verifier or ("rules" if ctx.task is not None else "judge")
-
-
 def inner_strategy(ctx: RunContext) -> str:
     """The strategy of the drafts (``cot`` unless configured)."""
     return ctx.config.inner
@@ -81,16 +73,6 @@ def inner_strategy(ctx: RunContext) -> str:
 def revise_mode(ctx: RunContext) -> str:
     """How a rejected draft is revised: ``resample`` by default for a ReAct draft, else ``feedback``."""
     return ctx.config.revise or ("resample" if inner_strategy(ctx) == "react" else "feedback")
-
-
-def run_verifier(ctx: RunContext, name: str, question: str, draft: str,
-                 steps: list[Step] | None = None) -> CheckResult:
-    """Check ``draft`` (with its tool work ``steps``, if any) with verifier ``name``."""
-    if name == "rules":
-        return rules_check(ctx.task, question, draft, steps)
-    if name == "judge":
-        return llm_judge(ctx, question, draft)
-    return cove_check(ctx, question, draft, k=ctx.config.questions)
 
 
 def draft_once(state: VerifyState, ctx: RunContext, node: str, **sampling: Any) -> tuple[str, list[dict[str, Any]]]:

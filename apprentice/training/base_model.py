@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from apprentice.errors import ModelSpecError
-from apprentice.models import adapter_name, embedded_model_path, parse_spec
+from apprentice.models import adapter_name
+from apprentice.specs import parse_spec
+from apprentice.training.registry import base_folder, get_adapter
 
 __all__ = ["BaseChoice", "resolve_base", "load_for_training", "lora_config"]
 
@@ -26,23 +28,14 @@ class BaseChoice:
 def resolve_base(spec: str) -> BaseChoice:
     """``local`` / ``local:PATH`` (GGUF or HF folder) / ``adapter:NAME`` / ``student`` -> a safetensors HF
     folder (and the adapter to continue from)."""
-    from apprentice.backends.hf import hf_base_from_gguf, require_safetensors
-
     parsed = parse_spec(spec)
     if parsed.kind == "openai":
         raise ModelSpecError(f"cannot fine-tune {spec}: training needs local weights (local, local:PATH, student, "
                              "adapter:NAME)")
-    if parsed.kind in ("adapter", "student"):
-        from apprentice.training.registry import get_adapter
-
+    if parsed.kind in ("adapter", "student"):  # the shipped student is imported into the registry first
         record = get_adapter(adapter_name(parsed))
-        inner = resolve_base(record.base)
-        return BaseChoice(str(parsed), inner.folder, record.name, record.path)
-    path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
-    if path.is_file():
-        return BaseChoice(str(parsed), hf_base_from_gguf(path))
-    require_safetensors(path)
-    return BaseChoice(str(parsed), path)
+        return BaseChoice(str(parsed), base_folder(record.base), record.name, record.path)
+    return BaseChoice(str(parsed), base_folder(str(parsed)))
 
 
 def lora_config(r: int, alpha: int, dropout: float, target_modules: str | list[str]):

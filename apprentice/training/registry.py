@@ -22,6 +22,7 @@ from typing import Any
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError, ModelSpecError
+from apprentice.specs import embedded_model_path, parse_spec
 
 __all__ = [
     "AdapterRecord", "adapters_root", "validate_name", "register_adapter", "list_adapters",
@@ -111,9 +112,26 @@ def _write_meta(folder: Path, record: AdapterRecord) -> None:
     (folder / _META).write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
 
 
-def _base_gguf(base: str) -> Path | None:
-    from apprentice.models import embedded_model_path, parse_spec
+def base_folder(spec: str) -> Path:
+    """The safetensors Hugging Face folder an adapter's base spec names: ``local`` / ``local:PATH`` (a GGUF is
+    converted once, a folder must hold safetensors) or ``adapter:NAME`` (its own base, recursively). An
+    adapter records its root base, so ``student`` never reaches here (``training.base_model`` resolves it).
+    """
+    from apprentice.backends.hf import hf_base_from_gguf, require_safetensors
 
+    parsed = parse_spec(spec)
+    if parsed.kind == "adapter":
+        return base_folder(get_adapter(parsed.target or "").base)
+    if parsed.kind != "local":
+        raise ModelSpecError(f"an adapter's base must be local weights (local, local:PATH, adapter:NAME), not {spec}")
+    path = Path(parsed.target).expanduser() if parsed.target else embedded_model_path()
+    if path.is_file():
+        return hf_base_from_gguf(path)
+    require_safetensors(path)
+    return path
+
+
+def _base_gguf(base: str) -> Path | None:
     parsed = parse_spec(base)
     if parsed.kind != "local":
         return None
@@ -128,9 +146,8 @@ def merged_model(base: str, adapter_dir: Path):
     from transformers import AutoModelForCausalLM
 
     from apprentice.backends.hf import load_hf
-    from apprentice.training.base_model import resolve_base
 
-    folder = resolve_base(base).folder
+    folder = base_folder(base)
     tokenizer, _ = load_hf(folder)
     model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True, dtype=torch.float32)
     return PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload(), tokenizer
@@ -192,9 +209,8 @@ def load_adapter_model(name: str, *, spec: str, **kwargs: Any):
         return LlamaCppChatModel(model_path=str(record.path / record.gguf), spec=spec,
                                  react_prompt=record.react_prompt, **kwargs)
     from apprentice.backends.hf import TransformersChatModel
-    from apprentice.training.base_model import resolve_base
 
-    return TransformersChatModel(model_dir=str(resolve_base(record.base).folder), adapter_dir=str(record.path),
+    return TransformersChatModel(model_dir=str(base_folder(record.base)), adapter_dir=str(record.path),
                                  spec=spec, react_prompt=record.react_prompt, **kwargs)
 
 
@@ -342,9 +358,7 @@ def import_adapter(source: Path, name: str | None = None, *, export_gguf: bool =
         if not all((tmp / f).is_file() for f in _TOKENIZER_FILES):
             from transformers import AutoTokenizer
 
-            from apprentice.training.base_model import resolve_base
-
-            AutoTokenizer.from_pretrained(str(resolve_base(record.base).folder)).save_pretrained(str(tmp))
+            AutoTokenizer.from_pretrained(str(base_folder(record.base))).save_pretrained(str(tmp))
         record.gguf = None
         if export_gguf:
             try:
