@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from apprentice.errors import ApprenticeError, DataError
 from apprentice.tasks import TASK_NAMES, Item, get_task, split_items
-from apprentice.tasks.answers import (
+from apprentice.tasks.base import data_root, select_items
+from apprentice.tasks.extract import (
     FEVER_LABELS,
     YES_NO,
     check_numeric,
@@ -27,7 +28,6 @@ from apprentice.tasks.answers import (
     normalize_number,
     normalize_text,
 )
-from apprentice.tasks.base import data_root, select_items
 from apprentice.tasks.qa import date_aliases
 
 DATA = Path(__file__).parents[1].parent / "shared" / "data"

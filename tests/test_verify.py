@@ -11,7 +11,7 @@ from apprentice.backends import ScriptedChatModel
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.tasks import get_task
-from apprentice.tasks.answers import counted_noun
+from apprentice.tasks.question_rules import counted_noun
 from apprentice.traces import Step, open_store
 
 

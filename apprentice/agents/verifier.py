@@ -22,12 +22,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.answers import (
-    answer_segments,
-    not_a_count,
-    numbers_match,
-    parse_number,
-)
+from apprentice.tasks.extract import answer_segments, numbers_match, parse_number
+from apprentice.tasks.question_rules import not_a_count
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 

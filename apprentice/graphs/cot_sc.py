@@ -30,7 +30,7 @@ from apprentice.agents.solver import final_line
 from apprentice.agents.verification import run_verifier, verifier_name
 from apprentice.graphs.context import RunContext, collect
 from apprentice.graphs.cot import solve_once, thread_history
-from apprentice.tasks.answers import answer_segments
+from apprentice.tasks.extract import answer_segments
 
 __all__ = ["SCState", "TURN_DEFAULTS", "build", "build_react", "majority", "weighted"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from apprentice.errors import DataError
-from apprentice.tasks.answers import FEVER_LABELS, FINAL_ANSWER, LabelTask
+from apprentice.tasks.answers import FINAL_ANSWER, LabelTask
 from apprentice.tasks.base import Item, require, stable_id
+from apprentice.tasks.extract import FEVER_LABELS
 
 __all__ = ["FEVER_POOL", "FeverTask", "LABELS"]
 
@@ -50,7 +51,7 @@ class FeverTask(LabelTask):
 
     ``meta`` keeps the bare ``claim``, ``verifiable`` and the gold ``evidence`` pointers. The
     extractor maps synonyms (true/supported -> SUPPORTS, false/refuted -> REFUTES, unknown/not enough
-    info -> NOT ENOUGH INFO; see :data:`~apprentice.tasks.answers.FEVER_LABELS`).
+    info -> NOT ENOUGH INFO; see :data:`~apprentice.tasks.extract.FEVER_LABELS`).
     """
 
     name: ClassVar[str] = "fever"

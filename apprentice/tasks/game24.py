@@ -17,8 +17,9 @@ from itertools import combinations
 from typing import Any, ClassVar
 
 from apprentice.errors import DataError
-from apprentice.tasks.answers import FINAL_ANSWER, answer_segments
+from apprentice.tasks.answers import FINAL_ANSWER
 from apprentice.tasks.base import Item, Task, Verdict, require
+from apprentice.tasks.extract import answer_segments
 
 __all__ = [
     "Game24Task",

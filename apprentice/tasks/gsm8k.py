@@ -7,13 +7,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from apprentice.errors import ApprenticeError, DataError
-from apprentice.tasks.answers import (
-    FINAL_ANSWER,
-    NumericTask,
-    format_number,
-    parse_number,
-)
+from apprentice.tasks.answers import FINAL_ANSWER, NumericTask
 from apprentice.tasks.base import Item, read_records, require, resolve_source, select_items, stable_id
+from apprentice.tasks.extract import format_number, parse_number
 
 __all__ = ["GSM8KTask", "readable_solution", "solution_steps"]
 

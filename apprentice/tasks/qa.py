@@ -1,6 +1,6 @@
 """Multi-hop question answering: HotpotQA (ReAct's 500-question dev sample) and Bamboogle.
 
-Both are scored by :func:`~apprentice.tasks.answers.check_text`: correct on exact match after SQuAD
+Both are scored by :func:`~apprentice.tasks.extract.check_text`: correct on exact match after SQuAD
 normalisation, or when the normalised gold appears in a prediction at most five tokens longer; the
 score is token F1. Bamboogle's file (from FireAct) has spreadsheet-mangled dates such as
 ``29-May-32``; those get aliases for both centuries ("May 29, 1932", "29 May 2032", ...) so that a

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from apprentice.errors import DataError
-from apprentice.tasks.answers import FINAL_ANSWER, YES_NO, LabelTask
+from apprentice.tasks.answers import FINAL_ANSWER, LabelTask
 from apprentice.tasks.base import Item, read_records, require, resolve_source, stable_id
+from apprentice.tasks.extract import YES_NO
 
 __all__ = ["STRATEGYQA_POOL", "StrategyQATask", "facts_solution"]
 

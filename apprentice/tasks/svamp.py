@@ -7,13 +7,9 @@ from fractions import Fraction
 from typing import Any, ClassVar
 
 from apprentice.errors import DataError
-from apprentice.tasks.answers import (
-    FINAL_ANSWER,
-    NumericTask,
-    format_number,
-    parse_number,
-)
+from apprentice.tasks.answers import FINAL_ANSWER, NumericTask
 from apprentice.tasks.base import Item, read_records, require, resolve_source, stable_id
+from apprentice.tasks.extract import format_number, parse_number
 
 __all__ = ["SVAMPTask", "equation_solution"]
 
