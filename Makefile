@@ -23,7 +23,7 @@ LLAMA_FLAGS   :=
 LLAMA_WHEELS  := $(WHEELHOUSE)/llama-native-$(CPU_ID)
 endif
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench clean postgres
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,7 +42,16 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/apprentice chat
 
-test: install
+# tests/test_postgres.py starts a real PostgreSQL server: Debian's postgresql package, installed here when it is
+# missing and this is root on Debian (elsewhere its tests skip, and fail under CI)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || command -v initdb > /dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null && \
+	    { apt-get install -y -qq postgresql > /dev/null 2>&1 || \
+	      { apt-get update -qq > /dev/null && apt-get install -y -qq postgresql > /dev/null; }; }; } || \
+	  echo "note: PostgreSQL is not installed (the postgresql package): its tests skip"
+
+test: install postgres
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: install

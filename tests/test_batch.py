@@ -250,6 +250,24 @@ def test_a_second_job_on_the_same_output_is_refused(tmp_path):
     assert not (tmp_path / "out.jsonl.lock").exists()
 
 
+def test_a_rate_limited_call_is_retried_by_the_client_not_by_restarting_the_run(tmp_path):
+    """The server says 429 (with retry-after-ms) to the first two requests of an item: the OpenAI client
+    waits and repeats that call; the item's run is not restarted (one attempt, one trace)."""
+    server = start_server(retry_after_ms=20)
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "r", "question": "[429] What is 3 + 4?", "answer": "7"},
+                                                  {"id": "p", "question": "What is 1 + 1?", "answer": "2"}])
+    out = tmp_path / "out.jsonl"
+    try:
+        assert main(["batch", str(source), "--out", str(out), "--model", f"openai:fake@{server.url}",
+                     "--answer-kind", "number", "--no-progress"]) == 0
+        by_id = {r["id"]: r for r in _records(out)}
+        assert by_id["r"]["status"] == "ok" and by_id["r"]["correct"] is True and by_id["r"]["attempts"] == 1
+        assert server.counts["[429] What is 3 + 4?"] == 3  # two refusals, then the answer: the call was repeated
+        assert open_store().count(strategy="react") == 2  # one run per item: nothing restarted
+    finally:
+        server.shutdown()
+
+
 def test_cli_options_reach_the_strategy_of_every_item(tmp_path, capsys):
     server = start_server()
     rows = [{"id": f"q{i}", "question": f"What is {i} + 2?", "answer": str(i + 2)} for i in range(2)]

@@ -53,10 +53,16 @@ class BatchJob:
     progress: bool = False
 
 
+#: Retries of one HTTP call by the OpenAI client itself (exponential backoff honouring ``Retry-After``).
+CLIENT_RETRIES = 3
+
+
 def load_batch_model(spec: str) -> BaseChatModel:
-    """The chat model for a job; HTTP clients do not retry on their own (the job's policy does)."""
+    """The chat model for a job. An OpenAI client retries each failed call itself (its backoff honours the
+    server's ``Retry-After``), so a rate limit in the fifth call of a ReAct run repeats that call, not the
+    four before it; the job's item retries (``--retries``) restart a run only once the client gave up."""
     if parse_spec(spec).kind == "openai":
-        return load_chat_model(spec, max_retries=0)
+        return load_chat_model(spec, max_retries=CLIENT_RETRIES)
     return load_chat_model(spec)
 
 
