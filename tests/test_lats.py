@@ -15,7 +15,7 @@ from apprentice.backends import ScriptedChatModel
 from apprentice.cli import main
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question, runner, strategy_config
-from apprentice.graphs.lats_tree import backpropagate, best_terminal, new_node, select_leaf, uct
+from apprentice.graphs.lats_tree import backpropagate, best_terminal, is_open, new_node, select_leaf, uct
 from apprentice.graphs.threads import thread_messages
 from apprentice.tasks import Item, get_task
 from apprentice.traces import open_store
@@ -57,7 +57,7 @@ def game24_script():
 
 def test_uct_prefers_the_less_visited_child_until_exploration_is_off():
     nodes: list[dict] = []
-    new_node(nodes, None, visits=10)
+    new_node(nodes, None, visits=10, expanded=True)
     new_node(nodes, 0, value=0.6, visits=6)
     new_node(nodes, 0, value=0.4, visits=1)
     assert uct(nodes[1], 10, 1.0) == pytest.approx(0.6 + math.sqrt(math.log(10) / 6))
@@ -65,11 +65,13 @@ def test_uct_prefers_the_less_visited_child_until_exploration_is_off():
     assert select_leaf(nodes, 1.0, 5) == (2, [{"id": 2, "uct": round(0.4 + math.sqrt(math.log(10)), 4)}])
     assert select_leaf(nodes, 0.0, 5)[0] == 1  # c = 0: pure exploitation
     # a branch whose every child is a final answer is closed: selection goes down the other one
+    nodes[2]["expanded"] = True
     new_node(nodes, 2, answer="12", reward=0.0, visits=1)
     leaf, path = select_leaf(nodes, 1.0, 5)
     assert leaf == 1 and [p["id"] for p in path] == [1]
-    new_node(nodes, 1, depth=5)  # at the depth limit, with no answer: nothing is left to expand
-    nodes[3]["depth"] = nodes[4]["depth"] = 5
+    nodes[1]["expanded"] = True
+    new_node(nodes, 1)
+    nodes[4]["depth"] = 5  # at the depth limit, with no answer: nothing is left to expand
     assert select_leaf(nodes, 1.0, 5) == (None, [])
 
 
@@ -134,6 +136,11 @@ def test_the_verified_path_wins_over_the_evaluators_favourite_and_the_tree_is_tr
     tagged = {s.data.get("lats_node") for s in run.steps if s.kind in ("action", "observation")}
     assert {total["id"], product["id"]} <= tagged
     assert run.meta["lats"]["solved"] is True and run.meta["lats"]["expansions"] == 2
+    # the root's first step is the greedy one, the others sampled; a rollout leaves its start open to expand
+    root_calls = [kw["temperature"] for prompt, kw in zip(model.prompts, model.calls_kwargs, strict=True)
+                  if prompt[-1].text == "Thought:"]
+    assert root_calls == [0.0, 0.7, 0.7]
+    assert is_open(nodes, total["id"], 5) and not total.get("expanded")
     assert run.meta["lats"]["trajectory"].endswith("Final Answer: 4 * 6 * (1 * 1)\n")
     assert any(v.verifier == "verify:game24-rules" and v.correct for v in run.verdicts)
 

@@ -146,6 +146,13 @@ def _sampling(ctx: RunContext, *, seed: int, forced: bool, greedy: bool = False)
     return {k: v for k, v in params.items() if v is not None}
 
 
+def _key(node: dict[str, Any]) -> tuple:
+    """What makes two steps the same: the answer they give, or the action they take."""
+    if node.get("answer") is not None:
+        return ("answer", " ".join(str(node["answer"]).lower().split()))
+    return ("action", node.get("tool"), node.get("tool_input"))
+
+
 def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: str, *, forced: bool,
               seen: set[tuple], rollout: bool = False) -> dict[str, Any]:
     """The node of one sampled step under ``parent``: an action (its tool run now) or a final answer
@@ -165,8 +172,7 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
                             raw=text, data={"lats_node": len(nodes)})
         return new_node(nodes, parent, thought=step.thought, text=f"unreadable step: {step.problem}",
                         segment=segment, status="invalid", pruned=True, why=f"unreadable: {step.problem}", **extra)
-    key = (("answer", " ".join(step.final_answer.lower().split())) if step.final_answer is not None
-           else ("action", step.tool, step.tool_input))
+    key = _key({"answer": step.final_answer, "tool": step.tool, "tool_input": step.tool_input})
     done = {("action", nodes[i].get("tool"), nodes[i].get("tool_input")) for i in path_to(nodes, parent)}
     repeated = step.final_answer is None and (key in done or segment in scratch_of(nodes, parent))
     if repeated or key in seen:
@@ -271,7 +277,10 @@ def select(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
-    """Sample ``children`` next steps of the selected node's trajectory and run their actions."""
+    """Sample ``children`` next steps of the selected node's trajectory and run their actions. The first is
+    the greedy step (the one a ReAct run takes, so the first rollout is ReAct's own trajectory, as verify's
+    first draft is greedy) unless a rollout already took it from here; the others are sampled at
+    ``temperature``. A step that a rollout already took from here counts as a duplicate."""
     ctx = runtime.context
     config = ctx.config
     nodes = _nodes(state)
@@ -279,13 +288,15 @@ def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     forced = parent["depth"] + 1 >= config.depth
     left = _calls_left(ctx, nodes)
     prompt = _prompt(ctx, state, nodes, parent["id"], forced)
-    seen: set[tuple] = set()
+    taken = [n for n in nodes if n["parent"] == parent["id"] and not n.get("pruned")]
+    seen = {_key(n) for n in taken}
     fresh = []
     for i in range(config.children if left is None else min(config.children, left)):
         reply = ctx.call_model(prompt, node="expand", stop=STOP_SEQUENCES,
-                               **_sampling(ctx, seed=(config.seed or 0) + parent["id"] * 97 + i, forced=forced))
+                               **_sampling(ctx, seed=(config.seed or 0) + parent["id"] * 97 + i, forced=forced,
+                                           greedy=i == 0 and not taken))
         fresh.append(_add_step(ctx, nodes, parent["id"], reply.text, forced=forced, seen=seen)["id"])
-    parent["status"] = "expanded"
+    parent.update(status="expanded", expanded=True)
     ctx.recorder.record("propose", node="expand", raw=f"from node {parent['id']}: "
                         + "; ".join(nodes[i]["text"][:60] for i in fresh),
                         data={"parent": parent["id"], "children": fresh})

@@ -9,7 +9,9 @@ adds to the scratchpad, ``visits`` and ``reward`` (a final answer's score).
 ``value`` is the node's running mean: an evaluation counts as the node's first visit (as in LangGraph's LATS
 tutorial), and each reward backpropagated through it is one more (the paper's
 ``V(s) <- (V(s) (N(s) - 1) + r) / N(s)``). Selection descends from the root by
-``UCT(s) = V(s) + c sqrt(ln N(parent) / N(s))`` to a node with no children yet.
+``UCT(s) = V(s) + c sqrt(ln N(parent) / N(s))`` to a node not ``expanded`` yet. A rollout's steps join the tree
+under the step it started from without using that step up: as in the reference, where rollout nodes hang off
+the tree, the step can still be expanded with sampled children of its own.
 """
 
 from __future__ import annotations
@@ -47,26 +49,26 @@ def uct(node: Node, parent_visits: int, c: float) -> float:
 
 
 def is_open(nodes: list[Node], node_id: int, max_depth: int, children: dict[int, list[int]] | None = None) -> bool:
-    """Whether search can still go on below ``node_id``: it is no answer and no dead end, and it is either
-    a leaf above the depth limit or has an open child."""
+    """Whether search can still go on at or below ``node_id``: it is no answer and no dead end, and it is
+    either not expanded yet and above the depth limit, or has an open child."""
     children = children if children is not None else children_of(nodes)
     node = nodes[node_id]
     if node.get("answer") is not None or node.get("pruned"):
         return False
-    if not children[node_id]:
+    if not node.get("expanded"):
         return node["depth"] < max_depth
     return any(is_open(nodes, child, max_depth, children) for child in children[node_id])
 
 
 def select_leaf(nodes: list[Node], c: float, max_depth: int) -> tuple[int | None, list[dict[str, Any]]]:
     """Descend from the root, at each node to the open child of highest UCT (the earliest on ties), to a
-    node without children: (its id, the path taken as ``{"id", "uct"}`` rows). ``None`` when nothing below
-    the root is open (the tree is exhausted)."""
+    node not expanded yet: (its id, the path taken as ``{"id", "uct"}`` rows). ``None`` when nothing is open
+    (the tree is exhausted)."""
     children = children_of(nodes)
     if not is_open(nodes, 0, max_depth, children):
         return None, []
     current, path = 0, []
-    while children[current]:
+    while nodes[current].get("expanded"):
         parent_visits = nodes[current]["visits"]
         candidates = [k for k in children[current] if is_open(nodes, k, max_depth, children)]
         best = max(candidates, key=lambda k: (uct(nodes[k], parent_visits, c), -k))
