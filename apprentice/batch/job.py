@@ -25,9 +25,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from apprentice.batch.inputs import BatchItem, TaskConfig, read_items
 from apprentice.batch.output import OutputFile, load_done
 from apprentice.batch.progress import BatchSummary, Tracker
-from apprentice.batch.worker import WorkerConfig, process_item
+from apprentice.batch.worker import WorkerConfig, load_batch_model, process_item
 from apprentice.errors import ApprenticeError, DataError
-from apprentice.models import load_chat_model, parse_spec
 
 __all__ = ["BatchJob", "run_batch", "load_batch_model", "pending_items"]
 
@@ -51,19 +50,6 @@ class BatchJob:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     concurrency: int = 4
     progress: bool = False
-
-
-#: Retries of one HTTP call by the OpenAI client itself (exponential backoff honouring ``Retry-After``).
-CLIENT_RETRIES = 3
-
-
-def load_batch_model(spec: str) -> BaseChatModel:
-    """The chat model for a job. An OpenAI client retries each failed call itself (its backoff honours the
-    server's ``Retry-After``), so a rate limit in the fifth call of a ReAct run repeats that call, not the
-    four before it; the job's item retries (``--retries``) restart a run only once the client gave up."""
-    if parse_spec(spec).kind == "openai":
-        return load_chat_model(spec, max_retries=CLIENT_RETRIES)
-    return load_chat_model(spec)
 
 
 def pending_items(job: BatchJob, task: Any) -> tuple[list[BatchItem], list[dict[str, Any]], int]:

@@ -21,7 +21,7 @@ import tempfile
 from typing import TYPE_CHECKING, Any
 
 from apprentice.batch.inputs import BatchItem, TaskConfig
-from apprentice.batch.worker import WorkerConfig, process_item
+from apprentice.batch.worker import WorkerConfig, load_batch_model, process_item
 from apprentice.config import home
 from apprentice.db import store_url
 from apprentice.errors import ApprenticeError
@@ -46,8 +46,6 @@ class BatchActor:
     its own, and each item's runs go back to the driver with its record."""
 
     def __init__(self, worker: WorkerConfig, inputs: TaskConfig, collect: bool = False) -> None:
-        from apprentice.batch.job import load_batch_model
-
         self.worker = worker
         self.task = inputs.build()
         self.model = load_batch_model(worker.model_spec)

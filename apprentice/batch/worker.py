@@ -12,8 +12,10 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from apprentice.batch.inputs import BatchItem
+from apprentice.models import load_chat_model
+from apprentice.specs import parse_spec
 
-__all__ = ["RetryPolicy", "WorkerConfig", "is_transient", "process_item"]
+__all__ = ["CLIENT_RETRIES", "RetryPolicy", "WorkerConfig", "is_transient", "load_batch_model", "process_item"]
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
 
@@ -47,6 +49,19 @@ class WorkerConfig:
     #: names the job's traces: attempt ``k`` of item ``i`` is the run ``stable_id(run_key, i/k)``, so an item run
     #: again (the job resumed after a crash) replaces its trace instead of adding one (set by ``run_batch``)
     run_key: str | None = None
+
+
+#: Retries of one HTTP call by the OpenAI client itself (exponential backoff honouring ``Retry-After``).
+CLIENT_RETRIES = 3
+
+
+def load_batch_model(spec: str) -> BaseChatModel:
+    """The chat model for a job. An OpenAI client retries each failed call itself (its backoff honours the
+    server's ``Retry-After``), so a rate limit in the fifth call of a ReAct run repeats that call, not the
+    four before it; the job's item retries (``--retries``) restart a run only once the client gave up."""
+    if parse_spec(spec).kind == "openai":
+        return load_chat_model(spec, max_retries=CLIENT_RETRIES)
+    return load_chat_model(spec)
 
 
 def is_transient(exc: BaseException) -> bool:
