@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import ArithTask, get_task
-from apprentice.tasks.arith import _HE, _OBJECTS, _SHE, TEMPLATES, step_solution
+from apprentice.tasks.arith import step_solution
+from apprentice.tasks.arith_templates import HE, OBJECTS, SHE, TEMPLATES
 from apprentice.tasks.game24 import evaluate_expression
 
 _OPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: Fraction(a, b)}
@@ -101,7 +102,7 @@ def test_distractors_add_an_unused_number_to_the_same_problems(level):
         (number,) = re.findall(r"\d+", sentence)
         used = {str(step[k]) for step in after.meta["steps"] for k in ("a", "b", "result")}
         assert number not in used and number not in re.findall(r"\d+", before.question)
-        (obj,) = [obj for obj in _OBJECTS if f" {obj}s" in sentence]  # of something the problem never names
+        (obj,) = [obj for obj in OBJECTS if f" {obj}s" in sentence]  # of something the problem never names
         assert after.meta["distractor_form"] == "the other kind"
         assert not any(word in before.question.lower() for word in obj.split())
     # a split with distractors holds no problem of the plain test split, and the test split stays its own
@@ -135,7 +136,7 @@ def test_same_kind_distractors_are_about_the_problems_own_object(level):
         elif form == "another person's":  # one the problem does not name, of the other gender, after the opening
             person = sentence.split()[0]
             assert person not in before.question and after.question == f"{opening}. {sentence} {rest}"
-            assert person in _HE + _SHE and (person in _SHE) != (opening.split()[0] in _SHE)  # opening: the subject
+            assert person in HE + SHE and (person in SHE) != (opening.split()[0] in SHE)  # opening: the subject
     # about half of the one-step templates (a bus, a farm) have neither a person's objects nor dollars
     assert forms["another person's"] + forms["a second object"] > forms["the other kind"]
     assert forms["a second object"] >= 10
@@ -167,7 +168,7 @@ def test_story_distractors_are_numbers_the_story_uses(level):
             assert {k: v for k, v in step.items() if k != "reason"} == {k: v for k, v in was.items() if k != "reason"}
             changed += step["reason"] != was["reason"]
             name = after.question.split()[0]  # every such story opens with its subject's count
-            assert after.question.startswith((f"{name} has ", f"{name} had ")) and name in _HE + _SHE
+            assert after.question.startswith((f"{name} has ", f"{name} had ")) and name in HE + SHE
             assert {str(step["a"]), str(step["b"])} <= set(re.findall(r"\d+", after.question))
         elif form == "a second object the story changes":  # the opening rewritten, then that object changed
             opening, rest = before.question.split(". ", 1)
