@@ -42,15 +42,18 @@ def _alternatives(words: Sequence[str]) -> str:
 
 def _answer_rule(kind: str) -> str:
     if kind == "number":
-        return 'answer ::= "-"? [0-9] [0-9,]{0,15} ("." [0-9]{1,8})?'
+        return f'answer ::= "-"? {_DIGITS} ("." [0-9]{{1,8}})?'
     return "answer ::= [^\\n]+"
 
+
+#: A whole number: plain digits, or thousands groups ("1,250"); never a comma run such as "12,288,288,2".
+_DIGITS = '([0-9]{1,15} | [0-9]{1,3} ("," [0-9]{3}){1,4})'
 
 _CALCULATOR_RULES = r"""
 expr ::= term (ws op ws term){0,24}
 term ::= "-"? (num "%"? | "(" ws expr ws ")" | fn "(" ws expr (ws "," ws expr){0,7} ws ")")
 op ::= "+" | "-" | "*" | "/" | "**" | "^" | "%"
-num ::= [0-9] [0-9,]{0,15} ("." [0-9]{1,12})?
+num ::= DIGITS ("." [0-9]{1,12})?
 ws ::= " "?
 """
 
@@ -85,7 +88,7 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: boo
     if branches:
         rules.append(f"action ::= {' | '.join(branches)}")
     if expressions and "calculator" in tools:
-        rules.append(_CALCULATOR_RULES.strip())
+        rules.append(_CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS))
         rules.append(f"fn ::= {_alternatives(sorted(FUNCTIONS))}")
     return "\n".join(rules) + "\n"
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apprentice.agents.react import (
+    FORCE_ANSWER,
     format_observation,
     parse_react,
     text_protocol_messages,
@@ -72,8 +73,12 @@ def learned_spans(text: str, protocol: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans if b > a]
 
 
-def react_trajectory(run: Run) -> str | None:
-    """The text-protocol trajectory of a ReAct run, rebuilt from its steps (None if unusable)."""
+def react_trajectory(run: Run, *, forced: bool = False) -> str | None:
+    """The text-protocol trajectory of a ReAct run, rebuilt from its steps (None if unusable).
+
+    A run whose answer the step limit forced is no trajectory to imitate (None); with ``forced`` it is kept,
+    ending in the forced answer as the model was prompted for it: the rejected side of a preference pair (a
+    grammar-constrained student never writes an unreadable step, so its failures end this way)."""
     if any(step.kind == "llm" and step.data.get("tool_calls") for step in run.steps):
         return native_trajectory(run)
     parts: list[str] = []
@@ -85,7 +90,9 @@ def react_trajectory(run: Run) -> str | None:
         elif step.kind == "error" and step.observation:
             parts.append(f"Observation: {step.observation}\n")
         elif step.kind == "answer" and step.data.get("forced"):
-            return None  # the step limit forced the answer: not a trajectory to imitate
+            if not forced or not parts:
+                return None  # the step limit forced the answer: not a trajectory to imitate
+            parts[-1] = f"Thought:{FORCE_ANSWER} {(step.raw or '').strip()}\n"
     if not parts or "Final Answer:" not in parts[-1]:
         return None
     return "".join(parts).rstrip("\n")
@@ -170,6 +177,7 @@ def example_from_run(
     system: str | None = None,
     tools: list[str] | None = None,
     react_prompt: str = "full",
+    forced: bool = False,
 ) -> ChatExample | None:
     """Turn one run into a chat example in its strategy's runtime format; None if it has none.
 
@@ -180,13 +188,14 @@ def example_from_run(
         tools: the tool names the student will be offered (default: those the run used, or
             the calculator).
         react_prompt: the ReAct system prompt the student will run with (``student``: prompt erasure).
+        forced: keep a ReAct run whose answer the step limit forced (a rejected example, never one to learn).
     """
     question = run.meta.get("train_question") or run.question  # a rationalization hint is erased
     meta = {"run_id": run.id, "task": run.task, "item_id": run.item_id, "strategy": run.strategy,
             "model": run.model, "teacher": run.meta.get("teacher", "model"), "correct": run.correct,
             "score": run.score, "question": question, "answer": run.answer}
     if run.strategy == "react":
-        trajectory = react_trajectory(run)
+        trajectory = react_trajectory(run, forced=forced)
         if trajectory is None:
             return None
         used = sorted({s.tool for s in run.steps if s.kind == "action" and s.tool})

@@ -243,7 +243,7 @@ def preference_pairs(runs: list[Run], config: HarvestConfig) -> list[dict[str, A
         if run.correct is None or (run.correct and not answer_computed(run)):
             continue
         example = example_from_run(run, answer_format=answer_format(run), system=config.system, tools=config.tools,
-                                   react_prompt=config.react_prompt)
+                                   react_prompt=config.react_prompt, forced=not run.correct)
         if example is not None:
             groups[(_key(example.meta["question"]), run.strategy)][run.correct].append(example)
     pairs, rng = [], random.Random(config.seed)
