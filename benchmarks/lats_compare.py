@@ -26,6 +26,7 @@ import argparse
 import math
 import shlex
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,13 @@ def run_set(name: str, args: argparse.Namespace, chat: Any) -> list[tuple[str, d
     task, data = SETS[name]
     data_path = str(SHARED_DATA / data) if data else None
     rows, cells, items, react_calls = [], [], {}, 2
+    scratch = tempfile.TemporaryDirectory()  # each strategy's own report: only the set's joint one is kept
     for strategy in args.strategies:
         options = {"max_tokens": args.max_tokens,
                    **settings(strategy, task, args.budget, react_calls, args.max_steps)}
         config = EvalConfig(task=task, strategies=[strategy], models=[args.model], data=data_path,
                             limit=args.limit, options=options, max_steps=args.max_steps, constrain=args.constrain,
-                            report_dir=Path(args.report) / name / strategy, command=_command())
+                            report_dir=Path(scratch.name) / strategy, command=_command())
         report = run_eval(config, progress=False, models={args.model: chat})
         cell = report.cells[0]
         if strategy == "react":
@@ -73,6 +75,7 @@ def run_set(name: str, args: argparse.Namespace, chat: Any) -> list[tuple[str, d
               flush=True)
     header = {**report.header, "strategies": list(args.strategies), "options": {s: o for s, o, _ in rows}}
     write_report(Path(args.report) / name, header, cells, items)
+    scratch.cleanup()
     return rows
 
 
