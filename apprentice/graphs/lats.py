@@ -43,6 +43,7 @@ from apprentice.agents.react import (
 )
 from apprentice.agents.reflector import reflect as reflect_on
 from apprentice.agents.reflector import with_lessons
+from apprentice.agents.verification import run_verifier
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.cot import thread_history
 from apprentice.graphs.history import answer_format
@@ -230,8 +231,6 @@ def _score_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]]
     name = verifier_name(ctx) if value_method(ctx) in ("rules", "both") else None
     ok: bool | None = None
     if name is not None and (name == "rules" or _calls_left(ctx, nodes) != 0):
-        from apprentice.graphs.verify import run_verifier
-
         draft = f"Final Answer: {node['answer']}"
         result = run_verifier(ctx, name, state["question"], draft, _work(nodes, node["id"]))
         ok, reward = result.ok, NEUTRAL_VALUE if result.score is None else result.score
