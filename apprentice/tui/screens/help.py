@@ -12,8 +12,9 @@ __all__ = ["HelpScreen", "help_markdown"]
 
 _ABOUT = """\
 Ask a question below and watch the agent work: each thought, tool call, observation and verdict
-appears under the answer as a collapsible block (click or Enter to open). Tree-of-Thought answers
-show the search tree; self-consistency answers show the vote. Threads live in the sidebar and
+appears under the answer as a collapsible block (click or Enter to open); a step a grammar kept
+well formed (local models) says `constrained`. Tree-of-Thought and LATS answers show the search tree
+(LATS with visits and rewards); self-consistency answers show the vote. Threads live in the sidebar and
 survive restarts. `ctrl+p` opens the command palette (switch model or strategy, export, ...).
 Keys can be changed in `keymap.json` in the data folder: `{"new_thread": "ctrl+k"}`.
 """
