@@ -9,7 +9,9 @@ SVAMP's test split and GSM8K's test problems by calculator steps (``gsm8k:1``, `
 splits (``--smoke arith:1=DIR``) share its templates and are listed as smoke tests, never decide.
 
 The rule: the candidate ships when, on the items both were judged on, it solves more yardstick items in all
-than the shipped student and no yardstick drops with McNemar's exact p < 0.05. With ``--ship`` it writes
+than the shipped student, the gain is unlikely to be noise (over every yardstick's flipped items together, a
+one-sided sign test p < 0.1: 15 items up against 14 down is a coin, not a better student), and no yardstick drops
+with McNemar's exact p < 0.05. With ``--ship`` it writes
 ``apprentice/student/`` (fp16 adapter, provenance, a model card with the tables printed here) and copies the
 reports to ``benchmarks/results/student/NAME/``, recorded in ``benchmarks/results/student/shipped.json``.
 Without ``--ship`` it only prints the comparison.
@@ -69,7 +71,7 @@ def _floor(label: str) -> float:
 
 def compare(candidate: dict[str, Path], shipped: dict[str, Path]) -> tuple[bool, list[str]]:
     """Whether the candidate beats the shipped student on the yardsticks, and the lines that say why."""
-    lines, more, drops = [], 0, []
+    lines, more, drops, ups, downs = [], 0, [], 0, 0
     for label in candidate:
         if label not in shipped:
             lines.append(f"{label}: the shipped student has no report on it; not compared")
@@ -80,13 +82,26 @@ def compare(candidate: dict[str, Path], shipped: dict[str, Path]) -> tuple[bool,
         down = sum(a[i]["correct"] and not b[i]["correct"] for i in shared)
         p = mcnemar_p(down, up)
         more += up - down
+        ups, downs = ups + up, downs + down
         if down > up and p < 0.05:
             drops.append(label)
         lines.append(f"{label}: {len(shared)} shared items, {up} up, {down} down (McNemar exact p = {p:.3g})")
-    better = more > 0 and not drops
-    verdict = "better: ships" if better else ("drops on " + ", ".join(drops) if drops else "not better: kept out")
-    lines.append(f"net {more:+d} items over the yardsticks; {verdict}")
+    noise = sign_p(ups, downs)
+    better = more > 0 and not drops and noise < 0.1
+    verdict = ("better: ships" if better else "drops on " + ", ".join(drops) if drops
+               else "within noise: kept out" if more > 0 else "not better: kept out")
+    lines.append(f"net {more:+d} items over the yardsticks ({ups} up, {downs} down, one-sided sign test p = "
+                 f"{noise:.3g}); {verdict}")
     return better, lines
+
+
+def sign_p(up: int, down: int) -> float:
+    """One-sided sign test: the chance of at least ``up`` of ``up + down`` flipped items going up when each is
+    a fair coin (1.0 with none)."""
+    from math import comb
+
+    n = up + down
+    return sum(comb(n, k) for k in range(up, n + 1)) / 2 ** n if n else 1.0
 
 
 def _pct(cell: dict[str, Any] | None) -> str:

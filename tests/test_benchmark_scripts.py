@@ -70,3 +70,29 @@ def test_the_sample_curve_ends_at_the_full_votes_the_notes_quote():
     one = 100 * sum(s["key"] == s["gold"] for s in first) / 200
     assert rows[0][1] == rows[0][2] == rows[0][3] == pytest.approx(one)
     assert all(a[3] <= b[3] for a, b in zip(rows, rows[1:], strict=False))  # more samples never lose the gold answer
+
+
+def test_a_student_ships_only_when_its_gain_is_more_than_noise(tmp_path):
+    """ship_student's rule on made-up reports: +1 item from 15 up and 14 down is a coin (kept out); 12 up and 2
+    down ships; a significant drop on one yardstick keeps it out whatever the total."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from ship_student import compare, sign_p
+
+    def report(name: str, right: set[int], n: int = 60) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [{"item_id": f"i{k}", "correct": k in right} for k in range(n)]
+        (folder / "report.json").write_text(json.dumps({"items": {"react / m": rows}}))
+        return folder
+
+    shipped = {"svamp": report("old", set(range(30)))}
+    noisy = {"svamp": report("noisy", set(range(16)) | set(range(40, 55)))}  # 14 of the old lost, 15 new
+    better, lines = compare(noisy, shipped)
+    assert not better and "15 up, 14 down" in lines[0] and lines[-1].endswith("within noise: kept out")
+    assert sign_p(15, 14) == pytest.approx(0.5) and sign_p(12, 2) < 0.01 and sign_p(0, 0) == 1.0
+    clear = {"svamp": report("clear", set(range(28)) | set(range(40, 52)))}  # 2 lost, 12 new
+    assert compare(clear, shipped)[0]
+    shipped["gsm8k:1"] = report("old1", set(range(12)))
+    drop = {"svamp": report("drop", set(range(60))), "gsm8k:1": report("drop1", set())}
+    better, lines = compare(drop, shipped)
+    assert not better and "drops on gsm8k:1" in lines[-1]
