@@ -299,6 +299,29 @@ def test_jsonl_answers_may_be_left_out_where_they_are_optional(tmp_path):
         task.load(bad)
 
 
+def test_a_jsonl_row_without_an_answer_is_never_held_out(tmp_path):
+    """A file that is both a distill pool and its held-out set: the test split is a fifth of the answered rows
+    (read with answers required, as an eval does), the pool's train split the rest and every row without one; a
+    file where every row has its answer splits as before."""
+    rows = [{"id": f"r{i}", "question": f"q{i}", **({"answer": str(i)} if i % 3 else {})} for i in range(30)]
+    path = _write(tmp_path, [json.dumps(row) for row in rows])
+    held = get_task("jsonl", kind="number").load(path, split="test", seed=3)
+    pool = get_task("jsonl", kind="number", require_answer=False).load(path, split="train", seed=3)
+    answered = [item for item in get_task("jsonl", kind="number", require_answer=False).load(path) if item.answer]
+    assert len(held) == 4 and all(item.answer for item in held)  # a fifth of the 20 answered rows
+    assert {item.id for item in held} == {item.id for item in select_items(answered, split="test", seed=3)}
+    assert sorted(item.id for item in held + pool) == sorted(row["id"] for row in rows)
+    assert [item.id for item in get_task("jsonl").load(path, split="test", seed=3, limit=2)] == \
+        [item.id for item in held[:2]]
+    full = _write(tmp_path, [json.dumps({**row, "answer": "1"}) for row in rows], "full.jsonl")
+    every = get_task("jsonl").load(full)
+    for split in ("train", "test"):
+        assert get_task("jsonl", require_answer=False).load(full, split=split, seed=3) == \
+            select_items(every, split=split, seed=3)
+    with pytest.raises(DataError, match=r"q\.jsonl:1: missing field 'answer'"):  # an eval of the train split
+        get_task("jsonl").load(path, split="train")
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import random
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,7 +22,17 @@ from apprentice.tasks.answers import (
     not_an_amount,
     parse_number,
 )
-from apprentice.tasks.base import Item, Task, Verdict, require, stable_id
+from apprentice.tasks.base import (
+    HELDOUT_FRACTION,
+    Item,
+    Task,
+    Verdict,
+    require,
+    resolve_source,
+    select_items,
+    split_items,
+    stable_id,
+)
 from apprentice.tasks.qa import QA_POOL
 
 __all__ = ["KINDS", "JsonlTask"]
@@ -86,10 +98,28 @@ class JsonlTask(Task):
         """Load a file (see :meth:`Task.load`); unlike the benchmarks there is no default file."""
         if path is None:
             raise DataError("the jsonl task needs a data file (--data PATH)")
-        items = super().load(path, limit=limit, split=split, seed=seed)
+        if split == "test" or (split == "train" and not self.require_answer):
+            items = select_items(self._split_answered(path, split, seed), limit=limit)  # the limit, checked
+        else:
+            items = super().load(path, limit=limit, split=split, seed=seed)
         if self.kind == "label":
             self._labels.update({item.answer.lower(): item.answer for item in items if item.answer})
         return items
+
+    def _split_answered(self, path: str | Path, split: str, seed: int) -> list[Item]:
+        """A file's ``train``/``test`` split where a row without an answer is never held out (it could not be
+        scored): the test split is a fifth of the answered rows, the train split the rest and every row without
+        an answer. A file where every row has one splits as :func:`~apprentice.tasks.base.select_items` does."""
+        if isinstance(resolve_source(path, ""), str):  # a Hugging Face id: its own splits
+            return super().load(path, split=split, seed=seed)
+        every = copy.copy(self)  # every row, in file order
+        every.require_answer = False
+        items = every.load(path)
+        answered = [item for item in items if item.answer is not None]
+        train, held = split_items(answered, HELDOUT_FRACTION, seed)
+        chosen = held if split == "test" else train + [item for item in items if item.answer is None]
+        random.Random(seed).shuffle(chosen)
+        return chosen
 
     def parse(self, row: dict[str, Any], where: str) -> Item:
         """One record: the question field is required, and so is the answer field unless it is ``""`` or

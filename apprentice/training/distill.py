@@ -90,8 +90,9 @@ class DistillArgs:
         "help": f"with --arith-distractors: {DISTRACTOR_KINDS_HELP}"})
     eval_sets: list[str] = field(default_factory=list, metadata={
         "help": "held-out sets evaluated each round: TASK[:LEVEL] (its test split), or a question file of your own "
-                "(jsonl, jsonl:PATH or PATH; every row needs its answer): the whole file, or a fifth of it when "
-                "the pool draws on the same file (the pool then takes the rest). Default: the pool's files when "
+                "(jsonl, jsonl:PATH or PATH): the whole file (every row needs its answer), or, when the pool "
+                "draws on the same file, a fifth of its rows that have one (the pool then takes the rest, and "
+                "every row without an answer). Default: the pool's files when "
                 "the pool is only files of your own, else arith:1 arith:2 arith:3"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
     baseline_limit: int = field(default=-1, metadata={

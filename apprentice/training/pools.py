@@ -6,7 +6,8 @@ file ``--data`` names; the built-in tasks then read their shipped data), ``jsonl
 read with the field flags (``--question-field``, ``--answer-field``, ``--id-field``, ``--answer-kind``). A file
 that is both in the pool and a held-out set is split as a benchmark is (a fifth held out, by item id); a file in
 only one of them is used whole. A pool's rows may leave the answer out (only a vote or the rules can then judge
-the teacher's runs); a held-out set scores answers, so each of its rows needs one.
+the teacher's runs); a held-out set scores answers, so each of its rows needs one, and a file split between the
+two holds out only rows that have one (its rows without an answer all go to the pool).
 """
 
 from __future__ import annotations
