@@ -114,6 +114,8 @@ def run_question(
     constrain = ("steps" if constrain == "auto" else constrain) if getattr(chat, "supports_grammar", False) else "off"
     if constrain != "off":
         meta = {**(meta or {}), "constrain": constrain}
+    if getattr(task, "name", None) == "jsonl":  # a question file's answer instruction: harvest writes what was asked
+        meta = {**(meta or {}), "answer_kind": task.kind}
     spec = model_spec or (model if isinstance(model, str) else getattr(model, "spec", type(model).__name__))
     allowed = {t.name: t for t in get_tools(DEFAULT_TOOLS if tools is None else tools, tool_context)}
     store = store if store is not None else open_store()

@@ -143,8 +143,6 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
         chat = load_teacher_model(teacher)
     elif teacher.kind == "self":
         chat = load_chat_model(student, temperature=temperature, max_tokens=256)
-    if getattr(task, "kind", None) and task.name == "jsonl":  # harvest writes the prompt the runs had
-        meta = {**meta, "answer_kind": task.kind}
     pass_ = _Pass(teacher, task, chat, meta, attempts, temperature, fallback, verdicts)
     counts: dict[str, Any] = {"items": len(items), "run_ids": []}
     workers = max(1, concurrency) if teacher.kind == "model" else 1
