@@ -117,3 +117,48 @@ async def test_the_chat_rate_key_records_a_rating_and_a_correction(apprentice_ho
         await pilot.pause()
     full = open_store().get(run_id)
     assert (full.correct, full.checker, full.gold) == (False, "human", "41")
+
+
+def _task_run(script: list[str], question: str = QUESTION, answer: str | None = None) -> str:
+    """A run of a question file's item (a batch's, an eval's, a distill pass's), its gold answer if given."""
+    from apprentice.tasks import Item, get_task
+
+    task = get_task("jsonl", kind="number", require_answer=False)
+    result = run_question(question, model=ScriptedChatModel(script=script), model_spec="openai:teacher", task=task,
+                          item=Item("p1", question, answer), tools=["calculator"])
+    return result.run_id
+
+
+def test_a_bad_rating_leaves_out_that_answer_to_the_same_question_in_every_run(tmp_path):
+    """A task's question means the same in every run: a person's "bad" on one run's answer leaves out the other
+    runs that give it, whatever source selects them; another answer to it, and a chat turn, keep their own."""
+    store = open_store()
+    rated, same, other = _task_run(WRONG), _task_run(WRONG), _task_run(ADD)
+    chat = _chat_run(WRONG)
+    for run_id in (rated, same, other, chat):
+        store.add_verdict(run_id, verifier="verify:rules", correct=True, score=1.0)
+    store.rate(rated, False)
+    result = harvest(HarvestConfig(out=tmp_path / "rules", verdict_source="rules", eval_fraction=0))
+    kept = {json.loads(line)["metadata"]["run_id"] for line in (tmp_path / "rules" / "train.jsonl").open()}
+    assert kept == {other, chat}
+    assert result.skipped == {"rated bad by a person": 1, "its answer rated bad by a person": 1}
+    assert store.get(same).answer == store.get(rated).answer and store.get(rated).meta["answer_kind"] == "number"
+    passed = harvest(HarvestConfig(out=tmp_path / "pass", run_ids=[same, other], verdict_source="rules",
+                                   eval_fraction=0))  # a distill pass's runs: the rated one is not among them
+    assert passed.train == 1 and passed.skipped == {"its answer rated bad by a person": 1}
+
+
+def test_a_corrected_answer_is_the_gold_answer_harvest_judges_by(tmp_path):
+    """A question without an answer: a person's correction on one run becomes the gold answer of the others, and
+    a harvest by gold checks them against it (they ran before it was known, with no gold verdict)."""
+    store = open_store()
+    other_wrong = [" I add the two numbers.\nAction: calculator\nAction Input: 23 + 17", " Known.\nFinal Answer: 40"]
+    wrong, right, rated = _task_run(other_wrong), _task_run(ADD), _task_run(WRONG)
+    with pytest.raises(NothingToHarvest, match="no gold verdict: 3"):
+        harvest(HarvestConfig(out=tmp_path / "before", verdict_source="gold"))
+    store.rate(rated, False, answer="41")
+    assert {store.get(run_id).gold for run_id in (wrong, right, rated)} == {"41"}
+    result = harvest(HarvestConfig(out=tmp_path / "after", verdict_source="gold", eval_fraction=0))
+    row = json.loads((tmp_path / "after" / "train.jsonl").read_text().splitlines()[0])
+    assert result.train == 1 and row["metadata"]["run_id"] == right
+    assert result.skipped == {"rated bad by a person": 1, "not accepted by its gold verdict": 1}

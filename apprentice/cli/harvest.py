@@ -47,7 +47,9 @@ def _harvest_parser(sub) -> None:
     p.add_argument("--verdict-source", choices=list(VERDICT_SOURCES),
                    help="keep runs accepted by their latest verdict of this source instead of their own: gold (the "
                         "task's checker), vote (the share of a self-consistency vote: give --min-score), judge (an "
-                        "LLM judge), rules (the rules verifier), human (a rating from the chat or traces rate)")
+                        "LLM judge), rules (the rules verifier), human (a rating from the chat or traces rate). "
+                        "Whatever the source, a person's bad leaves that answer to a task's question out of every "
+                        "run, and a corrected answer (rate --answer) is the gold answer that gold checks by")
     p.add_argument("--min-score", type=float, help="the verdict's lowest score to keep (a vote's share: 0-1)")
     p.add_argument("--eval-fraction", type=float, default=0.1,
                    help="held-out share, grouped by question (at least one question, never all; held-out questions "

@@ -23,10 +23,10 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from apprentice.agents.react import earlier_turns
 from apprentice.agents.verifier import unreached_answer
 from apprentice.errors import ApprenticeError
-from apprentice.tasks import TASK_NAMES, get_task
-from apprentice.traces.records import VERDICT_SOURCES
+from apprentice.tasks import TASK_NAMES, Item, Task, get_task
 from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
+from apprentice.traces.records import VERDICT_SOURCES, Verdict
 from apprentice.training.examples import ChatExample, example_from_run
 
 __all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
@@ -114,13 +114,49 @@ def collect_runs(store: TraceStore, config: HarvestConfig) -> list[Run]:
                                 since=config.since, until=config.until, status="ok", **config.filters))
 
 
-def _keep(run: Run, config: HarvestConfig) -> str | None:
+def _rated_bad(store: TraceStore, runs: list[Run]) -> dict[tuple[str, str], set[str]]:
+    """The answers a person rated bad, by a task's question, across the store (a rated batch run counts in a
+    distill round's harvest too): a question of a task means the same in every run (a batch's, an eval's, a
+    distill pass's), so a "bad" is a no to that answer wherever it is given. A chat turn has no task and means
+    what its thread says: its rating stays on the run."""
+    bad: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for task in sorted({run.task for run in runs if run.task}):
+        for rated in store.query(task=task, verdict="incorrect"):
+            answer = _answer_key(rated) if rated.checker == "human" else None
+            if answer is not None:
+                bad[(task, _key(rated.question))].add(answer)
+    return bad
+
+
+def _answer_key(run: Run) -> str | None:
+    """The run's answer as its task compares answers (votes, checks)."""
+    if not run.task or not run.answer:
+        return None
+    task = _task(run.task, run.meta.get("answer_kind"))
+    return task.normalize(task.extract(run.answer))
+
+
+def _gold_verdict(run: Run) -> Verdict | None:
+    """The run's latest gold verdict; for a run given its gold answer after it ran (a person's correction, from
+    ``traces rate --answer`` or the chat), the task's check against it now."""
+    verdict = run.verdict_from("gold")
+    if verdict is not None or run.gold is None or not run.task:
+        return verdict
+    task = _task(run.task, run.meta.get("answer_kind"))
+    check = task.check(Item(run.item_id or "", run.question, run.gold), task.extract(run.answer or ""))
+    return Verdict(check.checker, check.correct, check.score, "checked at harvest against a corrected answer")
+
+
+def _keep(run: Run, config: HarvestConfig, rated_bad: dict[tuple[str, str], set[str]]) -> str | None:
     """Step 2: why a run is left out (None keeps it)."""
+    human = run.verdict_from("human")
+    bad_answers = rated_bad.get((run.task, _key(run.question))) if run.task and human is None else None
+    if bad_answers and _answer_key(run) in bad_answers:
+        return "its answer rated bad by a person"  # in another run of the same question
     if config.verdict_source is not None:
-        human = run.verdict_from("human")
         if human is not None and human.correct is False and config.verdict_source != "human":
             return "rated bad by a person"  # a person's no outweighs any machine's yes
-        verdict = run.verdict_from(config.verdict_source)
+        verdict = _gold_verdict(run) if config.verdict_source == "gold" else run.verdict_from(config.verdict_source)
         if verdict is None:
             return f"no {config.verdict_source} verdict"
         if verdict.correct is False or (verdict.correct is None and config.min_score is None):
@@ -149,8 +185,12 @@ def answer_computed(run: Run) -> bool:
 
 
 @functools.cache
+def _task(task: str, kind: str | None) -> Task:
+    return get_task(task, **({"kind": kind} if task == "jsonl" and kind else {}))
+
+
 def _task_format(task: str, kind: str | None) -> str:
-    return get_task(task, **({"kind": kind} if task == "jsonl" and kind else {})).answer_format
+    return _task(task, kind).answer_format
 
 
 def answer_format(run: Run) -> str:
@@ -163,13 +203,14 @@ def _key(text: str) -> str:
     return hashlib.sha1(" ".join(text.lower().split()).encode()).hexdigest()
 
 
-def _format(runs: list[Run], config: HarvestConfig, skipped: Counter) -> list[ChatExample]:
+def _format(runs: list[Run], config: HarvestConfig, skipped: Counter,
+            rated_bad: dict[tuple[str, str], set[str]]) -> list[ChatExample]:
     """Step 3: format kept runs, de-duplicate, cap per question and by length."""
     examples: list[ChatExample] = []
     seen: set[str] = set()
     per_question: Counter = Counter()
     for run in runs:
-        reason = _keep(run, config)
+        reason = _keep(run, config, rated_bad)
         if reason:
             skipped[reason] += 1
             continue
@@ -269,7 +310,7 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
     store = store or open_store()
     runs = collect_runs(store, config)
     skipped: Counter = Counter()
-    examples = _format(runs, config, skipped)
+    examples = _format(runs, config, skipped, _rated_bad(store, runs))
     if not examples:
         detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) or "no runs matched"
         raise NothingToHarvest(f"nothing to harvest from {len(runs)} runs ({detail})")
