@@ -25,9 +25,10 @@ NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
 
 
 def test_every_grammar_compiles_in_llama_cpp(local_model):
-    for grammar in (react_step_grammar(["calculator"], answer="number"), react_step_grammar(["web_search", "retrieve"]),
-                    react_step_grammar([]), answer_grammar(answer="number"), solver_grammar("cot"),
-                    solver_grammar("io", answer="number")):
+    steps = [react_step_grammar(["calculator"], answer="number"), react_step_grammar(["web_search", "retrieve"]),
+             react_step_grammar([]), react_step_grammar(["calculator"], final=False, expressions=False)]
+    for grammar in (*[g.full for g in steps], *[g.cont for g in steps], answer_grammar(answer="number"),
+                    solver_grammar("cot"), solver_grammar("io", answer="number")):
         assert compiled_grammar(grammar) is not None
     with pytest.raises(ValueError, match="cannot parse"):
         compiled_grammar("root ::= undefined_rule")
@@ -49,6 +50,19 @@ def test_sampled_react_steps_always_parse_and_the_calculator_reads_their_input(l
         assert step.tool in ("calculator", "web_search")
         if step.tool == "calculator":
             assert calculate(step.tool_input)  # it reads (a refusal such as 1/0 would be an observation too)
+
+
+def test_a_step_decoded_line_first_is_what_the_full_grammar_gives(local_model):
+    """The thought line is decoded without the grammar (it is free text) and only the rest under it; greedy, that
+    is the same text as the whole step under the full grammar, and the rest cannot leave the grammar."""
+    tools = get_tools(["calculator"])
+    grammar = react_step_grammar(["calculator"], answer="number")
+    for question in (QUESTION, "Tom has 5 apples and eats 2. How many are left?", "What is 12 times 7?"):
+        prompt = text_protocol_messages(question=question, scratch="", tools=tools)
+        fast = local_model.invoke(prompt, stop=STOP_SEQUENCES, max_tokens=120, grammar=grammar).text
+        full = local_model.invoke(prompt, stop=STOP_SEQUENCES, max_tokens=120, grammar=grammar.full).text
+        assert fast == full, (fast, full)
+        assert parse_react("Thought:" + fast, tools=["calculator"]).problem is None
 
 
 def test_constrained_solver_replies_end_in_the_task_answer_format(local_model):

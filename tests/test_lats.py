@@ -214,7 +214,7 @@ def test_steps_take_reacts_grammar_where_the_engine_can():
                 for prompt, kwargs in zip(model.prompts, model.calls_kwargs, strict=True)
                 if prompt[-1].text.endswith(("Thought:", "Final Answer:"))]
     assert [forced for forced, _ in grammars] == [False, False, True]  # two sampled steps, the forced answer
-    assert all('"\\nAction Input: "' in g for forced, g in grammars if not forced)
+    assert all('"\\nAction Input: "' in str(g) for forced, g in grammars if not forced)
     assert all(g.startswith("root ::= \" \"? answer") for forced, g in grammars if forced)
     assert not any(kwargs.get("grammar") for prompt, kwargs in zip(model.prompts, model.calls_kwargs, strict=True)
                    if prompt[-1].text.rstrip().endswith("Judgement:"))

@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from apprentice.backends.local import LineFirst
 from apprentice.tools.arithmetic import FUNCTIONS
 
-__all__ = ["CONSTRAIN_MODES", "answer_grammar", "answer_kind", "react_step_grammar", "solver_grammar"]
+__all__ = ["CONSTRAIN_MODES", "LineFirst", "answer_grammar", "answer_kind", "react_step_grammar", "solver_grammar"]
 
 #: ``--constrain`` values: auto (steps where the engine can), off, steps (whole steps), answer (answers only).
 CONSTRAIN_MODES = ("auto", "off", "steps", "answer")
@@ -66,7 +67,7 @@ def answer_kind(task: object) -> str:
 
 
 def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: bool = True,
-                       expressions: bool = True) -> str:
+                       expressions: bool = True) -> LineFirst:
     """The continuation of ``Thought:`` in one ReAct turn: a thought line, then an action on one of
     ``tools`` (the calculator's input an expression it parses, any other tool's one line of text), or
     the final answer. Each branch ends with its newline, after which only end-of-turn is possible.
@@ -79,7 +80,6 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: boo
         raise ValueError("a step that must call a tool needs at least one tool")
     ends = "(action | final)" if branches and final else "action" if branches else "final"
     rules = [
-        f'root ::= thought "\\n" {ends}',
         'thought ::= " " [^\\n]+',
         'final ::= "Final Answer: " answer "\\n"?',
         _answer_rule(answer),
@@ -90,7 +90,8 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: boo
     if expressions and "calculator" in tools:
         rules.append(_CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS))
         rules.append(f"fn ::= {_alternatives(sorted(FUNCTIONS))}")
-    return "\n".join(rules) + "\n"
+    body = "\n".join(rules) + "\n"
+    return LineFirst(full=f'root ::= thought "\\n" {ends}\n' + body, cont=f'root ::= [^\\n]* "\\n" {ends}\n' + body)
 
 
 def answer_grammar(*, answer: str = "text") -> str:

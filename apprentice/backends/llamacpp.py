@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import PrivateAttr
 
-from apprentice.backends.local import LocalChatModel
+from apprentice.backends.local import LineFirst, LocalChatModel
 from apprentice.errors import ModelSpecError, ModelUnavailableError
 
 __all__ = ["LlamaCppChatModel", "load_llama"]
@@ -131,8 +131,12 @@ class LlamaCppChatModel(LocalChatModel):
 
     def _complete(
         self, prompt: str, *, stop: list[str], temperature: float, max_tokens: int, seed: int | None,
-        grammar: str | None = None,
+        grammar: str | LineFirst | None = None,
     ) -> Iterator[str]:
+        if isinstance(grammar, LineFirst):
+            yield from self._line_first(prompt, grammar, stop=stop, temperature=temperature, max_tokens=max_tokens,
+                                        seed=seed)
+            return
         tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
         room = self.n_ctx - len(tokens)
         if room < 16:
@@ -151,3 +155,33 @@ class LlamaCppChatModel(LocalChatModel):
                     yield text
         finally:  # a consumer that stops early ends llama.cpp's generator now, not at garbage collection
             stream.close()
+
+    def _line_first(self, prompt: str, grammar: LineFirst, *, stop: list[str], temperature: float, max_tokens: int,
+                    seed: int | None) -> Iterator[str]:
+        """A ``LineFirst`` grammar at near full speed: its opening line is free text, so it is decoded without
+        the grammar up to its newline, and only what follows runs under ``grammar.cont`` (the prompt's cache
+        makes the second call cost only its own tokens). A line the grammar would not admit (empty, or not
+        opening with a space) is thrown away and the whole output decoded under ``grammar.full``."""
+        line, ended = "", False
+        free = self._complete(prompt, stop=[], temperature=temperature, max_tokens=max_tokens, seed=seed)
+        try:
+            for piece in free:
+                if "\n" in piece:
+                    line, ended = line + piece.split("\n", 1)[0], True
+                    break
+                line += piece
+        finally:
+            free.close()
+        stops = [line.find(s) for s in stop if s and s in line]
+        if stops:  # a stop string inside the line ends the output there, as it would have
+            yield line[:min(stops)]
+            return
+        if not line.startswith(" ") or not line.strip():
+            yield from self._complete(prompt, stop=stop, temperature=temperature, max_tokens=max_tokens, seed=seed,
+                                      grammar=grammar.full)
+            return
+        used = self.count_tokens(line)
+        yield line
+        if ended or used < max_tokens:  # the line ended, or the model stopped early: the grammar goes on
+            yield from self._complete(prompt + line, stop=stop, temperature=temperature, max_tokens=max_tokens - used
+                                      if max_tokens > used else 1, seed=seed, grammar=grammar.cont)

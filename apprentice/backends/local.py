@@ -13,6 +13,7 @@ import threading
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -24,7 +25,7 @@ from apprentice.backends.streaming import StreamingChatModel, token_chunk, usage
 from apprentice.backends.template import render_chat
 from apprentice.errors import ModelUnavailableError
 
-__all__ = ["LocalChatModel", "to_chat_dicts"]
+__all__ = ["LineFirst", "LocalChatModel", "to_chat_dicts"]
 
 #: Marks the end of a decode's pieces.
 _END = object()
@@ -45,6 +46,24 @@ def to_chat_dicts(messages: list[BaseMessage]) -> tuple[list[dict[str, str]], st
             text = f"Observation: {text}"
         out.append({"role": _ROLES.get(m.type, "user"), "content": text})
     return out, prefill
+
+
+@dataclass(frozen=True)
+class LineFirst:
+    """A grammar whose output opens with one line of free text (a ReAct thought: a space, then anything but a
+    newline). ``full`` admits the whole output; ``cont`` admits what may follow a non-empty start of that line
+    (the rest of the line, its newline, then the structured part).
+
+    llama.cpp's grammar sampler checks every token of the vocabulary at every step (about 0.65x the decode speed
+    here), so an engine may decode the line without it, stop at the newline, and run only the rest under
+    ``cont``: the same language, with most tokens at full speed. ``str(grammar)`` is ``full``.
+    """
+
+    full: str
+    cont: str
+
+    def __str__(self) -> str:
+        return self.full
 
 
 class LocalChatModel(StreamingChatModel):
