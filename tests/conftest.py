@@ -47,3 +47,32 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not present")
     return SHARED_DATA
+
+
+@pytest.fixture
+def serve_app():
+    """Start ``create_app(...)`` under uvicorn on a free loopback port; returns the /v1 URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from apprentice.serve import create_app
+
+    servers = []
+
+    def start(model, **kwargs) -> str:
+        server = uvicorn.Server(uvicorn.Config(create_app(model, **kwargs), host="127.0.0.1", port=0,
+                                               log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -25,28 +25,6 @@ from apprentice.serve import check_bind, create_app, remote_warning, served_name
 KEY = "sk-test-123"
 
 
-@pytest.fixture
-def serve_app():
-    """Start ``create_app(...)`` under uvicorn on a free loopback port; returns the /v1 URL."""
-    servers = []
-
-    def start(model, **kwargs) -> str:
-        server = uvicorn.Server(uvicorn.Config(create_app(model, **kwargs), host="127.0.0.1", port=0,
-                                               log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def _client(url: str, key: str = KEY) -> openai.OpenAI:
     return openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=30)
 
@@ -315,7 +293,6 @@ def test_a_busy_port_is_one_error_line(capsys):
 
 
 def test_a_remote_bind_warns_on_stderr(monkeypatch, capsys):
-    import uvicorn
 
     from apprentice.serve import server
 
@@ -348,7 +325,6 @@ def test_the_api_key_can_come_from_the_environment(monkeypatch):
 async def test_a_request_cancelled_while_queued_holds_no_body_and_no_slot():
     """Submit-then-leave, over and over, while one generation runs: the queue's slots come back and no cancelled
     request keeps its messages in the executor's queue (memory stayed bounded only by count before)."""
-    import threading
 
     from langchain_core.messages import HumanMessage
 

@@ -11,20 +11,17 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import httpx
 import openai
 import pytest
-import uvicorn
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.cli import main
-from apprentice.serve import create_app
 from apprentice.serve.protocol import ChatMessage, ToolDef
 from apprentice.serve.step_reader import Step, StepReader
 from apprentice.serve.tool_protocol import ToolSet, text_protocol_prompt
@@ -41,25 +38,9 @@ STEP = " I should multiply.\nAction: calculator\nAction Input: 17 * 23"
 
 
 @pytest.fixture
-def serve_app():
-    """Start ``create_app(...)`` under uvicorn on a free loopback port; returns the /v1 URL."""
-    servers = []
-
-    def start(model, **kwargs) -> str:
-        server = uvicorn.Server(uvicorn.Config(create_app(model, name="student", api_key=KEY, **kwargs),
-                                               host="127.0.0.1", port=0, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.servers[0].sockets[0].getsockname()[1]}/v1"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=10)
+def serve_app(serve_app):
+    """conftest's uvicorn server on a free loopback port, serving the model as ``student`` behind the test's key."""
+    return lambda model, **kwargs: serve_app(model, name="student", api_key=KEY, **kwargs)
 
 
 def _client(url: str) -> openai.OpenAI:
