@@ -1,5 +1,5 @@
 """`apprentice traces list | show ID | export [--otlp URL] [--run ID ...] | rate ID good|bad [--answer X] |
-migrate --to URL`."""
+judge --judge-model SPEC | migrate --to URL`."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ def _cmd_traces(args: argparse.Namespace) -> int:
         return 0
     if args.action == "rate":
         return _rate(store, args)
+    if args.action == "judge":
+        return _judge(store, args)
+    if args.judge_model or args.redo:
+        raise ApprenticeError("--judge-model and --redo go with 'traces judge'")
     if args.rating or args.answer is not None:
         raise ApprenticeError("good/bad and --answer go with 'traces rate RUN_ID good|bad'")
     if args.action != "export" and (args.otlp is not None or args.run):
@@ -100,6 +104,20 @@ def _rate(store, args: argparse.Namespace) -> int:
     return 0
 
 
+def _judge(store, args: argparse.Namespace) -> int:
+    """An LLM judge's verdict on finished runs (chosen by the filters), recorded beside each as judge:SPEC."""
+    from apprentice.agents.judge import judge_runs
+    from apprentice.models import load_chat_model
+
+    if not args.judge_model:
+        raise ApprenticeError("usage: apprentice traces judge --judge-model SPEC [--model M] [--task T] [--since 7d] "
+                              "[--limit N] [--redo]")
+    runs = store.query(limit=args.limit, **_trace_filters(args))
+    tally = judge_runs(load_chat_model(args.judge_model), args.judge_model, store, runs, redo=args.redo)
+    print(json.dumps(tally.__dict__) if args.json else tally.summary(args.judge_model))
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     """Copy a home's traces, ratings, threads and memories into a shared store; again copies nothing twice."""
     from apprentice.traces.migrate import migrate_home
@@ -114,7 +132,7 @@ def _migrate(args: argparse.Namespace) -> int:
 @command("traces")
 def _traces_parser(sub) -> None:
     p = sub.add_parser("traces", help="list, show or export run traces")
-    p.add_argument("action", choices=["list", "show", "export", "rate", "migrate"])
+    p.add_argument("action", choices=["list", "show", "export", "rate", "judge", "migrate"])
     p.add_argument("id", nargs="?", help="run id (or a unique prefix) for show and rate")
     p.add_argument("rating", nargs="?", choices=["good", "bad"], help="rate: the person's verdict on the run")
     p.add_argument("--answer", help="rate: the right answer (becomes the gold answer of the run's question)")
@@ -137,6 +155,11 @@ def _traces_parser(sub) -> None:
                                               "(postgresql://USER@HOST:PORT/DB; the password in PGPASSFILE)")
     p.add_argument("--from", dest="source", metavar="PATH", help="migrate: the traces.db (or home folder) to copy "
                                                                  "(default: the home's)")
+    p.add_argument("--judge-model", metavar="SPEC",
+                   help="judge: the grader (any model spec, e.g. openai:gpt-4o-mini); its verdict on each run the "
+                        "filters choose (at most --limit) is recorded as judge:SPEC, for harvest --verdict-source "
+                        "judge")
+    p.add_argument("--redo", action="store_true", help="judge: grade again runs this judge graded before")
     p.add_argument("--full", action="store_true", help="show: every model call's raw text")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_traces)

@@ -66,7 +66,7 @@ def verdict_source(verifier: str) -> str | None:
     """The source of a verdict recorded under ``verifier`` (``verify:rules`` -> rules, ``numeric`` -> gold);
     None for a verifier of no known source (it is trusted by no selection)."""
     name = verifier.removeprefix("verify:")
-    if name in ("judge", "cove"):
+    if name in ("judge", "cove") or name.startswith("judge:"):  # judge:SPEC: traces judge, after the fact
         return "judge"
     if name in ("vote", "rules", "human"):
         return name
