@@ -243,3 +243,26 @@ def test_a_command_whose_optional_extra_is_missing_says_which_in_one_line(tmp_pa
     trained = subprocess.run([sys.executable, "-c", code, "train", "sft", "--data", str(tmp_path), "--name", "x"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert trained.returncode == 2 and "apprentice[train]" in trained.stderr and "Traceback" not in trained.stderr
+
+
+def test_every_command_that_touches_a_store_takes_it_by_url(tmp_path, monkeypatch, capsys):
+    """--db on ask (and chat, batch, serve, eval, harvest, distill): the run lands in that store, not the home's;
+    a malformed URL is one line before anything runs."""
+    from apprentice.cli import _STORE_COMMANDS, make_parser
+
+    monkeypatch.delenv("APPRENTICE_DB", raising=False)
+    parser = make_parser()
+    for name in _STORE_COMMANDS:
+        assert "--db" in parser._subparsers._group_actions[0].choices[name].format_help()
+    other = tmp_path / "elsewhere" / "traces.db"
+    other.parent.mkdir()
+    assert main(["ask", "What is 2 + 3?", "--strategy", "io", "--model", "local", "--db", f"sqlite:///{other}"]) == 0
+    capsys.readouterr()
+    from apprentice.traces import TraceStore
+
+    assert [r.question for r in TraceStore(other).query()] == ["What is 2 + 3?"]
+    assert not (Path(os.environ["APPRENTICE_HOME"]) / "traces.db").exists()
+    assert "APPRENTICE_DB" not in os.environ  # the command's store was the command's only
+    assert main(["ask", "hi", "--db", "mysql://nobody@host/db"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown store URL" in err

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from apprentice.errors import ApprenticeError
@@ -131,7 +132,36 @@ def make_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__name__}.{info.name}")
     for register in COMMANDS.values():
         register(sub)
+    for name in _STORE_COMMANDS:  # every command that reads or writes a store takes it by URL
+        sub.choices[name].add_argument(
+            "--db", metavar="URL", help="the store of traces, threads and memory (default APPRENTICE_DB, else the "
+                                        "home's SQLite files): sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
     return parser
+
+
+@contextlib.contextmanager
+def _store_from(url: str | None) -> Iterator[None]:
+    """``--db URL`` for the command's length: checked first (one line when malformed), then ``APPRENTICE_DB``, so
+    traces, threads, memory and any process the command starts (Ray workers, a server) use that store."""
+    if not url:
+        yield
+        return
+    from apprentice.db import store_url
+
+    store_url(url)
+    before = os.environ.get("APPRENTICE_DB")
+    os.environ["APPRENTICE_DB"] = url
+    try:
+        yield
+    finally:  # main() also runs in-process (tests, notebooks): the caller's environment comes back as it was
+        if before is None:
+            os.environ.pop("APPRENTICE_DB", None)
+        else:
+            os.environ["APPRENTICE_DB"] = before
+
+
+#: The commands that touch a store (``traces`` declares its own ``--db``).
+_STORE_COMMANDS = ("ask", "chat", "batch", "serve", "eval", "harvest", "distill")
 
 
 def _untranslated_user_error(exc: Exception) -> str | None:
@@ -161,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = make_parser().parse_args(argv)
-        return args.func(args)
+        with _store_from(getattr(args, "db", None)):
+            return args.func(args)
     except ApprenticeError as exc:
         print(f"error: {redact(str(exc))}", file=sys.stderr)  # an error may quote the input or a server's reply
         return exc.exit_code
