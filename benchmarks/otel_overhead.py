@@ -32,15 +32,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import version
 from pathlib import Path
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 from step_overhead import machine_info  # from this script's folder, first on sys.path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from otlp_receiver import OTLPReceiver  # noqa: E402 - the tests' OTLP/HTTP receiver, shared
 
 from apprentice.backends import ScriptedChatModel
 from apprentice.graphs import run_question
@@ -52,35 +50,18 @@ SPANS_PER_RUN = 7  # the run, reason / act / reason, two model calls, one tool c
 VARIANTS = ("a: no endpoint", "b: live receiver", "c: collector down")
 
 
-class Receiver:
-    """An OTLP/HTTP traces endpoint on 127.0.0.1 that counts the spans it decodes and the CPU it spends."""
+class Receiver(OTLPReceiver):
+    """Counts the spans it decodes and the CPU it spends decoding them."""
 
     def __init__(self) -> None:
         self.spans = self.requests = 0
         self.cpu_s = 0.0
         self._lock = threading.Lock()
-        receiver = self
+        super().__init__()
+        self.url = self.traces_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                started = time.thread_time()
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(self.rfile.read(int(self.headers["Content-Length"])))
-                spans = sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
-                receiver.count(spans, time.thread_time() - started)  # before the reply: the flush waits for it
-                reply = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1/traces"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
+    def take(self, request, body: bytes, decode_cpu_s: float) -> None:
+        self.count(sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans), decode_cpu_s)
 
     def count(self, spans: int, cpu_s: float) -> None:
         with self._lock:
@@ -88,9 +69,6 @@ class Receiver:
             self.requests += 1
             self.cpu_s += cpu_s
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def closed_port_url() -> str:

@@ -8,60 +8,33 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from fixtures_models import free_port
+from otlp_receiver import OTLPReceiver
 
 from apprentice.backends import ScriptedChatModel
 from apprentice.cli import main
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.traces import open_store, otel
-from fixtures_models import free_port
 
 FAKE_KEY = "sk-test0123456789abcdefghijklmnop"  # shaped like an OpenAI key: redacted wherever it goes
 LATENCY = 0.05  # each scripted model call takes this long, so durations are real
 
 
-class Receiver:
-    """An OTLP/HTTP traces endpoint on 127.0.0.1: POST /v1/traces with a protobuf body; anything else is a 404."""
+class Receiver(OTLPReceiver):
+    """The spans of every export request, decoded; ``url`` is the collector's base URL."""
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
         self.spans: list[SimpleNamespace] = []
         self.got = threading.Event()
-        receiver = self
+        super().__init__()
+        self.url = self.base_url
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                if self.path != "/v1/traces" or self.headers["Content-Type"] != "application/x-protobuf":
-                    self.send_error(404)
-                    return
-                receiver.take(body)
-                reply = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def take(self, body: bytes) -> None:
-        request = ExportTraceServiceRequest()
-        request.ParseFromString(body)
+    def take(self, request, body: bytes, decode_cpu_s: float) -> None:
         for resource_spans in request.resource_spans:
             resource = {a.key: _value(a.value) for a in resource_spans.resource.attributes}
             for scope_spans in resource_spans.scope_spans:
