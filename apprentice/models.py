@@ -28,6 +28,7 @@ __all__ = [
     "parse_spec",
     "load_chat_model",
     "embedded_model_path",
+    "supports_grammar",
     "supports_native_tools",
     "model_error",
     "load_local",
@@ -59,6 +60,12 @@ def supports_native_tools(model: BaseChatModel) -> bool:
     if flag is not None:
         return bool(flag)
     return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
+def supports_grammar(model: BaseChatModel) -> bool:
+    """True when the model's engine samples under a grammar (llama.cpp): ``--constrain``, a served tool step
+    and ``response_format`` use it; every other model runs free."""
+    return bool(getattr(model, "supports_grammar", False))
 
 
 def load_chat_model(

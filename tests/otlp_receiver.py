@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -16,7 +17,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 __all__ = ["OTLPReceiver"]
 
 
-class OTLPReceiver:
+class OTLPReceiver(ABC):
     """Listens on a free loopback port from construction until :meth:`close`; ``base_url`` is the collector's
     base (``http://127.0.0.1:PORT``), ``traces_url`` its ``/v1/traces`` endpoint."""
 
@@ -41,7 +42,7 @@ class OTLPReceiver:
                 self.wfile.write(reply)
 
             def log_message(self, *args) -> None:
-                pass
+                """Quiet: a test's or a benchmark's output is not the place for an access log."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.server.server_port}"
@@ -49,9 +50,9 @@ class OTLPReceiver:
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
+    @abstractmethod
     def take(self, request: ExportTraceServiceRequest, body: bytes, decode_cpu_s: float) -> None:
         """One decoded export request (its raw body, the CPU seconds decoding it took)."""
-        raise NotImplementedError
 
     def close(self) -> None:
         self.server.shutdown()

@@ -183,7 +183,9 @@ class RunContext:
 
     def can_constrain(self, chat: BaseChatModel | None = None) -> bool:
         """Whether a grammar reaches ``chat`` (the run's model by default): its engine must support one."""
-        return bool(getattr(chat or self.model, "supports_grammar", False))
+        from apprentice.models import supports_grammar
+
+        return supports_grammar(chat or self.model)
 
     def grammar_for(self, what: str) -> bool:
         """Whether this run constrains ``what`` (``steps`` or ``answer``): ``steps`` constrains both."""

@@ -18,7 +18,7 @@ from apprentice.errors import ApprenticeError, StoreError
 from apprentice.graphs.context import EventSink, Recorder, RunContext
 from apprentice.graphs.registry import compiled_graph, strategy_config, turn_input
 from apprentice.graphs.threads import open_checkpointer
-from apprentice.models import load_chat_model, model_error
+from apprentice.models import load_chat_model, model_error, supports_grammar
 from apprentice.secrets import redact, redact_obj
 from apprentice.tools import ToolContext, get_tools
 from apprentice.traces import TraceStore, open_store
@@ -111,7 +111,7 @@ def run_question(
     if constrain not in CONSTRAIN_MODES:
         raise ApprenticeError(f"unknown --constrain {constrain!r}; one of {', '.join(CONSTRAIN_MODES)}")
     chat = load_chat_model(model) if isinstance(model, str) else model
-    constrain = ("steps" if constrain == "auto" else constrain) if getattr(chat, "supports_grammar", False) else "off"
+    constrain = ("steps" if constrain == "auto" else constrain) if supports_grammar(chat) else "off"
     if constrain != "off":
         meta = {**(meta or {}), "constrain": constrain}
     if getattr(task, "name", None) == "jsonl":  # a question file's answer instruction: harvest writes what was asked

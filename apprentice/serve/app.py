@@ -44,7 +44,7 @@ from starlette.types import Receive, Scope, Send
 from apprentice.backends.local import LocalChatModel
 from apprentice.errors import ApprenticeError, ModelUnavailableError
 from apprentice.graphs import STRATEGIES
-from apprentice.models import load_chat_model, model_error, parse_spec
+from apprentice.models import load_chat_model, model_error, parse_spec, supports_grammar
 from apprentice.serve.body_limit import BodyLimit
 from apprentice.serve.formats import response_format_grammar
 from apprentice.serve.jobs import BadRequest, NoToolCall, strategy_run, tool_step
@@ -225,7 +225,7 @@ def create_app(model: str | BaseChatModel, *, name: str | None = None, api_key: 
         if grammar and (strategy is not None or body.tool_mode() != "none"):
             return _error(400, "response_format: json output applies to plain completions, not to tool calls "
                           "or a strategy model", param="response_format")
-        if grammar and not getattr(pool.chat, "supports_grammar", False):
+        if grammar and not supports_grammar(pool.chat):
             return _error(400, f"response_format: the served model `{name}` cannot constrain its output "
                           "(a llama.cpp model can: local, student, adapter:NAME)", param="response_format")
         try:

@@ -32,5 +32,7 @@ def response_format_grammar(fmt: dict[str, Any] | None) -> str | None:
         raise ValueError("response_format: json_schema needs {\"name\": ..., \"schema\": {...}}")
     try:
         return json_schema_to_gbnf(json.dumps(schema))
+    # llama-cpp-python's converter asserts on a schema it does not know ("Unrecognized schema") and raises the
+    # others on refs, patterns and types it cannot express: every one is the client's schema, so a 400
     except (AssertionError, ValueError, KeyError, TypeError, NotImplementedError) as exc:
         raise ValueError(f"response_format: this schema cannot be enforced: {exc}") from None

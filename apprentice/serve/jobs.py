@@ -14,6 +14,7 @@ from apprentice.agents.grammar import react_step_grammar
 from apprentice.agents.react import STOP_SEQUENCES, earlier_turns
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import STRATEGIES, run_question, strategy_config
+from apprentice.models import supports_grammar
 from apprentice.serve.protocol import ChatRequest, message_text, to_messages
 from apprentice.serve.step_reader import Step, StepReader
 from apprentice.serve.tool_protocol import ToolSet, text_protocol_prompt
@@ -119,7 +120,7 @@ def tool_step(pool: GenerationPool, request: ChatRequest) -> ToolStep:
         raise BadRequest(str(exc), "messages") from None
     mode = request.tool_mode()
     params = request.call_params()
-    if getattr(pool.chat, "supports_grammar", False):  # every step well formed, as llama.cpp's server does
+    if supports_grammar(pool.chat):  # every step well formed, as llama.cpp's server does
         function = request.forced_function()
         params["grammar"] = react_step_grammar([function] if function else [t.name for t in tools.tools], final=mode == "auto",
                                                expressions=False)
