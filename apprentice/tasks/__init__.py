@@ -25,6 +25,7 @@ from apprentice.tasks.game24 import (
 from apprentice.tasks.gsm8k import GSM8KTask
 from apprentice.tasks.jsonl import JsonlTask
 from apprentice.tasks.qa import BamboogleTask, HotpotQATask
+from apprentice.tasks.schema import SchemaTask
 from apprentice.tasks.strategyqa import StrategyQATask
 from apprentice.tasks.svamp import SVAMPTask
 
@@ -44,6 +45,7 @@ __all__ = [
     "LabelTask",
     "NumericTask",
     "SVAMPTask",
+    "SchemaTask",
     "StrategyQATask",
     "Task",
     "TextTask",
@@ -67,6 +69,7 @@ _TASKS: dict[str, type[Task]] = {
     "fever": FeverTask,
     "strategyqa": StrategyQATask,
     "arith": ArithTask,
+    "schema": SchemaTask,
     "jsonl": JsonlTask,
 }
 TASK_NAMES = tuple(_TASKS)
@@ -75,9 +78,11 @@ TASK_NAMES = tuple(_TASKS)
 def get_task(name: str, **options: object) -> Task:
     """A task by name, built with its options (``None`` values are dropped, so CLI flags pass through).
 
-    Options: ``arith`` takes ``level``, ``n``, ``seed``, ``distractors``, ``distractor_kind``; ``gsm8k`` takes
-    ``level`` (its number of steps); ``jsonl`` takes ``question_field``, ``answer_field``, ``id_field``,
-    ``kind``; the other benchmarks take none.
+    Options: ``arith`` takes ``level``, ``n``, ``seed``, ``distractors``, ``distractor_kind``; ``schema`` takes
+    ``level`` (1-3 operations), ``n``, ``seed``, ``schemas`` (a subset of its schemas, comma-separated), ``words``
+    (the chance a small number is written as a word) and ``distractors``; ``gsm8k`` takes ``level`` (its number of
+    steps); ``jsonl`` takes ``question_field``, ``answer_field``, ``id_field``, ``kind``; the other benchmarks take
+    none.
 
     Raises:
         ApprenticeError: Unknown task name, or an option the task does not take.
