@@ -10,7 +10,13 @@ import pytest
 from apprentice.cli import make_parser
 from apprentice.errors import ApprenticeError
 from apprentice.training.config import config_from_args
-from apprentice.training.distill import DistillArgs, parse_eval_sets, run_distill, trivial_rule_accuracy
+from apprentice.training.distill import (
+    DistillArgs,
+    parse_eval_sets,
+    run_distill,
+    trivial_rule_accuracy,
+)
+from apprentice.training.round_report import DistillReport
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +108,7 @@ def test_a_tiny_round_end_to_end(tmp_path):
     report_dir = tmp_path / "report"
     report = run_distill(DistillArgs(task="arith", teacher="dataset", student="local", name="tiny", rounds=1,
                                      pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2, max_steps=2,
-                                     batch_size=2, report=report_dir), log=lambda _: None)
+                                     batch_size=2, report=report_dir), log=lambda _: None).to_dict()
     assert set(report["baseline"]) == {"arith:1"} and len(report["rounds"]) == 1
     row = report["rounds"][0]
     assert row["teacher_accuracy"] == 1.0 and row["harvested"] == 3
@@ -126,7 +132,7 @@ def test_bootstrap_then_star_rounds_without_round_zero(tmp_path):
     report = run_distill(DistillArgs(task="arith", teacher=["dataset", "self"], student="local", name="star",
                                      rounds=2, pool=3, levels=[1], eval_sets=["arith:1"], eval_limit=2,
                                      baseline_limit=0, attempts=1, max_steps=2, batch_size=2, dpo_steps=1,
-                                     select="dev", report=tmp_path / "report"), log=lambda _: None)
+                                     select="dev", report=tmp_path / "report"), log=lambda _: None).to_dict()
     assert "baseline" not in report
     assert report["rounds"][0]["teacher"] == "teacher:dataset"
     self_runs = open_store().query(model="teacher:self:adapter:star-r1")
@@ -214,7 +220,7 @@ def test_the_round_scores_both_adapters_on_the_harvest_held_out_items_and_report
             "seconds_per_solved": 1.0}
     evaluated = []
     monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: evaluated.append(spec) or {"arith:1": cell})
-    report = run_distill(args, log=lambda _: None)
+    report = run_distill(args, log=lambda _: None).to_dict()
     assert trained == ["w-r1", "w-r1-dpo"]
     assert scored == {spec: ([pool[2].id, pool[0].id], {"select_dev": "w", "round": 1})
                       for spec in ("adapter:w-r1", "adapter:w-r1-dpo")}
@@ -226,23 +232,31 @@ def test_the_round_scores_both_adapters_on_the_harvest_held_out_items_and_report
     assert "DPO on 3 verified-vs-failed pairs" in markdown
 
 
+def _write_report(folder, report: dict) -> None:
+    """write_report of the typed report a report.json dict holds."""
+    from apprentice.training.distill import write_report
+
+    write_report(folder, DistillReport.from_dict(report))
+
+
 def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp_path):
-    from apprentice.training.distill import _continue, _pool, round_slice, write_report
+    from apprentice.training.distill import _pool, round_slice
+    from apprentice.training.rounds import start_report
 
     row = {"round": 1, "adapter": "calc-r1", "teacher": "teacher:dataset", "teacher_accuracy": 1.0,
            "teacher_runs": 4, "teacher_seconds": 2.0, "harvested": 4, "pairs": 0, "seconds": 60.0,
            "student": {"arith:1": {"accuracy": 0.5, "n": 2, "ci": [0.1, 0.9], "floor": 0.5,
                                    "tokens_per_solved": 300.0, "seconds_per_solved": 1.0}}}
-    write_report(tmp_path, {"args": {"teacher": ["dataset"], "student": "local", "rounds": 1, "task": "arith:8",
-                                     "max_steps": 100, "dpo_steps": 60}, "rounds": [row]})
+    _write_report(tmp_path, {"args": {"teacher": ["dataset"], "student": "local", "rounds": 1, "task": "arith:8",
+                                      "max_steps": 100, "dpo_steps": 60}, "rounds": [row]})
     args = DistillArgs(task="arith:4", levels=[1], teacher=["self"], student="adapter:calc-r1", rounds=1,
                        start_round=2, report=tmp_path)
-    report = {"args": {}, "rounds": []}
-    _continue(report, args)
-    assert report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
-    write_report(tmp_path, {**report, "args": {"teacher": ["self"], "student": "adapter:calc-r1", "task": "arith:4",
-                                               "start_round": 2, "rounds": 1},
-                            "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
+    typed, resume = start_report(tmp_path, {}, first=2, last=2, from_step=None)
+    report = typed.to_dict()
+    assert resume is None and report["rounds"] == [row] and report["earlier_args"][0]["student"] == "local"
+    _write_report(tmp_path, {**report, "args": {"teacher": ["self"], "student": "adapter:calc-r1", "task": "arith:4",
+                                                "start_round": 2, "rounds": 1},
+                             "rounds": [*report["rounds"], {**row, "round": 2, "adapter": "calc-r2"}]})
     text = (tmp_path / "report.md").read_text()
     # each run says its own pool and training length: a continued run may change them
     assert ("1. round 1: teacher `['dataset']` -> student `local`, task `arith:8`, "
@@ -252,16 +266,16 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
                                                       "`adapter:calc-r1`, task `arith:4`")
     # the pool's levels are part of it: each task's own, only for the tasks in the pool
     report["args"] = {"task": "arith:8,gsm8k:4", "levels": [1, 3], "gsm8k_levels": [2]}
-    write_report(tmp_path, report)
+    _write_report(tmp_path, report)
     assert "task `arith:8,gsm8k:4` (arith levels 1 3; gsm8k steps 2), strategy" in (tmp_path / "report.md").read_text()
-    write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5}})
+    _write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5}})
     assert "(arith levels 1 3; gsm8k steps 2; arith share 0.5 with an unneeded number)" in (
         tmp_path / "report.md").read_text()
-    write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5,
-                                               "arith_distractor_kind": "same"}})
+    _write_report(tmp_path, {**report, "args": {**report["args"], "arith_distractors": 0.5,
+                                                "arith_distractor_kind": "same"}})
     assert "arith share 0.5 with an unneeded number of the same kind)" in (tmp_path / "report.md").read_text()
     # a self teacher's replayed rationalizations are not its own solves: the report tells them apart
-    write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
+    _write_report(tmp_path, {**report, "rounds": [{**row, "teacher_accuracy": 1.0, "teacher_rationalized": 0.64}]})
     assert "36.0% by its own attempts, 100.0% with the failures rationalized" in (tmp_path / "report.md").read_text()
     # round 2's pool is the next slice of the same training split, not round 1's items again
     first = _pool(DistillArgs(task="arith:4", levels=[1], rounds=1), 1)[0][1]
@@ -271,8 +285,8 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
     assert round_slice(list(range(8)), 3, 3) == [6, 7, 0] and round_slice(list(range(8)), 4, 3) == [1, 2, 3]
     assert sorted(round_slice(list(range(8)), 2, 20)) == list(range(8)) and round_slice([], 5, 3) == []
     (tmp_path / "report.json").write_text("{not json")
-    with pytest.raises(ApprenticeError, match="cannot continue"):
-        _continue({"args": {}, "rounds": []}, args)
+    with pytest.raises(ApprenticeError, match="cannot read the distillation report .*report.json"):
+        start_report(tmp_path, {}, first=2, last=2, from_step=None)
     # bad options fail before any work, with one clear line
     with pytest.raises(ApprenticeError, match="--start-round must be 1 or more"):
         run_distill(DistillArgs(task="arith", start_round=0), log=lambda _: None)
@@ -318,3 +332,4 @@ def test_every_option_is_checked_before_the_first_round_and_a_failure_after_trai
                                 baseline_limit=0, report=report_dir), log=lambda _: None)
     saved = json.loads((report_dir / "report.json").read_text())
     assert "t-r1 is trained and registered" in saved["stopped"]
+

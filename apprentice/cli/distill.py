@@ -10,11 +10,12 @@ from apprentice.cli import command
 
 def _cmd_distill(args: argparse.Namespace) -> int:
     from apprentice.training.config import config_from_args
-    from apprentice.training.distill import DistillArgs, _report_dir, run_distill
+    from apprentice.training.distill import DistillArgs, run_distill
+    from apprentice.training.distill_args import report_dir
 
     config = config_from_args(DistillArgs, args)
-    report = run_distill(config, log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    print(f"best student: {report['best_student']}; report in {_report_dir(config)}")
+    report = run_distill(config, log=lambda msg: print(msg, file=sys.stderr, flush=True), from_step=args.from_step)
+    print(f"best student: {report.best_student}; report in {report_dir(config)}")
     return 0
 
 
@@ -22,7 +23,12 @@ def _cmd_distill(args: argparse.Namespace) -> int:
 def _distill_parser(sub) -> None:
     from apprentice.training.config import add_dataclass_arguments
     from apprentice.training.distill import DistillArgs
+    from apprentice.training.rounds import STEPS
 
     p = sub.add_parser("distill", help="self-improvement distillation rounds into a local student")
     add_dataclass_arguments(p, DistillArgs)
+    p.add_argument("--from-step", choices=STEPS, default=None, help=(
+        "rerun the unfinished round in the report folder, or a finished run's last round, from this step, on what "
+        "the steps before it wrote down (same options): evaluate re-evaluates the round's adapter, train retrains "
+        "on its dataset. Without it, the same command after a killed run resumes after the last finished step"))
     p.set_defaults(func=_cmd_distill)

@@ -9,172 +9,73 @@ better on its held-out pool questions), and evaluates it on held-out sets with t
 (evaluated once on the same held-out sets), beside the teacher: accuracy kept, cost per solved item, and the
 questions where the two disagree. Pools and held-out sets mix built-in tasks and question files of one's own
 (:mod:`apprentice.training.pools`).
+
+A round is the steps of :mod:`apprentice.training.rounds` (collect, harvest, train, evaluate, report), each
+written down as it finishes: a killed run resumes after its last finished step, and ``--from-step`` reruns a
+round from a named one. This module says what each step does; the options and their checks are in
+:mod:`apprentice.training.distill_args`, the report's types in :mod:`apprentice.training.round_report`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
-from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError
-from apprentice.models import parse_spec
-from apprentice.tasks.arith import DISTRACTOR_KINDS, DISTRACTOR_KINDS_HELP
-from apprentice.tasks.jsonl import KINDS
+from apprentice.training.distill_args import (
+    DistillArgs,
+    check_args,
+    report_dir,
+    teacher_price,
+    teachers_of,
+)
 from apprentice.training.harvest import HarvestConfig, NothingToHarvest, harvest
 from apprentice.training.pools import (
-    FILE_FIELDS,
     POOL_LEVELS,
     EvalSet,
     builtin_data,
     eval_sets,
     parse_eval_sets,
-    parse_pool,
     pool_sizes,
     round_slice,
 )
 from apprentice.training.pools import load_pool as _pool
+from apprentice.training.round_report import (
+    DistillReport,
+    EvalRow,
+    RoundProgress,
+    RoundReport,
+    TeacherEval,
+    TeacherRow,
+    mean_accuracy,
+)
+from apprentice.training.rounds import (
+    RECORDED,
+    STEPS,
+    Resume,
+    Round,
+    RoundStopped,
+    run_steps,
+    start_report,
+    write_json,
+)
 from apprentice.training.teachers import (
     PASS_COUNTS,
     Teacher,
     cost_usd,
     load_teacher_model,
     parse_price,
-    parse_rationalize,
-    parse_teacher,
     solve_pool,
 )
 
-__all__ = ["POOL_LEVELS", "DistillArgs", "EvalSet", "parse_eval_sets", "pool_sizes", "round_slice", "run_distill",
-           "trivial_rule_accuracy"]
-
-#: The held-out sets of a pool with a built-in task in it, unless --eval-sets names others.
-DEFAULT_EVAL_SETS = ("arith:1", "arith:2", "arith:3")
+__all__ = ["POOL_LEVELS", "STEPS", "DistillArgs", "DistillReport", "EvalSet", "parse_eval_sets", "pool_sizes",
+           "round_slice", "run_distill", "trivial_rule_accuracy", "write_report"]
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
-
-
-@dataclass
-class DistillArgs:
-    """Options of ``apprentice distill``."""
-
-    task: str = field(metadata={"help": "training pool task(s), comma-separated, each TASK[:N] (N items a round, "
-                                        "else --pool): arith, svamp, gsm8k, or a question file of your own: jsonl "
-                                        "(the file --data names), jsonl:PATH or PATH, read with --question-field, "
-                                        "--answer-field, --id-field, --answer-kind; its rows may leave the answer "
-                                        "out (see --verdict-source). E.g. svamp:200,jsonl:100 --data mine.jsonl"})
-    teacher: list[str] = field(default_factory=lambda: ["dataset"], metadata={
-        "help": "the teacher of each round, the last one repeating: dataset[,steps|equation] | self[,STRATEGY] | "
-                "SPEC[,STRATEGY] (e.g. 'dataset self': bootstrap from worked solutions, then STaR; "
-                "'dataset,equation': each worked solution as one justified expression in one calculator call)"})
-    student: str = field(default="local", metadata={"help": "the student's starting model spec"})
-    name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
-    rounds: int = field(default=2, metadata={"help": "at most this many rounds"})
-    start_round: int = field(default=1, metadata={
-        "help": "continue a run at this round: --student is the last round's adapter, the pools go on where "
-                "they stopped, and the earlier rounds stay in the report folder's table"})
-    pool: int = field(default=200, metadata={"help": "training items per task per round"})
-    levels: list[int] = field(default_factory=list, metadata={"help": "arith levels in the pool (default: 1 2 3)"})
-    gsm8k_levels: list[int] = field(default_factory=list, metadata={
-        "help": "gsm8k in the pool: only problems whose worked solution has this many calculator steps, the "
-                "pool split evenly over them as arith's over --levels (none given: every problem)"})
-    arith_distractors: float = field(default=0.0, metadata={
-        "help": "the share (0-1) of the arith pool's problems given one sentence with a number the solution does "
-                "not use, as SVAMP's and GSM-IC's irrelevant numbers (held-out sets stay plain)"})
-    arith_distractor_kind: str = field(default="other", metadata={
-        "choices": list(DISTRACTOR_KINDS),
-        "help": f"with --arith-distractors: {DISTRACTOR_KINDS_HELP}"})
-    eval_sets: list[str] = field(default_factory=list, metadata={
-        "help": "held-out sets evaluated each round: TASK[:LEVEL] (its test split), or a question file of your own "
-                "(jsonl, jsonl:PATH or PATH): the whole file (every row needs its answer), or, when the pool "
-                "draws on the same file, a fifth of its rows that have one (the pool then takes the rest, and "
-                "every row without an answer). Default: the pool's files when "
-                "the pool is only files of your own, else arith:1 arith:2 arith:3"})
-    eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
-    baseline_limit: int = field(default=-1, metadata={
-        "help": "items per set for round 0, the starting student (-1: as --eval-limit, 0: skip round 0)"})
-    arith_size: int = field(default=200, metadata={"help": "size of each generated arith held-out split"})
-    react_prompt: str = field(default="full", metadata={
-        "help": "full | student: the student learns (and runs with) the short ReAct prompt (prompt erasure)"})
-    strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
-    attempts: int = field(default=4, metadata={
-        "help": "sampled attempts per item: a self teacher's, or a model teacher's with --verdict-source vote"})
-    rationalize: str = field(default="hint", metadata={
-        "help": "self teacher: how an item no attempt solved is rationalized: hint (the gold answer as a hint, "
-                "erased at harvest; STaR) | dataset[,steps|equation] (the item's worked solution replayed in the "
-                "student's format; the hint where it has none) | none"})
-    epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
-    max_steps: int = field(default=-1, metadata={"help": "SFT step cap per round (-1: epochs decide)"})
-    learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate"})
-    batch_size: int = field(default=4, metadata={"help": "SFT batch size"})
-    qlora: bool = field(default=False, metadata={"help": "train on a 4-bit NF4 base"})
-    from_last: bool = field(default=True, metadata={"help": "continue from the last round's adapter"})
-    followups: float = field(default=0.0, metadata={
-        "help": "with --react-prompt student: the share (0-1) of each round's training examples written as a "
-                "chat follow-up, other questions and answers as the thread's earlier turns"})
-    dpo_steps: int = field(default=0, metadata={
-        "help": "after SFT, this many DPO steps on the round's verified-vs-failed pairs of the same question "
-                "(a self teacher's attempts make them; 0: no DPO)"})
-    dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
-    dpo_sft_weight: float = field(default=1.0, metadata={
-        "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
-                "(plain DPO dropped the Final Answer line in a measured round; 0: plain DPO)"})
-    select: str = field(default="last", metadata={
-        "choices": ["last", "dev"],
-        "help": "with DPO, which adapter a round keeps: last = the DPO adapter; dev = the better of SFT and "
-                "SFT + DPO on the round's held-out pool questions (the harvest's eval split, answers known: in "
-                "neither the round's SFT train split nor its DPO pairs, though SFT picks its best checkpoint by "
-                "eval loss on them; ties keep DPO). Measured on rounds 3-5 of the loop (benchmarks/results/"
-                "distill_calc/loop_verify/sft_vs_dpo, ~90 questions a round), dev chose SFT twice: once worse "
-                "on all three held-out sets, once level with DPO"})
-    verdict_source: str = field(default="gold", metadata={
-        "choices": ["gold", "vote", "rules"],
-        "help": "which verdicts pick the teacher's runs to learn from: gold (the task's checker against the gold "
-                "answer); vote (the share of the teacher's --attempts that give the run's answer, with "
-                "--min-score: rows without an answer teach this way); rules (the rules verifier: the calculator "
-                "reaches the answer, the arithmetic checks out, the answer is plausible)"})
-    min_score: float | None = field(default=None, metadata={
-        "help": "the lowest verdict score a run needs (0-1; with --verdict-source vote, its answer's share)"})
-    teacher_concurrency: int = field(default=4, metadata={
-        "help": "a model teacher: items it answers at once (a remote teacher's requests in flight)"})
-    teacher_retries: int = field(default=6, metadata={
-        "help": "a remote teacher (openai:MODEL[@URL]): retries of a request answered 429 or 5xx, with the OpenAI "
-                "client's exponential backoff (it honours Retry-After)"})
-    teacher_price: str | None = field(default=None, metadata={
-        "help": "a remote teacher's price IN,OUT in USD per million tokens, e.g. 0.15,0.60 (default: the known "
-                "price of an OpenAI model name; none for a server of your own)"})
-    student_price: str | None = field(default=None, metadata={
-        "help": "the student's price IN,OUT in USD per million tokens, if serving it costs you by the token "
-                "(default: none; it runs on this machine, and the report gives its seconds)"})
-    teacher_eval: bool = field(default=True, metadata={
-        "help": "evaluate a model teacher on the held-out sets too (once, resumable), so the report sets it beside "
-                "the student: accuracy kept, cost per solved item, the questions where they disagree"})
-    question_field: str = field(default=FILE_FIELDS["question_field"][1], metadata={
-        "help": "a question file of your own: the field with the question"})
-    answer_field: str = field(default=FILE_FIELDS["answer_field"][1], metadata={
-        "help": "a question file of your own: the field with the gold answer, a value or a list of one"})
-    id_field: str = field(default=FILE_FIELDS["id_field"][1], metadata={
-        "help": "a question file of your own: the field with the item id (else a hash of the question)"})
-    answer_kind: str = field(default=FILE_FIELDS["answer_kind"][1], metadata={
-        "choices": list(KINDS), "help": "a question file of your own: how its answers are checked"})
-    report: Path | None = field(default=None, metadata={"help": "report folder (default: home/reports/distill-NAME)"})
-    data: str | None = field(default=None, metadata={
-        "help": "the question file that 'jsonl' names in --task and --eval-sets (the built-in tasks then read "
-                "their shipped data); with no 'jsonl', the data root or file of the built-in file-backed tasks"})
-    seed: int = field(default=0, metadata={"help": "seed for pools and splits"})
-
-    def __post_init__(self) -> None:
-        entries = parse_pool(self.task, self.pool)
-        # arith's levels default only where arith is pooled: given without it, _pool says --levels does nothing
-        if not self.levels and "arith" in {entry.task for entry in entries}:
-            self.levels = [1, 2, 3]
-        if not self.eval_sets:  # a pool of one's own files is held out from itself; else the arith levels
-            files = [entry.path or "jsonl" for entry in entries if entry.task == "jsonl"]
-            self.eval_sets = files if entries and len(files) == len(entries) else list(DEFAULT_EVAL_SETS)
 
 
 def trivial_rule_accuracy(task: Any, items: list[Any]) -> float:
@@ -203,7 +104,7 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
             task=eval_set.task, strategies=[strategy or args.strategy], models=[spec], data=eval_set.data(data),
             split=eval_set.split, seed=args.seed, limit=len(items), tools=["calculator"],
             task_options=eval_set.options(args.arith_size),
-            report_dir=_report_dir(args) / f"{folder or f'round{round_no}'}-{eval_set.slug}",
+            report_dir=report_dir(args) / f"{folder or f'round{round_no}'}-{eval_set.slug}",
             command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
         cell, results = report.cells[0], next(iter(report.items.values()))
         per_solved = cell.n / cell.correct if cell.correct else None  # None: nothing solved, no cost per solve
@@ -221,137 +122,151 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
     return out
 
 
-def _report_dir(args: DistillArgs) -> Path:
-    return args.report or data_path("reports") / f"distill-{args.name}"
-
-
-def _teachers(args: DistillArgs) -> list[Teacher]:
-    return [parse_teacher(t) for t in ([args.teacher] if isinstance(args.teacher, str) else args.teacher)
-            or ["dataset"]]
-
-
-def teacher_price(teacher: Teacher, args: DistillArgs) -> tuple[float, float] | None:
-    """A model teacher's price: ``--teacher-price``, else the known price of its OpenAI model name."""
-    from apprentice.eval.report import price_of
-
-    if teacher.kind != "model":
-        return None
-    return parse_price(args.teacher_price, "--teacher-price") or price_of(teacher.spec or "")
-
-
-def _check(args: DistillArgs, teachers: list[Teacher], sets: list[EvalSet], log: Any) -> dict[str, Any]:
-    """Every option, the pool's rows and the held-out sets' rows, and a remote teacher's server, before the first
-    model call; returns the remote teachers' chat models by spec (probed, with their retries)."""
-    from apprentice.agents.react import REACT_PROMPTS
-
-    if args.react_prompt not in REACT_PROMPTS:
-        raise ApprenticeError(f"--react-prompt must be one of {', '.join(REACT_PROMPTS)}, got {args.react_prompt!r}")
-    parse_rationalize(args.rationalize)  # a bad value fails before any round
-    if args.select not in ("last", "dev"):
-        raise ApprenticeError(f"--select must be last or dev, got {args.select!r}")
-    if args.select == "dev" and not args.dpo_steps:
-        log("--select dev has nothing to choose between without --dpo-steps: each round keeps its SFT adapter")
-    if args.start_round < 1:
-        raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
-    _check_teacher_options(args, teachers)
-    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
-    pools = _pool(args, args.start_round)  # a bad task, pool size, level, data path or row fails before round 0
-    unchecked = sum(item.answer is None for _, items in pools for item in items)
-    if unchecked and args.verdict_source == "gold":
-        log(f"{unchecked} pool items have no gold answer: with --verdict-source gold they teach nothing "
-            "(vote or rules can select their runs)")
-    for eval_set in sets:  # and so does an eval set that cannot be read, not after the first round's training
-        try:
-            items = eval_set.load(args.eval_limit, builtin_data(args), args.seed, args.arith_size)[1]
-        except ApprenticeError as exc:
-            raise ApprenticeError(f"--eval-sets {eval_set.label}: {exc}") from exc
-        if not items:
-            hint = " (a fifth of a file the pool draws on too: give more rows, or another held-out set)" \
-                if eval_set.path and eval_set.split else ""
-            raise ApprenticeError(f"--eval-sets {eval_set.label}: no held-out items to evaluate on{hint}")
-    return {t.spec: load_teacher_model(t, retries=args.teacher_retries) for t in teachers
-            if t.kind == "model" and parse_spec(t.spec or "").kind == "openai"}
-
-
-def _check_teacher_options(args: DistillArgs, teachers: list[Teacher]) -> None:
-    if args.teacher_concurrency < 1:
-        raise ApprenticeError(f"--teacher-concurrency must be 1 or more, got {args.teacher_concurrency}")
-    if args.teacher_retries < 0:
-        raise ApprenticeError(f"--teacher-retries must be 0 or more, got {args.teacher_retries}")
-    parse_price(args.teacher_price, "--teacher-price")
-    parse_price(args.student_price, "--student-price")
-    if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:
-        raise ApprenticeError(f"--min-score is a share between 0 and 1, got {args.min_score}")
-    if args.verdict_source == "vote":
-        if args.min_score is None:
-            raise ApprenticeError("--verdict-source vote keeps the runs whose answer has at least --min-score of "
-                                  "the teacher's attempts: give it (e.g. 0.6)")
-        if args.attempts < 2:
-            raise ApprenticeError("--verdict-source vote needs --attempts 2 or more to vote over")
-        if any(t.kind == "dataset" for t in teachers):
-            raise ApprenticeError("--verdict-source vote: the dataset teacher replays worked solutions, with "
-                                  "nothing to vote on; it needs --verdict-source gold or rules")
-
-
-def run_distill(args: DistillArgs, *, log: Any = print) -> dict[str, Any]:
-    """Run the rounds; returns the report dict (also written to the report folder)."""
-    teachers = _teachers(args)
-    sets = eval_sets(args)
-    report: dict[str, Any] = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(args).items()},
-                              "rounds": []}
-    chats = _check(args, teachers, sets, log)
-    if args.start_round > 1:
-        _continue(report, args)
-    if args.baseline_limit != 0 and "baseline" not in report:
-        log(f"round 0: evaluating the starting student {args.student}")
-        report["baseline"] = _evaluate(args.student, args, sets, 0,
-                                       limit=args.eval_limit if args.baseline_limit < 0 else args.baseline_limit)
-    if args.teacher_eval:
-        _evaluate_teachers(args, teachers, sets, chats, report, log)
-    best = max(([_mean(report["baseline"])] if "baseline" in report else [-1.0])
-               + [_mean(row["student"]) for row in report["rounds"]])
-    student = args.student
-    for round_no in range(args.start_round, args.start_round + args.rounds):
-        row = _round(args, round_no, teachers, student, sets, chats, report, log)
+def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = None) -> DistillReport:
+    """Run the rounds; returns the report (also written to the report folder, after every step). An unfinished
+    run in the report folder, given the same options, resumes after its last finished step; ``from_step`` reruns
+    the unfinished round, or a finished run's last round, from that step."""
+    if from_step is not None and from_step not in STEPS:
+        raise ApprenticeError(f"--from-step must be one of {', '.join(STEPS)}, got {from_step!r}")
+    teachers, sets = teachers_of(args), eval_sets(args)
+    chats = check_args(args, teachers, sets, log)
+    folder, last = report_dir(args), args.start_round + args.rounds - 1
+    report, resume = start_report(folder, _args_record(args), first=args.start_round, last=last,
+                                  from_step=from_step)
+    if resume is not None and resume.round <= last:
+        _check_inputs(resume)
+        log(f"round {resume.round}: " + (f"rerunning from its {resume.step} step" if from_step else
+                                         f"resuming at its {resume.step} step (the steps before it finished)"))
+    _save(folder, report)
+    _round_zero(args, report, teachers, sets, chats, log)
+    best = max(([mean_accuracy(report.baseline)] if report.baseline is not None else [-1.0])
+               + [mean_accuracy(row.student) for row in report.rounds])
+    student = _starting_student(args, report, resume)
+    for round_no in range(resume.round if resume else args.start_round, last + 1):
+        teacher = teachers[min(round_no, len(teachers)) - 1].for_student(student)
+        round_, start = Round(round_no, student, teacher, folder / f"round{round_no}"), STEPS[0]
+        if resume is not None and round_no == resume.round:
+            round_.records, round_.from_step, start = resume.records, resume.from_step, resume.step
+        row = _run_round(args, round_, start, sets, chats, report, log)
         if row is None:
             break
-        report["rounds"].append(row)
-        write_report(_report_dir(args), report)
-        score = _mean(row["student"])
+        score = mean_accuracy(row.student)
         log(f"round {round_no}: student mean accuracy {score:.1%}"
             + (f" (best so far {best:.1%})" if best >= 0 else ""))
         if score <= best:
-            report["stopped"] = f"round {round_no} did not improve on {best:.1%}"
+            report.stopped = f"round {round_no} did not improve on {best:.1%}"
             break
-        best, student = score, f"adapter:{row['adapter']}"
-    report["best_student"] = student
-    write_report(_report_dir(args), report)
+        best, student = score, f"adapter:{row.adapter}"
+        report.partial = RoundProgress(round=round_no + 1)
+        _save(folder, report)
+    report.best_student, report.partial = student, None
+    write_report(folder, report)
     return report
 
 
-def _evaluate_teachers(args: DistillArgs, teachers: list[Teacher], sets: list[EvalSet], chats: dict[str, Any],
-                       report: dict[str, Any], log: Any) -> None:
-    """Each model teacher on the held-out sets, once (the eval harness resumes what an earlier run asked)."""
-    done = report.setdefault("teacher_eval", {})
+def _args_record(args: DistillArgs) -> dict[str, Any]:
+    """The options as report.json records them (and a resumed run compares them)."""
+    return json.loads(json.dumps({key: getattr(args, key) for key in args.__dataclass_fields__}, default=str))
+
+
+def _starting_student(args: DistillArgs, report: DistillReport, resume: Resume | None) -> str:
+    """The student the run's first round starts from: --student, or for a round resumed after others, the adapter
+    the round before it kept (it improved, or the run would have ended)."""
+    if resume is None or resume.round == args.start_round:
+        return args.student
+    before = [row for row in report.rounds if row.round == resume.round - 1]
+    return f"adapter:{before[-1].adapter}" if before else args.student
+
+
+def _check_inputs(resume: Resume) -> None:
+    """What a resumed step reads besides the records of the steps before it: the dataset (train) or the adapter
+    (evaluate). One error line names it and the step that makes it."""
+    if resume.step == "train":
+        dataset = Path(resume.records["harvest"].get("dataset", ""))
+        if not (dataset / "train.jsonl").is_file():
+            raise ApprenticeError(f"round {resume.round}'s train step needs its dataset {dataset}, which is missing: "
+                                  "rerun with --from-step harvest")
+    elif resume.step == "evaluate":
+        from apprentice.training.registry import get_adapter
+
+        adapter = str(resume.records["train"].get("adapter"))
+        try:
+            get_adapter(adapter)
+        except ApprenticeError:
+            raise ApprenticeError(f"round {resume.round}'s evaluate step needs the adapter {adapter}, which is not in "
+                                  "the registry: rerun with --from-step train") from None
+
+
+def _round_zero(args: DistillArgs, report: DistillReport, teachers: list[Teacher], sets: list[EvalSet],
+                chats: dict[str, Any], log: Any) -> None:
+    """The starting student on the held-out sets, and each model teacher: once a run (a resumed run has them)."""
+    if args.baseline_limit != 0 and report.baseline is None:
+        log(f"round 0: evaluating the starting student {args.student}")
+        report.baseline = _rows(_evaluate(args.student, args, sets, 0,
+                                          limit=args.eval_limit if args.baseline_limit < 0 else args.baseline_limit))
+        _save(report_dir(args), report)
+    if not args.teacher_eval:
+        return
+    done = report.teacher_eval = report.teacher_eval if report.teacher_eval is not None else {}
     for teacher in {t.spec: t for t in teachers if t.kind == "model"}.values():
         if teacher.spec in done:
             continue
         log(f"teacher {teacher.label}: evaluating it on the held-out sets, to set the students beside it")
         price = teacher_price(teacher, args)
-        done[teacher.spec] = {"strategy": teacher.strategy, "price": price, "sets": _evaluate(
+        done[teacher.spec or ""] = TeacherEval(strategy=teacher.strategy, price=price, sets=_rows(_evaluate(
             teacher.spec or "", args, sets, 0, chat=chats.get(teacher.spec), strategy=teacher.strategy,
-            price=price, folder="teacher-" + re.sub(r"[^\w.-]+", "-", teacher.spec or ""), questions=True)}
+            price=price, folder="teacher-" + re.sub(r"[^\w.-]+", "-", teacher.spec or ""), questions=True)))
+        _save(report_dir(args), report)
+
+
+def _rows(results: dict[str, dict[str, Any]]) -> dict[str, EvalRow]:
+    return {label: EvalRow.from_dict(cell) for label, cell in results.items()}
+
+
+def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet], chats: dict[str, Any],
+               report: DistillReport, log: Any) -> RoundReport | None:
+    """The round's steps from ``start``, each written down as it finishes; its row, or None when it stopped
+    (``report.stopped`` says why). A step that fails leaves the report so far and says how to resume."""
+    folder = round_.folder.parent
+    steps = {"collect": partial(_collect, args, chats, log), "harvest": partial(_harvest, args, log),
+             "train": partial(_train, args, log), "evaluate": partial(_evaluate_round, args, sets)}
+
+    def finished(done: list[str]) -> None:
+        report.partial = RoundProgress(round=round_.number, done=done)
+        _save(folder, report)
+
+    try:
+        run_steps(round_, steps, start, finished)
+    except RoundStopped as stop:
+        report.stopped = f"round {round_.number}: {stop}"
+        log(report.stopped)
+        return None
+    except ApprenticeError as exc:
+        failed = next(step for step in STEPS if step not in report.partial.done) if report.partial else start
+        report.stopped = f"round {round_.number}: {exc}"
+        _write_partial(folder, report)
+        raise ApprenticeError(f"{report.stopped} (report so far in {folder}; the same command again resumes at the "
+                              f"{failed} step)") from exc
+    row = _report_row(args, round_)
+    report.rounds.append(row)
+    write_report(folder, report)
+    return row
+
+
+def _collect(args: DistillArgs, chats: dict[str, Any], log: Any, round_: Round) -> dict[str, Any]:
+    """The collect step: the teacher's pass over the round's pool (its counts and run ids)."""
+    return {"teacher": round_.teacher.label,
+            "tally": _teacher_pass(args, round_.number, round_.teacher, round_.student, chats, log)}
 
 
 def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: str, chats: dict[str, Any],
-                  log: Any) -> tuple[list[tuple[Any, list[Any]]], dict[str, Any]]:
-    """The round's pools and the teacher's pass over them: the pass's counts added up, with its run ids."""
+                  log: Any) -> dict[str, Any]:
+    """The teacher's pass over the round's pools: the pass's counts added up, with its run ids."""
     meta = {"distill": args.name, "round": round_no}
     if teacher.kind == "model" and teacher.spec not in chats:  # a local model teacher: loaded once for the run
         chats[teacher.spec] = load_teacher_model(teacher, retries=args.teacher_retries)
     tally: dict[str, Any] = {**dict.fromkeys(PASS_COUNTS, 0), "run_ids": []}
-    pools = _pool(args, round_no)
-    for task, items in pools:
+    for task, items in _pool(args, round_no):
         log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
         level = getattr(task, "level", None)  # an arith or gsm8k pool's level: its cost can be read by level
         counts = solve_pool(teacher, task, items, student=student,
@@ -363,69 +278,81 @@ def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: s
         tally["run_ids"] += counts.get("run_ids", [])
     if tally["resumed"]:
         log(f"round {round_no}: {tally['resumed']} teacher runs resumed from an earlier pass (not paid again)")
-    return pools, tally
+    return tally
 
 
-def _teacher_row(args: DistillArgs, teacher: Teacher, tally: dict[str, Any], seconds: float) -> dict[str, Any]:
-    """The report row's teacher columns: accuracy on the pool's items with a gold answer, and the pass's cost."""
-    price, checked, solved = teacher_price(teacher, args), tally["checked"], tally["solved"]
-    return {"teacher": teacher.label,
-            "teacher_accuracy": solved / checked if checked else None,
-            "teacher_rationalized": tally["rationalized"] / checked if checked else 0.0,
-            "teacher_items": tally["items"], "teacher_checked": checked,
-            "teacher_runs": tally["runs"], "teacher_resumed": tally["resumed"], "teacher_errors": tally["errors"],
-            "teacher_calls": tally["calls"], "teacher_seconds": seconds,
-            "teacher_tokens_in": tally["tokens_in"], "teacher_tokens_out": tally["tokens_out"],
-            "teacher_cost_usd": cost_usd(tally["tokens_in"], tally["tokens_out"], price),
-            "teacher_paid_usd": cost_usd(tally["tokens_in"] - tally["resumed_tokens_in"],
-                                         tally["tokens_out"] - tally["resumed_tokens_out"], price),
-            "teacher_tokens_per_solved": tally["tokens"] / max(1, solved),
-            "teacher_seconds_per_solved": seconds / max(1, solved)}
+def _harvest(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
+    """The harvest step: the round's verdicts select its pass's runs, written as its dataset. Nothing selected
+    stops the run."""
+    dataset = data_path("datasets") / f"{args.name}-r{round_.number}"
+    try:
+        harvested = harvest(HarvestConfig(
+            out=dataset, run_ids=round_.records["collect"]["tally"]["run_ids"], seed=args.seed,
+            tools=["calculator"], max_per_question=2, react_prompt=args.react_prompt, followups=args.followups,
+            min_score=args.min_score, verdict_source=None if args.verdict_source == "gold" else args.verdict_source))
+    except NothingToHarvest as err:
+        raise RoundStopped(f"the teacher ({round_.teacher.label}) solved nothing to learn from: {err}") from err
+    log(f"round {round_.number}: harvested {harvested.train} train / {harvested.eval} eval examples")
+    return {"dataset": str(dataset), "train": harvested.train, "eval": harvested.eval, "pairs": harvested.pairs,
+            "eval_items": [list(key) for key in harvested.eval_items]}
 
 
-def _round(args: DistillArgs, round_no: int, teachers: list[Teacher], student: str, sets: list[EvalSet],
-           chats: dict[str, Any], report: dict[str, Any], log: Any) -> dict[str, Any] | None:
-    """One round: the teacher's pass, harvest, SFT (and DPO), evaluation. None: it stopped (report says why)."""
+def _train(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
+    """The train step: SFT on the round's dataset (from the round's student, or --student), and with pairs and
+    --dpo-steps, DPO on top and the adapter --select keeps. A killed training resumes from its checkpoint; one
+    the command reruns (--from-step train or before) starts over."""
     from apprentice.training.dpo import DPOArgs
     from apprentice.training.dpo import main as dpo_main
     from apprentice.training.sft import SFTArgs
     from apprentice.training.sft import main as sft_main
 
-    started = time.time()
-    teacher = teachers[min(round_no, len(teachers)) - 1].for_student(student)
-    pools, tally = _teacher_pass(args, round_no, teacher, student, chats, log)
-    teacher_secs = time.time() - started
-    dataset = data_path("datasets") / f"{args.name}-r{round_no}"
-    try:
-        harvested = harvest(HarvestConfig(
-            out=dataset, run_ids=tally["run_ids"], seed=args.seed, tools=["calculator"], max_per_question=2,
-            react_prompt=args.react_prompt, followups=args.followups, min_score=args.min_score,
-            verdict_source=None if args.verdict_source == "gold" else args.verdict_source))
-    except NothingToHarvest as err:
-        report["stopped"] = f"round {round_no}: the teacher ({teacher.label}) solved nothing to learn from: {err}"
-        log(report["stopped"])
-        return None
-    log(f"round {round_no}: harvested {harvested.train} train / {harvested.eval} eval examples")
-    name, dev = f"{args.name}-r{round_no}", None
-    sft_main(SFTArgs(data=dataset, name=name, base=student if args.from_last else args.student, qlora=args.qlora,
-                     epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
-                     batch_size=args.batch_size, seed=args.seed, eval_steps=50))
-    if args.dpo_steps and harvested.pairs:
-        log(f"round {round_no}: DPO on {harvested.pairs} verified-vs-failed pairs")
+    harvested, name, dev = round_.records["harvest"], f"{args.name}-r{round_.number}", None
+    dataset, resume = Path(harvested["dataset"]), not round_.reruns("train")
+    sft_main(SFTArgs(data=dataset, name=name, base=round_.student if args.from_last else args.student,
+                     qlora=args.qlora, epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
+                     batch_size=args.batch_size, seed=args.seed, eval_steps=50, resume=resume))
+    if args.dpo_steps and harvested["pairs"]:
+        log(f"round {round_.number}: DPO on {harvested['pairs']} verified-vs-failed pairs")
         dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
                          max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
-                         sft_weight=args.dpo_sft_weight))
-        name, dev = _select(args, [name, f"{name}-dpo"], _dev_items(pools, harvested.eval_items), round_no, log)
+                         sft_weight=args.dpo_sft_weight, resume=resume))
+        held = _dev_items(_pool(args, round_.number), [tuple(key) for key in harvested["eval_items"]])
+        name, dev = _select(args, [name, f"{name}-dpo"], held, round_.number, log)
+    return {"adapter": name, "dev": dev}
+
+
+def _evaluate_round(args: DistillArgs, sets: list[EvalSet], round_: Round) -> dict[str, Any]:
+    """The evaluate step: the adapter the round kept, on the held-out sets."""
+    name = round_.records["train"]["adapter"]
     try:
-        results = _evaluate(f"adapter:{name}", args, sets, round_no,
-                            price=parse_price(args.student_price, "--student-price"))
-    except ApprenticeError as exc:  # the adapter is trained and registered: keep what the round has
-        report["stopped"] = f"round {round_no}: {name} is trained and registered, but its evaluation failed: {exc}"
-        _write_partial(_report_dir(args), report)
-        raise ApprenticeError(f"{report['stopped']} (report so far in {_report_dir(args)})") from exc
-    return {"round": round_no, "adapter": name, **_teacher_row(args, teacher, tally, teacher_secs),
-            "harvested": harvested.train + harvested.eval, "pairs": harvested.pairs, "dev": dev,
-            "student": results, "seconds": time.time() - started}
+        return {"student": _evaluate(f"adapter:{name}", args, sets, round_.number,
+                                     price=parse_price(args.student_price, "--student-price"))}
+    except ApprenticeError as exc:  # the adapter is trained and registered: the report keeps what the round has
+        raise ApprenticeError(f"{name} is trained and registered, but its evaluation failed: {exc}") from exc
+
+
+def _report_row(args: DistillArgs, round_: Round) -> RoundReport:
+    """The report step's row, from the records of the round's other steps."""
+    collected, harvested, trained, evaluated = (round_.records[name] for name in RECORDED)
+    return RoundReport(round=round_.number, adapter=trained["adapter"],
+                       teacher=_teacher_row(args, round_.teacher, collected["tally"], collected["seconds"]),
+                       harvested=harvested["train"] + harvested["eval"], pairs=harvested["pairs"], dev=trained["dev"],
+                       student=_rows(evaluated["student"]), seconds=sum(round_.records[name]["seconds"]
+                                                                         for name in RECORDED))
+
+
+def _teacher_row(args: DistillArgs, teacher: Teacher, tally: dict[str, Any], seconds: float) -> TeacherRow:
+    """The row's teacher columns: accuracy on the pool's items with a gold answer, and the pass's cost."""
+    price, checked, solved = teacher_price(teacher, args), tally["checked"], tally["solved"]
+    return TeacherRow(
+        label=teacher.label, accuracy=solved / checked if checked else None,
+        rationalized=tally["rationalized"] / checked if checked else 0.0, items=tally["items"], checked=checked,
+        runs=tally["runs"], resumed=tally["resumed"], errors=tally["errors"], calls=tally["calls"], seconds=seconds,
+        tokens_in=tally["tokens_in"], tokens_out=tally["tokens_out"],
+        cost_usd=cost_usd(tally["tokens_in"], tally["tokens_out"], price),
+        paid_usd=cost_usd(tally["tokens_in"] - tally["resumed_tokens_in"],
+                          tally["tokens_out"] - tally["resumed_tokens_out"], price),
+        tokens_per_solved=tally["tokens"] / max(1, solved), seconds_per_solved=seconds / max(1, solved))
 
 
 def _dev_items(pools: list[tuple[Any, list[Any]]], keys: list[tuple[str, str]]) -> list[tuple[Any, Any]]:
@@ -469,42 +396,25 @@ def _accuracy(spec: str, args: DistillArgs, items: list[tuple[Any, Any]], meta: 
     return hits / len(items)
 
 
-def _continue(report: dict[str, Any], args: DistillArgs) -> None:
-    """Carry the earlier rounds (and round 0) of the report folder into a continued run's report."""
-    path = _report_dir(args) / "report.json"
-    if not path.is_file():
-        return
-    try:
-        earlier = json.loads(path.read_text(encoding="utf-8"))
-        rows = [row for row in earlier.get("rounds", []) if row["round"] < args.start_round]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ApprenticeError(f"cannot continue from {path}: {exc}") from exc
-    report["rounds"] = rows
-    report["earlier_args"] = [*earlier.get("earlier_args", []), earlier.get("args", {})]
-    for key in ("baseline", "teacher_eval"):
-        if key in earlier:
-            report[key] = earlier[key]
+def _save(folder: Path, report: DistillReport) -> None:
+    """report.json as it stands (after each step: what a resumed run reads)."""
+    write_json(folder / "report.json", report.to_dict())
 
 
-def _mean(results: dict[str, dict[str, Any]]) -> float:
-    return sum(r["accuracy"] for r in results.values()) / max(1, len(results))
-
-
-def _write_partial(folder: Path, report: dict[str, Any]) -> None:
+def _write_partial(folder: Path, report: DistillReport) -> None:
     """report.json of a run that stopped on an error, whatever it holds (write_report needs a finished round)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    if report.get("rounds") or "baseline" in report:
+    _save(folder, report)
+    if report.rounds or report.baseline is not None:
         write_report(folder, report)
 
 
-def write_report(folder: Path, report: dict[str, Any]) -> None:
+def write_report(folder: Path, report: DistillReport) -> None:
     """report.json, report.md (a table per round beside the floor) and report.png."""
     from apprentice.training.distill_report import plot_rounds, render_markdown
 
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
-    (folder / "report.md").write_text(render_markdown(report), encoding="utf-8")
-    plot_rounds(report, folder / "report.png")
-    if not report.get("rounds") and "baseline" not in report:
+    data = report.to_dict()
+    write_json(folder / "report.json", data)
+    (folder / "report.md").write_text(render_markdown(data), encoding="utf-8")
+    plot_rounds(data, folder / "report.png")
+    if not report.rounds and report.baseline is None:
         raise ApprenticeError("empty distillation report")
