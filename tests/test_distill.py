@@ -333,3 +333,290 @@ def test_every_option_is_checked_before_the_first_round_and_a_failure_after_trai
     saved = json.loads((report_dir / "report.json").read_text())
     assert "t-r1 is trained and registered" in saved["stopped"]
 
+
+def test_a_step_that_fails_leaves_the_report_so_far_and_says_how_to_resume(tmp_path, monkeypatch):
+    """A step that fails (not a kill) leaves the report so far, and its one line says the same command resumes."""
+    from apprentice.training import distill
+
+    report_dir = tmp_path / "report"
+    args = DistillArgs(task="arith:2", levels=[1], teacher="dataset", eval_sets=["arith:1"], rounds=1,
+                       baseline_limit=0, name="f", report=report_dir)
+
+    def server_gone(*args, **kwargs):
+        raise ApprenticeError("cannot reach model server")
+
+    monkeypatch.setattr(distill, "solve_pool", server_gone)
+    with pytest.raises(ApprenticeError, match=r"round 1: cannot reach model server \(report so far in .*; the same "
+                                              r"command again resumes at the collect step\)"):
+        run_distill(args, log=lambda _: None)
+    saved = json.loads((report_dir / "report.json").read_text())
+    assert saved["partial"] == {"round": 1, "done": []} and saved["stopped"] == "round 1: cannot reach model server"
+
+
+# The report of a continued run with a remote teacher (priced, evaluated beside the students), a round kept by
+# --select dev and a stop: every part of report.md, as the renderer wrote it before the report was typed.
+def _cell(accuracy, n, items, cost=None, tokens=(0, 0)):
+    return {"accuracy": accuracy, "n": n, "ci": [max(0.0, accuracy - 0.2), min(1.0, accuracy + 0.2)],
+            "tokens_per_solved": 410.5 if accuracy else None, "seconds_per_solved": 1.25 if accuracy else None,
+            "floor": 0.25, "tokens_in": tokens[0], "tokens_out": tokens[1], "seconds": 5.0 * n, "cost_usd": cost,
+            "items": items}
+
+
+HELD = [("a", "Tom has 3 apples and 4 more. How many?", "7"), ("b", "A | B share 10 pens. Each gets?", "5"),
+        ("c", "9 birds, 2 fly off. Left?", "7"), ("d", "5 boxes of 6. Total?", "30")]
+TEACHER = "openai:teacher@http://127.0.0.1:1/v1"
+REPORT = {
+    "args": {"task": "arith:8,gsm8k:4", "teacher": [TEACHER], "student": "adapter:calc-r1", "rounds": 2,
+             "start_round": 2, "levels": [1, 3], "gsm8k_levels": [2], "strategy": "react", "max_steps": 40,
+             "epochs": 1.0, "dpo_steps": 20, "student_price": None},
+    "rounds": [
+        {"round": 2, "adapter": "calc-r2", "teacher": TEACHER, "teacher_accuracy": 0.75,
+         "teacher_rationalized": 0.0, "teacher_items": 12, "teacher_checked": 8, "teacher_runs": 24,
+         "teacher_resumed": 6, "teacher_errors": 1, "teacher_calls": 40, "teacher_seconds": 31.5,
+         "teacher_tokens_in": 12345, "teacher_tokens_out": 2345, "teacher_cost_usd": 0.0032,
+         "teacher_paid_usd": 0.0021, "teacher_tokens_per_solved": 2448.3, "teacher_seconds_per_solved": 5.25,
+         "harvested": 11, "pairs": 3, "dev": None,
+         "student": {"arith:1": _cell(0.5, 4, [{"id": i, "correct": i in "ab", "prediction": g if i in "ab" else "1"}
+                                               for i, _, g in HELD], cost=None, tokens=(900, 300))},
+         "seconds": 402.0},
+        {"round": 3, "adapter": "calc-r3", "teacher": TEACHER, "teacher_accuracy": 1.0,
+         "teacher_rationalized": 0.25, "teacher_items": 8, "teacher_checked": 8, "teacher_runs": 16,
+         "teacher_resumed": 0, "teacher_errors": 0, "teacher_calls": 30, "teacher_seconds": 12.0,
+         "teacher_tokens_in": 1500000, "teacher_tokens_out": 250000, "teacher_cost_usd": 1.75,
+         "teacher_paid_usd": 1.75, "teacher_tokens_per_solved": 218750.0, "teacher_seconds_per_solved": 1.5,
+         "harvested": 9, "pairs": 2, "dev": {"n": 2, "accuracy": {"calc-r3": 0.5, "calc-r3-dpo": 1.0},
+                                             "kept": "calc-r3-dpo"},
+         "student": {"arith:1": _cell(0.75, 4, [{"id": i, "correct": i != "d", "prediction": g if i != "d" else "11"}
+                                                for i, _, g in HELD])},
+         "seconds": 333.0}],
+    "earlier_args": [{"task": "arith:8", "teacher": ["dataset"], "student": "local", "rounds": 1, "max_steps": 100}],
+    "baseline": {"arith:1": _cell(0.25, 4, [{"id": i, "correct": i == "a", "prediction": "7"} for i, _, _ in HELD])},
+    "teacher_eval": {TEACHER: {"strategy": "react", "price": [0.15, 0.6], "sets": {"arith:1": _cell(
+        0.75, 4, [{"id": i, "correct": i != "b", "prediction": g if i != "b" else "2", "question": q, "gold": g}
+                  for i, q, g in HELD], cost=0.00042, tokens=(2000, 200))}}},
+    "stopped": "round 3 did not improve on 75.0%",
+    "best_student": "adapter:calc-r2",
+}
+
+GOLDEN_MD = """# Distillation report
+
+1. round 1: teacher `['dataset']` -> student `local`, task `arith:8`, strategy `None`, SFT at most 100 steps
+
+2. rounds 2-3 (this run): teacher `['openai:teacher@http://127.0.0.1:1/v1']` -> student `adapter:calc-r1`, task `arith:8,gsm8k:4` (arith levels 1 3; gsm8k steps 2), strategy `react`, SFT at most 40 steps + 20 DPO steps
+
+## Round 0: the starting student
+
+| held-out set | n | student | 95% CI | trivial floor | tokens / solved | seconds / solved |
+|---|---:|---:|---|---:|---:|---:|
+| arith:1 | 4 | 25.0% | 5.0%-45.0% | 25.0% | 410 | 1.25 |
+
+Beside the teacher `openai:teacher@http://127.0.0.1:1/v1` on the same questions (cost per solved item; the share of the teacher's accuracy the student keeps):
+
+| held-out set | n | teacher | student | student keeps | teacher $ / solved | student $ / solved | teacher s / solved | student s / solved |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| arith:1 | 4 | 75.0% | 25.0% | 33.3% | $0.00014 | $0 (local) | 6.67 | 20.00 |
+
+## Round 2: adapter `calc-r2`
+
+teacher `openai:teacher@http://127.0.0.1:1/v1`: accuracy on the pool 75.0% of its 8 items with a gold answer (4 have none) (24 runs, 32 s; 2448 model tokens and 5.25 s per solved item; 12,345 tokens in, 2,345 out, $0.0032 in all; this pass paid $0.0021, 6 runs resumed from an earlier pass; 1 runs failed); 11 examples harvested; round took 6.7 min
+
+| held-out set | n | student | 95% CI | trivial floor | tokens / solved | seconds / solved |
+|---|---:|---:|---|---:|---:|---:|
+| arith:1 | 4 | 50.0% | 30.0%-70.0% | 25.0% | 410 | 1.25 |
+
+Beside the teacher `openai:teacher@http://127.0.0.1:1/v1` on the same questions (cost per solved item; the share of the teacher's accuracy the student keeps):
+
+| held-out set | n | teacher | student | student keeps | teacher $ / solved | student $ / solved | teacher s / solved | student s / solved |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| arith:1 | 4 | 75.0% | 50.0% | 66.7% | $0.00014 | $0 (local) | 6.67 | 10.00 |
+
+## Round 3: adapter `calc-r3`
+
+teacher `openai:teacher@http://127.0.0.1:1/v1`: accuracy on the pool 75.0% by its own attempts, 100.0% with the failures rationalized (16 runs, 12 s; 218750 model tokens and 1.50 s per solved item; 1,500,000 tokens in, 250,000 out, $1.75 in all); 9 examples harvested, DPO on 2 verified-vs-failed pairs; round took 5.5 min
+
+kept `calc-r3-dpo`: on 2 held-out questions of the pool, `calc-r3` 50.0% against `calc-r3-dpo` 100.0%
+
+| held-out set | n | student | 95% CI | trivial floor | tokens / solved | seconds / solved |
+|---|---:|---:|---|---:|---:|---:|
+| arith:1 | 4 | 75.0% | 55.0%-95.0% | 25.0% | 410 | 1.25 |
+
+Beside the teacher `openai:teacher@http://127.0.0.1:1/v1` on the same questions (cost per solved item; the share of the teacher's accuracy the student keeps):
+
+| held-out set | n | teacher | student | student keeps | teacher $ / solved | student $ / solved | teacher s / solved | student s / solved |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| arith:1 | 4 | 75.0% | 75.0% | 100.0% | $0.00014 | $0 (local) | 6.67 | 6.67 |
+
+## Where the round 3 student and the teacher disagree
+
+`openai:teacher@http://127.0.0.1:1/v1` is right and `calc-r3` wrong on 1 held-out questions; the other way round on 1.
+
+| set | question | gold | teacher | student |
+|---|---|---|---|---|
+| arith:1 | A \\| B share 10 pens. Each gets? | 5 | 2 ✗ | 5 ✓ |
+| arith:1 | 5 boxes of 6. Total? | 30 | 30 ✓ | 11 ✗ |
+
+Stopped: round 3 did not improve on 75.0%.
+
+Best student: `adapter:calc-r2`
+"""
+
+
+def test_the_typed_report_writes_report_json_and_report_md_as_before(tmp_path):
+    from apprentice.training.distill import write_report
+
+    typed = DistillReport.from_dict(REPORT)
+    assert typed.rounds[1].teacher.cost_usd == 1.75 and typed.rounds[0].student["arith:1"].accuracy == 0.5
+    assert typed.teacher_eval[TEACHER].sets["arith:1"].items[1]["question"] == HELD[1][1]
+    assert typed.to_dict() == REPORT and json.dumps(typed.to_dict()) == json.dumps(REPORT)
+    write_report(tmp_path, typed)
+    assert json.loads((tmp_path / "report.json").read_text()) == REPORT
+    assert (tmp_path / "report.md").read_text() == GOLDEN_MD
+    # a partial report reads back whole: where the run is, an older row without the cost columns (they stay
+    # absent), and a key this version does not know
+    partial = {"args": REPORT["args"], "rounds": [{"round": 1, "adapter": "calc-r1", "teacher": "teacher:dataset",
+                                                   "teacher_accuracy": 1.0, "teacher_runs": 4, "teacher_seconds": 2.0,
+                                                   "harvested": 4, "pairs": 0, "seconds": 60.0, "student": {}}],
+               "teacher_eval": {}, "partial": {"round": 2, "done": ["collect", "harvest"]}, "note": "kept"}
+    typed = DistillReport.from_dict(partial)
+    assert typed.partial.done == ["collect", "harvest"] and typed.rounds[0].teacher.tokens_in == 0
+    assert typed.to_dict() == partial
+    typed.stopped, typed.partial = "round 2 did not improve on 50.0%", None  # set fields are written
+    assert typed.to_dict() == {**{k: v for k, v in partial.items() if k != "partial"},
+                               "stopped": "round 2 did not improve on 50.0%"}
+    # every distillation report kept in benchmarks/results reads back as it is
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    kept = [json.loads(p.read_text()) for p in results.rglob("report.json")]
+    kept = [report for report in kept if isinstance(report, dict) and "rounds" in report and "args" in report]
+    assert kept and all(DistillReport.from_dict(report).to_dict() == report for report in kept)
+    with pytest.raises(ApprenticeError, match="a RoundReport is a JSON object, not list"):
+        DistillReport.from_dict({"rounds": [[1]]})
+
+
+class _Spy:
+    """Counts the calls of a function (and keeps their first arguments), calling it."""
+
+    def __init__(self, monkeypatch, module, name):
+        self.real, self.args = getattr(module, name), []
+        monkeypatch.setattr(module, name, self)
+
+    def __call__(self, *args, **kwargs):
+        self.args.append(args[0] if args else None)
+        return self.real(*args, **kwargs)
+
+
+CELL = {"accuracy": 0.5, "n": 2, "ci": [0.1, 0.9], "floor": 0.0, "tokens_per_solved": 1.0, "seconds_per_solved": 1.0}
+
+
+def test_a_round_killed_after_training_resumes_at_its_evaluation_and_reruns_from_a_named_step(
+        tmp_path, monkeypatch, capsys, apprentice_home):
+    """A real round (the dataset teacher, one SFT step) killed in its evaluation: the same command again
+    evaluates, without a second teacher pass or training; --from-step evaluate reruns only the evaluation,
+    --from-step train only the training (from scratch, on the same dataset) and what follows it."""
+    from apprentice.cli import main
+    from apprentice.training import distill, sft
+
+    report_dir = tmp_path / "report"
+    command = ["distill", "--task", "arith:2", "--levels", "1", "--teacher", "dataset", "--eval-sets", "arith:1",
+               "--eval-limit", "2", "--rounds", "1", "--baseline-limit", "0", "--max-steps", "1", "--batch-size", "2",
+               "--name", "k", "--report", str(report_dir)]
+    teacher, trainer, evaluated = _Spy(monkeypatch, distill, "solve_pool"), _Spy(monkeypatch, sft, "main"), []
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the run stopped from outside while it evaluated
+
+    monkeypatch.setattr(distill, "_evaluate", killed)
+    assert main(command) == 130
+    saved = json.loads((report_dir / "report.json").read_text())
+    assert saved["partial"] == {"round": 1, "done": ["collect", "harvest", "train"]} and saved["rounds"] == []
+    assert {p.name for p in (report_dir / "round1").iterdir()} == {"collect.json", "harvest.json", "train.json"}
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: evaluated.append(spec) or {"arith:1": CELL})
+    capsys.readouterr()
+    assert main(command) == 0
+    assert "round 1: resuming at its evaluate step" in capsys.readouterr().err
+    assert (len(teacher.args), len(trainer.args), evaluated) == (1, 1, ["adapter:k-r1"])
+    report = json.loads((report_dir / "report.json").read_text())
+    assert "partial" not in report and report["best_student"] == "adapter:k-r1"
+    row = report["rounds"][0]
+    assert (row["adapter"], row["harvested"], row["teacher_accuracy"], row["student"]) == ("k-r1", 2, 1.0,
+                                                                                           {"arith:1": CELL})
+    assert main([*command, "--from-step", "evaluate"]) == 0
+    assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 1, 2)
+    trainer.real = lambda args: None  # from here on the training is counted, not run: k-r1 is trained
+    assert main([*command, "--from-step", "train"]) == 0
+    assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 2, 3)
+    assert [a.resume for a in trainer.args] == [True, False]  # a rerun trains anew; a killed one would resume
+    again = json.loads((report_dir / "report.json").read_text())
+    assert [r["round"] for r in again["rounds"]] == [1] and again["rounds"][0]["teacher_runs"] == row["teacher_runs"]
+    # a step's input that is gone is one error line naming it and the step that makes it
+    import shutil
+
+    shutil.rmtree(apprentice_home / "datasets" / "k-r1")
+    capsys.readouterr()
+    assert main([*command, "--from-step", "train"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: round 1's train step needs its dataset ") and \
+        err[0].endswith("which is missing: rerun with --from-step harvest")
+    assert main([*command, "--from-step", "harvest"]) == 0  # which writes it again from the pass's runs
+    assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 3, 4)
+
+
+def _unfinished(report_dir, args: DistillArgs, done: list[str], records: dict[str, dict]) -> None:
+    """report.json of a run killed in round 1 after ``done``, with these step records in its folder."""
+    from apprentice.training.distill import _args_record
+
+    (report_dir / "round1").mkdir(parents=True)
+    (report_dir / "report.json").write_text(json.dumps({"args": _args_record(args), "rounds": [],
+                                                        "partial": {"round": 1, "done": done}}))
+    for step, record in records.items():
+        (report_dir / "round1" / f"{step}.json").write_text(json.dumps(record))
+
+
+def test_a_resume_that_cannot_go_on_is_one_error_line_before_any_teacher_call(tmp_path, monkeypatch, capsys):
+    from apprentice.cli import main, make_parser
+    from apprentice.training import distill
+    from apprentice.training.config import config_from_args
+
+    def never(*args, **kwargs):
+        pytest.fail("the teacher was asked before the resume was checked")
+
+    monkeypatch.setattr(distill, "solve_pool", never)
+    report_dir = tmp_path / "report"
+    flags = ["--task", "arith:2", "--levels", "1", "--teacher", "dataset", "--eval-sets", "arith:1", "--rounds", "1",
+             "--baseline-limit", "0", "--name", "u", "--report", str(report_dir)]
+    args = config_from_args(DistillArgs, make_parser().parse_args(["distill", *flags]))
+    collected = {"teacher": "teacher:dataset", "tally": {"run_ids": []}, "seconds": 1.0}
+    _unfinished(report_dir, args, ["collect", "harvest"], {"collect": collected, "harvest": {
+        "dataset": str(tmp_path / "gone"), "train": 2, "eval": 0, "pairs": 0, "eval_items": [], "seconds": 1.0}})
+    cases = [
+        # the same report folder with other options: not a silent mix of two runs
+        (["--task", "arith:3"], (f"{report_dir / 'report.json'} is an unfinished run with other options (--task "
+                                 "'arith:3', it had 'arith:2'): give the same options to resume it, or another "
+                                 "--report")),
+        ([], (f"round 1's train step needs its dataset {tmp_path / 'gone'}, which is missing: rerun with "
+              "--from-step harvest")),
+        (["--from-step", "evaluate"], (f"--from-step evaluate: round 1 of the unfinished run in {report_dir} has "
+                                       "not finished its train step: run without --from-step to resume there")),
+        (["--from-step", "bogus"], "argument --from-step: invalid choice: 'bogus'"),
+    ]
+    for extra, message in cases:
+        assert main(["distill", *flags, *extra]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (extra, err)
+    with pytest.raises(ApprenticeError, match="--from-step must be one of collect, harvest, train, evaluate, report"):
+        run_distill(args, log=lambda _: None, from_step="select")
+    (report_dir / "round1" / "collect.json").unlink()
+    with pytest.raises(ApprenticeError, match=r"round 1's harvest step needs what its collect step made, and "
+                                              r".*collect.json is missing: rerun with --from-step collect"):
+        run_distill(args, log=lambda _: None, from_step="harvest")
+    with pytest.raises(ApprenticeError, match="--from-step evaluate: .*empty holds no finished round to rerun"):
+        run_distill(DistillArgs(**{**vars(args), "report": tmp_path / "empty"}), log=lambda _: None,
+                    from_step="evaluate")
+    # the adapter a resumed evaluation needs, gone from the registry
+    _unfinished(tmp_path / "trained", args, ["collect", "harvest", "train"], {
+        "collect": collected, "harvest": {"dataset": "x", "train": 2, "eval": 0, "pairs": 0, "eval_items": []},
+        "train": {"adapter": "u-r1", "dev": None, "seconds": 1.0}})
+    with pytest.raises(ApprenticeError, match="round 1's evaluate step needs the adapter u-r1, which is not in the "
+                                              "registry: rerun with --from-step train"):
+        run_distill(DistillArgs(**{**vars(args), "report": tmp_path / "trained"}), log=lambda _: None)
