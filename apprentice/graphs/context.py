@@ -1,7 +1,9 @@
-"""What every strategy graph gets at run time: the model, the allowed tools, and the trace recorder.
+"""What every strategy graph gets at run time: the model, the allowed tools, and where to say what happened.
 
 Graphs receive a :class:`RunContext` as LangGraph's run-scoped ``context`` (``Runtime[RunContext]``),
-so nodes stay plain module-level functions and the recorder is the one place that writes steps.
+so nodes stay plain module-level functions. Nodes say what happened (a thought, a model call, a tool call, a
+verdict) through :class:`TraceEvents`, as events on LangGraph's ``custom`` stream; they write nothing. The
+runner listens to the stream, and its recorder writes the trace (:mod:`apprentice.graphs.recording`).
 """
 
 from __future__ import annotations
@@ -15,65 +17,80 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.callbacks import dispatch_custom_event
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.tools import BaseTool
 
+from apprentice.errors import ApprenticeError
 from apprentice.graphs.config import StrategyConfig
-from apprentice.traces import Step, TraceStore
+from apprentice.traces import Step
 
-__all__ = ["EventSink", "Recorder", "RunContext", "collect"]
+__all__ = ["EventSink", "RunCancelled", "RunContext", "TraceEvents", "VerdictEvent", "collect"]
 
 
 def collect(old: list | None, new: list | None) -> list:
     """State reducer of fanned-in results (samples, checks): append; ``None`` starts over (a new turn)."""
     return [] if new is None else [*(old or []), *new]
 
+
+class RunCancelled(ApprenticeError):
+    """Raised in a node, at its next model or tool call, once the run's ``cancelled`` event is set: the
+    graph stops there and the runner records the run as ``cancelled`` (routers never look at the event)."""
+
+
 #: Called with each step as it is recorded (the CLI prints it, the TUI shows it).
 EventSink = Callable[[Step], None]
 
-#: The open :meth:`Recorder.capture` blocks of this context, each (recorder, its steps, the tags it puts
+#: The open :meth:`TraceEvents.capture` blocks of this context, each (events, their steps, the tags it puts
 #: into their data). A context variable, so a capture sees only what its own branch records: LangGraph
 #: runs each ``Send`` branch and each node in a copy of the context it was started from.
-_TAPS: ContextVar[tuple[tuple[Recorder, list[Step], dict[str, Any]], ...]] = ContextVar("apprentice_taps", default=())
+_TAPS: ContextVar[tuple[tuple[TraceEvents, list[Step], dict[str, Any]], ...]] = ContextVar(
+    "apprentice_taps", default=())
 
 
-class Recorder:
-    """Writes the steps of one run to the trace store, in order, from any thread.
+@dataclass(frozen=True)
+class VerdictEvent:
+    """A node's check of the run's answer (a verifier's verdict), for the trace's verdicts."""
 
-    Steps reach the sink at once (live display) and the store in one transaction per graph
-    super-step: the runner calls :meth:`flush` after each one, and before closing the run.
+    verifier: str
+    correct: bool | None
+    score: float | None
+    reason: str = ""
+
+
+class TraceEvents:
+    """How a run's nodes say what happened: each step (and verdict) goes out as a LangChain custom event
+    (:data:`TRACE_EVENT`) to the callbacks of the graph run, from whatever node, branch or sub-run made it.
+    The graph holds no store: the runner passes a :class:`apprentice.graphs.recording.TraceRecorder` as a
+    callback, and it writes the trace. A graph run some other way (``graph.invoke`` in a test) says the
+    same things to no one, or to whatever callback it is given.
+
+    Steps are numbered here, in the order they are said (one lock, so callbacks get them in that order). What the nodes themselves read back is kept here as well: the steps of a :meth:`capture`
+    block (a verifier reads a sub-run's tool work) and the model calls made so far (a search's budget).
     """
 
-    def __init__(self, store: TraceStore | None, run_id: str, sink: EventSink | None = None) -> None:
-        self.store = store
-        self.run_id = run_id
-        self.sink = sink
+    def __init__(self) -> None:
         self._counter = itertools.count()
         self._lock = threading.Lock()
-        self._pending: list[Step] = []
-        self._flushed_at = 0.0
-        self.tokens_in = 0
-        self.tokens_out = 0
         self.calls = 0
 
     def record(self, kind: str, **fields: Any) -> Step:
-        """Append a step of ``kind`` with the given :class:`Step` fields; returns it."""
+        """Say that a step of ``kind`` (with these :class:`Step` fields) happened; returns it."""
         with self._lock:
             step = Step(idx=next(self._counter), kind=kind, **fields)
-            for recorder, tap, tags in _TAPS.get():
-                if recorder is self:
+            for events, tap, tags in _TAPS.get():
+                if events is self:
                     step.data = {**step.data, **tags} if tags else step.data  # a caller's dict stays as it was
                     tap.append(step)
             if kind == "llm":
-                self.tokens_in += step.tokens_in
-                self.tokens_out += step.tokens_out
                 self.calls += 1
-            if self.store is not None:
-                self._pending.append(step)
-        if self.sink is not None:
-            self.sink(step)
+            _emit(step)
         return step
+
+    def verdict(self, *, verifier: str, correct: bool | None, score: float | None, reason: str = "") -> None:
+        """Say that a verifier checked the run's answer."""
+        _emit(VerdictEvent(verifier, correct, score, reason))
 
     @contextmanager
     def capture(self, **tags: Any) -> Iterator[list[Step]]:
@@ -88,20 +105,18 @@ class Recorder:
         finally:
             _TAPS.reset(token)
 
-    def flush(self, *, force: bool = True) -> None:
-        """Write the steps recorded since the last flush.
 
-        Unforced flushes happen at most every 0.25 s: with a real model every step takes longer
-        than that and is still written as it happens; with a zero-latency one commits batch up.
-        """
-        with self._lock:
-            now = time.monotonic()
-            if not force and now - self._flushed_at < 0.25:
-                return
-            self._flushed_at = now
-            pending, self._pending = self._pending, []
-        if pending and self.store is not None:
-            self.store.add_steps(self.run_id, pending)
+#: The name of the LangChain custom events that carry a run's steps and verdicts.
+TRACE_EVENT = "apprentice.trace"
+
+
+def _emit(event: Step | VerdictEvent) -> None:
+    """Dispatch ``event`` to the running graph's callbacks (LangChain's custom events: the node's own thread,
+    so it arrives in order and before the node goes on); outside a graph run it goes nowhere."""
+    try:
+        dispatch_custom_event(TRACE_EVENT, event)
+    except RuntimeError:  # not inside a graph run
+        return
 
 
 @dataclass
@@ -110,7 +125,7 @@ class RunContext:
 
     Attributes:
         model: the chat model in the seat.
-        recorder: writes this run's steps.
+        events: where nodes say what happened (steps, verdicts); the runner records them.
         tools: the run's allowed tools by name; nothing outside this set can be called.
         task: the task whose answer format, extractor and checker apply (may be None).
         max_steps: ReAct step limit; other strategies read their own knobs from ``config``.
@@ -120,11 +135,11 @@ class RunContext:
             its ``Strategy.config`` class, made by :func:`apprentice.graphs.registry.strategy_config`.
         constrain: grammar-constrained decoding: ``steps`` (whole ReAct steps and solver replies),
             ``answer`` (answers only) or ``off``; resolved by the runner (``auto`` never reaches a graph).
-        cancelled: set to stop the run at the next node boundary.
+        cancelled: set to stop the run: the next model or tool call raises :class:`RunCancelled`.
     """
 
     model: BaseChatModel
-    recorder: Recorder
+    events: TraceEvents = field(default_factory=TraceEvents)
     tools: dict[str, BaseTool] = field(default_factory=dict)
     task: Any = None
     max_steps: int = 6
@@ -134,6 +149,15 @@ class RunContext:
     constrain: str = "off"
     config: StrategyConfig = field(default_factory=StrategyConfig)
     cancelled: threading.Event = field(default_factory=threading.Event)
+
+    def record(self, kind: str, **fields: Any) -> Step:
+        """Say that a step of ``kind`` happened (:meth:`TraceEvents.record`)."""
+        return self.events.record(kind, **fields)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`RunCancelled` when the run has been cancelled (before each model and tool call)."""
+        if self.cancelled.is_set():
+            raise RunCancelled("the run was cancelled")
 
     def call_model(
         self,
@@ -151,6 +175,7 @@ class RunContext:
         :mod:`apprentice.agents.grammar`) constrains the reply where the model's engine can; the
         recorded call says whether it was.
         """
+        self.check_cancelled()
         chat = model or self.model
         constrained = bool(grammar) and self.can_constrain(chat)
         if constrained:
@@ -174,7 +199,7 @@ class RunContext:
             usage = {"input_tokens": _estimate(" ".join(m.text for m in messages)),
                      "output_tokens": _estimate(message.text)}
             data["tokens_estimated"] = True
-        self.recorder.record(
+        self.events.record(
             "llm", node=node, raw=message.text, tokens_in=usage.get("input_tokens", 0),
             tokens_out=usage.get("output_tokens", 0), latency_s=latency, data=data,
         )

@@ -74,7 +74,7 @@ def solve(state: SolveState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     text = solve_once(ctx, state["question"], thread_history(state, ctx), mode="cot", node="solve")
     answer = final_line(text)
-    ctx.recorder.record("answer", node="solve", raw=answer)
+    ctx.record("answer", node="solve", raw=answer)
     return {"answer": answer, "messages": [AIMessage(answer)],
             "run_meta": {"fewshot": ctx.config.fewshot}}
 

@@ -95,10 +95,10 @@ def check_sample(ctx: RunContext, question: str, text: str, index: int, steps: l
         return {}
 
     result = run_verifier(ctx, verifier_name(ctx), question, text, steps)
-    ctx.recorder.record("verify", node="sample",
-                        raw=f"sample {index + 1} {result.verifier}: {result.mark} - {result.reason}",
-                        data={"sample": index, "verifier": result.verifier, "ok": result.ok, "score": result.score,
-                              "reason": result.reason})
+    ctx.record("verify", node="sample",
+               raw=f"sample {index + 1} {result.verifier}: {result.mark} - {result.reason}",
+               data={"sample": index, "verifier": result.verifier, "ok": result.ok, "score": result.score,
+                     "reason": result.reason})
     return {"score": result.score, "reason": result.reason}
 
 
@@ -125,7 +125,7 @@ def react_sample(state: SampleInput, runtime: Runtime[RunContext]) -> dict[str, 
     from apprentice.graphs import react
 
     ctx = runtime.context
-    ctx.recorder.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
+    ctx.record("thought", node="sample", thought=f"sampled ReAct run {state['index'] + 1}")
     answer, steps = react.run_turn(ctx, state["question"], state["history"], tags={"sample": state["index"]},
                                    seed=(ctx.config.seed or 0) + state["index"],
                                    temperature=ctx.config.temperature)
@@ -151,11 +151,11 @@ def vote(state: SCState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     answer = final_line(chosen.get("answer", chosen["text"]) if chosen else "")  # react-sc: bare, as react's
     share = distribution.get(winner, 0) / len(samples) if samples and winner is not None else 0.0
     checks = [{k: s.get(k) for k in ("key", "score", "reason")} for s in samples] if weighing else []
-    ctx.recorder.record("vote", node="vote", raw=f"{winner!r} won {distribution}"
-                        + (f" weighted {weighing['weights']}" if weighing else ""),
-                        data={"distribution": distribution, "winner": winner, "samples": len(samples), **weighing,
-                              **({"checks": checks} if checks else {})})
-    ctx.recorder.record("answer", node="vote", raw=answer)
+    ctx.record("vote", node="vote", raw=f"{winner!r} won {distribution}"
+               + (f" weighted {weighing['weights']}" if weighing else ""),
+               data={"distribution": distribution, "winner": winner, "samples": len(samples), **weighing,
+                     **({"checks": checks} if checks else {})})
+    ctx.record("answer", node="vote", raw=answer)
     meta = {"votes": distribution, "winner": winner, "samples": len(samples), "agreement": round(share, 3),
             **weighing}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta}

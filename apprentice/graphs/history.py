@@ -38,7 +38,7 @@ def summarize_messages(ctx: RunContext, summary: str, dropped: Sequence[AnyMessa
     reply = ctx.call_model([SystemMessage("You write short, faithful summaries."), HumanMessage(prompt)],
                            node="summarize", max_tokens=200)
     text = reply.text.strip() or summary
-    ctx.recorder.record("summary", node="summarize", raw=text, data={"folded": len(dropped)})
+    ctx.record("summary", node="summarize", raw=text, data={"folded": len(dropped)})
     return text
 
 

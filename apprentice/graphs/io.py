@@ -27,7 +27,7 @@ def answer(state: SolveState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     text = solve_once(ctx, state["question"], thread_history(state, ctx), mode="io", node="answer")
     reply = final_line(text)
-    ctx.recorder.record("answer", node="answer", raw=reply)
+    ctx.record("answer", node="answer", raw=reply)
     return {"answer": reply, "messages": [AIMessage(reply)]}
 
 

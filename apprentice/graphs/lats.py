@@ -86,6 +86,7 @@ class LATSState(TypedDict, total=False):
     reflections: list[str]
     expansions: int
     solution: int | None
+    budget: dict[str, int | None]
     run_meta: dict[str, Any]
 
 
@@ -109,7 +110,13 @@ def _calls_left(ctx: RunContext, nodes: list[dict[str, Any]] | None = None) -> i
     if cap is None:
         return None
     keep = 1 if nodes is not None and best_terminal(nodes) is None else 0
-    return max(0, cap - ctx.recorder.calls - keep)
+    return max(0, cap - ctx.events.calls - keep)
+
+
+def _budget(ctx: RunContext, nodes: list[dict[str, Any]]) -> dict[str, int | None]:
+    """What the routers after a node need to know of the call budget, put in the state so they read only the
+    state: the calls left (``calls``) and those left when one is kept back for an answer (``spare``)."""
+    return {"calls": _calls_left(ctx), "spare": _calls_left(ctx, nodes)}
 
 
 def _nodes(state: LATSState) -> list[dict[str, Any]]:
@@ -169,8 +176,8 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
     else:
         step, segment = parse_react("Thought:" + text, tools=list(ctx.tools)), f"Thought: {text}\n"
     if step.problem:
-        ctx.recorder.record("error", node=graph_node, observation=FORMAT_ERROR.format(problem=step.problem),
-                            raw=text, data={"lats_node": len(nodes)})
+        ctx.record("error", node=graph_node, observation=FORMAT_ERROR.format(problem=step.problem),
+                   raw=text, data={"lats_node": len(nodes)})
         return new_node(nodes, parent, thought=step.thought, text=f"unreadable step: {step.problem}",
                         segment=segment, status="invalid", pruned=True, why=f"unreadable: {step.problem}", **extra)
     key = _key({"answer": step.final_answer, "tool": step.tool, "tool_input": step.tool_input})
@@ -182,9 +189,9 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
                         why="repeats an action of its trajectory" if repeated else "same step as a sibling", **extra)
     seen.add(key)
     node = new_node(nodes, parent, thought=step.thought, segment=segment, **extra)
-    with ctx.recorder.capture(lats_node=node["id"]):
+    with ctx.events.capture(lats_node=node["id"]):
         if step.thought:
-            ctx.recorder.record("thought", node=graph_node, thought=step.thought)
+            ctx.record("thought", node=graph_node, thought=step.thought)
         if step.final_answer is not None:
             node.update(answer=step.final_answer, text=f"Final Answer: {step.final_answer}")
         else:
@@ -236,9 +243,9 @@ def _score_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]]
         ok, reward = result.ok, NEUTRAL_VALUE if result.score is None else result.score
         node.update(verifier=result.verifier, ok=ok, feedback=result.feedback or result.reason,
                     why=f"{result.verifier}: {result.mark} - {result.reason}")
-        ctx.recorder.record("verify", node="evaluate", raw=f"node {node['id']} {result.verifier}: {result.mark} - "
-                            f"{result.reason}", data={"node": node["id"], "verifier": result.verifier, "ok": ok,
-                                                      "score": result.score, "reason": result.reason})
+        ctx.record("verify", node="evaluate", raw=f"node {node['id']} {result.verifier}: {result.mark} - "
+                   f"{result.reason}", data={"node": node["id"], "verifier": result.verifier, "ok": ok,
+                                             "score": result.score, "reason": result.reason})
     elif _calls_left(ctx, nodes) != 0:
         reward, node["why"] = _llm_value(ctx, state, nodes, node)
     else:
@@ -265,13 +272,13 @@ def select(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     config = ctx.config
     spent = _calls_left(ctx, state["tree"]["nodes"]) == 0
-    if state.get("expansions", 0) >= config.max_expansions or spent or ctx.cancelled.is_set():
-        ctx.recorder.record("select", node="select", raw="budget spent", data={"node": None})
+    if state.get("expansions", 0) >= config.max_expansions or spent:
+        ctx.record("select", node="select", raw="budget spent", data={"node": None})
         return {"selected": None}
     leaf, path = select_leaf(state["tree"]["nodes"], config.exploration, config.depth)
     shown = " > ".join(f"{p['id']} ({p['uct']:g})" for p in path) or "the root"
-    ctx.recorder.record("select", node="select", raw=f"expand node {leaf}: {shown}" if leaf is not None
-                        else "no open node left", data={"node": leaf, "path": path})
+    ctx.record("select", node="select", raw=f"expand node {leaf}: {shown}" if leaf is not None
+               else "no open node left", data={"node": leaf, "path": path})
     return {"selected": leaf, "fresh": [], "leaf": None}
 
 
@@ -296,9 +303,9 @@ def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
                                            greedy=i == 0 and not taken))
         fresh.append(_add_step(ctx, nodes, parent["id"], reply.text, forced=forced, seen=seen)["id"])
     parent.update(status="expanded", expanded=True)
-    ctx.recorder.record("propose", node="expand", raw=f"from node {parent['id']}: "
-                        + "; ".join(nodes[i]["text"][:60] for i in fresh),
-                        data={"parent": parent["id"], "children": fresh})
+    ctx.record("propose", node="expand", raw=f"from node {parent['id']}: "
+               + "; ".join(nodes[i]["text"][:60] for i in fresh),
+               data={"parent": parent["id"], "children": fresh})
     return {"tree": _tree(state, nodes), "fresh": fresh, "expansions": state.get("expansions", 0) + 1}
 
 
@@ -320,9 +327,10 @@ def evaluate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
             _value_step(ctx, state, nodes, node)
             value = node["estimate"]
         backpropagate_reward(nodes, node_id, value)
-        ctx.recorder.record("value", node="evaluate", raw=f"node {node_id}: {value:g} ({node['why']})",
-                            data={"id": node_id, "value": value, "why": node["why"]})
-    return {"tree": _tree(state, nodes), "failed": [*(state.get("failed") or []), *failed], "solution": solution}
+        ctx.record("value", node="evaluate", raw=f"node {node_id}: {value:g} ({node['why']})",
+                   data={"id": node_id, "value": value, "why": node["why"]})
+    return {"tree": _tree(state, nodes), "failed": [*(state.get("failed") or []), *failed], "solution": solution,
+            "budget": _budget(ctx, nodes)}
 
 
 def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -332,7 +340,7 @@ def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     nodes = _nodes(state)
     node = nodes[_rollout_start(state)]
     forced_next = False
-    while node.get("answer") is None and not ctx.cancelled.is_set():
+    while node.get("answer") is None:
         last = _calls_left(ctx, nodes) == 0  # only the call kept back for an answer is left: answer with it
         if last and _calls_left(ctx) == 0:
             break
@@ -358,10 +366,10 @@ def backpropagate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, A
     leaf = nodes[state["leaf"]]
     reward = leaf["reward"] if leaf.get("answer") is not None else nodes[_rollout_start(state)]["value"]
     updated = backpropagate_reward(nodes, leaf["id"], reward)
-    runtime.context.recorder.record("value", node="backpropagate", raw=f"reward {reward:g} from node {leaf['id']} "
-                                    f"up to the root ({len(updated)} nodes)",
-                                    data={"id": leaf["id"], "reward": reward, "path": updated[::-1]})
-    return {"tree": _tree(state, nodes), "leaf": None}
+    runtime.context.record("value", node="backpropagate", raw=f"reward {reward:g} from node {leaf['id']} "
+                           f"up to the root ({len(updated)} nodes)",
+                           data={"id": leaf["id"], "reward": reward, "path": updated[::-1]})
+    return {"tree": _tree(state, nodes), "leaf": None, "budget": _budget(runtime.context, nodes)}
 
 
 def reflect(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
@@ -378,8 +386,8 @@ def reflect(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         if lesson:
             lessons.append(lesson)
             node["reflection"] = lesson
-            ctx.recorder.record("thought", node="reflect", thought=f"reflection on node {target}: {lesson}",
-                                data={"lats_node": target, "reflection": lesson})
+            ctx.record("thought", node="reflect", thought=f"reflection on node {target}: {lesson}",
+                       data={"lats_node": target, "reflection": lesson})
     return {"tree": _tree(state, nodes), "reflections": lessons, "failed": []}
 
 
@@ -392,11 +400,10 @@ def finish(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         best = _forced_answer(ctx, state, nodes)
     node = nodes[best]
     answer = node["answer"]
-    ctx.recorder.record("answer", node="finish", raw=answer)
-    store = ctx.recorder.store
-    if store is not None and node.get("verifier"):
-        store.add_verdict(ctx.recorder.run_id, verifier=f"verify:{node['verifier']}", correct=node.get("ok"),
-                          score=node["reward"], reason=f"lats node {best}: {node['why']}")
+    ctx.record("answer", node="finish", raw=answer)
+    if node.get("verifier"):
+        ctx.events.verdict(verifier=f"verify:{node['verifier']}", correct=node.get("ok"), score=node["reward"],
+                           reason=f"lats node {best}: {node['why']}")
     meta = {"lats": {"expansions": state.get("expansions", 0), "nodes": len(nodes),
                      "solved": state.get("solution") is not None, "value": value_method(ctx),
                      "verifier": verifier_name(ctx), "reflections": len(state.get("reflections") or []),
@@ -437,12 +444,11 @@ def route_select(state: LATSState) -> Literal["expand", "finish"]:
 def route_evaluate(state: LATSState, runtime: Runtime[RunContext]) -> Literal["simulate", "reflect", "select",
                                                                                "finish"]:
     """Finish on a verified answer; roll out from the best new step when there is one and calls are left."""
-    ctx = runtime.context
     if state.get("solution") is not None:
         return "finish"
-    if _rollout_start(state) is not None and _calls_left(ctx) != 0 and not ctx.cancelled.is_set():
+    if _rollout_start(state) is not None and state["budget"]["calls"] != 0:
         return "simulate"
-    return _reflect_or_select(state, ctx)
+    return _reflect_or_select(state, runtime.context)
 
 
 def route_backpropagate(state: LATSState, runtime: Runtime[RunContext]) -> Literal["reflect", "select", "finish"]:
@@ -455,8 +461,7 @@ def route_backpropagate(state: LATSState, runtime: Runtime[RunContext]) -> Liter
 def _reflect_or_select(state: LATSState, ctx: RunContext) -> Literal["reflect", "select"]:
     reflections = state.get("reflections") or []
     wanted = ctx.config.reflect == "on" and state.get("failed") and len(reflections) < MAX_REFLECTIONS
-    left = _calls_left(ctx, state["tree"]["nodes"])
-    return "reflect" if wanted and left != 0 and not ctx.cancelled.is_set() else "select"
+    return "reflect" if wanted and state["budget"]["spare"] != 0 else "select"
 
 
 def build(checkpointer: Any = None):

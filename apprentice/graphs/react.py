@@ -109,7 +109,7 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
         reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, grammar=grammar, **_sampling(ctx))
         step = parse_react("Final Answer:" + reply.text)
         answer = step.final_answer or reply.text.strip() or "(no answer)"
-        ctx.recorder.record("answer", node="reason", raw=answer, data=_marks(ctx, grammar, forced=True))
+        ctx.record("answer", node="reason", raw=answer, data=_marks(ctx, grammar, forced=True))
         return {"answer": answer, "pending": None, "messages": [AIMessage(answer)]}
     grammar = react_step_grammar(list(ctx.tools), answer=kind) if ctx.grammar_for("steps") else None
     reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, grammar=grammar, **_sampling(ctx))
@@ -118,18 +118,18 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     marks = _marks(ctx, grammar)
     if f"Thought: {text.strip()}\n" in scratch and step.final_answer is None:
         # the same step again: greedy decoding would loop to the limit, so answer now
-        ctx.recorder.record("error", node="reason", observation=REPEATED_STEP, raw=text)
+        ctx.record("error", node="reason", observation=REPEATED_STEP, raw=text)
         return {"steps": ctx.max_steps, "pending": None}
     scratch += f"Thought: {text.strip()}\n"
     if step.thought:
-        ctx.recorder.record("thought", node="reason", thought=step.thought, data=marks)
+        ctx.record("thought", node="reason", thought=step.thought, data=marks)
     if step.final_answer is not None:
-        ctx.recorder.record("answer", node="reason", raw=step.final_answer, data=marks)
+        ctx.record("answer", node="reason", raw=step.final_answer, data=marks)
         return {"answer": step.final_answer, "scratch": scratch, "pending": None,
                 "messages": [AIMessage(step.final_answer)]}
     if step.problem:
         observation = FORMAT_ERROR.format(problem=step.problem)
-        ctx.recorder.record("error", node="reason", observation=observation, raw=text, data=marks)
+        ctx.record("error", node="reason", observation=observation, raw=text, data=marks)
         return {"scratch": scratch + f"Observation: {observation}\n", "steps": state.get("steps", 0) + 1,
                 "pending": None}
     pending = {"tool": step.tool or "", "input": step.tool_input or "", "thought": step.thought,
@@ -156,12 +156,12 @@ def _reason_native(state: ReactState, ctx: RunContext) -> dict[str, Any]:
     reply = ctx.call_model(prompt, node="reason", model=model, **_sampling(ctx))
     if reply.tool_calls and state.get("steps", 0) < ctx.max_steps:
         if reply.text.strip():
-            ctx.recorder.record("thought", node="reason", thought=reply.text.strip())
+            ctx.record("thought", node="reason", thought=reply.text.strip())
         return {"messages": [reply]}
     answer = reply.text.strip()
     if answer.lower().startswith("final answer:"):
         answer = answer[len("final answer:"):].strip()
-    ctx.recorder.record("answer", node="reason", raw=answer)
+    ctx.record("answer", node="reason", raw=answer)
     return {"messages": [reply], "answer": answer}
 
 
@@ -181,9 +181,10 @@ def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def _call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained: bool = False) -> str:
+    ctx.check_cancelled()
     shown = tool_input if isinstance(tool_input, str) else str(tool_input)
-    ctx.recorder.record("action", node="act", tool=name, tool_input=shown,
-                        data={"constrained": True} if constrained else {})
+    ctx.record("action", node="act", tool=name, tool_input=shown,
+      data={"constrained": True} if constrained else {})
     tool = ctx.tools.get(name)
     if tool is None:
         observation = UNKNOWN_TOOL_ERROR.format(tool=name, names=", ".join(ctx.tools))
@@ -193,7 +194,7 @@ def _call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constraine
             observation = str(tool.invoke(args))
         except Exception as exc:  # a tool's failure is the model's observation (STYLE rule 3)
             observation = format_tool_error(exc)
-    ctx.recorder.record("observation", node="act", tool=name, observation=observation)
+    ctx.record("observation", node="act", tool=name, observation=observation)
     return observation
 
 
@@ -214,7 +215,7 @@ def route_start(state: ReactState, runtime: Runtime[RunContext]) -> Literal["sum
 
 def route_reason(state: ReactState, runtime: Runtime[RunContext]) -> Literal["act", "reason", "__end__"]:
     """Act on a pending action or tool calls; reason again after a parse error; end on an answer."""
-    if state.get("answer") is not None or runtime.context.cancelled.is_set():
+    if state.get("answer") is not None:
         return END
     if state.get("pending"):
         return "act"
@@ -249,10 +250,10 @@ def run_turn(ctx: RunContext, question: str, history: Sequence[AnyMessage] = (),
     Its steps go into the enclosing run's trace. ``sampling`` (``temperature``, ``seed``) overrides
     the run's config for this turn; ``tags`` go into the data of every step it records
     (``{"sample": 2}``). Returns the answer and the steps this turn recorded (turns that run side by
-    side on one recorder, react-sc's samples, each get their own).
+    side in one run, react-sc's samples, each get their own).
     """
     sub = replace(ctx, config=replace(ctx.config, **sampling)) if sampling else ctx
-    with ctx.recorder.capture(**(tags or {})) as steps:
+    with ctx.events.capture(**(tags or {})) as steps:
         out = _subgraph().invoke(
             {**TURN_DEFAULTS, "messages": [*history, HumanMessage(question)], "question": question, "answer": None},
             context=sub, config={"recursion_limit": 8 * ctx.max_steps + 50})

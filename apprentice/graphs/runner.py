@@ -15,7 +15,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from apprentice.agents.grammar import CONSTRAIN_MODES
 from apprentice.errors import ApprenticeError, StoreError
-from apprentice.graphs.context import EventSink, Recorder, RunContext
+from apprentice.graphs.context import EventSink, RunCancelled, RunContext
+from apprentice.graphs.recording import TraceRecorder
 from apprentice.graphs.registry import compiled_graph, strategy_config, turn_input
 from apprentice.graphs.threads import open_checkpointer
 from apprentice.models import load_chat_model, model_error, supports_grammar
@@ -126,17 +127,17 @@ def run_question(
         task=getattr(task, "name", None), item_id=getattr(item, "id", None),
         gold=getattr(item, "answer", None), meta=meta, run_id=run_id,
     )
+    recorder = TraceRecorder(store, run_id, _redacting(sink))
     ctx = RunContext(
-        model=chat, recorder=Recorder(store, run_id, _redacting(sink)), task=task,
-        tools=allowed,
+        model=chat, task=task, tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
         constrain=constrain, config=config, cancelled=cancel or threading.Event(),
     )
     started = time.perf_counter()
     try:
-        state = _drive(compiled_graph(strategy, saver), turn_input(strategy, question), thread_id, ctx)
+        state = _drive(compiled_graph(strategy, saver), turn_input(strategy, question), thread_id, ctx, recorder)
     except BaseException as exc:
-        ctx.recorder.flush()
+        recorder.flush()
         error = model_error(exc) or exc
         status = "cancelled" if isinstance(exc, KeyboardInterrupt) else "error"
         store.finish_run(run_id, answer=None, status=status, error=f"{type(exc).__name__}: {exc}")
@@ -144,7 +145,7 @@ def run_question(
         if error is not exc:
             raise error from exc
         raise
-    ctx.recorder.flush()
+    recorder.flush()
     cancelled = ctx.cancelled.is_set() and state.get("answer") is None
     answer = state.get("answer")
     store.finish_run(run_id, answer=answer, status="cancelled" if cancelled else "ok",
@@ -152,8 +153,8 @@ def run_question(
     result = RunResult(  # what callers show or write (ask, chat, batch files, eval reports): redacted as the trace is
         run_id=run_id, thread_id=thread_id, strategy=strategy, model=spec,
         answer=None if answer is None else redact(str(answer)),
-        status="cancelled" if cancelled else "ok", tokens_in=ctx.recorder.tokens_in,
-        tokens_out=ctx.recorder.tokens_out, model_calls=ctx.recorder.calls,
+        status="cancelled" if cancelled else "ok", tokens_in=recorder.tokens_in,
+        tokens_out=recorder.tokens_out, model_calls=recorder.calls,
         latency_s=time.perf_counter() - started, state=redact_obj(state),
     )
     agreement = (state.get("run_meta") or {}).get("agreement")
@@ -194,15 +195,25 @@ def _redacting(sink: EventSink | None) -> EventSink | None:
     return show
 
 
-def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext) -> dict[str, Any]:
-    """Stream the graph to its end (or to a cancel) and return the final state."""
+def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext,
+           recorder: TraceRecorder) -> dict[str, Any]:
+    """Stream the graph to its end (or to a cancel) and return the final state.
+
+    The trace is written from the graph's events: ``recorder`` is a callback of the run, so every step and
+    verdict said by a node (or a sub-run inside one) reaches it, and what it holds is written after each
+    super-step. A cancel stops the stream at the next super-step, or at the next model or tool call inside
+    one (:class:`RunCancelled`); the state so far is returned.
+    """
     limit = ctx.config.recursion_limit or max(8 * ctx.max_steps + 50, 200)
-    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit}
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit, "callbacks": [recorder]}
     state: dict[str, Any] = {}
-    for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last one is kept
-        ctx.recorder.flush(force=False)
-        if ctx.cancelled.is_set():
-            break
+    try:
+        for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last is kept
+            recorder.flush(force=False)
+            if ctx.cancelled.is_set():
+                break
+    except RunCancelled:
+        pass
     return state
 
 

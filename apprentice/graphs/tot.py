@@ -80,9 +80,9 @@ def propose(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, 
     steps, raw = propose_steps(ctx, space, payload["question"], node["state"], config.proposals,
                                max_tokens=config.max_tokens, seed=(config.seed or 0) + node["id"] * 97)
     out = [{"parent": node["id"], "step": step, "state": space.apply(node["state"], step)} for step in steps]
-    ctx.recorder.record("propose", node="propose", raw=f"from node {node['id']}: {len(out)} proposals, "
-                        f"{sum(o['state'] is not None for o in out)} valid",
-                        data={"parent": node["id"], "steps": steps})
+    ctx.record("propose", node="propose", raw=f"from node {node['id']}: {len(out)} proposals, "
+               f"{sum(o['state'] is not None for o in out)} valid",
+               data={"parent": node["id"], "steps": steps})
     return {"proposals": out or [{"parent": node["id"], "step": None, "state": None, "raw": raw[:200]}]}
 
 
@@ -124,8 +124,8 @@ def value(payload: dict[str, Any], runtime: Runtime[RunContext]) -> dict[str, An
                                      space.describe(node["state"]), samples=ctx.config.values_per_state,
                                      game24=space.game24, seed=(ctx.config.seed or 0) + node["id"])
             result = {"id": node["id"], "value": round(score, 4), "why": f"llm votes {words}", "votes": words}
-    ctx.recorder.record("value", node="value", raw=f"node {node['id']}: {result['value']} ({result['why']})",
-                        data=result)
+    ctx.record("value", node="value", raw=f"node {node['id']}: {result['value']} ({result['why']})",
+               data=result)
     return {"valued": [result]}
 
 
@@ -161,7 +161,7 @@ def select(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         nodes[node_id]["status"] = "expanded"
     if solution is not None:
         nodes[solution]["status"] = "solution"
-    ctx.recorder.record("select", node="select", raw=f"expand {frontier}", data={"frontier": frontier})
+    ctx.record("select", node="select", raw=f"expand {frontier}", data={"frontier": frontier})
     return {"tree": {**state["tree"], "nodes": nodes}, "frontier": frontier, "stack": stack,
             "rounds": state.get("rounds", 0) + 1, "valued": None, "solution": solution}
 
@@ -180,7 +180,7 @@ def finish(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         path.append(cursor)
         cursor = nodes[cursor]["parent"]
     answer = space.answer(nodes[best]["state"])
-    ctx.recorder.record("answer", node="finish", raw=answer)
+    ctx.record("answer", node="finish", raw=answer)
     meta = {"tot": {"method": ctx.config.method, "nodes": len(nodes), "rounds": state.get("rounds", 0),
                     "solved": state.get("solution") is not None, "value": _value_method(ctx)}}
     return {"answer": answer, "messages": [AIMessage(answer)], "run_meta": meta,
@@ -191,11 +191,10 @@ def finish(state: ToTState, runtime: Runtime[RunContext]) -> dict[str, Any]:
 
 
 def route_expand(state: ToTState, runtime: Runtime[RunContext]) -> list[Send] | Literal["finish"]:
-    """Fan out ``propose`` over the frontier, or finish (solved, exhausted, out of budget, cancelled)."""
+    """Fan out ``propose`` over the frontier, or finish (solved, exhausted, out of budget)."""
     ctx = runtime.context
     limit = ctx.config.max_expansions if ctx.config.method == "dfs" else ctx.config.depth
-    if (state.get("solution") is not None or not state.get("frontier") or state.get("rounds", 0) >= limit
-            or ctx.cancelled.is_set()):
+    if state.get("solution") is not None or not state.get("frontier") or state.get("rounds", 0) >= limit:
         return "finish"
     nodes = state["tree"]["nodes"]
     return [Send("propose", {"question": state["question"], "node": nodes[i]}) for i in state["frontier"]]

@@ -106,13 +106,11 @@ def verify(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     round_no = state.get("revisions", 0)
     check = {"round": round_no, "verifier": result.verifier, "ok": result.ok, "score": result.score,
              "reason": result.reason, "feedback": result.feedback, "draft": state["draft"]}
-    ctx.recorder.record("verify", node="verify",
-                        raw=f"round {round_no} {result.verifier}: {result.mark} - {result.reason}",
-                        data=check)
-    store = ctx.recorder.store
-    if store is not None:
-        store.add_verdict(ctx.recorder.run_id, verifier=f"verify:{result.verifier}", correct=result.ok,
-                          score=result.score, reason=f"round {round_no}: {result.reason}")
+    ctx.record("verify", node="verify",
+               raw=f"round {round_no} {result.verifier}: {result.mark} - {result.reason}",
+               data=check)
+    ctx.events.verdict(verifier=f"verify:{result.verifier}", correct=result.ok, score=result.score,
+                       reason=f"round {round_no}: {result.reason}")
     return {"checks": [check]}
 
 
@@ -122,8 +120,8 @@ def revise(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     last = state["checks"][-1]
     n = state.get("revisions", 0) + 1
     if revise_mode(ctx) == "resample":
-        ctx.recorder.record("thought", node="revise",
-                            thought=f"draft rejected ({last['reason']}); sampling draft {n + 1}")
+        ctx.record("thought", node="revise",
+                   thought=f"draft rejected ({last['reason']}); sampling draft {n + 1}")
         temperature = RESAMPLE_TEMPERATURE if ctx.config.temperature is None else ctx.config.temperature
         draft, work = draft_once(state, ctx, "revise", seed=(ctx.config.seed or 0) + n, temperature=temperature)
         return {"draft": draft, "work": work, "revisions": n}
@@ -145,7 +143,7 @@ def finish(state: VerifyState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     answer = state["draft"]
     if fallback:  # max() keeps the earliest of equal scores (the greedy first draft when all fail alike)
         answer = max(checks, key=lambda c: (c["score"] or 0.0, c["reason"] != "no final answer found"))["draft"]
-    ctx.recorder.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
+    ctx.record("answer", node="finish", raw=answer, data={"fallback": True} if fallback else {})
     meta = {"verify": {"verifier": verifier_name(ctx), "revise": mode, "revisions": state.get("revisions", 0),
                        "accepted": accepted, "fallback": fallback,
                        "verdicts": [{k: c[k] for k in ("round", "verifier", "ok", "score")} for c in checks]}}
@@ -160,7 +158,7 @@ def route_verify(state: VerifyState, runtime: Runtime[RunContext]) -> Literal["r
     ctx = runtime.context
     last = state["checks"][-1]
     rounds = DEFAULT_ROUNDS[revise_mode(ctx)] if ctx.config.rounds is None else ctx.config.rounds
-    if last["ok"] is False and state.get("revisions", 0) < rounds and not ctx.cancelled.is_set():
+    if last["ok"] is False and state.get("revisions", 0) < rounds:
         return "revise"
     return "finish"
 
