@@ -45,7 +45,7 @@ SCHEMAS = tuple(ROLES)
 _FACTORS = {"groups": range(2, 13), "rate": range(2, 11), "times": range(2, 6), "fraction": range(2, 5)}
 #: per domain: additive amounts (low, high), amounts per group or unit (low, high), the largest value
 _RANGES = {"c": (2, 90, 2, 15, 2000), "p": (2, 80, 2, 15, 1000), "r": (2, 90, 2, 30, 2000), "y": (2, 40, 2, 30, 100),
-           "$": (1, 90, 1, 20, 2000), "m": (1, 60, 2, 60, 2000)}
+           "$": (1, 90, 1, 20, 2000), "m": (1, 60, 2, 20, 2000)}
 _FRACTIONS = {2: "half", 3: "a third", 4: "a quarter"}
 _COLORED = re.compile(r"\{adj1\}")
 _TIMED = re.compile(r"\b(today|week|month|morning|afternoon|Saturday|Sunday|year)\b")
@@ -56,8 +56,10 @@ Expr = Union[Fraction, "_Node"]
 
 @dataclass(frozen=True)
 class Template:
-    """One wording of one schema (see :mod:`apprentice.tasks.schema_data` for the spec format)."""
+    """One wording of one schema (the spec format is in :mod:`apprentice.tasks.schema_data`); ``label`` is
+    ``schema.unknown``, ``ops`` the operations that answer it (two for what is left and for two together)."""
 
+    label: str
     schema: str
     unknown: str
     asks: str
@@ -67,16 +69,7 @@ class Template:
     tense: str
     sentences: tuple[str, ...]
     question: str
-
-    @property
-    def label(self) -> str:
-        """``schema.unknown``, as the items' meta reports it."""
-        return f"{self.schema}.{self.unknown}"
-
-    @property
-    def ops(self) -> int:
-        """How many operations answer it: two for what is left after a fraction and for two amounts together."""
-        return 2 if self.asks in ("rest", "sum") else 1
+    ops: int
 
     def upper(self, sentences: tuple[str, ...]) -> list[str]:
         """The roles these sentences state as quantities a computation may stand for (``{CHANGE}``); none in a
@@ -86,25 +79,15 @@ class Template:
 
 
 def _parse(spec: str) -> Template:
-    head, *sentences, question = spec.split("|")
+    """One template from its spec (an indented line goes on with the one before)."""
+    head, *sentences, question = " ".join(line.strip() for line in spec.splitlines()).split("|")
     label, asks, domain, opens, state, tense = head.split()
-    schema, unknown = label.split(".")
-    return Template(schema, unknown, asks, domain, None if opens == "-" else opens, state == "s", tense,
-                    tuple(sentences), question)
+    return Template(label, *label.split("."), asks, domain, None if opens == "-" else opens, state == "s", tense,
+                    tuple(sentences), question, 2 if asks in ("rest", "sum") else 1)
 
 
-def _specs(text: str) -> list[str]:
-    """The spec lines of a template table: an indented line goes on with the one before; ``#`` is a comment."""
-    specs: list[str] = []
-    for line in text.splitlines():
-        if line.startswith(" "):
-            specs[-1] += " " + line.strip()
-        elif line.strip() and not line.startswith("#"):
-            specs.append(line)
-    return specs
-
-
-TEMPLATES = tuple(_parse(spec) for spec in _specs(data.TEMPLATES))
+TEMPLATES = tuple(_parse(spec) for spec in re.split(r"\n(?! )", data.TEMPLATES) if spec.strip()
+                  and not spec.startswith("#"))
 #: every ``schema.unknown`` a question may ask
 UNKNOWNS = tuple(sorted({t.label for t in TEMPLATES}))
 
@@ -144,8 +127,7 @@ def _equation(expr: Expr, top: bool = True) -> str:
 
 
 def _plain(value: Fraction) -> int | float:
-    """A number for the meta: whole numbers as int (as arith's), the rest as float (2.5)."""
-    return value.numerator if value.denominator == 1 else float(value)
+    return value.numerator if value.denominator == 1 else float(value)  # the meta's numbers: 12 and 2.5
 
 
 # ---------------------------------------------------------------------------- numbers
@@ -183,28 +165,22 @@ def _draw(rng: random.Random, t: Template, fixed: dict[str, Fraction]) -> dict[s
     op, (x, y, z) = ROLES[t.schema]
     add_low, add_high, per_low, per_high, _ = _RANGES[t.domain]
     values = dict(fixed)
-    if op == "+":
-        if z in values:
-            parts = _split(rng, t.domain, values[z])
-            if parts is None:
-                return None
-            values[x], values[y] = parts
-        else:
-            for role in (x, y):
-                values.setdefault(role, _amount(rng, t.domain, add_low, add_high))
-            values[z] = values[x] + values[y]
-        return values
-    if z in values:
-        fits = [f for f in _FACTORS[t.schema] if _on_grid(values[z] / f, t.domain) and values[z] / f >= per_low]
-        if not fits:
+    if z in values:  # two parts of a known whole, or a factor of a known product
+        fits = [Fraction(f) for f in _FACTORS.get(t.schema, ()) if _on_grid(values[z] / f, t.domain)
+                and values[z] / f >= per_low]
+        parts = _split(rng, t.domain, values[z]) if op == "+" else (f := rng.choice(fits), values[z] / f) if fits \
+            else None
+        if parts is None:
             return None
-        values[x] = Fraction(rng.choice(fits))
-        values[y] = values[z] / values[x]
-    else:
-        values[x] = Fraction(rng.choice(_FACTORS[t.schema]))
-        values.setdefault(y, _amount(rng, t.domain, per_low, per_high))
-        values[z] = values[x] * values[y]
-    return values
+        values[x], values[y] = parts
+        return values
+    if op == "+":
+        values.setdefault(x, _amount(rng, t.domain, add_low, add_high))
+        values.setdefault(y, _amount(rng, t.domain, add_low, add_high))
+        return {**values, z: values[x] + values[y]}
+    values.update({x: Fraction(rng.choice(_FACTORS[t.schema]))})
+    values.setdefault(y, _amount(rng, t.domain, per_low, per_high))
+    return {**values, z: values[x] * values[y]}
 
 
 def _relation(t: Template, asks: str, leaves: dict[str, Expr], slots: dict[str, str]) -> Expr:
@@ -280,16 +256,12 @@ def _fill(text: str, slots: dict[str, str]) -> str:
     return filled[0].upper() + filled[1:]
 
 
-def _reachable(t: Template, level: int) -> bool:
-    """Whether a story ending in ``t`` can have ``level`` operations (more steps come before it or inside it)."""
-    return t.ops == level or (t.ops < level and bool(t.open or t.upper(t.sentences)))
-
-
 def _finals(level: int, schemas: tuple[str, ...]) -> dict[str, list[Template]]:
-    """The templates a question may come from, by schema (a schema is drawn first, so each is as likely)."""
+    """The templates a question may come from, by schema (a schema is drawn first, so each is as likely): those
+    whose story can have ``level`` operations, more coming before it or inside it."""
     finals: dict[str, list[Template]] = {}
     for t in TEMPLATES:
-        if _reachable(t, level) and (not schemas or t.schema in schemas):
+        if (t.ops == level or t.ops < level and (t.open or t.upper(t.sentences))) and t.schema in (schemas or SCHEMAS):
             finals.setdefault(t.schema, []).append(t)
     return finals or _finals(level, ()) if schemas else finals
 
@@ -325,7 +297,7 @@ def _link(rng: random.Random, t: Template, values: dict[str, Fraction], kept: tu
                 return None
             slots[role.upper()], leaves[role] = made
         elif t.domain == "$":
-            slots[role.upper()] = f"a {slots['item']} for {slots[role]}"
+            slots[role.upper()] = f"{slots['a_item']} for {slots[role]}"
         else:
             slots[role.upper()] = f"{data.say(rng, value, 'c', words, noun=True)} {slots['things']}"
     if "k" in values:
@@ -370,12 +342,13 @@ def _build(rng: random.Random, chain: list[Template], level: int, words: float) 
         named = any("{name}" in s for t in chain for s in t.sentences)
         flavor = [f for f in data.FLAVOR["*"] + data.FLAVOR[domain] if named or "{" not in f]
         sentences.insert(0, _fill(rng.choice(flavor), cast))
-    elif rng.random() < 0.25 and sentences[0].startswith(cast["name"] + " ") and not _TIMED.search(sentences[0]):
+    elif rng.random() < 0.25 and sentences[0].startswith(cast["name"] + " ") and not _TIMED.search(sentences[0]) \
+            and domain != "y":  # "On Monday, Ann is 12 years old" says too much
         sentences[0] = rng.choice(data.OPENERS[chain[0].tense]) + sentences[0]
     return _Problem(sentences, expr, chain, cast)
 
 
-def _distract(rng: random.Random, problem: _Problem) -> tuple[list[str], str]:
+def _distract(rng: random.Random, problem: _Problem, words: float) -> tuple[list[str], str]:
     """The sentences with one that gives a number the solution does not use (none of its numbers or results),
     about someone of the other gender or something else: first, or just before the question (in between, it
     would come between a pronoun or "them" and what it points back at)."""
@@ -383,11 +356,10 @@ def _distract(rng: random.Random, problem: _Problem) -> tuple[list[str], str]:
     used = {_value(problem.expr)} | {_value(s) for node in _steps(problem.expr) for s in (node.left, node.right)}
     together = _TOGETHER.search(sentences[-1].lower())
     forms = [text for same, text in data.DISTRACTORS[domain] if not (same and together)]
-    low, high = _RANGES[domain][:2]
-    c = next(v for v in (_amount(rng, domain if domain in "$m" else "c", low, high) for _ in range(100))
-             if v not in used)
+    kind, (low, high) = domain if domain in "$m" else "c", _RANGES[domain][:2]
+    c = next(v for v in (_amount(rng, kind, low, high) for _ in range(100)) if v not in used)
     c2 = Fraction(rng.choice([n for n in range(2, 61) if n not in used]))
-    slots = {**problem.cast, "c": data.say(rng, c, domain if domain in "$m" else "c", 0.2), "c2": data.say(rng, c2, "c", 0.2)}
+    slots = {**problem.cast, "c": data.say(rng, c, kind, words), "c2": data.say(rng, c2, "c", words)}
     form = rng.choice(forms)
     at = rng.choice((0, len(sentences) - 1)) if " also " not in form else len(sentences) - 1
     sentence = _fill(form, slots)
@@ -426,7 +398,7 @@ def _generate(level: int, count: int, key: str, exclude: set[str], schemas: tupl
         }  # fmt: skip
         sentences = problem.sentences
         if distractors and decorate.random() < distractors:
-            sentences, meta["distractor"] = _distract(decorate, problem)
+            sentences, meta["distractor"] = _distract(decorate, problem, words)
             meta["plain"] = plain
         question = " ".join(sentences)
         if question != plain:

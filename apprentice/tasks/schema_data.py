@@ -41,8 +41,7 @@ HE = ("Tom", "Kenji", "Omar", "Lucas", "Ravi", "Diego", "Mateo", "Ben", "Yusuf",
 SHE = ("Maria", "Aisha", "Lena", "Priya", "Sofia", "Chloe", "Hannah", "Nadia", "Mei", "Zoe", "Grace", "Fatima",
        "Elena", "Yuki", "Amara", "Rosa", "Julia", "Ines", "Olivia", "Leila", "Emma", "Ana", "Kira", "Maya",
        "Nora", "Sara", "Lucy", "Ada", "Farah", "Tess", "Ruby", "Isla", "Camila", "Hana", "Ella", "Wren")
-RELATIVES = ("brother", "sister", "cousin", "neighbor", "aunt", "uncle", "grandmother", "grandfather",
-             "best friend", "classmate")
+RELATIVES = ("brother", "sister", "cousin", "neighbor", "best friend", "classmate")
 #: relatives of one gender, by the pronoun of the other (a distractor's person is never "he" when the subject is)
 RELATIVES_OF_OTHER = {"he": ("sister", "aunt", "grandmother"), "she": ("brother", "uncle", "grandfather")}
 
@@ -83,9 +82,9 @@ ROPES = ("rope", "ribbon", "piece of string", "strip of fabric", "garden hose", 
 LENGTH_UNITS = ("meters", "feet", "yards")
 DISTANCE_UNITS = ("kilometers", "miles")
 MOVES = (("walk", "walks", "walked"), ("run", "runs", "ran"), ("cycle", "cycles", "cycled"),
-         ("swim", "swims", "swam"), ("hike", "hikes", "hiked"), ("jog", "jogs", "jogged"),
+         ("hike", "hikes", "hiked"), ("jog", "jogs", "jogged"),
          ("row", "rows", "rowed"), ("ride", "rides", "rode"), ("skate", "skates", "skated"))
-VEHICLES = ("train", "bus", "boat", "truck", "car", "ferry", "van", "tractor", "delivery drone")
+VEHICLES = ("ferry", "tractor", "rowboat", "sailboat", "horse cart", "scooter", "barge", "delivery robot")
 #: things, where, (arrive, arrived), (leave, left), two kinds that split them
 PLACES = (("birds", "in a tree", ("land", "landed"), ("fly away", "flew away"), ("sparrows", "robins")),
           ("passengers", "on a bus", ("get on", "got on"), ("get off", "got off"), ("adults", "children")),
@@ -104,14 +103,14 @@ PLACES = (("birds", "in a tree", ("land", "landed"), ("fly away", "flew away"), 
           ("students", "in the library", ("come in", "came in"), ("leave", "left"), ("boys", "girls")),
           ("horses", "in the field", ("trot in", "trotted in"), ("wander off", "wandered off"), ("brown", "white")))
 #: (act, acts, acted, what, unit of time, units): work done at a steady rate
-ACTIVITIES = (("read", "reads", "read", "pages", "day", "days"), ("plant", "plants", "planted", "flowers", "day", "days"),
-              ("fold", "folds", "folded", "paper cranes", "hour", "hours"), ("swim", "swims", "swam", "laps", "day",
-              "days"), ("bake", "bakes", "baked", "cookies", "hour", "hours"), ("pack", "packs", "packed", "boxes",
-              "hour", "hours"), ("knit", "knits", "knitted", "scarves", "week", "weeks"), ("write", "writes", "wrote",
-              "letters", "day", "days"), ("paint", "paints", "painted", "pictures", "week", "weeks"), ("pick", "picks",
-              "picked", "apples", "hour", "hours"), ("sell", "sells", "sold", "tickets", "day", "days"), ("make",
-              "makes", "made", "bracelets", "day", "days"), ("answer", "answers", "answered", "questions", "minute",
-              "minutes"), ("type", "types", "typed", "pages", "hour", "hours"))
+ACTIVITIES = (("read", "reads", "read", "pages", "day", "days"), ("plant", "plants", "planted", "flowers", "day",
+              "days"), ("fold", "folds", "folded", "paper cranes", "hour", "hours"), ("swim", "swims", "swam", "laps",
+              "day", "days"), ("bake", "bakes", "baked", "cookies", "hour", "hours"), ("pack", "packs", "packed",
+              "boxes", "hour", "hours"), ("knit", "knits", "knitted", "scarves", "week", "weeks"), ("write", "writes",
+              "wrote", "letters", "day", "days"), ("paint", "paints", "painted", "pictures", "week", "weeks"),
+              ("pick", "picks", "picked", "apples", "hour", "hours"), ("sell", "sells", "sold", "tickets", "day",
+              "days"), ("make", "makes", "made", "bracelets", "day", "days"), ("answer", "answers", "answered",
+              "questions", "minute", "minutes"), ("type", "types", "typed", "pages", "hour", "hours"))
 #: the words for small whole numbers; only those the dataset teacher's replay reads as numbers
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
                 10: "ten", 11: "eleven", 12: "twelve"}
@@ -194,7 +193,11 @@ def link_slots(rng: random.Random, shared: dict[str, str]) -> dict[str, str]:
     (item, items), (item2, items2) = rng.sample(ITEMS, 2)
     return {"get": get[0], "gets": get[1], "got": get[2], "lose": lose[0], "loses": lose[1], "lost": lose[2],
             "box": box, "boxes": boxes, "adj1": adj1, "adj2": adj2, "item": item, "items": items, "item2": item2,
-            "items2": items2, "chore": rng.choice(CHORES)}
+            "items2": items2, "a_item": _a(item), "a_item2": _a(item2), "chore": rng.choice(CHORES)}
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 #: why each step's operation is the one, by (schema, role asked); composites by their kind
@@ -232,122 +235,116 @@ REASONS = {
 
 TEMPLATES = """
 # join: start + change = result
-join.result result c start s n|{name} has {START}.|{He} {gets} {change} more.|How many {things} does {name} have
-    now?
+join.result result c start s n|{name} has {START}.|{He} {gets} {change} more.|How many {things} does {name} have now?
 join.result result c start s p|{name} had {START}.|Then {he} {got} {CHANGE}.|How many {things} did {name} have after
     that?
-join.result result c - s n|{name} {gets} {CHANGE} today.|{He} already had {START}.|How many {things} does {he} have
-    now?
+join.result result c - s n|{name} {gets} {CHANGE} today.|{He} already had {START}.|How many {things} does {he} have now?
 join.change change c start - p|{name} had {START}.|{friend} gave {him} some more, and then {name} had {result}
     {things}.|How many {things} did {friend} give {name}?
 join.change change c start - n|{name} has {START}.|{He} wants to have {result} {things}.|How many more {things} does
     {he} need to {get}?
-join.change change c start - p|{name} had {START}.|After {he} {got} some more, {he} had {result}.|How many {things}
-    did {he} {get}?
-join.start start c - - p|{name} {got} {CHANGE}.|Now {he} has {result} {things}.|How many {things} did {he} have
-    before?
-join.start start c - - p|After {friend} gave {him} {CHANGE}, {name} had {result} {things}.|How many {things} did
-    {name} have at first?
+join.change change c start - p|{name} had {START}.|After {he} {got} some more, {he} had {result}.|How many {things} did
+    {he} {get}?
+join.start start c - - p|{name} {got} {CHANGE}.|Now {he} has {result} {things}.|How many {things} did {he} have before?
+join.start start c - - p|After {friend} gave {him} {CHANGE}, {name} had {result} {things}.|How many {things} did {name}
+    have at first?
 join.start start c - - n|{name} has some {things}.|{He} {gets} {change} more, and now {he} has {result}.|How many
     {things} did {he} start with?
-join.result result $ start s n|{name} has saved {start}.|{He} earns {change} more by {chore}.|How much money does
-    {he} have now?
-join.start start $ - - p|{name} earned {change} {chore} and then had {result}.|How much money did {he} have before
-    that?
-join.change change $ start - n|{name} has {start}.|{He} wants to buy a {item} that costs {result}.|How much more
-    money does {he} need?
-join.result result p start s n|There are {start} {things} {place}.|{change} more {things} {arrive}.|How many
-    {things} are {the_place} now?
-join.change change p start - p|There were {start} {things} {place}.|After some more {arrived}, there were
-    {result}.|How many {things} {arrived}?
+join.result result $ start s n|{name} has saved {start}.|{He} earns {change} more by {chore}.|How much money does {he}
+    have now?
+join.start start $ - - p|{name} earned {change} {chore} and then had {result}.|How much money did {he} have before that?
+join.change change $ start - n|{name} has {start}.|{He} wants to buy {a_item} that costs {result}.|How much more money
+    does {he} need?
+join.result result p start s n|There are {start} {things} {place}.|{change} more {things} {arrive}.|How many {things}
+    are {the_place} now?
+join.change change p start - p|There were {start} {things} {place}.|After some more {arrived}, there were {result}.|How
+    many {things} {arrived}?
 join.start start p - - p|Some {things} were {place}.|Then {change} more {arrived}, and there were {result}.|How many
     {things} were {the_place} at first?
-join.change change r start - p|{name} {acted} {start} {noun} this month.|{His} goal was {result} {noun}.|How many
-    more {noun} did {he} need to {act}?
-join.result result m start - p|{name} {moved} {start} {dunit} on Saturday.|On Sunday {he} {moved} {change}
-    {dunit}.|How far did {he} {move} over the weekend?
+join.change change r start - p|{name} {acted} {start} {noun} this month.|{His} goal was {result} {noun}.|How many more
+    {noun} did {he} need to {act}?
+join.result result m start - p|{name} {moved} {start} {dunit} on Saturday.|On Sunday {he} {moved} {change} {dunit}.|How
+    far did {he} {move} over the weekend?
 join.start start y - - n|In {change} years, {name} will be {result} years old.|How old is {name} now?
 join.result result y - - n|{name} is {start} years old.|How old will {he} be in {change} years?
 # separate: start - change = result
 separate.result result c start s n|{name} has {START}.|{He} {loses} {CHANGE}.|How many {things} does {he} have left?
-separate.result result c start s p|{name} had {START}.|{He} {lost} {change} of them.|How many {things} did {name}
-    have left?
-separate.result result c - s p|{name} {lost} {change} of {his} {start} {things}.|How many {things} did {he} still
-    have?
-separate.change change c start - p|{name} had {START}.|{He} {lost} some of them and had {result} left.|How many
-    {things} did {he} {lose}?
-separate.change change c - - n|{name} {loses} some of {his} {start} {things}.|Now {he} has {result} {things}.|How
-    many {things} does {he} {lose}?
-separate.start start c - - p|{name} {lost} {CHANGE}.|{He} had {result} {things} left.|How many {things} did {he}
-    have at first?
-separate.start start c - - p|After {he} {lost} {change} of {his} {things}, {name} had {result} left.|How many
-    {things} did {name} have to begin with?
+separate.result result c start s p|{name} had {START}.|{He} {lost} {change} of them.|How many {things} did {name} have
+    left?
+separate.result result c - s p|{name} {lost} {change} of {his} {start} {things}.|How many {things} did {he} still have?
+separate.change change c start - p|{name} had {START}.|{He} {lost} some of them and had {result} left.|How many {things}
+    did {he} {lose}?
+separate.change change c - - n|{name} {loses} some of {his} {start} {things}.|Now {he} has {result} {things}.|How many
+    {things} does {he} {lose}?
+separate.start start c - - p|{name} {lost} {CHANGE}.|{He} had {result} {things} left.|How many {things} did {he} have at
+    first?
+separate.start start c - - p|After {he} {lost} {change} of {his} {things}, {name} had {result} left.|How many {things}
+    did {name} have to begin with?
 separate.result result $ start s n|{name} has {start}.|{He} buys {CHANGE}.|How much money does {he} have left?
-separate.result result $ start s p|{name} had {start} in {his} wallet.|{He} spent {change} on a {item}.|How much
-    money did {he} have left?
-separate.change change $ start - p|{name} had {start}.|After buying a {item}, {he} had {result} left.|How much did
-    the {item} cost?
-separate.start start $ - - p|{name} bought {CHANGE} and had {result} left.|How much money did {he} have before
-    shopping?
+separate.result result $ start s p|{name} had {start} in {his} wallet.|{He} spent {change} on {a_item}.|How much money
+    did {he} have left?
+separate.change change $ start - p|{name} had {start}.|After buying {a_item}, {he} had {result} left.|How much did the
+    {item} cost?
+separate.start start $ - - p|{name} bought {CHANGE} and had {result} left.|How much money did {he} have before shopping?
 separate.result result m - - n|A {rope} is {start} {lunit} long.|{name} cuts off {change} {lunit}.|How long is the
     {rope} now?
-separate.change change m - - p|A {rope} was {start} {lunit} long.|After {name} cut a piece off, it was {result}
-    {lunit} long.|How long was the piece {he} cut off?
-separate.result result p start s p|There were {start} {things} {place}.|{change} of them {left}.|How many {things}
-    were still {the_place}?
+separate.change change m - - p|A {rope} was {start} {lunit} long.|After {name} cut a piece off, it was {result} {lunit}
+    long.|How long was the piece {he} cut off?
+separate.result result p start s p|There were {start} {things} {place}.|{change} of them {left}.|How many {things} were
+    still {the_place}?
 separate.change change p start - n|There are {start} {things} {place}.|Some of them {leave}, and {result} are still
     there.|How many {things} {leave}?
 separate.start start p - - p|After {change} {things} {left}, there were still {result} {things} {place}.|How many
     {things} were {the_place} to begin with?
 # combine: part1 + part2 = whole
-combine.whole whole c - s n|{name} has {part1} {adj1} {things} and {part2} {adj2} {things}.|How many {things} does
-    {he} have in all?
+combine.whole whole c - s n|{name} has {part1} {adj1} {things} and {part2} {adj2} {things}.|How many {things} does {he}
+    have in all?
 combine.whole whole c part1 - n|{name} has {PART1}.|{friend} has {PART2}.|How many {things} do they have together?
-combine.whole whole c - - p|There were {part1} {adj1} {things} and {part2} {adj2} {things} in {name}'s {box}.|How
-    many {things} were in the {box} altogether?
+combine.whole whole c - - p|There were {part1} {adj1} {things} and {part2} {adj2} {things} in {name}'s {box}.|How many
+    {things} were in the {box} altogether?
 combine.part part2 c whole - n|{name} has {WHOLE}.|{part1} of them are {adj1}.|How many of {his} {things} are not
     {adj1}?
-combine.part part2 c - - n|{name} has {whole} {things} in all.|{part1} of them are {adj1} and the rest are
-    {adj2}.|How many {adj2} {things} does {he} have?
+combine.part part2 c - - n|{name} has {whole} {things} in all.|{part1} of them are {adj1} and the rest are {adj2}.|How
+    many {adj2} {things} does {he} have?
 combine.part part2 c - - p|{name} and {friend} had {whole} {things} together.|{friend} had {part1} of them.|How many
     {things} did {name} have?
-combine.whole whole $ - - p|{name} bought a {item} for {part1} and a {item2} for {part2}.|How much did {he} spend in
+combine.whole whole $ - - p|{name} bought {a_item} for {part1} and {a_item2} for {part2}.|How much did {he} spend in
     all?
-combine.part part2 $ - - p|{name} spent {whole} on a {item} and a {item2}.|The {item} cost {part1}.|How much did the
+combine.part part2 $ - - p|{name} spent {whole} on {a_item} and {a_item2}.|The {item} cost {part1}.|How much did the
     {item2} cost?
-combine.whole whole m - - p|{name} {moved} {part1} {dunit} in the morning and {part2} {dunit} in the afternoon.|How
-    far did {he} {move} in all?
+combine.whole whole m - - p|{name} {moved} {part1} {dunit} in the morning and {part2} {dunit} in the afternoon.|How far
+    did {he} {move} in all?
 combine.part part2 p - - n|There are {whole} {things} {place}.|{part1} of them are {kind1}, and the rest are
     {kind2}.|How many of the {things} are {kind2}?
 # compare: small + diff = big
-compare.difference diff c big - n|{name} has {BIG}.|{friend} has {small} {things}.|How many more {things} does
-    {name} have than {friend}?
-compare.difference diff c small - n|{name} has {SMALL}.|{friend} has {big} {things}.|How many fewer {things} does
-    {name} have than {friend}?
+compare.difference diff c big - n|{name} has {BIG}.|{friend} has {small} {things}.|How many more {things} does {name}
+    have than {friend}?
+compare.difference diff c small - n|{name} has {SMALL}.|{friend} has {big} {things}.|How many fewer {things} does {name}
+    have than {friend}?
 compare.difference diff c - - p|{friend} {got} {big} {things} and {name} {got} {small}.|How many more {things} did
     {friend} {get} than {name}?
-compare.compared big c small - n|{name} has {SMALL}.|{friend} has {diff} more {things} than {name}.|How many
-    {things} does {friend} have?
-compare.compared small c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things} than {name}.|How many {things}
-    did {friend} have?
+compare.compared big c small - n|{name} has {SMALL}.|{friend} has {diff} more {things} than {name}.|How many {things}
+    does {friend} have?
+compare.compared small c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things} than {name}.|How many {things} did
+    {friend} have?
 compare.referent small c - - n|{friend} has {diff} more {things} than {name}.|{friend} has {big} {things}.|How many
     {things} does {name} have?
 compare.referent big c - - p|{friend} had {diff} fewer {things} than {name}.|{friend} had {small} {things}.|How many
     {things} did {name} have?
-compare.referent small c - - n|{name} has {big} {things}, which is {diff} more than {friend} has.|How many {things}
-    does {friend} have?
-compare.referent big c - - p|{friend} {got} {small} {things}. That was {diff} fewer than {name} {got}.|How many
-    {things} did {name} {get}?
-compare.difference diff $ - - n|A {item} costs {big} and a {item2} costs {small}.|How much more does the {item} cost
+compare.referent small c - - n|{name} has {big} {things}, which is {diff} more than {friend} has.|How many {things} does
+    {friend} have?
+compare.referent big c - - p|{friend} {got} {small} {things}. That was {diff} fewer than {name} {got}.|How many {things}
+    did {name} {get}?
+compare.difference diff $ - - n|{a_item} costs {big} and {a_item2} costs {small}.|How much more does the {item} cost
     than the {item2}?
-compare.referent small $ - - n|A {item} costs {diff} more than a {item2}.|The {item} costs {big}.|How much does the
+compare.referent small $ - - n|{a_item} costs {diff} more than {a_item2}.|The {item} costs {big}.|How much does the
     {item2} cost?
-compare.compared big $ - - n|A {item2} costs {small}.|A {item} costs {diff} more than the {item2}.|How much does the
+compare.compared big $ - - n|{a_item2} costs {small}.|{a_item} costs {diff} more than the {item2}.|How much does the
     {item} cost?
-compare.difference diff m - - n|{name}'s {rope} is {big} {lunit} long, and {friend}'s is {small} {lunit} long.|How
-    much longer is {name}'s {rope}?
-compare.difference diff r big - p|{name} {acted} {big} {noun}.|{friend} {acted} {small} {noun}.|How many more {noun}
-    did {name} {act} than {friend}?
+compare.difference diff m - - n|{name}'s {rope} is {big} {lunit} long, and {friend}'s is {small} {lunit} long.|How much
+    longer is {name}'s {rope}?
+compare.difference diff r big - p|{name} {acted} {big} {noun}.|{friend} {acted} {small} {noun}.|How many more {noun} did
+    {name} {act} than {friend}?
 compare.difference diff y - - n|{name} is {big} years old, and {his} {relative} is {small}.|How many years older is
     {name} than {his} {relative}?
 compare.compared big y - - n|{name} is {small} years old.|{His} {relative} is {diff} years older.|How old is {his}
@@ -355,78 +352,71 @@ compare.compared big y - - n|{name} is {small} years old.|{His} {relative} is {d
 compare.compared small y - - n|{name} is {big} years old.|{His} {relative} is {diff} years younger.|How old is {his}
     {relative}?
 compare.referent small y - - n|{name} is {diff} years older than {friend}.|{name} is {big}.|How old is {friend}?
-compare.referent big y - - p|{friend} was {diff} years younger than {name}.|{friend} was {small}.|How old was
-    {name}?
-compare.sum sum c small - n|{name} has {SMALL}.|{friend} has {diff} more {things} than {name}.|How many {things} do
-    they have together?
-compare.sum sum c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things}.|How many {things} did they have in
-    all?
+compare.referent big y - - p|{friend} was {diff} years younger than {name}.|{friend} was {small}.|How old was {name}?
+compare.sum sum c small - n|{name} has {SMALL}.|{friend} has {diff} more {things} than {name}.|How many {things} do they
+    have together?
+compare.sum sum c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things}.|How many {things} did they have in all?
 # equal groups: n groups of per = total
-groups.product total c - s n|{name} has {n} {boxes} of {things}.|Each {box} holds {per} {things}.|How many {things}
-    does {name} have?
-groups.product total c - s p|{name} filled {n} {boxes} with {per} {things} each.|How many {things} did {he} put in
-    the {boxes}?
+groups.product total c - s n|{name} has {n} {boxes} of {things}.|Each {box} holds {per} {things}.|How many {things} does
+    {name} have?
+groups.product total c - s p|{name} filled {n} {boxes} with {per} {things} each.|How many {things} did {he} put in the
+    {boxes}?
 groups.product total c - - n|There are {n} {boxes} on the table, and each one has {per} {things} in it.|How many
     {things} are in the {boxes} altogether?
-groups.partitive per c total - n|{name} has {TOTAL}.|{He} puts them into {n} {boxes}, the same number in each.|How
-    many {things} are in each {box}?
-groups.partitive per c - - p|{name} shared {total} {things} equally among {n} friends.|How many {things} did each
-    friend get?
+groups.partitive per c total - n|{name} has {TOTAL}.|{He} puts them into {n} {boxes}, the same number in each.|How many
+    {things} are in each {box}?
+groups.partitive per c - - p|{name} shared {total} {things} equally among {n} friends.|How many {things} did each friend
+    get?
 groups.quotitive n c total - n|{name} has {TOTAL}.|{He} packs them into {boxes} of {per}.|How many {boxes} can {he}
     fill?
 groups.quotitive n c - - p|{name} gave {per} {things} to each of {his} friends and gave away {total} {things} in
     all.|How many friends got {things}?
 groups.partitive per $ - - n|{n} friends share a bill of {total} equally.|How much does each friend pay?
-groups.partitive per m - - p|{name} cut a {rope} that was {total} {lunit} long into {n} equal pieces.|How long was
-    each piece?
+groups.partitive per m - - p|{name} cut a {rope} that was {total} {lunit} long into {n} equal pieces.|How long was each
+    piece?
 # rates: n units at per each = total (per unit, unit price, speed)
 rate.total total r - - n|{name} {acts} {per} {noun} every {tunit}.|How many {noun} does {he} {act} in {n} {tunits}?
-rate.total total r - s p|{name} {acted} {per} {noun} {a_tunit} for {n} {tunits}.|How many {noun} did {he} {act} in
-    all?
-rate.rate per r - - p|{name} {acted} {total} {noun} in {n} {tunits}, the same number each {tunit}.|How many {noun}
-    did {he} {act} each {tunit}?
-rate.units n r - - n|{name} {acts} {per} {noun} {a_tunit}.|How many {tunits} will it take {him} to {act} {total}
-    {noun}?
+rate.total total r - s p|{name} {acted} {per} {noun} {a_tunit} for {n} {tunits}.|How many {noun} did {he} {act} in all?
+rate.rate per r - - p|{name} {acted} {total} {noun} in {n} {tunits}, the same number each {tunit}.|How many {noun} did
+    {he} {act} each {tunit}?
+rate.units n r - - n|{name} {acts} {per} {noun} {a_tunit}.|How many {tunits} will it take {him} to {act} {total} {noun}?
 rate.total total $ - - n|One {item} costs {per}.|How much do {n} {items} cost?
 rate.rate per $ - - p|{name} paid {total} for {n} {items}.|How much did each {item} cost?
 rate.units n $ - - p|{items} cost {per} each.|{name} spent {total} on {items}.|How many {items} did {he} buy?
 rate.total total $ - s p|{name} earned {per} an hour {chore}.|Last week {he} worked for {n} hours.|How much did {he}
     earn last week?
-rate.units n $ - - n|{name} earns {per} an hour {chore}.|{He} wants to earn {total}.|How many hours does {he} need
-    to work?
+rate.units n $ - - n|{name} earns {per} an hour {chore}.|{He} wants to earn {total}.|How many hours does {he} need to
+    work?
 rate.total total m - s p|{name} {moved} at {per} {dunit} an hour for {n} hours.|How far did {he} {move}?
-rate.rate per m - - p|{name} {moved} {total} {dunit} in {n} hours at a steady speed.|How many {dunit} did {he}
-    {move} each hour?
-rate.units n m - - n|A {vehicle} travels {per} {dunit} an hour.|How many hours does it take to travel {total}
-    {dunit}?
+rate.rate per m - - p|{name} {moved} {total} {dunit} in {n} hours at a steady speed.|How many {dunit} did {he} {move}
+    each hour?
+rate.units n m - - n|A {vehicle} travels {per} {dunit} an hour.|How many hours does it take to travel {total} {dunit}?
 # multiplicative compare: k times small = big
 times.larger big c small - n|{name} has {SMALL}.|{friend} has {ktimes} as many {things} as {name}.|How many {things}
     does {friend} have?
-times.larger big c - - p|{friend} {got} {small} {things}.|{name} {got} {ktimes} as many.|How many {things} did
-    {name} {get}?
+times.larger big c - - p|{friend} {got} {small} {things}.|{name} {got} {ktimes} as many.|How many {things} did {name}
+    {get}?
 times.smaller small c - - n|{friend} has {ktimes} as many {things} as {name}.|{friend} has {big} {things}.|How many
     {things} does {name} have?
-times.smaller small c - - n|{name} has {big} {things}, which is {ktimes} as many as {friend} has.|How many {things}
-    does {friend} have?
+times.smaller small c - - n|{name} has {big} {things}, which is {ktimes} as many as {friend} has.|How many {things} does
+    {friend} have?
 times.factor k c - - p|{name} {got} {big} {things} and {friend} {got} {small}.|How many times as many {things} did
     {name} {get} as {friend}?
-times.larger big $ - - n|A {item2} costs {small}.|A {item} costs {ktimes} as much.|How much does the {item} cost?
-times.sum sum c small - n|{name} has {SMALL}.|{friend} has {ktimes} as many.|How many {things} do {name} and
-    {friend} have altogether?
+times.larger big $ - - n|{a_item2} costs {small}.|{a_item} costs {ktimes} as much.|How much does the {item} cost?
+times.sum sum c small - n|{name} has {SMALL}.|{friend} has {ktimes} as many.|How many {things} do {name} and {friend}
+    have altogether?
 # fractions of an amount: k parts of part = whole
 fraction.part part c whole - n|{name} has {WHOLE}.|{He} {loses} {frac} of them.|How many {things} does {he} {lose}?
-fraction.part part c - - p|{frac} of the {whole} {things} in {name}'s {box} were {adj1}.|How many {adj1} {things}
-    were in the {box}?
-fraction.whole whole c - - n|{name} has {part} {things}, which is {frac} as many as {friend} has.|How many {things}
-    does {friend} have?
+fraction.part part c - - p|{frac} of the {whole} {things} in {name}'s {box} were {adj1}.|How many {adj1} {things} were
+    in the {box}?
+fraction.whole whole c - - n|{name} has {part} {things}, which is {frac} as many as {friend} has.|How many {things} does
+    {friend} have?
 fraction.whole whole c - - p|{frac} of {name}'s {things} were {adj1}, and {he} had {part} {adj1} {things}.|How many
     {things} did {name} have in all?
-fraction.part part $ whole - n|{name} has {whole}.|{He} spends {frac} of it on a {item}.|How much does the {item}
-    cost?
-fraction.rest rest c whole s n|{name} has {WHOLE}.|{He} {loses} {frac} of them.|How many {things} does {he} have
-    left?
+fraction.part part $ whole - n|{name} has {whole}.|{He} spends {frac} of it on {a_item}.|How much does the {item} cost?
+fraction.rest rest c whole s n|{name} has {WHOLE}.|{He} {loses} {frac} of them.|How many {things} does {he} have left?
 fraction.rest rest c whole s p|{name} had {WHOLE}.|{He} {lost} {frac} of them.|How many {things} did {he} still have
     after that?
-fraction.rest rest $ whole s n|{name} has {whole}.|{He} spends {frac} of it on a {item}.|How much money does {he}
-    have left?
+fraction.rest rest $ whole s n|{name} has {whole}.|{He} spends {frac} of it on {a_item}.|How much money does {he} have
+    left?
 """
