@@ -63,6 +63,24 @@ def test_a_gsm8k_pool_split_over_numbers_of_steps_keeps_each_share_to_its_steps(
         run_distill(DistillArgs(task="gsm8k", gsm8k_levels=[0]), log=lambda _: None)
 
 
+def test_a_schema_pool_is_split_over_its_levels_and_replays_through_the_dataset_teachers():
+    from apprentice.training.distill import _pool
+    from apprentice.training.replay import worked_equation, worked_steps
+
+    pools = _pool(DistillArgs(task="schema:30,svamp:2", rounds=2), 1)
+    assert [(task.name, task.level, len(items)) for task, items in pools[:3]] == [
+        ("schema", 1, 10), ("schema", 2, 10), ("schema", 3, 10)]
+    assert {item.meta["level"] for item in pools[1][1]} == {2}
+    second = _pool(DistillArgs(task="schema:30", rounds=2), 2)
+    assert not {i.question for _, items in second for i in items} & {i.question for _, items in pools for i in items}
+    test_split = {i.question for i in parse_eval_sets(["schema:2"])[0].load(0, None, 0)[1]}
+    assert not test_split & {i.question for _, items in pools for i in items}
+    task, items = pools[2]
+    assert all(worked_steps(task.name, i) and worked_equation(task.name, i) for i in items)
+    with pytest.raises(ApprenticeError, match="--schema-levels acts on the schema pool"):
+        _pool(DistillArgs(task="svamp:2", schema_levels=[1], rounds=1), 1)
+
+
 def test_an_arith_pool_with_distractors_holds_the_plain_pools_problems():
     from apprentice.training.distill import _pool
 

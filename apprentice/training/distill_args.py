@@ -54,6 +54,9 @@ class DistillArgs:
     gsm8k_levels: list[int] = field(default_factory=list, metadata={
         "help": "gsm8k in the pool: only problems whose worked solution has this many calculator steps, the "
                 "pool split evenly over them as arith's over --levels (none given: every problem)"})
+    schema_levels: list[int] = field(default_factory=list, metadata={
+        "help": "schema levels (operations per problem, 1-3) in the pool, split evenly as arith's over --levels "
+                "(default: 1 2 3)"})
     arith_distractors: float = field(default=0.0, metadata={
         "help": "the share (0-1) of the arith pool's problems given one sentence with a number the solution does "
                 "not use, as SVAMP's and GSM-IC's irrelevant numbers (held-out sets stay plain)"})
@@ -144,6 +147,8 @@ class DistillArgs:
         # arith's levels default only where arith is pooled: given without it, _pool says --levels does nothing
         if not self.levels and "arith" in {entry.task for entry in entries}:
             self.levels = [1, 2, 3]
+        if not self.schema_levels and "schema" in {entry.task for entry in entries}:
+            self.schema_levels = [1, 2, 3]
         if not self.eval_sets:  # a pool of one's own files is held out from itself; else the arith levels
             files = [entry.path or "jsonl" for entry in entries if entry.task == "jsonl"]
             self.eval_sets = files if entries and len(files) == len(entries) else list(DEFAULT_EVAL_SETS)

@@ -24,7 +24,11 @@ __all__ = ["FILE_FIELDS", "POOL_LEVELS", "EvalSet", "PoolEntry", "builtin_data",
            "load_pool", "parse_eval_sets", "parse_pool", "pool_sizes", "round_slice"]
 
 #: The tasks whose pool is split over levels: the DistillArgs field that lists them, and how a report names them.
-POOL_LEVELS = {"arith": ("levels", "arith levels"), "gsm8k": ("gsm8k_levels", "gsm8k steps")}
+POOL_LEVELS = {"arith": ("levels", "arith levels"), "gsm8k": ("gsm8k_levels", "gsm8k steps"),
+               "schema": ("schema_levels", "schema levels")}
+
+#: The tasks that generate their items (no data file): a held-out split of ``arith_size`` items.
+GENERATED = ("arith", "schema")
 #: A question file's field flags: DistillArgs field -> (the jsonl task's option, the flag's default).
 FILE_FIELDS = {"question_field": ("question_field", "question"), "answer_field": ("answer_field", "answer"),
                "id_field": ("id_field", "id"), "answer_kind": ("kind", "text")}
@@ -114,18 +118,18 @@ class EvalSet:
     def options(self, arith_size: int) -> dict[str, Any]:
         """Task options: a generated arith split has ``arith_size`` items; gsm8k's level is its number of steps;
         a file's are its field options."""
-        if self.task == "arith":
-            return {"level": self.level, "n": arith_size}
+        if self.task in GENERATED:
+            return {"level": self.level or 1, "n": arith_size}
         if self.task == "jsonl":
             return dict(self.fields)
         return {"level": self.level} if self.level is not None else {}
 
     def data(self, data: str | None) -> str | None:
         """The data path this set reads: its own file; the distill's ``--data`` for a built-in file-backed task;
-        none for arith, which generates its items."""
+        none for a task that generates its items (arith, schema)."""
         if self.path:
             return self.path
-        return data if self.task != "arith" else None
+        return data if self.task not in GENERATED else None
 
     def load(self, limit: int, data: str | None, seed: int, arith_size: int = 200) -> tuple[Any, list[Any]]:
         """The task and its held-out items (the whole set when ``limit`` is 0)."""
@@ -204,6 +208,7 @@ def load_pool(args: Any, round_no: int) -> list[tuple[Any, list[Any]]]:
     entries = parse_pool(args.task, args.pool)
     pooled = {entry.task for entry in entries}
     for flag, value, needs in (("--levels", args.levels, "arith"), ("--gsm8k-levels", args.gsm8k_levels, "gsm8k"),
+                               ("--schema-levels", args.schema_levels, "schema"),
                                ("--arith-distractors", args.arith_distractors, "arith"),
                                ("--arith-distractor-kind", args.arith_distractor_kind != "other", "arith")):
         if value and needs not in pooled:
@@ -227,6 +232,10 @@ def load_pool(args: Any, round_no: int) -> list[tuple[Any, list[Any]]]:
                 n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
                 task = get_task("arith", level=level, n=n, seed=args.seed, distractors=args.arith_distractors,
                                 distractor_kind=args.arith_distractor_kind)
+                items = task.load(split="train", seed=args.seed)
+            elif name == "schema":
+                n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
+                task = get_task("schema", level=level, n=n, seed=args.seed)
                 items = task.load(split="train", seed=args.seed)
             else:
                 task = get_task(name, level=level)  # None is dropped: a task without levels
