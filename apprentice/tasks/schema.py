@@ -47,6 +47,7 @@ _FACTORS = {"groups": range(2, 13), "rate": range(2, 11), "times": range(2, 6), 
 _RANGES = {"c": (2, 90, 2, 15, 2000), "p": (2, 80, 2, 15, 1000), "r": (2, 90, 2, 30, 2000), "y": (2, 40, 2, 30, 100),
            "$": (1, 90, 1, 20, 2000), "m": (1, 60, 2, 20, 2000)}
 _FRACTIONS = {2: "half", 3: "a third", 4: "a quarter"}
+_CHOICE = re.compile(r"\[([^\[\]]*)\]")
 _COLORED = re.compile(r"\{adj1\}")
 _TIMED = re.compile(r"\b(today|week|month|morning|afternoon|Saturday|Sunday|year)\b")
 _TOGETHER = re.compile(r"\b(together|in all|altogether|they|both)\b")
@@ -251,7 +252,10 @@ class _Problem:
     cast: dict[str, str]
 
 
-def _fill(text: str, slots: dict[str, str]) -> str:
+def _fill(text: str, slots: dict[str, str], rng: random.Random | None = None) -> str:
+    """A template sentence with one of each ``[a/b]`` choice drawn and its slots filled, capitalized."""
+    if rng is not None:
+        text = _CHOICE.sub(lambda match: rng.choice(match.group(1).split("/")), text)
     filled = text.format(**slots)
     return filled[0].upper() + filled[1:]
 
@@ -333,10 +337,10 @@ def _build(rng: random.Random, chain: list[Template], level: int, words: float) 
         if i and t.open and expr is not None:
             leaves[t.open] = expr
         expr = _relation(t, t.asks, leaves, slots)
-        sentences += [_fill(s, slots) for s in kept[i]]
+        sentences += [_fill(s, slots, rng) for s in kept[i]]
     if expr is None or not _fits(expr, chain[0].domain):
         return None
-    sentences.append(_fill(chain[-1].question, slots))
+    sentences.append(_fill(chain[-1].question, slots, rng))
     domain = chain[0].domain
     if rng.random() < 0.25:  # a story with no one in it opens on no one
         named = any("{name}" in s for t in chain for s in t.sentences)

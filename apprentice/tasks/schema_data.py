@@ -14,8 +14,9 @@ functions that draw a cast from them and say a number; the generator is :mod:`ap
   drops that sentence and continues the story of a problem whose answer is the subject's count (``STATE`` =
   ``s``); ``TENSE``: ``n`` present, ``p`` past (a story keeps one).
 
-Placeholders: the roles in lower case write the number (``{change}``: ``12``, ``twelve``, ``$4.50``); in upper
-case (``{CHANGE}``) a quantity of the problem's things or a purchase, which a multi-step problem may write as a
+``[a/b/c]`` is a choice of wordings, one drawn for each problem (every choice states the same roles). In the
+placeholders, a role in lower case writes the number (``{change}``: ``12``, ``twelve``, ``$4.50``); in upper case
+(``{CHANGE}``) a quantity of the problem's things or a purchase, which a multi-step problem may write as a
 computation of its own ("3 packs of 6 stickers", "4 pens for $1.25 each"). The rest comes from the cast:
 ``{name}``, ``{He}``, ``{things}``, the verbs ``{get}/{gets}/{got}`` and ``{lose}/{loses}/{lost}``, ...
 Changing any of these tables changes the problems every seed generates.
@@ -235,59 +236,73 @@ REASONS = {
 
 TEMPLATES = """
 # join: start + change = result
-join.result result c start s n|{name} has {START}.|{He} {gets} {change} more.|How many {things} does {name} have now?
-join.result result c start s p|{name} had {START}.|Then {he} {got} {CHANGE}.|How many {things} did {name} have after
-    that?
-join.result result c - s n|{name} {gets} {CHANGE} today.|{He} already had {START}.|How many {things} does {he} have now?
-join.change change c start - p|{name} had {START}.|{friend} gave {him} some more, and then {name} had {result}
-    {things}.|How many {things} did {friend} give {name}?
-join.change change c start - n|{name} has {START}.|{He} wants to have {result} {things}.|How many more {things} does
-    {he} need to {get}?
+join.result result c start s n|{name} [has/keeps/has collected] {START}.|[Then /Today /Later /After lunch, ]{he} {gets}
+    {change} more.|[How many {things} does {name} have now/How many {things} does {name} have in total now/What is the
+    number of {things} {name} has now]?
+join.result result c start s p|{name} had {START}.|[Then/Later that day/The next day] {he} {got} {CHANGE}.|How many
+    {things} did {name} have [after that/then/at the end of the day]?
+join.result result c - s n|{name} {gets} {CHANGE} today.|[{He} already had {START}/Before that, {he} had {START}].|How
+    many {things} does {he} have now?
+join.change change c start - p|{name} had {START}.|{friend} gave {him} some more[, and then/. After that,] {name} had
+    {result} {things}.|[How many {things} did {friend} give {name}/How many {things} did {name} get from {friend}]?
+join.change change c start - n|{name} has {START}.|{He} [wants to have/is trying to collect/hopes to have] {result}
+    {things}.|[How many more {things} does {he} need to {get}/How many more {things} does {he} need]?
 join.change change c start - p|{name} had {START}.|After {he} {got} some more, {he} had {result}.|How many {things} did
     {he} {get}?
-join.start start c - - p|{name} {got} {CHANGE}.|Now {he} has {result} {things}.|How many {things} did {he} have before?
+join.start start c - - p|{name} {got} {CHANGE}.|[Now {he} has/After that {he} had/Then {he} had] {result} {things}.|How
+    many {things} did {he} have [before/at first/before that]?
 join.start start c - - p|After {friend} gave {him} {CHANGE}, {name} had {result} {things}.|How many {things} did {name}
-    have at first?
-join.start start c - - n|{name} has some {things}.|{He} {gets} {change} more, and now {he} has {result}.|How many
-    {things} did {he} start with?
-join.result result $ start s n|{name} has saved {start}.|{He} earns {change} more by {chore}.|How much money does {he}
-    have now?
-join.start start $ - - p|{name} earned {change} {chore} and then had {result}.|How much money did {he} have before that?
-join.change change $ start - n|{name} has {start}.|{He} wants to buy {a_item} that costs {result}.|How much more money
-    does {he} need?
-join.result result p start s n|There are {start} {things} {place}.|{change} more {things} {arrive}.|How many {things}
-    are {the_place} now?
-join.change change p start - p|There were {start} {things} {place}.|After some more {arrived}, there were {result}.|How
-    many {things} {arrived}?
+    have [at first/to start with/before that]?
+join.start start c - - n|{name} has some {things}[/ in a box/ in {his} backpack].|{He} {gets} {change} more, and now
+    {he} has {result}.|How many {things} did {he} start with?
+join.result result $ start s n|{name} [has saved/has/has put aside] {start}.|{He} earns {change} more by {chore}.|[How
+    much money does {he} have now/How much has {he} saved now/How much money does {he} have in all now]?
+join.start start $ - - p|{name} earned {change} {chore} [and then had {result}/and ended up with {result}/. After that,
+    {he} had {result}].|How much money did {he} have before that?
+join.change change $ start - n|{name} has {start}.|{He} [wants to buy/is saving for] {a_item} that costs {result}.|[How
+    much more money does {he} need/How much more does {he} need to save]?
+join.result result p start s n|[There are {start} {things} {place}/{start} {things} are {place}].|[{change} more
+    {things} {arrive}/Then {change} more {arrive}].|[How many {things} are {the_place} now/How many {things} are there
+    now]?
+join.change change p start - p|There were {start} {things} {place}.|[After some more {arrived}, there were
+    {result}/Some more {arrived}, and then there were {result}].|How many {things} {arrived}?
 join.start start p - - p|Some {things} were {place}.|Then {change} more {arrived}, and there were {result}.|How many
     {things} were {the_place} at first?
-join.change change r start - p|{name} {acted} {start} {noun} this month.|{His} goal was {result} {noun}.|How many more
-    {noun} did {he} need to {act}?
+join.change change r start - p|{name} {acted} {start} {noun} this month.|[{His} goal was/{He} wanted to reach] {result}
+    {noun}.|How many more {noun} did {he} need to {act}?
 join.result result m start - p|{name} {moved} {start} {dunit} on Saturday.|On Sunday {he} {moved} {change} {dunit}.|How
     far did {he} {move} over the weekend?
-join.start start y - - n|In {change} years, {name} will be {result} years old.|How old is {name} now?
+join.start start y - - n|[In {change} years, {name} will be {result} years old/{name} will be {result} years old in
+    {change} years].|How old is {name} now?
 join.result result y - - n|{name} is {start} years old.|How old will {he} be in {change} years?
 # separate: start - change = result
-separate.result result c start s n|{name} has {START}.|{He} {loses} {CHANGE}.|How many {things} does {he} have left?
-separate.result result c start s p|{name} had {START}.|{He} {lost} {change} of them.|How many {things} did {name} have
-    left?
-separate.result result c - s p|{name} {lost} {change} of {his} {start} {things}.|How many {things} did {he} still have?
-separate.change change c start - p|{name} had {START}.|{He} {lost} some of them and had {result} left.|How many {things}
-    did {he} {lose}?
+separate.result result c start s n|{name} has {START}.|[{He} {loses} {CHANGE}/Then {he} {loses} {CHANGE}/Later, {he}
+    {loses} {CHANGE}].|[How many {things} does {he} have left/How many {things} are left/How many {things} does {name}
+    still have]?
+separate.result result c start s p|{name} had {START}.|[{He} {lost} {change} of them/Then {he} {lost} {change} of
+    them].|[How many {things} did {name} have left/How many {things} were left]?
+separate.result result c - s p|{name} {lost} {change} of {his} {start} {things}.|[How many {things} did {he} still
+    have/How many {things} did {he} have left]?
+separate.change change c start - p|{name} had {START}.|[{He} {lost} some of them and had {result} left/After {he}
+    {lost} some of them, {he} had {result} left/{He} {lost} some of them. {He} had {result} left].|[How many {things}
+    did {he} {lose}/How many did {he} {lose}]?
 separate.change change c - - n|{name} {loses} some of {his} {start} {things}.|Now {he} has {result} {things}.|How many
     {things} does {he} {lose}?
-separate.start start c - - p|{name} {lost} {CHANGE}.|{He} had {result} {things} left.|How many {things} did {he} have at
-    first?
+separate.start start c - - p|{name} {lost} {CHANGE}.|[{He} had {result} {things} left/Then {he} had only {result}
+    {things}/{He} was left with {result} {things}].|How many {things} did {he} have [at first/to begin with/before
+    that]?
 separate.start start c - - p|After {he} {lost} {change} of {his} {things}, {name} had {result} left.|How many {things}
     did {name} have to begin with?
-separate.result result $ start s n|{name} has {start}.|{He} buys {CHANGE}.|How much money does {he} have left?
-separate.result result $ start s p|{name} had {start} in {his} wallet.|{He} spent {change} on {a_item}.|How much money
-    did {he} have left?
-separate.change change $ start - p|{name} had {start}.|After buying {a_item}, {he} had {result} left.|How much did the
-    {item} cost?
-separate.start start $ - - p|{name} bought {CHANGE} and had {result} left.|How much money did {he} have before shopping?
-separate.result result m - - n|A {rope} is {start} {lunit} long.|{name} cuts off {change} {lunit}.|How long is the
-    {rope} now?
+separate.result result $ start s n|{name} has {start}.|[{He} buys/At the store, {he} buys/Then {he} buys]
+    {CHANGE}.|[How much money does {he} have left/How much money is left/How much does {he} have left]?
+separate.result result $ start s p|{name} had {start} [in {his} wallet/in {his} pocket/saved up].|{He} spent {change}
+    on {a_item}.|How much money did {he} have left?
+separate.change change $ start - p|{name} had {start}.|[After buying {a_item}, {he} had {result} left/{He} bought
+    {a_item} and had {result} left].|[How much did the {item} cost/What was the price of the {item}]?
+separate.start start $ - - p|{name} bought {CHANGE} and had {result} left.|How much money did {he} have before
+    shopping?
+separate.result result m - - n|A {rope} is {start} {lunit} long.|{name} [cuts off/cuts/uses] {change} {lunit}.|[How
+    long is the {rope} now/How much of the {rope} is left]?
 separate.change change m - - p|A {rope} was {start} {lunit} long.|After {name} cut a piece off, it was {result} {lunit}
     long.|How long was the piece {he} cut off?
 separate.result result p start s p|There were {start} {things} {place}.|{change} of them {left}.|How many {things} were
@@ -298,45 +313,46 @@ separate.start start p - - p|After {change} {things} {left}, there were still {r
     {things} were {the_place} to begin with?
 # combine: part1 + part2 = whole
 combine.whole whole c - s n|{name} has {part1} {adj1} {things} and {part2} {adj2} {things}.|How many {things} does {he}
-    have in all?
-combine.whole whole c part1 - n|{name} has {PART1}.|{friend} has {PART2}.|How many {things} do they have together?
+    have [in all/altogether/in total]?
+combine.whole whole c part1 - n|{name} has {PART1}.|{friend} has {PART2}.|How many {things} do they have
+    [together/altogether/in all]?
 combine.whole whole c - - p|There were {part1} {adj1} {things} and {part2} {adj2} {things} in {name}'s {box}.|How many
     {things} were in the {box} altogether?
-combine.part part2 c whole - n|{name} has {WHOLE}.|{part1} of them are {adj1}.|How many of {his} {things} are not
-    {adj1}?
+combine.part part2 c whole - n|{name} has {WHOLE}.|{part1} of them are {adj1}.|[How many of {his} {things} are not
+    {adj1}/How many are not {adj1}]?
 combine.part part2 c - - n|{name} has {whole} {things} in all.|{part1} of them are {adj1} and the rest are {adj2}.|How
     many {adj2} {things} does {he} have?
 combine.part part2 c - - p|{name} and {friend} had {whole} {things} together.|{friend} had {part1} of them.|How many
     {things} did {name} have?
-combine.whole whole $ - - p|{name} bought {a_item} for {part1} and {a_item2} for {part2}.|How much did {he} spend in
-    all?
+combine.whole whole $ - - p|{name} bought {a_item} for {part1} and {a_item2} for {part2}.|How much did {he} spend [in
+    all/altogether]?
 combine.part part2 $ - - p|{name} spent {whole} on {a_item} and {a_item2}.|The {item} cost {part1}.|How much did the
     {item2} cost?
 combine.whole whole m - - p|{name} {moved} {part1} {dunit} in the morning and {part2} {dunit} in the afternoon.|How far
-    did {he} {move} in all?
+    did {he} {move} [in all/that day]?
 combine.part part2 p - - n|There are {whole} {things} {place}.|{part1} of them are {kind1}, and the rest are
     {kind2}.|How many of the {things} are {kind2}?
 # compare: small + diff = big
-compare.difference diff c big - n|{name} has {BIG}.|{friend} has {small} {things}.|How many more {things} does {name}
-    have than {friend}?
-compare.difference diff c small - n|{name} has {SMALL}.|{friend} has {big} {things}.|How many fewer {things} does {name}
-    have than {friend}?
+compare.difference diff c big - n|{name} has {BIG}.|{friend} has {small} {things}.|[How many more {things} does {name}
+    have than {friend}/How many {things} does {friend} need to get to have as many as {name}]?
+compare.difference diff c small - n|{name} has {SMALL}.|{friend} has {big} {things}.|[How many fewer {things} does
+    {name} have than {friend}/How many more {things} does {name} need to have as many as {friend}]?
 compare.difference diff c - - p|{friend} {got} {big} {things} and {name} {got} {small}.|How many more {things} did
     {friend} {get} than {name}?
-compare.compared big c small - n|{name} has {SMALL}.|{friend} has {diff} more {things} than {name}.|How many {things}
-    does {friend} have?
-compare.compared small c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things} than {name}.|How many {things} did
-    {friend} have?
-compare.referent small c - - n|{friend} has {diff} more {things} than {name}.|{friend} has {big} {things}.|How many
-    {things} does {name} have?
+compare.compared big c small - n|{name} has {SMALL}.|[{friend} has {diff} more {things} than {name}/{friend} has {diff}
+    {things} more than {name}].|How many {things} does {friend} have?
+compare.compared small c big - p|{name} had {BIG}.|[{friend} had {diff} fewer {things} than {name}/{friend} had {diff}
+    less than {name}].|How many {things} did {friend} have?
+compare.referent small c - - n|[{friend} has {diff} more {things} than {name}/{friend} has {diff} {things} more than
+    {name}].|{friend} has {big} {things}.|How many {things} does {name} have?
 compare.referent big c - - p|{friend} had {diff} fewer {things} than {name}.|{friend} had {small} {things}.|How many
     {things} did {name} have?
 compare.referent small c - - n|{name} has {big} {things}, which is {diff} more than {friend} has.|How many {things} does
     {friend} have?
 compare.referent big c - - p|{friend} {got} {small} {things}. That was {diff} fewer than {name} {got}.|How many {things}
     did {name} {get}?
-compare.difference diff $ - - n|{a_item} costs {big} and {a_item2} costs {small}.|How much more does the {item} cost
-    than the {item2}?
+compare.difference diff $ - - n|{a_item} costs {big} and {a_item2} costs {small}.|[How much more does the {item} cost
+    than the {item2}/How much cheaper is the {item2} than the {item}]?
 compare.referent small $ - - n|{a_item} costs {diff} more than {a_item2}.|The {item} costs {big}.|How much does the
     {item2} cost?
 compare.compared big $ - - n|{a_item2} costs {small}.|{a_item} costs {diff} more than the {item2}.|How much does the
@@ -357,37 +373,41 @@ compare.sum sum c small - n|{name} has {SMALL}.|{friend} has {diff} more {things
     have together?
 compare.sum sum c big - p|{name} had {BIG}.|{friend} had {diff} fewer {things}.|How many {things} did they have in all?
 # equal groups: n groups of per = total
-groups.product total c - s n|{name} has {n} {boxes} of {things}.|Each {box} holds {per} {things}.|How many {things} does
-    {name} have?
+groups.product total c - s n|{name} has {n} {boxes} of {things}.|Each {box} [holds/has/contains] {per} {things}.|How
+    many {things} does {name} have?
 groups.product total c - s p|{name} filled {n} {boxes} with {per} {things} each.|How many {things} did {he} put in the
     {boxes}?
 groups.product total c - - n|There are {n} {boxes} on the table, and each one has {per} {things} in it.|How many
     {things} are in the {boxes} altogether?
-groups.partitive per c total - n|{name} has {TOTAL}.|{He} puts them into {n} {boxes}, the same number in each.|How many
-    {things} are in each {box}?
+groups.partitive per c total - n|{name} has {TOTAL}.|[{He} puts them into {n} {boxes}, the same number in each/{He}
+    shares them equally among {n} {boxes}/{He} splits them evenly into {n} {boxes}].|How many {things} [are in each
+    {box}/go in each {box}/does each {box} get]?
 groups.partitive per c - - p|{name} shared {total} {things} equally among {n} friends.|How many {things} did each friend
     get?
-groups.quotitive n c total - n|{name} has {TOTAL}.|{He} packs them into {boxes} of {per}.|How many {boxes} can {he}
-    fill?
+groups.quotitive n c total - n|{name} has {TOTAL}.|[{He} packs them into {boxes} of {per}/{He} puts {per} of them in
+    each {box}].|How many {boxes} [can {he} fill/does {he} need]?
 groups.quotitive n c - - p|{name} gave {per} {things} to each of {his} friends and gave away {total} {things} in
     all.|How many friends got {things}?
 groups.partitive per $ - - n|{n} friends share a bill of {total} equally.|How much does each friend pay?
 groups.partitive per m - - p|{name} cut a {rope} that was {total} {lunit} long into {n} equal pieces.|How long was each
     piece?
 # rates: n units at per each = total (per unit, unit price, speed)
-rate.total total r - - n|{name} {acts} {per} {noun} every {tunit}.|How many {noun} does {he} {act} in {n} {tunits}?
+rate.total total r - - n|[{name} {acts} {per} {noun} every {tunit}/Every {tunit}, {name} {acts} {per} {noun}].|How many
+    {noun} does {he} {act} [in/over] {n} {tunits}?
 rate.total total r - s p|{name} {acted} {per} {noun} {a_tunit} for {n} {tunits}.|How many {noun} did {he} {act} in all?
 rate.rate per r - - p|{name} {acted} {total} {noun} in {n} {tunits}, the same number each {tunit}.|How many {noun} did
     {he} {act} each {tunit}?
 rate.units n r - - n|{name} {acts} {per} {noun} {a_tunit}.|How many {tunits} will it take {him} to {act} {total} {noun}?
-rate.total total $ - - n|One {item} costs {per}.|How much do {n} {items} cost?
-rate.rate per $ - - p|{name} paid {total} for {n} {items}.|How much did each {item} cost?
+rate.total total $ - - n|[One {item} costs {per}/{a_item} costs {per}/The price of one {item} is {per}].|[How much do
+    {n} {items} cost/How much does it cost to buy {n} {items}]?
+rate.rate per $ - - p|{name} paid {total} for {n} {items}.|[How much did each {item} cost/What was the price of one
+    {item}]?
 rate.units n $ - - p|{items} cost {per} each.|{name} spent {total} on {items}.|How many {items} did {he} buy?
 rate.total total $ - s p|{name} earned {per} an hour {chore}.|Last week {he} worked for {n} hours.|How much did {he}
     earn last week?
 rate.units n $ - - n|{name} earns {per} an hour {chore}.|{He} wants to earn {total}.|How many hours does {he} need to
     work?
-rate.total total m - s p|{name} {moved} at {per} {dunit} an hour for {n} hours.|How far did {he} {move}?
+rate.total total m - s p|{name} {moved} at {per} {dunit} [an hour/per hour] for {n} hours.|How far did {he} {move}?
 rate.rate per m - - p|{name} {moved} {total} {dunit} in {n} hours at a steady speed.|How many {dunit} did {he} {move}
     each hour?
 rate.units n m - - n|A {vehicle} travels {per} {dunit} an hour.|How many hours does it take to travel {total} {dunit}?
