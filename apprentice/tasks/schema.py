@@ -270,7 +270,7 @@ def _finals(level: int, schemas: tuple[str, ...]) -> dict[str, list[Template]]:
     return finals or _finals(level, ()) if schemas else finals
 
 
-def _plan(rng: random.Random, level: int, finals: dict[str, list[Template]]) -> list[Template] | None:
+def _plan(rng: random.Random, level: int, finals: dict[str, list[Template]]) -> list[Template]:
     """The templates of one story, first to last: a question, and the stories it goes on from."""
     last = rng.choice(finals[rng.choice(sorted(finals))])
     chain, ops = [last], last.ops
