@@ -77,6 +77,10 @@ def test_a_schema_pool_is_split_over_its_levels_and_replays_through_the_dataset_
     assert not test_split & {i.question for _, items in pools for i in items}
     task, items = pools[2]
     assert all(worked_steps(task.name, i) and worked_equation(task.name, i) for i in items)
+    # the replay explains each operation with the schema's own reason, not a cue word of the question
+    item = items[0]
+    assert [s.thought for s in worked_steps("schema", item)] == [s["reason"] for s in item.meta["steps"]]
+    assert worked_equation("schema", item)[0].thought == " ".join(s["reason"] for s in item.meta["steps"])
     with pytest.raises(ApprenticeError, match="--schema-levels acts on the schema pool"):
         _pool(DistillArgs(task="svamp:2", schema_levels=[1], rounds=1), 1)
 

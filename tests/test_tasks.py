@@ -37,7 +37,7 @@ needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="shared data not prese
 
 
 def test_registry_names_and_errors():
-    assert TASK_NAMES == ("gsm8k", "svamp", "game24", "hotpotqa", "bamboogle", "fever", "strategyqa", "arith", "jsonl")
+    assert TASK_NAMES == ("gsm8k", "svamp", "game24", "hotpotqa", "bamboogle", "fever", "strategyqa", "arith", "schema", "jsonl")
     for name in TASK_NAMES:
         task = get_task(name)
         assert task.name == name and task.answer_format.endswith(".") and task.checker

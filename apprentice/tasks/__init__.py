@@ -31,6 +31,7 @@ from apprentice.tasks.svamp import SVAMPTask
 
 __all__ = [
     "DATA_ENV",
+    "GENERATED_TASKS",
     "FINAL_ANSWER",
     "PACKAGED_DATA",
     "TASK_NAMES",
@@ -73,6 +74,8 @@ _TASKS: dict[str, type[Task]] = {
     "jsonl": JsonlTask,
 }
 TASK_NAMES = tuple(_TASKS)
+#: The tasks that generate their items (no data file), each item with its worked steps and their reasons.
+GENERATED_TASKS = ("arith", "schema")
 
 
 def get_task(name: str, **options: object) -> Task:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from apprentice.errors import ApprenticeError
-from apprentice.tasks import TASK_NAMES, get_task
+from apprentice.tasks import GENERATED_TASKS, TASK_NAMES, get_task
 
 __all__ = ["FILE_FIELDS", "POOL_LEVELS", "EvalSet", "PoolEntry", "builtin_data", "eval_sets", "file_fields",
            "load_pool", "parse_eval_sets", "parse_pool", "pool_sizes", "round_slice"]
@@ -26,9 +26,6 @@ __all__ = ["FILE_FIELDS", "POOL_LEVELS", "EvalSet", "PoolEntry", "builtin_data",
 #: The tasks whose pool is split over levels: the DistillArgs field that lists them, and how a report names them.
 POOL_LEVELS = {"arith": ("levels", "arith levels"), "gsm8k": ("gsm8k_levels", "gsm8k steps"),
                "schema": ("schema_levels", "schema levels")}
-
-#: The tasks that generate their items (no data file): a held-out split of ``arith_size`` items.
-GENERATED = ("arith", "schema")
 #: A question file's field flags: DistillArgs field -> (the jsonl task's option, the flag's default).
 FILE_FIELDS = {"question_field": ("question_field", "question"), "answer_field": ("answer_field", "answer"),
                "id_field": ("id_field", "id"), "answer_kind": ("kind", "text")}
@@ -118,7 +115,7 @@ class EvalSet:
     def options(self, arith_size: int) -> dict[str, Any]:
         """Task options: a generated arith split has ``arith_size`` items; gsm8k's level is its number of steps;
         a file's are its field options."""
-        if self.task in GENERATED:
+        if self.task in GENERATED_TASKS:
             return {"level": self.level or 1, "n": arith_size}
         if self.task == "jsonl":
             return dict(self.fields)
@@ -129,7 +126,7 @@ class EvalSet:
         none for a task that generates its items (arith, schema)."""
         if self.path:
             return self.path
-        return data if self.task not in GENERATED else None
+        return data if self.task not in GENERATED_TASKS else None
 
     def load(self, limit: int, data: str | None, seed: int, arith_size: int = 200) -> tuple[Any, list[Any]]:
         """The task and its held-out items (the whole set when ``limit`` is 0)."""

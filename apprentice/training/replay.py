@@ -17,7 +17,7 @@ from typing import Any
 from langchain_core.messages import BaseMessage
 
 from apprentice.backends.scripted import ScriptedChatModel
-from apprentice.tasks import Item
+from apprentice.tasks import GENERATED_TASKS, Item
 
 __all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
 
@@ -143,7 +143,7 @@ def _gsm8k_steps(solution: str) -> list[ReplayStep] | None:
 def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
     """The calculator steps of an item's worked solution (None when it has none usable)."""
     meta = item.meta or {}
-    if task == "arith" and meta.get("steps"):
+    if task in GENERATED_TASKS and meta.get("steps"):
         return [ReplayStep(s["reason"], f"{s['a']} {s['op']} {s['b']}") for s in meta["steps"]]
     if task == "gsm8k" and meta.get("solution"):
         steps = _gsm8k_steps(meta["solution"])
@@ -246,7 +246,7 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
     19.0%, division 13 -> 7 of 39 right)."""
     meta = item.meta or {}
     try:
-        if task == "arith" and meta.get("steps") and meta.get("equation"):
+        if task in GENERATED_TASKS and meta.get("steps") and meta.get("equation"):
             reasons = [s["reason"] for s in meta["steps"]]
             expression = ast.unparse(ast.parse(meta["equation"], mode="eval").body)
         elif task == "gsm8k" and meta.get("solution"):
