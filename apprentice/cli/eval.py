@@ -108,6 +108,7 @@ def _eval_parser(sub) -> None:
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
     add_constrain_flag(p)
     p.add_argument("--level", type=int, help="arith: 1 one +/-, 2 one of +-*/, 3 two steps, 4 three or four; "
+                                             "schema: 1-3 operations; "
                                              "gsm8k: the calculator steps of the worked solution")
     p.add_argument("--distractors", type=float, help="arith: the share (0-1) of problems given one sentence with a "
                                                      "number the solution does not use")
