@@ -6,6 +6,7 @@ naming host and port, never the password (give it in ``PGPASSFILE`` or ``PGPASSW
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -128,11 +129,17 @@ def _hide(text: str) -> str:
 
 # -- PostgreSQL connections --------------------------------------------------------------------------
 
+# psycopg's own warnings (a pool reconnecting, a connection discarded) would reach the terminal through logging's
+# last resort: a failure the user can act on is reported once, as a StoreError; an application's handlers still see them
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
+
 _ENGINES: dict[str, Any] = {}
 _POOLS: dict[str, Any] = {}
 _PG_LOCK = threading.Lock()
 #: Connection settings for every PostgreSQL connection: a dead server is an error in seconds, not minutes.
 _CONNECT = {"connect_timeout": 10, "application_name": "apprentice"}
+#: Seconds a caller waits for a pooled connection before it checks that the server is there at all.
+_PROBE_S = 1.0
 
 
 def pg_engine(url: StoreURL) -> Any:
@@ -154,13 +161,12 @@ def pg_pool(url: StoreURL) -> Any:
     (autocommit, dict rows, no prepared statements); the first connection is opened now, so a bad URL
     fails here."""
     from psycopg.rows import dict_row
-    from psycopg_pool import ConnectionPool
 
     with _PG_LOCK:
         pool = _POOLS.get(url.conninfo())
         if pool is None:
             kwargs = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, **_CONNECT}
-            pool = ConnectionPool(url.conninfo(), min_size=1, max_size=16, kwargs=kwargs, open=False)
+            pool = _pool_class()(url.conninfo(), min_size=1, max_size=16, kwargs=kwargs, open=False, timeout=15)
             try:
                 with db_errors(url):
                     pool.open(wait=True, timeout=15)
@@ -169,6 +175,28 @@ def pg_pool(url: StoreURL) -> Any:
                 raise
             _POOLS[url.conninfo()] = pool
         return pool
+
+
+def _pool_class() -> type:
+    """psycopg's ConnectionPool, whose callers learn in seconds that the server is gone: the pool itself keeps them
+    waiting its whole timeout while it reconnects in the background (a batch job whose server went away would
+    stop minutes late). A caller that waited :data:`_PROBE_S` tries one connection of its own: its error is the
+    answer when the server is down, else the caller waits on as before (the pool is only busy)."""
+    import psycopg
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    class FailFastPool(ConnectionPool):
+        def getconn(self, timeout: float | None = None) -> Any:
+            timeout = self.timeout if timeout is None else timeout
+            try:
+                return super().getconn(min(_PROBE_S, timeout))
+            except PoolTimeout:
+                if timeout <= _PROBE_S:
+                    raise
+            psycopg.connect(self.conninfo, **(self.kwargs or {})).close()
+            return super().getconn(timeout - _PROBE_S)
+
+    return FailFastPool
 
 
 def close_pg(url: StoreURL | None = None) -> None:

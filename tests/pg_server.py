@@ -11,10 +11,11 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PostgresServer", "find_bindir", "start_postgres"]
+__all__ = ["PostgresServer", "find_bindir", "serve_for_tests", "start_postgres"]
 
 USER = "apprentice"
 
@@ -40,6 +41,7 @@ class PostgresServer:
     password: str
     passfile: Path
     as_user: list[str]
+    options: str = ""
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@127.0.0.1:{self.port}/{database}"
@@ -54,9 +56,20 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        """Start the server (again, after :meth:`halt`: same port, same data)."""
+        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-o",
+                        self.options, "-l", str(self.folder / "log"), "-w", "-t", "60", "start"],
+                       check=True, capture_output=True)
+
+    def halt(self) -> None:
+        """Stop the server as an administrator would (``pg_ctl stop -m fast``: sessions are cut), keeping its data."""
         subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "fast",
                         "stop"], check=False, capture_output=True)
+
+    def stop(self) -> None:
+        """Stop the server and remove everything it had."""
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)
         shutil.rmtree(self.passfile.parent, ignore_errors=True)
 
@@ -87,9 +100,28 @@ def start_postgres(bindir: Path, *, durable: bool = False) -> PostgresServer:
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=200 -c synchronous_commit=off"
     if not durable:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(folder / "data"), "-o", options, "-l",
-                    str(folder / "log"), "-w", "-t", "60", "start"], check=True, capture_output=True)
     passfile = Path(tempfile.mkdtemp(prefix="apprentice-pgpass-")) / "pgpass"
     passfile.write_text(f"127.0.0.1:{port}:*:{USER}:{password}\n")
     passfile.chmod(0o600)
-    return PostgresServer(folder, bindir, port, password, passfile, as_user)
+    server = PostgresServer(folder, bindir, port, password, passfile, as_user, options)
+    server.start()
+    return server
+
+
+def serve_for_tests() -> Iterator[PostgresServer]:
+    """The body of a session fixture: a server for the tests, stopped after them. Without PostgreSQL binaries the
+    tests skip, saying so, and fail under CI (``CI`` set), which must run them."""
+    import pytest
+
+    from apprentice.db import close_pg
+
+    bindir = find_bindir()
+    if bindir is None:
+        message = "no PostgreSQL server binaries (initdb, pg_ctl): install the postgresql package"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run these tests)")
+        pytest.skip(message)
+    server = start_postgres(bindir)
+    yield server
+    close_pg()
+    server.stop()

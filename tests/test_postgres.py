@@ -30,7 +30,7 @@ from apprentice.traces.store import TraceStore, close_store
 from apprentice.training.harvest import HarvestConfig, harvest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pg_server import find_bindir, start_postgres  # noqa: E402
+from pg_server import serve_for_tests  # noqa: E402
 
 ADD = [" I add the two numbers.\nAction: calculator\nAction Input: 23 + 18", " The sum is known.\nFinal Answer: 41"]
 _NAMES = itertools.count()
@@ -39,16 +39,7 @@ _NAMES = itertools.count()
 @pytest.fixture(scope="session")
 def postgres():
     """One server for the session."""
-    bindir = find_bindir()
-    if bindir is None:
-        message = "no PostgreSQL server binaries (initdb, pg_ctl): install the postgresql package"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must run these tests)")
-        pytest.skip(message)
-    server = start_postgres(bindir)
-    yield server
-    close_pg()
-    server.stop()
+    yield from serve_for_tests()
 
 
 @pytest.fixture
@@ -227,7 +218,7 @@ def test_a_ray_batch_on_sqlite_has_the_driver_as_the_only_writer(tmp_path, appre
     from apprentice.batch import ray_runner
 
     node_home = tmp_path / "node-home"  # what a worker node's own home would be
-    monkeypatch.setattr(ray_runner, "ray_env", lambda: {"APPRENTICE_HOME": str(node_home),
+    monkeypatch.setattr(ray_runner, "ray_env", lambda cluster=False: {"APPRENTICE_HOME": str(node_home),
                                                         "APPRENTICE_THREADS": "1", "HF_HUB_OFFLINE": "1"})
     summary, records = _resume_on_ray(tmp_path, items=12, keep=5)
     assert (summary.skipped, summary.done) == (5, 7)
@@ -264,3 +255,47 @@ def test_a_store_from_before_versioning_is_upgraded_and_a_newer_one_refused(appr
         db.execute("INSERT INTO apprentice_schema VALUES (2, 0)")
     assert main(["traces", "list"]) == 2
     assert "newer than this apprentice reads (1); upgrade apprentice" in _one_line(capsys.readouterr().err)
+
+
+def _batch_command(source: Path, out: Path, teacher_url: str) -> list[str]:
+    return [str(Path(sys.executable).parent / "apprentice"), "batch", str(source), "--out", str(out), "--model",
+            f"openai:fake@{teacher_url}", "--concurrency", "4", "--retries", "1", "--no-progress"]
+
+
+@pytest.mark.timeout(240)
+def test_the_server_going_away_mid_batch_stops_the_job_and_a_resume_finishes_it(pg_url, postgres, tmp_path):
+    import subprocess
+    import time
+
+    from fake_openai_server import start_server
+
+    items = 300
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(json.dumps({"id": f"q{i}", "question": f"What is {i} + {i}?", "answer": str(2 * i)})
+                              + "\n" for i in range(items)), encoding="utf-8")
+    teacher = start_server()
+    command = _batch_command(source, out, teacher.url)
+    try:
+        job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while (out.read_bytes().count(b"\n") if out.exists() else 0) < 40 and job.poll() is None:
+            assert time.monotonic() < deadline, "the job wrote too few records"
+            time.sleep(0.05)
+        postgres.halt()  # the server goes away mid-job
+        try:
+            _, stderr = job.communicate(timeout=90)
+        finally:
+            postgres.start()
+        written = out.read_text(encoding="utf-8").splitlines()
+        assert job.returncode == 2 and 40 <= len(written) < items  # the job stopped with what it had
+        line = _one_line(stderr)
+        assert f"cannot reach the PostgreSQL server at 127.0.0.1:{postgres.port}" in line
+        assert postgres.password not in stderr and "Traceback" not in stderr
+        resumed = subprocess.run(command, check=False, capture_output=True, text=True, timeout=120)
+    finally:
+        teacher.shutdown()
+    assert resumed.returncode == 0, resumed.stderr
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    close_pg()  # the engines of this process lost their connections with the server
+    _exactly_once(TraceStore(pg_url), records, items)
+    assert records[:len(written)] == [json.loads(line) for line in written]  # what it had stays as it was

@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from apprentice.batch.inputs import BatchItem
+from apprentice.errors import StoreError
 from apprentice.models import load_chat_model
 from apprentice.specs import parse_spec
 
@@ -99,6 +100,9 @@ def process_item(
 
     Every attempt leaves its own trace in the trace store (``store``, default the process's); the record names
     the last one.
+
+    Raises:
+        StoreError: the trace store (or the threads beside it) failed: no item can keep its trace, so the job stops.
     """
     from apprentice.graphs import run_question
     from apprentice.tasks.base import stable_id
@@ -119,6 +123,9 @@ def process_item(
                 run_id=stable_id("run", f"{config.run_key}/{entry.id}/{attempt}")[4:] if config.run_key else None,
             )
         except Exception as exc:  # per-item failures are recorded; the job goes on
+            failure = _store_failure(exc, store)
+            if failure is not None:  # ...but not without its traces: the job stops, and a resume finishes it
+                raise failure from exc
             if cancel is not None and cancel.is_set():
                 return None
             transient = is_transient(exc)
@@ -137,6 +144,23 @@ def process_item(
         "tokens_in": result.tokens_in, "tokens_out": result.tokens_out,
         "latency_s": round(time.perf_counter() - started, 4), "attempts": attempt,
     }
+
+
+def _store_failure(exc: BaseException, store: Any) -> StoreError | None:
+    """The store's failure behind ``exc`` (anywhere in its cause chain), as one line naming the store; None when
+    the item failed for a reason of its own."""
+    from apprentice.db import store_error, store_url
+
+    url = store.url if store is not None else store_url()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        failure = current if isinstance(current, StoreError) else store_error(url, current)
+        if failure is not None:
+            return failure
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _base_record(entry: BatchItem) -> dict[str, Any]:
