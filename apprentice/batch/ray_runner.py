@@ -10,6 +10,10 @@ it directly (the URL travels in the runtime environment without its password: a 
 ``PGPASSFILE`` or ``PGPASSWORD``, a local runtime inherits the driver's); with SQLite every worker keeps its runs in
 a scratch file of its own and sends them back with each record, and the driver, the only writer, stores them
 before the record. Run ids are fixed per item and attempt, so an item run again on resume leaves one trace.
+
+On a cluster every node keeps its own home. A node that dies takes its actors with it: their items go back to the
+queue and run on the others (a new actor takes the dead one's place where the cluster has room), so the job goes on;
+a store that fails stops it, with what it has written kept for a resume.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ import math
 import os
 import shutil
 import tempfile
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apprentice.batch.inputs import BatchItem, TaskConfig
@@ -35,8 +42,14 @@ __all__ = ["BatchActor", "run_on_ray", "ray_env"]
 
 #: Environment variables the workers need to behave like the driver (never secrets: a cluster
 #: node brings its own ``OPENAI_API_KEY`` and database password; ``PGPASSFILE`` is only a path).
-_PASSED_ENV = ("APPRENTICE_HOME", "APPRENTICE_THREADS", "APPRENTICE_DATA", "HF_HUB_OFFLINE",
+_PASSED_ENV = ("APPRENTICE_THREADS", "APPRENTICE_DATA", "HF_HUB_OFFLINE",
                "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "PGPASSFILE")
+#: How long the driver waits for a first actor to start before it gives up (a cluster without a free CPU).
+_START_TIMEOUT_S = 300.0
+#: How long the actors get to remove their scratch stores at the end.
+_CLOSE_TIMEOUT_S = 30.0
+#: The name of an actor's scratch folder, before its process id.
+_SCRATCH = "apprentice-worker-"
 
 
 class BatchActor:
@@ -53,7 +66,8 @@ class BatchActor:
         if collect:
             from apprentice.traces import open_store
 
-            self.scratch = tempfile.mkdtemp(prefix="apprentice-worker-")
+            _sweep_scratch()
+            self.scratch = tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-")
             os.environ["APPRENTICE_DB"] = f"sqlite:///{self.scratch}/traces.db"  # this actor's process only
             self.store = open_store()
 
@@ -74,11 +88,31 @@ class BatchActor:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def ray_env() -> dict[str, str]:
+def _sweep_scratch() -> None:
+    """Remove the scratch folders of actors that died without closing them (a killed driver's, a lost job's)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_SCRATCH}*-*"):
+        pid = folder.name[len(_SCRATCH):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def ray_env(cluster: bool = False) -> dict[str, str]:
     """The runtime environment's variables: the data directory, offline switches, and a PostgreSQL store's
-    URL without its password."""
+    URL without its password. On a cluster (``cluster``) every node keeps its own home: the driver's folder is a
+    path on the driver's machine."""
     env = {name: os.environ[name] for name in _PASSED_ENV if os.environ.get(name)}
-    env["APPRENTICE_HOME"] = str(home())
+    if not cluster:
+        env["APPRENTICE_HOME"] = str(home())
     url = store_url()
     if not url.is_sqlite:
         env["APPRENTICE_DB"] = url.public()
@@ -91,16 +125,16 @@ def _connect(address: str | None, workers: int) -> bool:
 
     if ray.is_initialized():
         return False
-    runtime_env = {"env_vars": ray_env()}
+    runtime_env = {"env_vars": ray_env(cluster=bool(address))}
     try:
         if address:
             ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, configure_logging=False)
         else:
             ray.init(num_cpus=workers, include_dashboard=False, runtime_env=runtime_env,
                      log_to_driver=False, configure_logging=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
         where = address or "a local Ray runtime"
-        raise ApprenticeError(f"cannot start Ray on {where}: {exc}") from exc
+        raise ApprenticeError(f"cannot start Ray on {where}: {_first_line(exc)}") from exc
     return True
 
 
@@ -113,7 +147,12 @@ def run_on_ray(
     address: str | None = None,
     workers: int | None = None,
 ) -> None:
-    """Run ``todo`` on Ray, writing each record to ``out`` as it comes back."""
+    """Run ``todo`` on Ray, writing each record to ``out`` as it comes back.
+
+    Raises:
+        StoreError: the store failed under a worker or the driver (the job stops; what is written stays).
+        ApprenticeError: Ray cannot start, or no worker is left to run the items.
+    """
     try:
         import ray
     except ImportError:
@@ -125,48 +164,126 @@ def run_on_ray(
         os.environ.setdefault("PGPASSWORD", url.password)
     started = _connect(address, workers)
     try:
-        per_actor = math.ceil(job.concurrency / workers)
         actor_class = ray.remote(BatchActor).options(
-            num_cpus=1, max_concurrency=per_actor, scheduling_strategy="SPREAD",
+            num_cpus=1, max_concurrency=math.ceil(job.concurrency / workers), scheduling_strategy="SPREAD",
         )
-        actors = [actor_class.remote(job.worker, job.inputs, url.is_sqlite) for _ in range(workers)]
-        _drive(todo, actors, job.concurrency, out, tracker)
-        ray.get([actor.close.remote() for actor in actors])
-    except ray.exceptions.RayActorError as exc:
-        raise ApprenticeError(f"a Ray worker died: {exc}") from exc
+        fleet = _Fleet(lambda: actor_class.remote(job.worker, job.inputs, url.is_sqlite), workers)
+        try:
+            _drive(todo, fleet, job.concurrency, out, tracker)
+        finally:
+            fleet.close()
     finally:
         if started:
             ray.shutdown()
 
 
-def _drive(todo: list[BatchItem], actors: list[Any], limit: int, out: OutputFile, tracker: Tracker) -> None:
-    """Keep ``limit`` items in flight, on the least busy actor; write results as they finish (an item's runs
-    sent back by its worker first: a crash between the two runs the item again, and its trace is replaced)."""
+class _Fleet:
+    """The job's actors. An actor takes items once it is up; one that dies after that (its node went away) is
+    replaced once, wherever the cluster has room; one that dies starting (a model that cannot load) is not."""
+
+    def __init__(self, start: Callable[[], Any], size: int) -> None:
+        self._start = start
+        self.actors: list[Any] = []  # up and taking items
+        self.load: dict[Any, int] = {}
+        self.starting: dict[Any, Any] = {}  # readiness ref -> actor
+        self.replacements = size
+        self.cause = ""  # why the last actor died
+        for _ in range(size):
+            self._launch()
+
+    def _launch(self) -> None:
+        actor = self._start()
+        self.starting[actor.__ray_ready__.remote()] = actor
+
+    def up(self, ref: Any) -> None:
+        """A readiness ref resolved: the actor takes items, or it died starting."""
+        import ray
+
+        actor = self.starting.pop(ref)
+        try:
+            ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            self.cause = _first_line(exc)
+            return
+        self.actors.append(actor)
+        self.load[actor] = 0
+
+    def least_busy(self) -> Any:
+        return min(self.actors, key=self.load.__getitem__)
+
+    def lost(self, actor: Any, exc: BaseException) -> None:
+        """``actor`` died while running items: drop it (once) and start another in its place."""
+        if actor not in self.load:
+            return
+        self.actors.remove(actor)
+        del self.load[actor]
+        self.cause = _first_line(exc)
+        if self.replacements > 0:
+            self.replacements -= 1
+            self._launch()
+
+    def close(self) -> None:
+        """Let the live actors remove their scratch stores (a dead node's scratch went with it)."""
+        import ray
+
+        refs = [actor.close.remote() for actor in self.actors]
+        ray.wait(refs, num_returns=len(refs), timeout=_CLOSE_TIMEOUT_S)
+
+
+def _drive(todo: list[BatchItem], fleet: _Fleet, limit: int, out: OutputFile, tracker: Tracker) -> None:
+    """Keep ``limit`` items in flight, on the least busy actor that is up; write results as they finish (an
+    item's runs sent back by its worker first: a crash between the two runs the item again, and its trace is
+    replaced). An item whose actor died goes back to the queue."""
     import ray
 
+    queue = deque(todo)
+    in_flight: dict[Any, tuple[Any, BatchItem]] = {}
+    while queue or in_flight:
+        while queue and fleet.actors and len(in_flight) < limit:
+            entry, actor = queue.popleft(), fleet.least_busy()
+            fleet.load[actor] += 1
+            in_flight[actor.run.remote(entry)] = (actor, entry)
+        waiting = [*in_flight, *fleet.starting]
+        if not waiting:
+            raise ApprenticeError(f"no Ray worker is left ({fleet.cause or 'none started'}); {tracker.summary.done} "
+                                  "items are done: run the same command again to resume")
+        ready, _ = ray.wait(waiting, num_returns=1, timeout=_START_TIMEOUT_S)
+        if not ready:
+            if not in_flight and not fleet.actors:
+                raise ApprenticeError(f"no Ray worker started within {_START_TIMEOUT_S:.0f} s: the cluster has no "
+                                      "free CPU for one (each takes 1), or its nodes cannot start them")
+            continue
+        ref = ready[0]
+        if ref in fleet.starting:
+            fleet.up(ref)
+            continue
+        actor, entry = in_flight.pop(ref)
+        if actor in fleet.load:
+            fleet.load[actor] -= 1
+        try:
+            record, runs = ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            fleet.lost(actor, exc)
+            queue.appendleft(entry)
+            continue
+        except ray.exceptions.RayTaskError as exc:  # a failing store stops the job, as on threads
+            if isinstance(exc.cause, ApprenticeError):
+                raise exc.cause from None
+            raise
+        _keep(record, runs, out, tracker)
+
+
+def _keep(record: dict[str, Any] | None, runs: list, out: OutputFile, tracker: Tracker) -> None:
     from apprentice.traces import open_store
 
-    load = [0] * len(actors)
-    in_flight: dict[Any, int] = {}
-    queue = iter(todo)
-    exhausted = False
-    while in_flight or not exhausted:
-        while not exhausted and len(in_flight) < limit:
-            entry = next(queue, None)
-            if entry is None:
-                exhausted = True
-                break
-            slot = load.index(min(load))
-            load[slot] += 1
-            in_flight[actors[slot].run.remote(entry)] = slot
-        if not in_flight:
-            break
-        ready, _ = ray.wait(list(in_flight), num_returns=1)
-        for ref in ready:
-            load[in_flight.pop(ref)] -= 1
-            record, runs = ray.get(ref)
-            if runs:
-                open_store().put_runs(runs)
-            if record is not None:
-                out.write(record)
-                tracker.update(record)
+    if runs:
+        open_store().put_runs(runs)
+    if record is not None:
+        out.write(record)
+        tracker.update(record)
+
+
+def _first_line(exc: BaseException) -> str:
+    """Ray's messages run to many lines; an error line takes the first that says something."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
