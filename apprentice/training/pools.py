@@ -113,10 +113,10 @@ class EvalSet:
         return re.sub(r"[^\w.-]+", "-", self.label)
 
     def options(self, arith_size: int) -> dict[str, Any]:
-        """Task options: a generated arith split has ``arith_size`` items; gsm8k's level is its number of steps;
-        a file's are its field options."""
+        """Task options: a generated split (arith, schema) has ``arith_size`` items, at the task's default level
+        when none is given; gsm8k's level is its number of steps; a file's are its field options."""
         if self.task in GENERATED_TASKS:
-            return {"level": self.level or 1, "n": arith_size}
+            return {"n": arith_size} | ({"level": self.level} if self.level is not None else {})
         if self.task == "jsonl":
             return dict(self.fields)
         return {"level": self.level} if self.level is not None else {}
