@@ -299,3 +299,96 @@ def test_the_server_going_away_mid_batch_stops_the_job_and_a_resume_finishes_it(
     close_pg()  # the engines of this process lost their connections with the server
     _exactly_once(TraceStore(pg_url), records, items)
     assert records[:len(written)] == [json.loads(line) for line in written]  # what it had stays as it was
+
+
+# -- schema versions: an older database upgraded in order, in one transaction, on either engine -----------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_url(request, apprentice_home, monkeypatch):
+    """A new store on each engine (PostgreSQL: a database of its own on the session's server)."""
+    if request.param == "sqlite":
+        apprentice_home.mkdir(parents=True, exist_ok=True)
+        yield f"sqlite:///{apprentice_home / 'traces.db'}"
+        return
+    postgres = request.getfixturevalue("postgres")
+    monkeypatch.setenv("PGPASSFILE", str(postgres.passfile))
+    url = postgres.create_database(f"v{os.getpid()}_{next(_NAMES)}")
+    yield url
+    _close(url)
+
+
+def _layout(url: str) -> tuple[list[int], set[str], set[str]]:
+    """(versions recorded, columns of runs, indexes of runs), read behind the store's back."""
+    from sqlalchemy import create_engine, inspect, text
+
+    parsed = store_url(url)
+    engine = create_engine(f"sqlite:///{parsed.path}" if parsed.is_sqlite else
+                           parsed.conninfo().replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            versions = [row[0] for row in conn.execute(text("SELECT version FROM apprentice_schema ORDER BY 1"))]
+            found = inspect(conn)
+            return (versions, {c["name"] for c in found.get_columns("runs")},
+                    {i["name"] for i in found.get_indexes("runs")})
+    finally:
+        engine.dispose()
+
+
+def test_an_older_schema_is_upgraded_once_in_order_and_a_newer_one_refused(any_url, monkeypatch, capsys):
+    from sqlalchemy import text
+
+    from apprentice.errors import StoreError
+    from apprentice.traces import schema
+
+    store = TraceStore(any_url)
+    run_id = store.start_run(strategy="react", model="local", question="q")
+    store.close()
+    assert _layout(any_url)[0] == [1]
+    applied = []
+
+    def to_v2(conn) -> None:  # what a real version 2 would do: a column, filled in for the rows there
+        applied.append(2)
+        conn.execute(text("ALTER TABLE runs ADD COLUMN note TEXT"))
+        conn.execute(text("UPDATE runs SET note = 'from v1'"))
+
+    def to_v3(conn) -> None:
+        applied.append(3)
+        conn.execute(text("CREATE INDEX runs_note ON runs (note)"))
+
+    with monkeypatch.context() as patch:
+        patch.setitem(schema.MIGRATIONS, 3, to_v3)  # registered out of order: applied in order
+        patch.setitem(schema.MIGRATIONS, 2, to_v2)
+        upgraded = TraceStore(any_url)
+        assert applied == [2, 3] and upgraded.get(run_id).question == "q"
+        upgraded.close()
+        TraceStore(any_url).close()
+        assert applied == [2, 3]  # once
+    versions, columns, indexes = _layout(any_url)
+    assert versions == [1, 2, 3] and "note" in columns and "runs_note" in indexes
+    with pytest.raises(StoreError, match=r"schema version 3, newer than this apprentice reads \(1\)"):
+        TraceStore(any_url)
+    assert main(["traces", "list", "--db", any_url]) == 2
+    assert "newer than this apprentice reads (1); upgrade apprentice" in _one_line(capsys.readouterr().err)
+
+
+def test_a_failing_upgrade_step_changes_nothing(any_url, monkeypatch, capsys):
+    from sqlalchemy import text
+
+    from apprentice.errors import StoreError
+    from apprentice.traces import schema
+
+    TraceStore(any_url).close()
+
+    def half_done(conn) -> None:
+        conn.execute(text("ALTER TABLE runs ADD COLUMN note TEXT"))
+        conn.execute(text("CREATE INDEX runs_note ON runs (note)"))
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setitem(schema.MIGRATIONS, 2, half_done)
+    with pytest.raises(StoreError, match=r"from schema version 1 to 2 \(the disk is on fire\); nothing was changed"):
+        TraceStore(any_url)
+    assert main(["traces", "list", "--db", any_url]) == 2
+    assert "cannot upgrade the traces" in _one_line(capsys.readouterr().err)
+    versions, columns, indexes = _layout(any_url)
+    assert versions == [1] and "note" not in columns and "runs_note" not in indexes  # one transaction, rolled back

@@ -1,14 +1,21 @@
-"""The trace store's tables, defined once (SQLAlchemy Core) for SQLite and PostgreSQL, and versioned: the first
-use of a database makes what is missing and records the version in ``apprentice_schema``.
+"""The trace store's tables, defined once (SQLAlchemy Core) for SQLite and PostgreSQL, and versioned in
+``apprentice_schema`` (one row per version applied).
 
-Version 1 is the layout that ``traces.db`` always had, so a file written before versioning (version 0) is
-upgraded by recording the version. JSON columns (``meta``, ``tree``, ``data``) are text on both engines, so a
-row reads back the same wherever it was written.
+The tables below are the newest layout: a new database is made from them at once. A database of an older version is
+brought up by :data:`MIGRATIONS`, each step from the version before it, in order, all in the one transaction that
+opens the store (a step that fails leaves the database as it was, and says which step); a database newer than this
+code is refused. Version 1 is the layout that ``traces.db`` always had, so a file written before versioning
+(version 0) gets what it lacks and its version. JSON columns (``meta``, ``tree``, ``data``) are text on both engines,
+so a row reads back the same wherever it was written.
+
+A new version: change the tables here, add ``N: _to_vN`` (a function of the open connection that turns a version
+N-1 database into version N, with SQLAlchemy Core or SQL both engines take), and test it from a database of N-1.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -27,10 +34,7 @@ from sqlalchemy import (
 
 from apprentice.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "metadata", "runs", "steps", "verdicts", "schema_table", "apply_schema"]
-
-#: The layout this code reads and writes.
-SCHEMA_VERSION = 1
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "apply_schema", "metadata", "runs", "schema_table", "steps", "verdicts"]
 
 metadata = MetaData()
 
@@ -99,23 +103,55 @@ schema_table = Table(
 )
 
 
-def apply_schema(conn: Any, where: str) -> int:
-    """Bring the database behind ``conn`` (in a transaction) to :data:`SCHEMA_VERSION`; returns the version
-    it had (0: none yet, or a file from before versioning).
-
-    Raises:
-        StoreError: the database was written by a newer apprentice.
-    """
-    found = _version(conn)
-    if found == SCHEMA_VERSION:
-        return found
-    if found > SCHEMA_VERSION:
-        raise StoreError(f"{where} holds traces of schema version {found}, newer than this apprentice reads "
-                         f"({SCHEMA_VERSION}); upgrade apprentice (pip install -U apprentice)")
+def _to_v1(conn: Any) -> None:
+    """Version 0 -> 1: a ``traces.db`` from before versioning gets any table or index it lacks."""
     metadata.create_all(conn, checkfirst=True)
     _add_missing_indexes(conn)
-    conn.execute(schema_table.insert().values(version=SCHEMA_VERSION, applied_at=time.time()))
+
+
+#: version -> the step that turns a database of the version before it into that one (run inside the transaction).
+MIGRATIONS: dict[int, Callable[[Any], None]] = {1: _to_v1}
+
+#: The layout this code reads and writes: the newest version with a migration.
+SCHEMA_VERSION = max(MIGRATIONS)
+
+
+def apply_schema(conn: Any, where: str) -> int:
+    """Bring the database behind ``conn`` (in a transaction) to the newest version of :data:`MIGRATIONS`; returns
+    the version it had (0: none yet, or a file from before versioning).
+
+    Raises:
+        StoreError: the database was written by a newer apprentice, or a step of its upgrade failed (nothing of
+            the upgrade is kept: the caller's transaction rolls back).
+    """
+    newest = max(MIGRATIONS)
+    found = _version(conn)
+    if found == newest:
+        return found
+    if found > newest:
+        raise StoreError(f"{where} holds traces of schema version {found}, newer than this apprentice reads "
+                         f"({newest}); upgrade apprentice (pip install -U apprentice)")
+    if found == 0 and not inspect(conn).has_table(runs.name):  # a new database: the newest layout at once
+        metadata.create_all(conn)
+        _record(conn, newest)
+        return found
+    for version in range(found + 1, newest + 1):
+        try:
+            MIGRATIONS[version](conn)
+        except StoreError:
+            raise
+        except Exception as exc:
+            reason = " ".join(str(exc).split())[:300] or type(exc).__name__
+            raise StoreError(f"cannot upgrade the traces in {where} from schema version {version - 1} to {version} "
+                             f"({reason}); nothing was changed: fix the cause and run again") from exc
+        _record(conn, version)
     return found
+
+
+def _record(conn: Any, version: int) -> None:
+    if not inspect(conn).has_table(schema_table.name):
+        schema_table.create(conn)
+    conn.execute(schema_table.insert().values(version=version, applied_at=time.time()))
 
 
 def _version(conn: Any) -> int:
