@@ -68,8 +68,9 @@ def test_events_said_outside_a_graph_go_nowhere_and_captures_still_see_them():
     events = TraceEvents()
     with events.capture(sample=3) as steps:
         step = events.record("thought", thought="alone")
-        events.verdict(verifier="rules", correct=True, score=1.0)
+        assert events.verdict(verifier="rules", correct=True, score=1.0) is None  # no run: no one to tell
     assert steps == [step] and step.data == {"sample": 3} and step.idx == 0
+    assert events.record("llm", raw="x").idx == 1 and events.calls == 1
 
 
 def test_verifier_verdicts_reach_the_store_through_the_stream():
@@ -106,8 +107,10 @@ def test_routers_read_only_the_state_and_the_static_config(router):
             assert impure not in source, f"{router.__name__} -> {fn.__name__} reads {impure!r}"
 
 
-@pytest.mark.parametrize("strategy,options", [("react", {}), ("react-sc", {"samples": 3}), ("tot", {}),
-                                              ("lats", {}), ("verify", {"verifier": "rules"})])
+# (io and cot make one call: a cancel during it still gets its answer, and the run is ok)
+@pytest.mark.parametrize("strategy,options", [("cot-sc", {"samples": 3}), ("react", {}),
+                                              ("react-sc", {"samples": 3}), ("tot", {}), ("lats", {}),
+                                              ("verify", {"verifier": "rules"})])
 def test_a_cancel_stops_the_run_at_its_next_call_and_is_recorded(strategy, options):
     """Cancelled during the first model call: no model call follows (sub-runs side by side and searches
     included), the run is stored as cancelled with the steps it made, and what the caller gets says so."""
@@ -127,6 +130,43 @@ def test_a_cancel_stops_the_run_at_its_next_call_and_is_recorded(strategy, optio
     run = open_store().get(result.run_id)
     assert run.status == "cancelled" and [s.kind for s in run.steps].count("llm") == len(model.prompts)
     assert result.model_calls == len(model.prompts) and not any(s.kind in ("action", "answer") for s in run.steps)
+
+
+def test_the_steps_said_before_a_node_fails_are_in_the_trace():
+    """A model that breaks in its second call: what the run said before is stored with the run's error."""
+    def broken(messages):
+        raise ValueError("the engine broke")
+
+    model = ScriptedChatModel(script=[REPLY[0], broken])
+    with pytest.raises(ValueError, match="the engine broke"):
+        run_question("What is 12 times 7?", model=model, tools=["calculator"])
+    run = open_store().query()[0]
+    assert run.status == "error" and "the engine broke" in run.error
+    assert [s.kind for s in open_store().get(run.id).steps] == ["llm", "thought", "action", "observation"]
+
+
+def test_a_trace_that_cannot_be_written_stops_the_run_with_one_error_line(monkeypatch, capsys):
+    """The store refuses a verdict mid-run: the run stops at its next call and the command says so in one
+    line (LangChain logs nothing of it), and a shared cancel event is left alone."""
+    from apprentice.cli import main
+    from apprentice.errors import StoreError
+    from apprentice.traces.store import TraceStore
+
+    def refuse(self, *args, **kwargs):
+        raise StoreError("the trace store is read-only")
+
+    monkeypatch.setattr(TraceStore, "add_verdict", refuse)
+    model = ScriptedChatModel(script=[" It is 4.\nFinal Answer: 4"], cycle=True)
+    shared = threading.Event()
+    with pytest.raises(StoreError, match="read-only"):
+        run_question("What is 2 + 2?", strategy="verify", model=model, tools=["calculator"],
+                     options={"verifier": "rules", "rounds": 3}, cancel=shared)
+    assert not shared.is_set() and len(model.prompts) == 1
+    capsys.readouterr()
+    monkeypatch.setattr("apprentice.models.load_chat_model", lambda *a, **k: model)
+    assert main(["ask", "What is 2 + 2?", "--strategy", "verify", "--option", "verifier=rules"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: the trace store is read-only"], err
 
 
 def test_a_verdict_event_is_one_stored_verdict():

@@ -2,8 +2,9 @@
 
 Graphs receive a :class:`RunContext` as LangGraph's run-scoped ``context`` (``Runtime[RunContext]``),
 so nodes stay plain module-level functions. Nodes say what happened (a thought, a model call, a tool call, a
-verdict) through :class:`TraceEvents`, as events on LangGraph's ``custom`` stream; they write nothing. The
-runner listens to the stream, and its recorder writes the trace (:mod:`apprentice.graphs.recording`).
+verdict) through :class:`TraceEvents`, as LangChain custom events to the run's callbacks; they write nothing.
+The runner runs the graph with its recorder among the callbacks, and it writes the trace
+(:mod:`apprentice.graphs.recording`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from langchain_core.callbacks import dispatch_custom_event
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.runnables.config import var_child_runnable_config
 from langchain_core.tools import BaseTool
 
 from apprentice.errors import ApprenticeError
@@ -66,8 +68,11 @@ class TraceEvents:
     callback, and it writes the trace. A graph run some other way (``graph.invoke`` in a test) says the
     same things to no one, or to whatever callback it is given.
 
-    Steps are numbered here, in the order they are said (one lock, so callbacks get them in that order). What the nodes themselves read back is kept here as well: the steps of a :meth:`capture`
-    block (a verifier reads a sub-run's tool work) and the model calls made so far (a search's budget).
+    Steps are numbered here, in the order they are said, and handed to the callbacks under the same lock, so
+    they get them in that order: a live display of samples side by side waits its turn, which costs nothing
+    next to a model call. What the nodes themselves read back is kept here as well: the steps of a
+    :meth:`capture` block (a verifier reads a sub-run's tool work) and the model calls made so far (a
+    search's budget).
     """
 
     def __init__(self) -> None:
@@ -112,11 +117,11 @@ TRACE_EVENT = "apprentice.trace"
 
 def _emit(event: Step | VerdictEvent) -> None:
     """Dispatch ``event`` to the running graph's callbacks (LangChain's custom events: the node's own thread,
-    so it arrives in order and before the node goes on); outside a graph run it goes nowhere."""
-    try:
-        dispatch_custom_event(TRACE_EVENT, event)
-    except RuntimeError:  # not inside a graph run
+    so it arrives in order and before the node goes on); outside a graph run it goes nowhere. What a callback
+    raises is the node's error."""
+    if not var_child_runnable_config.get():  # not inside a graph run (or any runnable)
         return
+    dispatch_custom_event(TRACE_EVENT, event)
 
 
 @dataclass
@@ -136,6 +141,7 @@ class RunContext:
         constrain: grammar-constrained decoding: ``steps`` (whole ReAct steps and solver replies),
             ``answer`` (answers only) or ``off``; resolved by the runner (``auto`` never reaches a graph).
         cancelled: set to stop the run: the next model or tool call raises :class:`RunCancelled`.
+        halt: set by the runner when the run cannot go on (its trace cannot be written); stops it as a cancel.
     """
 
     model: BaseChatModel
@@ -149,6 +155,7 @@ class RunContext:
     constrain: str = "off"
     config: StrategyConfig = field(default_factory=StrategyConfig)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    halt: threading.Event = field(default_factory=threading.Event)
 
     def record(self, kind: str, **fields: Any) -> Step:
         """Say that a step of ``kind`` happened (:meth:`TraceEvents.record`)."""
@@ -156,7 +163,7 @@ class RunContext:
 
     def check_cancelled(self) -> None:
         """Raise :class:`RunCancelled` when the run has been cancelled (before each model and tool call)."""
-        if self.cancelled.is_set():
+        if self.cancelled.is_set() or self.halt.is_set():
             raise RunCancelled("the run was cancelled")
 
     def call_model(

@@ -184,7 +184,7 @@ def _call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constraine
     ctx.check_cancelled()
     shown = tool_input if isinstance(tool_input, str) else str(tool_input)
     ctx.record("action", node="act", tool=name, tool_input=shown,
-      data={"constrained": True} if constrained else {})
+               data={"constrained": True} if constrained else {})
     tool = ctx.tools.get(name)
     if tool is None:
         observation = UNKNOWN_TOOL_ERROR.format(tool=name, names=", ".join(ctx.tools))

@@ -32,11 +32,16 @@ class TraceRecorder(BaseCallbackHandler):
 
     # only the custom events: every other callback (chains, model tokens) is not the trace's
     ignore_llm = ignore_chain = ignore_agent = ignore_retriever = ignore_chat_model = ignore_retry = True
-    raise_error = True  # a store that cannot take the trace stops the run, as a direct write did
 
-    def __init__(self, store: TraceStore | None, run_id: str, sink: EventSink | None = None) -> None:
+    def __init__(self, store: TraceStore | None, run_id: str, sink: EventSink | None = None,
+                 stop: threading.Event | None = None) -> None:
+        """``stop`` is set when the trace cannot be written (the run's cancel event: the run stops at its next
+        model or tool call, and the runner raises :attr:`failure`)."""
         super().__init__()
         self._lock = threading.Lock()
+        self.stop = stop
+        #: what went wrong writing the trace or showing a step (the first error), raised by the runner
+        self.failure: Exception | None = None
         self.store = store
         self.run_id = run_id
         self.sink = sink
@@ -48,8 +53,14 @@ class TraceRecorder(BaseCallbackHandler):
 
     def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
         """A custom event of the graph run: the trace's own (:data:`TRACE_EVENT`) are taken."""
-        if name == TRACE_EVENT:
+        if name != TRACE_EVENT or self.failure is not None:
+            return
+        try:
             self.handle(data)
+        except Exception as exc:  # noqa: BLE001 - kept for the runner: LangChain would log it and go on
+            self.failure = exc
+            if self.stop is not None:
+                self.stop.set()
 
     def handle(self, event: Any) -> None:
         """Take one event; what is not a step or a verdict is not the trace's."""

@@ -91,7 +91,7 @@ def run_question(
         thread_id: continue this conversation (a new thread id is made when None).
         tools: names of the tools the run may call (default :data:`DEFAULT_TOOLS`).
         sink: called with every step as it is recorded.
-        cancel: set it to stop the run at the next node boundary.
+        cancel: set it to stop the run: at its next model or tool call, or the next super-step of its graph.
         options: the strategy's settings (``{"samples": 5}``; strings are converted), checked against its
             config class before any model loads: a name it does not take, or a value it cannot use, is
             an ApprenticeError that lists the valid ones.
@@ -127,15 +127,18 @@ def run_question(
         task=getattr(task, "name", None), item_id=getattr(item, "id", None),
         gold=getattr(item, "answer", None), meta=meta, run_id=run_id,
     )
-    recorder = TraceRecorder(store, run_id, _redacting(sink))
+    halt = threading.Event()  # this run's own stop: its trace cannot be written (the caller's cancel may be shared)
+    recorder = TraceRecorder(store, run_id, _redacting(sink), stop=halt)
     ctx = RunContext(
         model=chat, task=task, tools=allowed,
         max_steps=max_steps, window=window, summarize=summarize, protocol=protocol,
-        constrain=constrain, config=config, cancelled=cancel or threading.Event(),
+        constrain=constrain, config=config, cancelled=cancel or threading.Event(), halt=halt,
     )
     started = time.perf_counter()
     try:
         state = _drive(compiled_graph(strategy, saver), turn_input(strategy, question), thread_id, ctx, recorder)
+        if recorder.failure is not None:  # the trace could not be written (or a step shown): the run's error
+            raise recorder.failure
     except BaseException as exc:
         recorder.flush()
         error = model_error(exc) or exc
@@ -210,7 +213,7 @@ def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext,
     try:
         for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last is kept
             recorder.flush(force=False)
-            if ctx.cancelled.is_set():
+            if ctx.cancelled.is_set() or ctx.halt.is_set():
                 break
     except RunCancelled:
         pass

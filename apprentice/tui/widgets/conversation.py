@@ -92,7 +92,7 @@ class AnswerBlock(Vertical):
         self._run(agent, question, thread_id)
 
     def cancel(self) -> None:
-        """Stop the turn: at the next token, or at the next graph node."""
+        """Stop the turn: at the next token, or at the next model or tool call."""
         self.cancel_event.set()
 
     def on_unmount(self) -> None:
