@@ -642,3 +642,61 @@ def test_a_resume_that_cannot_go_on_is_one_error_line_before_any_teacher_call(tm
     with pytest.raises(ApprenticeError, match="round 1's evaluate step needs the adapter u-r1, which is not in the "
                                               "registry: rerun with --from-step train"):
         run_distill(DistillArgs(**{**vars(args), "report": tmp_path / "trained"}), log=lambda _: None)
+
+
+class _Trainer:
+    """A trainer that writes a checkpoint folder at each step it trains, from where it resumed, until a kill."""
+
+    def __init__(self, output_dir, steps: int = 3, kill_at: int | None = None):
+        self.output_dir, self.steps, self.kill_at, self.resumed_from = output_dir, steps, kill_at, "not trained"
+
+    def train(self, resume_from_checkpoint=None):
+        from pathlib import Path
+
+        self.resumed_from = resume_from_checkpoint
+        first = int(Path(resume_from_checkpoint).name.split("-")[1]) + 1 if resume_from_checkpoint else 1
+        for step in range(first, self.steps + 1):
+            (self.output_dir / f"checkpoint-{step}").mkdir(parents=True, exist_ok=True)
+            if step == self.kill_at:
+                raise KeyboardInterrupt  # the run stopped from outside
+
+
+def test_a_killed_retrain_resumes_its_own_checkpoints_and_never_an_older_trainings(tmp_path, monkeypatch,
+                                                                                   apprentice_home):
+    """--from-step train (resume off) left the last training's checkpoints beside its own: killed, the same
+    command without --from-step resumed the old run's last checkpoint, trained nothing and registered the old
+    weights under the new dataset. A training that does not resume starts from an empty folder, and one that
+    does resumes only checkpoints of its own dataset and base (SFT and DPO both train through this function)."""
+    from dataclasses import replace
+
+    from apprentice.training import sft
+
+    monkeypatch.setattr(sft, "finish_training", lambda *args, resumed, **kwargs: resumed)
+    data = tmp_path / "k-r1"
+    data.mkdir()
+    (data / "train.jsonl").write_text('{"first": "harvest"}\n')
+    out, args = apprentice_home / "runs" / "sft-k-r1", sft.SFTArgs(data=data, name="k-r1")
+
+    def train(trainer, resume=True, base="local"):
+        return sft.train_and_register(trainer, None, replace(args, resume=resume, base=base), kind="sft", choice=None,
+                                      output_dir=out)
+
+    first = _Trainer(out)
+    assert train(first) is False and first.resumed_from is None  # to its end: checkpoints 1-3
+    (data / "train.jsonl").write_text('{"second": "harvest"}\n')
+    killed = _Trainer(out, kill_at=1)
+    with pytest.raises(KeyboardInterrupt):
+        train(killed, resume=False)  # the round reruns its training, and is killed after one step
+    assert killed.resumed_from is None and sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
+    again = _Trainer(out)
+    assert train(again) is True and again.resumed_from == str(out / "checkpoint-1")  # the killed retrain's
+    # checkpoints of another dataset (a harvest written again by hand) or another base are not resumed
+    (data / "train.jsonl").write_text('{"third": "harvest"}\n')
+    other = _Trainer(out)
+    assert train(other) is False and other.resumed_from is None
+    based = _Trainer(out)
+    assert train(based, base="adapter:k-r0") is False and based.resumed_from is None
+    # a folder of checkpoints without the record of what they trained on (an older version's) is not trusted
+    (out / "training.json").unlink()
+    unknown = _Trainer(out)
+    assert train(unknown, base="adapter:k-r0") is False and unknown.resumed_from is None

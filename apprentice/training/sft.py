@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -94,15 +95,39 @@ def trainer_arguments(args: Any, output_dir: Path, has_eval: bool) -> dict[str, 
 
 
 def train_and_register(trainer: Any, tokenizer: Any, args: Any, *, kind: str, choice: Any, output_dir: Path):
-    """Train (resuming from the last checkpoint when asked) and save the adapter to the registry."""
+    """Train (resuming from the last checkpoint when asked, and only a training of the same dataset and base) and
+    save the adapter to the registry."""
+    from accelerate import PartialState
     from transformers.trainer_utils import get_last_checkpoint
 
     from apprentice.training.registry import dataset_fingerprint
 
-    last = get_last_checkpoint(str(output_dir)) if args.resume and output_dir.is_dir() else None
+    fingerprint, state = dataset_fingerprint(args.data), PartialState()
+    if state.is_main_process:
+        _prepare_output_dir(output_dir, {"data": str(args.data), "fingerprint": fingerprint, "base": args.base},
+                            resume=args.resume)
+    state.wait_for_everyone()  # under accelerate launch, no process looks for checkpoints before the folder is set
+    last = get_last_checkpoint(str(output_dir)) if args.resume else None
     trainer.train(resume_from_checkpoint=last)
-    return finish_training(trainer, tokenizer, args, kind=kind, fingerprint=dataset_fingerprint(args.data),
+    return finish_training(trainer, tokenizer, args, kind=kind, fingerprint=fingerprint,
                            choice=choice, resumed=last is not None)
+
+
+def _prepare_output_dir(output_dir: Path, training: dict[str, str], *, resume: bool) -> None:
+    """Keep ``output_dir``'s checkpoints only for a resume of the same training (``training.json`` records its
+    dataset, fingerprint and base); else empty it, so that a later resume never picks up an older training's
+    checkpoint (a killed retrain would register the old weights under the new dataset)."""
+    record = output_dir / "training.json"
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8"))
+        same = resume and all(recorded.get(key) == training[key] for key in ("fingerprint", "base"))
+    except (OSError, ValueError, AttributeError):  # none (a new folder, or an older version's checkpoints)
+        same = False
+    if not same:
+        if output_dir.exists():
+            shutil.rmtree(output_dir)
+        output_dir.mkdir(parents=True)
+        record.write_text(json.dumps(training, indent=2), encoding="utf-8")
 
 
 def run_as_script(config_cls: type, train: Any, parser: argparse.ArgumentParser) -> None:
