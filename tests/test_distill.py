@@ -700,3 +700,52 @@ def test_a_killed_retrain_resumes_its_own_checkpoints_and_never_an_older_trainin
     (out / "training.json").unlink()
     unknown = _Trainer(out)
     assert train(unknown, base="adapter:k-r0") is False and unknown.resumed_from is None
+
+
+def _harvested(config):
+    """A harvest of two training examples, written where the config says (a resumed training checks for it)."""
+    from apprentice.training.harvest import HarvestResult
+
+    config.out.mkdir(parents=True, exist_ok=True)
+    (config.out / "train.jsonl").write_text("{}\n{}\n")
+    return HarvestResult(config.out, 2, 0, 0, 2, Counter(), [])
+
+
+def _fake_steps(monkeypatch, harvest=_harvested):
+    """A round's steps without a model: a teacher pass of two runs, a harvest of two examples (or ``harvest``),
+    a training that registers nothing and an evaluation of CELL. Returns the calls of each, by step."""
+    from apprentice.training import distill, sft
+
+    calls = {"collect": [], "harvest": [], "train": [], "evaluate": []}
+    monkeypatch.setattr(distill, "solve_pool", lambda *a, **k: calls["collect"].append(1) or {
+        "items": 2, "checked": 2, "solved": 2, "runs": 2, "tokens": 20})
+    monkeypatch.setattr(distill, "harvest", lambda config: calls["harvest"].append(config) or harvest(config))
+    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name))
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: calls["evaluate"].append(spec) or {
+        "arith:1": CELL})
+    return calls
+
+
+def test_a_step_that_fails_in_a_rerun_says_to_resume_without_from_step(tmp_path, monkeypatch):
+    """With --from-step harvest, the same command again reruns the harvest: the line says to run without it."""
+    from apprentice.training import sft
+
+    args = DistillArgs(task="arith:2", levels=[1], teacher="dataset", eval_sets=["arith:1"], rounds=1,
+                       baseline_limit=0, name="h", report=tmp_path / "report")
+    calls = _fake_steps(monkeypatch)
+
+    def out_of_memory(args):
+        raise ApprenticeError("out of memory")
+
+    monkeypatch.setattr(sft, "main", out_of_memory)
+    with pytest.raises(ApprenticeError, match=r"; the same command again resumes at the train step\)$"):
+        run_distill(args, log=lambda _: None)
+    with pytest.raises(ApprenticeError, match=r"round 1: out of memory \(report so far in .*report; run it without "
+                                              r"--from-step to resume at the train step\)$"):
+        run_distill(args, log=lambda _: None, from_step="harvest")
+    assert len(calls["harvest"]) == 2
+    logs = []
+    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name))
+    assert run_distill(args, log=logs.append).best_student == "adapter:h-r1"  # as the line said: at the train step
+    assert "round 1: resuming at its train step (the steps before it finished)" in logs
+    assert (len(calls["harvest"]), calls["train"]) == (2, ["h-r1"])

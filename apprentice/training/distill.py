@@ -147,7 +147,7 @@ def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = 
         round_, start = Round(round_no, student, teacher, folder / f"round{round_no}"), STEPS[0]
         if resume is not None and round_no == resume.round:
             round_.records, round_.from_step, start = resume.records, resume.from_step, resume.step
-        row = _run_round(args, round_, start, sets, chats, report, log)
+        row = _run_round(args, round_, start, sets, chats, report, log, from_step=from_step)
         if row is None:
             break
         score = mean_accuracy(row.student)
@@ -224,9 +224,10 @@ def _rows(results: dict[str, dict[str, Any]]) -> dict[str, EvalRow]:
 
 
 def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet], chats: dict[str, Any],
-               report: DistillReport, log: Any) -> RoundReport | None:
+               report: DistillReport, log: Any, *, from_step: str | None = None) -> RoundReport | None:
     """The round's steps from ``start``, each written down as it finishes; its row, or None when it stopped
-    (``report.stopped`` says why). A step that fails leaves the report so far and says how to resume."""
+    (``report.stopped`` says why). A step that fails leaves the report so far and says how to resume: the same
+    command again, or without the command's ``--from-step`` (which would rerun that step)."""
     folder = round_.folder.parent
     steps = {"collect": partial(_collect, args, chats, log), "harvest": partial(_harvest, args, log),
              "train": partial(_train, args, log), "evaluate": partial(_evaluate_round, args, sets)}
@@ -245,8 +246,8 @@ def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet]
         failed = next(step for step in STEPS if step not in report.partial.done) if report.partial else start
         report.stopped = f"round {round_.number}: {exc}"
         _write_partial(folder, report)
-        raise ApprenticeError(f"{report.stopped} (report so far in {folder}; the same command again resumes at the "
-                              f"{failed} step)") from exc
+        again = "run it without --from-step to resume" if from_step else "the same command again resumes"
+        raise ApprenticeError(f"{report.stopped} (report so far in {folder}; {again} at the {failed} step)") from exc
     row = _report_row(args, round_)
     report.rounds.append(row)
     write_report(folder, report)
