@@ -749,3 +749,46 @@ def test_a_step_that_fails_in_a_rerun_says_to_resume_without_from_step(tmp_path,
     assert run_distill(args, log=logs.append).best_student == "adapter:h-r1"  # as the line said: at the train step
     assert "round 1: resuming at its train step (the steps before it finished)" in logs
     assert (len(calls["harvest"]), calls["train"]) == (2, ["h-r1"])
+
+
+def test_a_resumed_harvest_whose_runs_are_not_in_the_store_is_one_error_line_before_any_work(
+        tmp_path, monkeypatch, capsys, apprentice_home):
+    """The collect record names the pass's runs; resumed against another --db or home, the run evaluated round 0
+    and then its harvest failed on the first missing run ('no run matches id'), saying the same command again would
+    resume there. Now the resume stops before any work, naming the step that makes the runs."""
+    from apprentice.cli import main, make_parser
+    from apprentice.traces import open_store
+    from apprentice.training import distill
+    from apprentice.training.config import config_from_args
+    from apprentice.training.harvest import NothingToHarvest
+
+    def never(*args, **kwargs):
+        pytest.fail("worked before the resume was checked")
+
+    for name in ("solve_pool", "harvest", "_evaluate"):
+        monkeypatch.setattr(distill, name, never)
+    report_dir = tmp_path / "report"
+    flags = ["--task", "arith:2", "--levels", "1", "--teacher", "dataset", "--eval-sets", "arith:1", "--rounds", "1",
+             "--name", "v", "--report", str(report_dir)]
+    args = config_from_args(DistillArgs, make_parser().parse_args(["distill", *flags]))
+    store = open_store()
+    kept = store.start_run(strategy="react", model="teacher:dataset", question="1 + 1?", run_id="kept0001")
+    _unfinished(report_dir, args, ["collect"], {"collect": {"teacher": "teacher:dataset", "seconds": 1.0, "tally": {
+        "run_ids": [kept, "gone0001", "gone0002"]}}})
+    for extra in ([], ["--from-step", "harvest"]):
+        assert main(["distill", *flags, *extra]) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"error: round 1's harvest step needs the 3 runs of its teacher pass, and 2 of them are not in "
+                       f"the trace store {apprentice_home / 'traces.db'}: rerun with --from-step collect"]
+    for run_id in ("gone0001", "gone0002"):
+        store.start_run(strategy="react", model="teacher:dataset", question="2 + 2?", run_id=run_id)
+    asked = []
+
+    def nothing(config):
+        asked.append(config.run_ids)
+        raise NothingToHarvest("nothing to harvest from 3 runs")
+
+    monkeypatch.setattr(distill, "harvest", nothing)
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: {"arith:1": CELL})
+    report = run_distill(args, log=lambda _: None)
+    assert asked == [[kept, "gone0001", "gone0002"]] and "solved nothing to learn from" in report.stopped

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from apprentice.config import data_path
-from apprentice.errors import ApprenticeError
+from apprentice.errors import ApprenticeError, StoreError
 from apprentice.training.distill_args import (
     DistillArgs,
     check_args,
@@ -179,9 +179,11 @@ def _starting_student(args: DistillArgs, report: DistillReport, resume: Resume |
 
 
 def _check_inputs(resume: Resume) -> None:
-    """What a resumed step reads besides the records of the steps before it: the dataset (train) or the adapter
-    (evaluate). One error line names it and the step that makes it."""
-    if resume.step == "train":
+    """What a resumed step reads besides the records of the steps before it: the teacher pass's runs in the store
+    (harvest), the dataset (train) or the adapter (evaluate). One error line names it and the step that makes it."""
+    if resume.step == "harvest":
+        _check_pass_runs(resume)
+    elif resume.step == "train":
         dataset = Path(resume.records["harvest"].get("dataset", ""))
         if not (dataset / "train.jsonl").is_file():
             raise ApprenticeError(f"round {resume.round}'s train step needs its dataset {dataset}, which is missing: "
@@ -195,6 +197,27 @@ def _check_inputs(resume: Resume) -> None:
         except ApprenticeError:
             raise ApprenticeError(f"round {resume.round}'s evaluate step needs the adapter {adapter}, which is not in "
                                   "the registry: rerun with --from-step train") from None
+
+
+def _check_pass_runs(resume: Resume) -> None:
+    """Every run the collect record names is in the trace store: against another --db or home the harvest would
+    find none of them."""
+    from apprentice.traces import open_store
+
+    run_ids = list(dict.fromkeys((resume.records["collect"].get("tally") or {}).get("run_ids") or []))
+    store = open_store()
+    missing = 0
+    for run_id in run_ids:
+        try:
+            store.get(run_id)
+        except StoreError:
+            raise
+        except ApprenticeError:  # no run has this id
+            missing += 1
+    if missing:
+        raise ApprenticeError(f"round {resume.round}'s harvest step needs the {len(run_ids)} runs of its teacher pass, "
+                              f"and {missing} of them are not in the trace store {store.url.where()}: rerun with "
+                              "--from-step collect")
 
 
 def _round_zero(args: DistillArgs, report: DistillReport, teachers: list[Teacher], sets: list[EvalSet],
