@@ -778,8 +778,8 @@ def test_a_resumed_harvest_whose_runs_are_not_in_the_store_is_one_error_line_bef
     for extra in ([], ["--from-step", "harvest"]):
         assert main(["distill", *flags, *extra]) != 0
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == [f"error: round 1's harvest step needs the 3 runs of its teacher pass, and 2 of them are not in "
-                       f"the trace store {apprentice_home / 'traces.db'}: rerun with --from-step collect"]
+        assert err == [(f"error: round 1's harvest step needs the 3 runs of its teacher pass, and 2 of them are not "
+                        f"in the trace store {apprentice_home / 'traces.db'}: rerun with --from-step collect")]
     for run_id in ("gone0001", "gone0002"):
         store.start_run(strategy="react", model="teacher:dataset", question="2 + 2?", run_id=run_id)
     asked = []
@@ -792,3 +792,44 @@ def test_a_resumed_harvest_whose_runs_are_not_in_the_store_is_one_error_line_bef
     monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: {"arith:1": CELL})
     report = run_distill(args, log=lambda _: None)
     assert asked == [[kept, "gone0001", "gone0002"]] and "solved nothing to learn from" in report.stopped
+
+
+def test_from_step_after_a_run_stopped_in_a_round_without_a_row_reruns_that_round(tmp_path, monkeypatch):
+    """Round 2's harvest found nothing: the run ended with round 1's row last. --from-step harvest reruns round 2
+    (it used to retrain round 1 from scratch); a report that does not say which round stopped is refused."""
+    from apprentice.training.harvest import NothingToHarvest
+
+    empty = ["s-r2"]  # the datasets whose harvest finds nothing, in turn
+
+    def harvest(config):
+        if empty and config.out.name == empty[0]:
+            raise NothingToHarvest(f"nothing to harvest from 2 runs ({empty.pop(0)})")
+        return _harvested(config)
+
+    calls = _fake_steps(monkeypatch, harvest)
+    report_dir = tmp_path / "report"
+    args = DistillArgs(task="arith:2", levels=[1], teacher="dataset", eval_sets=["arith:1"], rounds=2,
+                       baseline_limit=0, name="s", report=report_dir)
+    report = run_distill(args, log=lambda _: None)
+    assert [row.round for row in report.rounds] == [1] and report.stopped.startswith("round 2: the teacher")
+    saved = json.loads((report_dir / "report.json").read_text())
+    assert saved["stopped_round"] == 2 and "partial" not in saved
+    # an older report, without stopped_round, beside a record of the round after its last row: refused
+    (report_dir / "report.json").write_text(json.dumps({k: v for k, v in saved.items() if k != "stopped_round"}))
+    with pytest.raises(ApprenticeError, match=r"--from-step harvest: .*report.json does not say which round the run "
+                                              r"stopped in, and round2 holds records after its last row \(round 1\)"):
+        run_distill(args, log=lambda _: None, from_step="harvest")
+    (report_dir / "report.json").write_text(json.dumps(saved))
+    logs = []
+    report = run_distill(args, log=logs.append, from_step="harvest")
+    assert "round 2: rerunning from its harvest step" in logs
+    assert [c.out.name for c in calls["harvest"]] == ["s-r1", "s-r2", "s-r2"] and calls["train"] == ["s-r1", "s-r2"]
+    assert [row.round for row in report.rounds] == [1, 2] and report.stopped == "round 2 did not improve on 50.0%"
+    assert (len(calls["collect"]), report.stopped_round) == (2, 2)
+    # a run whose first round stopped has no row: --from-step reruns that round
+    first = DistillArgs(**{**vars(args), "report": tmp_path / "first", "name": "z", "baseline_limit": -1})
+    empty.append("z-r1")
+    assert run_distill(first, log=lambda _: None).rounds == []
+    report = run_distill(first, log=lambda _: None, from_step="harvest")
+    assert [row.round for row in report.rounds] == [1] and report.stopped == "round 1 did not improve on 50.0%"
+    assert [c.out.name for c in calls["harvest"][-2:]] == ["z-r1", "z-r1"] and calls["train"][-1] == "z-r1"

@@ -125,7 +125,7 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
 def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = None) -> DistillReport:
     """Run the rounds; returns the report (also written to the report folder, after every step). An unfinished
     run in the report folder, given the same options, resumes after its last finished step; ``from_step`` reruns
-    the unfinished round, or a finished run's last round, from that step."""
+    the unfinished round, or the round a finished run stopped in (else its last), from that step."""
     if from_step is not None and from_step not in STEPS:
         raise ApprenticeError(f"--from-step must be one of {', '.join(STEPS)}, got {from_step!r}")
     teachers, sets = teachers_of(args), eval_sets(args)
@@ -154,7 +154,7 @@ def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = 
         log(f"round {round_no}: student mean accuracy {score:.1%}"
             + (f" (best so far {best:.1%})" if best >= 0 else ""))
         if score <= best:
-            report.stopped = f"round {round_no} did not improve on {best:.1%}"
+            report.stopped, report.stopped_round = f"round {round_no} did not improve on {best:.1%}", round_no
             break
         best, student = score, f"adapter:{row.adapter}"
         report.partial = RoundProgress(round=round_no + 1)
@@ -262,7 +262,7 @@ def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet]
     try:
         run_steps(round_, steps, start, finished)
     except RoundStopped as stop:
-        report.stopped = f"round {round_.number}: {stop}"
+        report.stopped, report.stopped_round = f"round {round_.number}: {stop}", round_.number
         log(report.stopped)
         return None
     except ApprenticeError as exc:

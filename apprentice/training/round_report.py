@@ -180,8 +180,8 @@ def _teachers(data: dict[str, Any]) -> dict[str, TeacherEval]:
 @dataclass
 class DistillReport(_Record):
     """A distillation run: its options (and those of the runs it continues), round 0 (the starting student), the
-    model teachers' evaluations, a row per round, why it stopped, the best student, and while it is unfinished,
-    where it is."""
+    model teachers' evaluations, a row per round, why and in which round it stopped, the best student, and while it
+    is unfinished, where it is."""
 
     args: dict[str, Any] = field(default_factory=dict)
     rounds: list[RoundReport] = field(default_factory=list, metadata={"load": _rows})
@@ -189,6 +189,8 @@ class DistillReport(_Record):
     baseline: dict[str, EvalRow] | None = field(default=None, metadata={"load": _sets, "optional": True})
     teacher_eval: dict[str, TeacherEval] | None = field(default=None, metadata={"load": _teachers, "optional": True})
     stopped: str | None = field(default=None, metadata={"optional": True})
+    #: the round the run stopped in (one whose harvest found nothing has no row): what --from-step reruns
+    stopped_round: int | None = field(default=None, metadata={"optional": True})
     best_student: str | None = field(default=None, metadata={"optional": True})
     partial: RoundProgress | None = field(default=None, metadata={"load": RoundProgress.from_dict, "optional": True})
 

@@ -93,8 +93,8 @@ def start_report(folder: Path, args: dict[str, Any], *, first: int, last: int,
     """The report a run starts from, and where it resumes (None: round ``first`` from its first step).
 
     An unfinished run in ``folder`` resumes, with ``from_step`` or after its last finished step; a finished one
-    reruns its last round from ``from_step``; either needs the same options. Otherwise the run is new, carrying
-    the rounds before ``first`` (``--start-round``) of the report it continues."""
+    reruns the round it stopped in (else its last) from ``from_step``; either needs the same options. Otherwise
+    the run is new, carrying the rounds before ``first`` (``--start-round``) of the report it continues."""
     path = folder / "report.json"
     earlier = DistillReport.read(path) if path.is_file() else None
     if earlier is not None and earlier.partial is not None:
@@ -107,24 +107,41 @@ def start_report(folder: Path, args: dict[str, Any], *, first: int, last: int,
                                   f"not finished its {step} step: run without --from-step to resume there")
         step = from_step or step
     elif from_step is not None:
-        if earlier is None or not earlier.rounds:
+        if earlier is None or (not earlier.rounds and earlier.stopped_round is None):
             raise ApprenticeError(f"--from-step {from_step}: {folder} holds no finished round to rerun "
                                   "(report.json has none): run without --from-step")
         _same_options(earlier.args, args, f"--from-step {from_step}: {path} is a run with other options",
-                      "give the same options to rerun its last round")
-        round_no = earlier.rounds[-1].round
+                      "give the same options to rerun its round")
+        round_no = _round_to_rerun(earlier, folder, from_step)
         if not first <= round_no <= last:
-            raise ApprenticeError(f"--from-step {from_step}: the last round in {path} is round {round_no}, and this "
+            raise ApprenticeError(f"--from-step {from_step}: the run in {path} ended in round {round_no}, and this "
                                   f"command runs rounds {first}-{last}")
         step = from_step
     else:
         return _new_report(earlier, args, first), None
     done = list(RECORDED[:STEPS.index(step)])
     records = {name: _read_record(folder, round_no, name, step) for name in done}
-    earlier.args, earlier.stopped, earlier.best_student = args, None, None
+    earlier.args, earlier.stopped, earlier.stopped_round, earlier.best_student = args, None, None, None
     earlier.rounds = [row for row in earlier.rounds if row.round < round_no]
     earlier.partial = RoundProgress(round=round_no, done=done)
     return earlier, Resume(round_no, step, records, from_step)
+
+
+def _round_to_rerun(earlier: DistillReport, folder: Path, from_step: str) -> int:
+    """The round of a finished run that ``--from-step`` reruns: the one it stopped in (a round whose harvest found
+    nothing has no row), else its last. A report from before reports named that round, beside the records of the
+    round after its last row, cannot say which: one error line."""
+    if earlier.stopped_round is not None:
+        return earlier.stopped_round
+    row = earlier.rounds[-1]
+    if earlier.stopped is not None and (folder / f"round{row.round + 1}" / "collect.json").is_file():
+        remaining = int(earlier.args.get("start_round", 1)) + int(earlier.args.get("rounds", 1)) - 1 - row.round
+        raise ApprenticeError(
+            f"--from-step {from_step}: {folder / 'report.json'} does not say which round the run stopped in, and "
+            f"round{row.round + 1} holds records after its last row (round {row.round}): to go on with round "
+            f"{row.round + 1}, continue the run with --start-round {row.round + 1} --rounds {max(1, remaining)} "
+            f"--student adapter:{row.adapter}")
+    return row.round
 
 
 def _new_report(earlier: DistillReport | None, args: dict[str, Any], first: int) -> DistillReport:
