@@ -833,3 +833,11 @@ def test_from_step_after_a_run_stopped_in_a_round_without_a_row_reruns_that_roun
     report = run_distill(first, log=lambda _: None, from_step="harvest")
     assert [row.round for row in report.rounds] == [1] and report.stopped == "round 1 did not improve on 50.0%"
     assert [c.out.name for c in calls["harvest"][-2:]] == ["z-r1", "z-r1"] and calls["train"][-1] == "z-r1"
+
+
+def test_the_task_help_names_every_task_split_over_levels_and_its_levels_flag():
+    from apprentice.training.pools import POOL_LEVELS
+
+    text = DistillArgs.__dataclass_fields__["task"].metadata["help"]
+    for task, (field, _) in POOL_LEVELS.items():
+        assert f" {task}" in text and f"--{field.replace('_', '-')}" in text, task

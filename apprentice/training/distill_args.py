@@ -35,7 +35,10 @@ class DistillArgs:
     """Options of ``apprentice distill``."""
 
     task: str = field(metadata={"help": "training pool task(s), comma-separated, each TASK[:N] (N items a round, "
-                                        "else --pool): arith, svamp, gsm8k, or a question file of your own: jsonl "
+                                        "else --pool): arith (generated, its levels --levels), schema (word "
+                                        "problems generated as arith's, over problem schemas, its levels "
+                                        "--schema-levels), svamp, gsm8k (its numbers of steps --gsm8k-levels), "
+                                        "or a question file of your own: jsonl "
                                         "(the file --data names), jsonl:PATH or PATH, read with --question-field, "
                                         "--answer-field, --id-field, --answer-kind; its rows may leave the answer "
                                         "out (see --verdict-source). E.g. svamp:200,jsonl:100 --data mine.jsonl"})
