@@ -200,8 +200,8 @@ def _check_inputs(resume: Resume) -> None:
 
 
 def _check_pass_runs(resume: Resume) -> None:
-    """Every run the collect record names is in the trace store: against another --db or home the harvest would
-    find none of them."""
+    """Every run the collect record names is in the trace store (resumed against another --db or home, the
+    harvest would fail on the first one missing, after round 0's evaluations)."""
     from apprentice.traces import open_store
 
     run_ids = list(dict.fromkeys((resume.records["collect"].get("tally") or {}).get("run_ids") or []))
