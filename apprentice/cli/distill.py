@@ -28,7 +28,8 @@ def _distill_parser(sub) -> None:
     p = sub.add_parser("distill", help="self-improvement distillation rounds into a local student")
     add_dataclass_arguments(p, DistillArgs)
     p.add_argument("--from-step", choices=STEPS, default=None, help=(
-        "rerun the unfinished round in the report folder, or the round a stopped run stopped in (else its last round), from this step, on what "
-        "the steps before it wrote down (same options): evaluate re-evaluates the round's adapter, train retrains "
-        "on its dataset. Without it, the same command after a killed run resumes after the last finished step"))
+        "rerun the unfinished round in the report folder, or the round a stopped run stopped in (else its last "
+        "round), from this step, on what the steps before it wrote down (same options): evaluate re-evaluates the "
+        "round's adapter, train retrains on its dataset. Without it, the same command after a killed run resumes "
+        "after the last finished step"))
     p.set_defaults(func=_cmd_distill)

@@ -111,7 +111,9 @@ class TrainArgs:
     eval_steps: int = field(default=50, metadata={"help": "evaluate (and checkpoint) every N steps"})
     patience: int = field(default=3, metadata={"help": "early stopping: evaluations without improvement"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
-    resume: bool = field(default=True, metadata={"help": "resume from the last checkpoint of this name (only a training of the same dataset and base; any other starts clean)"})
+    resume: bool = field(default=True, metadata={
+        "help": "resume from the last checkpoint of this name (only a training of the same dataset and base; any "
+                "other starts clean)"})
     report_to: str = field(default="none", metadata={"help": "tensorboard, wandb or none"})
     seed: int = field(default=0, metadata={"help": "random seed (data order, LoRA init)"})
     export_gguf: bool = field(default=True, metadata={"help": "also merge into a GGUF for llama.cpp-speed inference"})
