@@ -52,3 +52,19 @@ def test_ray_local_mode_matches_the_thread_path(tmp_path):
     runs = {run.id for run in open_store().query(item_id="q3")}
     assert {threads["q3"]["run_id"], ray_records["q3"]["run_id"]} <= runs  # the workers' traces landed
     server.shutdown()
+
+
+def test_a_ray_error_is_one_line_with_its_root_cause():
+    from apprentice.batch.ray_runner import _first_line
+
+    quoted = RuntimeError("Failed to connect to GCS. Last connection error: Traceback (most recent call last):\n"
+                          '  File "python/ray/_raylet.pyx", line 3198, in ray._raylet.GcsClient.__cinit__\n'
+                          "ray.exceptions.AuthenticationError: RPC error: InvalidAuthToken: Authentication token is "
+                          "missing or incorrect.\n")
+    try:
+        raise ConnectionError("Failed to connect to Ray cluster at 192.0.2.2:6379") from quoted
+    except ConnectionError as exc:
+        line = _first_line(exc)
+    assert line == ("Failed to connect to Ray cluster at 192.0.2.2:6379 (AuthenticationError: RPC error: "
+                    "InvalidAuthToken: Authentication token is missing or incorrect.)")
+    assert _first_line(ValueError("\n  one thing\n  and more")) == "one thing"

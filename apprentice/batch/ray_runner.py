@@ -18,12 +18,15 @@ a store that fails stops it, with what it has written kept for a resume.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import re
 import shutil
+import sys
 import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +44,11 @@ if TYPE_CHECKING:
 __all__ = ["BatchActor", "run_on_ray", "ray_env"]
 
 #: Environment variables the workers need to behave like the driver (never secrets: a cluster
-#: node brings its own ``OPENAI_API_KEY`` and database password; ``PGPASSFILE`` is only a path).
+#: node brings its own ``OPENAI_API_KEY`` and database password).
 _PASSED_ENV = ("APPRENTICE_THREADS", "APPRENTICE_DATA", "HF_HUB_OFFLINE",
-               "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM", "PGPASSFILE")
+               "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM")
+#: Paths on the driver's machine, passed to a local runtime only: a cluster's nodes keep their own.
+_LOCAL_ENV = ("APPRENTICE_HOME", "PGPASSFILE")
 #: How long the driver waits for a first actor to start before it gives up (a cluster without a free CPU).
 _START_TIMEOUT_S = 300.0
 #: How long the actors get to remove their scratch stores at the end.
@@ -108,9 +113,10 @@ def _alive(pid: int) -> bool:
 
 def ray_env(cluster: bool = False) -> dict[str, str]:
     """The runtime environment's variables: the data directory, offline switches, and a PostgreSQL store's
-    URL without its password. On a cluster (``cluster``) every node keeps its own home: the driver's folder is a
-    path on the driver's machine."""
-    env = {name: os.environ[name] for name in _PASSED_ENV if os.environ.get(name)}
+    URL without its password. On a cluster (``cluster``) every node keeps its own home and password file (``~/.pgpass``
+    or its ``PGPASSFILE``): the driver's are paths on the driver's machine."""
+    names = _PASSED_ENV if cluster else _PASSED_ENV + _LOCAL_ENV
+    env = {name: os.environ[name] for name in names if os.environ.get(name)}
     if not cluster:
         env["APPRENTICE_HOME"] = str(home())
     url = store_url()
@@ -127,15 +133,37 @@ def _connect(address: str | None, workers: int) -> bool:
         return False
     runtime_env = {"env_vars": ray_env(cluster=bool(address))}
     try:
-        if address:
-            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, configure_logging=False)
-        else:
-            ray.init(num_cpus=workers, include_dashboard=False, runtime_env=runtime_env,
-                     log_to_driver=False, configure_logging=False)
+        with _quiet_stderr():
+            _init(ray, address, workers, runtime_env)
     except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as exc:
         where = address or "a local Ray runtime"
         raise ApprenticeError(f"cannot start Ray on {where}: {_first_line(exc)}") from exc
     return True
+
+
+def _init(ray: Any, address: str | None, workers: int, runtime_env: dict[str, Any]) -> None:
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False, configure_logging=False)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
+                 configure_logging=False)
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Ray's C++ client writes every retry of a refused connection to file descriptor 2 itself (no logging setting
+    reaches it before the connection): while connecting, that goes to a scratch file; a failure is one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def run_on_ray(
@@ -284,6 +312,18 @@ def _keep(record: dict[str, Any] | None, runs: list, out: OutputFile, tracker: T
 
 
 def _first_line(exc: BaseException) -> str:
-    """Ray's messages run to many lines; an error line takes the first that says something."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__
+    """Ray's messages run to many lines; an error line takes the first that says something, and the cause at the
+    root of it (a refused token behind 'Failed to connect', often quoted inside a traceback in the message)."""
+    def first(error: BaseException) -> str:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        quoted = [m.group(1) for m in map(_QUOTED_ERROR.match, lines) if m]  # a traceback's last line, if any
+        return ((quoted or lines)[-1 if quoted else 0] if lines else type(error).__name__)[:200]
+
+    root = exc
+    while root.__cause__ is not None and root.__cause__ is not root:
+        root = root.__cause__
+    return first(exc) if root is exc or first(root) in first(exc) else f"{first(exc)} ({first(root)})"
+
+
+#: The last line of a formatted traceback: ``module.SomeError: message``.
+_QUOTED_ERROR = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception): .+)$")
