@@ -68,3 +68,20 @@ def test_a_ray_error_is_one_line_with_its_root_cause():
     assert line == ("Failed to connect to Ray cluster at 192.0.2.2:6379 (AuthenticationError: RPC error: "
                     "InvalidAuthToken: Authentication token is missing or incorrect.)")
     assert _first_line(ValueError("\n  one thing\n  and more")) == "one thing"
+
+
+def test_a_cluster_address_where_nothing_answers_is_one_line_in_seconds(tmp_path, capsys):
+    import socket
+
+    from apprentice.cli import main
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"question": "What is 1 + 1?"}\n', encoding="utf-8")
+    assert main(["batch", str(source), "--out", str(tmp_path / "out.jsonl"), "--model", "openai:x@http://127.0.0.1:9/v1",
+                 "--ray", f"127.0.0.1:{port}", "--no-progress"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: cannot reach a Ray cluster at 127.0.0.1:{port} (Connection refused); start its head there "
+        f"(ray start --head --port {port}) or give --ray the head's address"]

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 from collections import deque
@@ -51,6 +52,8 @@ _PASSED_ENV = ("APPRENTICE_THREADS", "APPRENTICE_DATA", "HF_HUB_OFFLINE",
 _LOCAL_ENV = ("APPRENTICE_HOME", "PGPASSFILE")
 #: How long the driver waits for a first actor to start before it gives up (a cluster without a free CPU).
 _START_TIMEOUT_S = 300.0
+#: How long a cluster's address gets to answer at all.
+_REACH_TIMEOUT_S = 10.0
 #: How long the actors get to remove their scratch stores at the end.
 _CLOSE_TIMEOUT_S = 30.0
 #: The name of an actor's scratch folder, before its process id.
@@ -132,6 +135,8 @@ def _connect(address: str | None, workers: int) -> bool:
     if ray.is_initialized():
         return False
     runtime_env = {"env_vars": ray_env(cluster=bool(address))}
+    if address:
+        _check_reachable(address)
     try:
         with _quiet_stderr():
             _init(ray, address, workers, runtime_env)
@@ -139,6 +144,19 @@ def _connect(address: str | None, workers: int) -> bool:
         where = address or "a local Ray runtime"
         raise ApprenticeError(f"cannot start Ray on {where}: {_first_line(exc)}") from exc
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """An address where nothing answers is one line within seconds (Ray itself retries it for minutes, silently)."""
+    host, _, port = address.rpartition(":")
+    if address == "auto" or "://" in address or not port.isdigit():
+        return  # Ray finds the cluster, or says what is wrong with the address
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=_REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ApprenticeError(f"cannot reach a Ray cluster at {address} ({reason}); start its head there "
+                              f"(ray start --head --port {port}) or give --ray the head's address") from None
 
 
 def _init(ray: Any, address: str | None, workers: int, runtime_env: dict[str, Any]) -> None:
