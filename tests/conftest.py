@@ -76,3 +76,18 @@ def serve_app():
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def the_users_home_is_left_alone():
+    """No test trains into the real default home (a test that undid its monkeypatches once trained an adapter
+    there): what the session adds to its adapters, datasets or training runs fails it. (Its stores are left out
+    of the check: the user may be chatting while the tests run.)"""
+    home = Path("~/.local/share/apprentice").expanduser()
+
+    def entries() -> set[Path]:
+        return {p for sub in ("adapters", "datasets", "runs") for p in (home / sub).glob("*")}
+    before = entries()
+    yield
+    added = sorted(str(p) for p in entries() - before)
+    assert not added, f"tests wrote into the user's home: {added[:5]}"

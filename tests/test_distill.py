@@ -321,7 +321,7 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
 
 
 def test_every_option_is_checked_before_the_first_round_and_a_failure_after_training_keeps_the_report(
-        tmp_path, monkeypatch):
+        tmp_path, monkeypatch, apprentice_home):
     """A distill with an eval set that cannot be read used to train for 74 minutes and then fail, losing the
     round's report: now it fails before any teacher call; and an evaluation that fails after training still
     leaves report.json naming the trained adapter."""
@@ -341,7 +341,8 @@ def test_every_option_is_checked_before_the_first_round_and_a_failure_after_trai
     # arith generates its held-out items: a --data for the pool does not reach it (it used to, and failed)
     assert distill.EvalSet("arith", 1).data(str(svamp)) is None and distill.EvalSet("svamp").data("x") == "x"
 
-    monkeypatch.undo()
+    monkeypatch.undo()  # undoes the test's APPRENTICE_HOME too: the round below must not train into the user's home
+    monkeypatch.setenv("APPRENTICE_HOME", str(apprentice_home))
     report_dir = tmp_path / "report"
 
     def broken(*args, **kwargs):
