@@ -251,3 +251,33 @@ def test_bad_input_is_one_error_line_before_any_teacher_call(server, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: cannot reach model server at http://127.0.0.1:9/v1")
     assert sum(server.counts.values()) == 0  # not one teacher call was made
+
+
+def test_a_killed_self_taught_pass_resumes_its_runs_only_for_the_same_student(monkeypatch, tmp_path):
+    """A self teacher (the student itself, sampling) resumes the runs an earlier pass finished, as a remote
+    teacher does, but only while the student is the same weights at the same temperature."""
+    from apprentice.backends import ScriptedChatModel
+    from apprentice.tasks import get_task
+    from apprentice.training import teachers
+    from apprentice.training.teachers import parse_teacher, solve_pool
+
+    calls = []
+
+    def fake_student(spec, **kwargs):
+        calls.append(ScriptedChatModel(script=[" I add.\nAction: calculator\nAction Input: 2 + 3",
+                                               " Final Answer: 5"], cycle=True))
+        return calls[-1]
+
+    monkeypatch.setattr(teachers, "load_chat_model", fake_student)
+    task = get_task("arith", level=1, n=4)
+    items = task.load(split="train")[:2]
+    first = solve_pool(parse_teacher("self"), task, items, student="local", meta={"distill": "s"}, attempts=2)
+    assert first["runs"] >= 4 and first["resumed"] == 0  # two attempts an item, and hinted runs where they fail
+    made = len(calls)
+    again = solve_pool(parse_teacher("self"), task, items, student="local", meta={"distill": "s"}, attempts=2)
+    assert again["resumed"] == first["runs"] and sorted(again["run_ids"]) == sorted(first["run_ids"])
+    assert again["solved"] == first["solved"] and len(calls) == made + 1 and calls[-1].prompts == []
+    hotter = solve_pool(parse_teacher("self"), task, items, student="local", meta={"distill": "s"}, attempts=2,
+                        temperature=1.0)
+    assert hotter["resumed"] == 0
+    assert teachers._model_identity("local", 0.7) != teachers._model_identity("student", 0.7)

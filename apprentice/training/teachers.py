@@ -134,7 +134,8 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
 
     A model teacher's run that finished in an earlier pass of the same item (the same teacher, strategy,
     question, gold answer and sampling) is resumed from the store instead of asked again: a killed round
-    pays for no call twice. It takes ``concurrency`` items at once (a remote teacher's requests in flight).
+    pays for no call twice. A self teacher's runs resume the same way when the student is the same weights
+    (the shipped student's version, an adapter's registration) at the same temperature. It takes ``concurrency`` items at once (a remote teacher's requests in flight).
     ``verdicts``: ``vote`` samples ``attempts`` runs of a model teacher and records each run's share of the
     vote; ``rules`` records the rules verifier's verdict on every run (neither needs a gold answer)."""
     teacher = teacher.for_student(student)
@@ -143,7 +144,8 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
         chat = load_teacher_model(teacher)
     elif teacher.kind == "self":
         chat = load_chat_model(student, temperature=temperature, max_tokens=256)
-    pass_ = _Pass(teacher, task, chat, meta, attempts, temperature, fallback, verdicts)
+    pass_ = _Pass(teacher, task, chat, meta, attempts, temperature, fallback, verdicts,
+                  _model_identity(student, temperature) if teacher.kind == "self" else None)
     counts: dict[str, Any] = {"items": len(items), "run_ids": []}
     workers = max(1, concurrency) if teacher.kind == "model" else 1
     executor = ThreadPoolExecutor(workers, thread_name_prefix="teacher") if workers > 1 else None
@@ -196,6 +198,8 @@ class _Pass:
     temperature: float
     fallback: Teacher | None
     verdicts: str
+    #: a self teacher's weights and temperature (its resume key), else None
+    identity: str | None = None
 
     def solve(self, item: Any) -> dict[str, Any]:
         """Solve one item; its counts (see :func:`solve_pool`)."""
@@ -251,8 +255,8 @@ class _Pass:
         teacher's run resumed from the store when an earlier pass finished it, else made now. Records the
         verdicts the pass asks for besides gold. None: the run failed (its trace says how)."""
         chat, label, strategy = scripted or (self.chat, self.teacher.label, self.teacher.strategy)
-        key = _resume_key(self.teacher, self.task, item, question, options) \
-            if scripted is None and self.teacher.kind == "model" else None
+        key = _resume_key(self.teacher, self.task, item, question, options, self.identity) \
+            if scripted is None and self.teacher.kind in ("model", "self") else None
         outcome = _resumed(self.task, item, label, key) if key else None
         counts["runs"] += 1
         if outcome is not None:  # paid for by an earlier pass: its tokens count in the round, not in this pass
@@ -273,14 +277,39 @@ class _Pass:
         return outcome
 
 
-def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: dict[str, Any]) -> str:
+def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: dict[str, Any],
+                identity: str | None = None) -> str:
     """What makes a model teacher's run the same run again: the teacher and its strategy, the item, the question
     it was asked (a hint changes it), the gold answer and answer kind (they decide the verdict) and the
-    sampling options."""
-    blob = json.dumps({"question": question, "gold": item.answer, "kind": getattr(task, "kind", None),
-                       "options": options, "tools": ["calculator"], "max_steps": 6}, sort_keys=True, default=str)
+    sampling options; for a self teacher also ``identity``, the student's weights and temperature (its spec,
+    ``student`` or ``adapter:NAME``, names other weights after a new student ships or a name is reused)."""
+    fields = {"question": question, "gold": item.answer, "kind": getattr(task, "kind", None),
+              "options": options, "tools": ["calculator"], "max_steps": 6}
+    if identity is not None:
+        fields["model"] = identity
+    blob = json.dumps(fields, sort_keys=True, default=str)
     digest = hashlib.sha1(blob.encode()).hexdigest()[:16]
     return f"{teacher.label}|{teacher.strategy}|{task.name}|{item.id}|{digest}"
+
+
+def _model_identity(spec: str, temperature: float) -> str:
+    """The weights behind a student spec, for a self teacher's resume key: the shipped student's version, an
+    adapter's registration time and dataset, or the spec itself (the embedded model, a path)."""
+    from apprentice.specs import parse_spec
+
+    parsed = parse_spec(spec)
+    if parsed.kind == "student" and not parsed.target:
+        from apprentice.training.student import shipped_version
+
+        weights = f"student-{shipped_version()}"
+    elif parsed.kind == "adapter":
+        from apprentice.training.registry import get_adapter
+
+        record = get_adapter(parsed.target)
+        weights = f"{record.name}@{record.created_at}:{record.fingerprint}"
+    else:
+        weights = spec
+    return f"{weights}|t={temperature}"
 
 
 def _resumed(task: Any, item: Any, label: str, key: str) -> _Outcome | None:
