@@ -112,6 +112,25 @@ def test_a_thread_continues_and_memory_recalls_across_processes(pg_url, apprenti
     assert not list(apprentice_home.glob("*.db"))
 
 
+def test_the_chats_thread_list_is_in_postgres_for_every_chat_on_the_store(pg_url, apprentice_home, monkeypatch):
+    """Thread titles live beside the checkpoints: a chat on another machine pointed at the same store lists the
+    same threads, and renames and deletions reach it; nothing is written into the home."""
+    from apprentice.tui.sessions import SessionStore
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-abcdefghijklmnopqrstuvwx")
+    here = SessionStore()
+    first = here.create(title="Sums with sk-abcdefghijklmnopqrstuvwx", model="student", strategy="react")
+    second = here.create(title="Capitals")
+    there = SessionStore()  # another process's handle
+    assert [s.id for s in there.list()] == [second.id, first.id]
+    assert "sk-abcdefghij" not in there.get(first.id).title  # a secret in a title is redacted here too
+    there.rename(first.id, "Sums")
+    assert [s.title for s in here.list()] == ["Sums", "Capitals"]
+    here.delete(second.id)
+    assert [s.id for s in there.list()] == [first.id]
+    assert not list(apprentice_home.glob("*.db"))
+
+
 def _counts(url: str) -> dict[str, int]:
     import psycopg
 
@@ -122,8 +141,11 @@ def _counts(url: str) -> dict[str, int]:
 
 
 def test_migrate_copies_a_home_once_however_often_it_runs(postgres, apprentice_home, monkeypatch, capsys):
+    from apprentice.tui.sessions import SessionStore
+
     model = ScriptedChatModel(script=[" Final Answer: Hello Ada.", " Final Answer: Ada", *ADD])
     first = run_question("My name is Ada.", model=model, tools=[])
+    SessionStore().create(title="About Ada", thread_id=first.thread_id, model="student", strategy="react")
     second = run_question("What is my name?", model=model, tools=[], thread_id=first.thread_id)
     sum_run = run_question("What is 23 + 18?", model=model, tools=["calculator"])
     open_store().rate(sum_run.run_id, True)
@@ -141,6 +163,8 @@ def test_migrate_copies_a_home_once_however_often_it_runs(postgres, apprentice_h
     assert _counts(url) == {**after_one, "verdicts": 2}  # nothing doubled; the new rating arrived
     monkeypatch.setenv("APPRENTICE_DB", url)
     assert len(thread_messages(first.thread_id, open_checkpointer())) == 4
+    titles = SessionStore().list()  # the chat's sidebar came along, once
+    assert [(s.id, s.title, s.model) for s in titles] == [(first.thread_id, "About Ada", "student")]
     assert TraceStore(url).get(second.run_id).gold == "Ada Lovelace"
     _close(url)
 

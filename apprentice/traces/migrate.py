@@ -63,6 +63,7 @@ def migrate_home(
         _copy_runs(src, dst, batch_size, result, say)
     if src.beside("threads.db").exists():
         _copy_threads(src.beside("threads.db"), dst, result, say)
+        _copy_titles(src.beside("threads.db"), dst, say)
     if src.beside("memory.db").exists():
         _copy_memories(src.beside("memory.db"), dst, result, say)
     return result
@@ -111,6 +112,23 @@ def _copy_threads(path: Path, dst: StoreURL, result: MigrationResult, say: Calla
         close_checkpointer(path)
     result.threads = len(threads)
     say(f"threads: {result.checkpoints} checkpoints of {result.threads} threads")
+
+
+def _copy_titles(path: Path, dst: StoreURL, say: Callable[[str], None]) -> None:
+    """The chat's thread titles (its sidebar): each thread the target does not list yet."""
+    from apprentice.tui.sessions import SessionStore
+
+    source = SessionStore(path)
+    target = SessionStore(dst.path.with_name("threads.db") if dst.is_sqlite else dst.conninfo())
+    try:
+        known = {s.id for s in target.list()}
+        new = [s for s in source.list() if s.id not in known]
+        for session in new:
+            target.put(session)
+    finally:
+        source.close()
+        target.close()
+    say(f"chat titles: {len(new)} copied")
 
 
 def _copy_memories(path: Path, dst: StoreURL, result: MigrationResult, say: Callable[[str], None]) -> None:

@@ -1,4 +1,5 @@
-"""Thread titles and settings for the chat UI, beside LangGraph's checkpoints in ``threads.db``.
+"""Thread titles and settings for the chat UI, beside LangGraph's checkpoints: in ``threads.db``, or in the
+PostgreSQL database ``APPRENTICE_DB`` names (then every chat on that store lists the same threads).
 
 The checkpointer keeps each thread's messages; this small table keeps what the sidebar shows
 (title, model, strategy, when). Tables are made on first use, never at import time.
@@ -12,8 +13,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from apprentice.config import data_path
 from apprentice.secrets import redact
 
 __all__ = ["Session", "SessionStore", "DEFAULT_TITLE"]
@@ -46,18 +47,19 @@ class Session:
 
 
 class SessionStore:
-    """Thread metadata in ``home()/threads.db`` (or ``path``); safe to use from any thread."""
+    """Thread metadata where the threads are (``threads.db`` beside the traces, ``path``, or the PostgreSQL
+    database of ``APPRENTICE_DB``); safe to use from any thread."""
 
     def __init__(self, path: str | Path | None = None) -> None:
-        self.path = Path(path) if path else None
+        self.path = None if not path else str(path) if "://" in str(path) else Path(path)
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
+        self._pg_ready = False
 
-    def _conn(self) -> sqlite3.Connection:
+    def _conn(self, path: Path) -> sqlite3.Connection:
         if self._db is None:
             from apprentice.sqlite import connect_sqlite, sqlite_errors
 
-            path = Path(self.path or data_path("threads.db"))
             db = connect_sqlite(path)  # a damaged threads.db is one error naming it, not an internal error
             with sqlite_errors(path):
                 db.row_factory = sqlite3.Row
@@ -66,15 +68,34 @@ class SessionStore:
             self._db = db
         return self._db
 
-    def _exec(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    def _exec(self, sql: str, params: tuple = ()) -> list[Any]:
+        from apprentice.graphs.threads import threads_location
+
+        where = threads_location(self.path)
+        if not isinstance(where, Path):
+            return self._exec_pg(where, sql, params)
         from apprentice.sqlite import sqlite_errors
 
         with self._lock:
-            db = self._conn()
-            with sqlite_errors(Path(self.path or data_path("threads.db"))):
+            db = self._conn(where)
+            with sqlite_errors(where):
                 rows = db.execute(sql, params).fetchall()
                 db.commit()
             return rows
+
+    def _exec_pg(self, url: Any, sql: str, params: tuple) -> list[dict[str, Any]]:
+        """``sql`` on the PostgreSQL store (the threads' pool; the table made once per process)."""
+        from psycopg.rows import dict_row
+
+        from apprentice.db import db_errors, pg_pool
+
+        with db_errors(url), pg_pool(url).connection() as conn:
+            if not self._pg_ready:
+                conn.execute(_SCHEMA.replace("REAL", "DOUBLE PRECISION"))  # PostgreSQL's REAL is 4 bytes
+                self._pg_ready = True
+            cursor = conn.cursor(row_factory=dict_row)
+            cursor.execute(sql.replace("?", "%s"), params)
+            return cursor.fetchall() if cursor.description else []
 
     def create(self, *, title: str = DEFAULT_TITLE, model: str | None = None,
                strategy: str | None = None, thread_id: str | None = None) -> Session:
@@ -85,6 +106,12 @@ class SessionStore:
         self._exec("INSERT INTO tui_sessions VALUES (?, ?, ?, ?, ?, ?)",
                    (session.id, title, model, strategy, now, now))
         return session
+
+    def put(self, session: Session) -> None:
+        """Keep ``session`` as it is (its id, times and all): a copy from another store."""
+        self._exec("INSERT INTO tui_sessions VALUES (?, ?, ?, ?, ?, ?)",
+                   (session.id, redact(session.title), session.model, session.strategy, session.created,
+                    session.updated))
 
     def list(self) -> list[Session]:
         """All threads, most recently used first."""
