@@ -18,7 +18,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.callbacks import dispatch_custom_event
+from langchain_core.callbacks import CallbackManager, dispatch_custom_event
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables.config import var_child_runnable_config
@@ -119,9 +119,15 @@ def _emit(event: Step | VerdictEvent) -> None:
     """Dispatch ``event`` to the running graph's callbacks (LangChain's custom events: the node's own thread,
     so it arrives in order and before the node goes on); outside a graph run it goes nowhere. What a callback
     raises is the node's error."""
-    if not var_child_runnable_config.get():  # not inside a graph run (or any runnable)
+    config = var_child_runnable_config.get()
+    if not config:  # not inside a graph run (or any runnable)
         return
-    dispatch_custom_event(TRACE_EVENT, event)
+    manager = config.get("callbacks")
+    if isinstance(manager, CallbackManager) and manager.parent_run_id is not None:
+        # inside a node the run's manager is at hand: what dispatch_custom_event would build again (~70 us)
+        manager.on_custom_event(TRACE_EVENT, event, run_id=manager.parent_run_id)
+    else:
+        dispatch_custom_event(TRACE_EVENT, event)
 
 
 @dataclass
