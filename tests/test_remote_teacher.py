@@ -281,3 +281,26 @@ def test_a_killed_self_taught_pass_resumes_its_runs_only_for_the_same_student(mo
                         temperature=1.0)
     assert hotter["resumed"] == 0
     assert teachers._model_identity("local", 0.7) != teachers._model_identity("student", 0.7)
+
+
+def test_a_replayed_pass_resumes_its_runs_and_a_changed_replay_runs_again(monkeypatch):
+    """Dataset replays (a teacher, or a self teacher's fallback) are taken from the store when the same steps were
+    replayed before, so a resumed round leaves no second copy of them in the traces."""
+    from apprentice.tasks import get_task
+    from apprentice.traces import open_store
+    from apprentice.training import teachers
+    from apprentice.training.teachers import parse_teacher, solve_pool
+
+    from apprentice.training.replay import ReplayStep
+
+    task = get_task("arith", level=1, n=6)
+    items = task.load(split="train")[:3]
+    first = solve_pool(parse_teacher("dataset"), task, items, student="local", meta={"distill": "r"})
+    again = solve_pool(parse_teacher("dataset"), task, items, student="local", meta={"distill": "r"})
+    assert first["resumed"] == 0 and again["resumed"] == first["runs"] == 3
+    assert again["run_ids"] == first["run_ids"] and len(open_store().query()) == 3
+    real = teachers.worked_steps
+    monkeypatch.setattr(teachers, "worked_steps", lambda *a: [
+        ReplayStep(s.thought + " Indeed.", s.expression) for s in real(*a)])
+    changed = solve_pool(parse_teacher("dataset"), task, items, student="local", meta={"distill": "r"})
+    assert changed["resumed"] == 0 and len(open_store().query()) == 6

@@ -245,18 +245,27 @@ class _Pass:
         if not steps:
             return None
         scripted = replay_model(steps, item.question, style=replay.replay)
+        # a replay is what its steps say: the same steps again are the run an earlier pass stored
+        written = json.dumps([[step.thought, step.expression] for step in steps])
         outcome = self._run(item.question, item, (scripted, replay.label, "react"),
-                            {**meta, "teacher": "dataset", "replay": replay.replay}, counts, runs, {})
+                            {**meta, "teacher": "dataset", "replay": replay.replay}, counts, runs, {},
+                            replayed=(replay, written))
         return outcome is not None and outcome.solved
 
     def _run(self, question: str, item: Any, scripted: tuple[Any, str, str] | None, meta: dict[str, Any],
-             counts: Counter, runs: list[str], options: dict[str, Any]) -> _Outcome | None:
-        """One run of the teacher (``scripted``: of a replay's model, label and strategy instead): a model
-        teacher's run resumed from the store when an earlier pass finished it, else made now. Records the
+             counts: Counter, runs: list[str], options: dict[str, Any],
+             replayed: tuple[Teacher, str] | None = None) -> _Outcome | None:
+        """One run of the teacher (``scripted``: of a replay's model, label and strategy instead): a model or self
+        teacher's run, or a replay of the same steps (``replayed``: its teacher and written steps), resumed from the
+        store when an earlier pass finished it, else made now. Records the
         verdicts the pass asks for besides gold. None: the run failed (its trace says how)."""
         chat, label, strategy = scripted or (self.chat, self.teacher.label, self.teacher.strategy)
-        key = _resume_key(self.teacher, self.task, item, question, options, self.identity) \
-            if scripted is None and self.teacher.kind in ("model", "self") else None
+        if replayed is not None:
+            key = _resume_key(replayed[0], self.task, item, question, options, replayed[1])
+        elif scripted is None and self.teacher.kind in ("model", "self"):
+            key = _resume_key(self.teacher, self.task, item, question, options, self.identity)
+        else:
+            key = None
         outcome = _resumed(self.task, item, label, key) if key else None
         counts["runs"] += 1
         if outcome is not None:  # paid for by an earlier pass: its tokens count in the round, not in this pass
