@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,13 +211,11 @@ def _drive(graph: Any, turn: dict[str, Any], thread_id: str, ctx: RunContext,
     limit = ctx.config.recursion_limit or max(8 * ctx.max_steps + 50, 200)
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": limit, "callbacks": [recorder]}
     state: dict[str, Any] = {}
-    try:
+    with suppress(RunCancelled):  # stopped at a call inside a node: the state so far is the run's
         for state in graph.stream(turn, config, context=ctx, stream_mode="values"):  # noqa: B007 - the last is kept
             recorder.flush(force=False)
             if ctx.cancelled.is_set() or ctx.halt.is_set():
                 break
-    except RunCancelled:
-        pass
     return state
 
 

@@ -224,15 +224,12 @@ def load_pool(args: Any, round_no: int) -> list[tuple[Any, list[Any]]]:
         levels = (getattr(args, POOL_LEVELS[name][0]) if name in POOL_LEVELS else None) or [None]
         per = max(1, size // len(levels))
         for level in levels:
-            if name == "arith":
+            if name in GENERATED_TASKS:
                 # n covers the held-out split too: no train question has the text of a test question
                 n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
-                task = get_task("arith", level=level, n=n, seed=args.seed, distractors=args.arith_distractors,
-                                distractor_kind=args.arith_distractor_kind)
-                items = task.load(split="train", seed=args.seed)
-            elif name == "schema":
-                n = max(per * (args.start_round + args.rounds - 1), args.arith_size)
-                task = get_task("schema", level=level, n=n, seed=args.seed)
+                extra = {"distractors": args.arith_distractors, "distractor_kind": args.arith_distractor_kind} \
+                    if name == "arith" else {}
+                task = get_task(name, level=level, n=n, seed=args.seed, **extra)
                 items = task.load(split="train", seed=args.seed)
             else:
                 task = get_task(name, level=level)  # None is dropped: a task without levels
