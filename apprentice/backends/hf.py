@@ -19,6 +19,7 @@ from pydantic import PrivateAttr
 from apprentice.backends.local import LocalChatModel
 from apprentice.config import data_path
 from apprentice.errors import ModelSpecError, ModelUnavailableError
+from apprentice.threads import cpu_threads
 
 __all__ = ["TransformersChatModel", "hf_base_from_gguf", "load_hf", "models_dir", "require_safetensors"]
 
@@ -102,7 +103,7 @@ def load_hf(model_dir: str | Path, adapter_dir: str | Path | None = None):
             except (OSError, ValueError, RuntimeError, KeyError) as exc:
                 raise ModelSpecError(f"adapter {adapter_dir} does not fit base {model_dir.name}: {exc}") from exc
         model.eval()
-        torch.set_num_threads(int(os.environ.get("APPRENTICE_THREADS") or (os.cpu_count() or 1)))
+        torch.set_num_threads(cpu_threads())
         _CACHE[key] = (tok, model)
         return tok, model
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ from pydantic import PrivateAttr
 
 from apprentice.backends.local import LineFirst, LocalChatModel
 from apprentice.errors import ModelSpecError, ModelUnavailableError
+from apprentice.threads import cpu_threads
 
 __all__ = ["LlamaCppChatModel", "load_llama"]
 
@@ -34,10 +34,6 @@ def _close_all() -> None:
         _CACHE.clear()
 
 
-def _threads() -> int:
-    return int(os.environ.get("APPRENTICE_THREADS") or max(1, os.cpu_count() or 1))
-
-
 def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = None):
     """Load (once per process) a GGUF file with llama.cpp; only GGUF is accepted."""
     path = Path(path).expanduser()
@@ -53,7 +49,7 @@ def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = N
 
             try:
                 _CACHE[key] = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=_threads(), verbose=False,
+                    model_path=str(path), n_ctx=n_ctx, n_threads=cpu_threads(), verbose=False,
                     lora_path=lora_path, chat_format="chatml",
                 )
             except (ValueError, RuntimeError, OSError) as exc:

@@ -10,6 +10,7 @@ from typing import Any
 from apprentice.errors import ModelSpecError
 from apprentice.models import adapter_name
 from apprentice.specs import parse_spec
+from apprentice.threads import cpu_threads
 from apprentice.training.registry import base_folder, get_adapter
 
 __all__ = ["BaseChoice", "resolve_base", "load_for_training", "lora_config"]
@@ -60,7 +61,7 @@ def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int =
     )
 
     set_seed(seed)
-    torch.set_num_threads(int(os.environ.get("APPRENTICE_THREADS") or (os.cpu_count() or 1)))
+    torch.set_num_threads(cpu_threads())
     tokenizer = AutoTokenizer.from_pretrained(choice.folder)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token

@@ -100,6 +100,7 @@ def train_and_register(trainer: Any, tokenizer: Any, args: Any, *, kind: str, ch
     from accelerate import PartialState
     from transformers.trainer_utils import get_last_checkpoint
 
+    from apprentice.training.callbacks import ThreadCallback
     from apprentice.training.registry import dataset_fingerprint
 
     fingerprint, state = dataset_fingerprint(args.data), PartialState()
@@ -108,6 +109,7 @@ def train_and_register(trainer: Any, tokenizer: Any, args: Any, *, kind: str, ch
                             resume=args.resume)
     state.wait_for_everyone()  # under accelerate launch, no process looks for checkpoints before the folder is set
     last = get_last_checkpoint(str(output_dir)) if args.resume else None
+    trainer.add_callback(ThreadCallback())
     trainer.train(resume_from_checkpoint=last)
     return finish_training(trainer, tokenizer, args, kind=kind, fingerprint=fingerprint,
                            choice=choice, resumed=last is not None)
