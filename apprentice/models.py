@@ -84,7 +84,9 @@ def load_chat_model(
         max_tokens: default cap on generated tokens (calls may override it).
         check: for ``openai:MODEL@URL``, probe the server once so that a down server is one
             clear error now rather than a retry storm later.
-        **kwargs: passed to the backend (``n_ctx`` for local models, ``timeout`` for OpenAI).
+        **kwargs: passed to the backend (``n_ctx`` for local models; ``replica`` and ``n_threads`` for llama.cpp
+            ones, ``adapter:NAME`` and ``student`` included: a context of the file's own, as
+            :func:`apprentice.backends.llamacpp.load_llama`; ``timeout`` for OpenAI).
 
     Raises:
         ModelSpecError: the spec is malformed or names a missing file or adapter.

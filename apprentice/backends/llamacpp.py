@@ -18,7 +18,10 @@ from apprentice.threads import cpu_threads
 
 __all__ = ["LlamaCppChatModel", "load_llama"]
 
-_CACHE: dict[tuple[str, int, str | None], Any] = {}
+#: Loaded contexts by (file, n_ctx, LoRA, replica, n_threads); replica 0 with n_threads None is the one every
+#: chat model of that file shares. Other replicas are contexts of their own (the weights are mmapped, so only
+#: the KV cache is paid again): concurrent eval workers each decode on one.
+_CACHE: dict[tuple[str, int, str | None, int, int | None], Any] = {}
 _CACHE_LOCK = threading.Lock()
 #: One lock per llama.cpp context: chat models sharing a cached Llama must never decode at once.
 _DECODE_LOCKS: dict[int, threading.Lock] = {}
@@ -34,23 +37,36 @@ def _close_all() -> None:
         _CACHE.clear()
 
 
-def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = None):
-    """Load (once per process) a GGUF file with llama.cpp; only GGUF is accepted."""
+def load_llama(path: str | Path, *, n_ctx: int = 4096, lora_path: str | None = None, replica: int = 0,
+               n_threads: int | None = None):
+    """Load (once per process and key) a GGUF file with llama.cpp; only GGUF is accepted.
+
+    Args:
+        path: the GGUF file.
+        n_ctx: context length in tokens.
+        lora_path: a LoRA adapter applied by llama.cpp.
+        replica: which context of this file: 0 (with ``n_threads`` None) is the one everything shares; another
+            number is a context of its own, with its own decode lock, so that two threads can decode at once.
+        n_threads: threads of this context, for decoding and for prompts alike (None: the cores
+            :func:`apprentice.threads.cpu_threads` finds idle, as for the shared context).
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise ModelSpecError(f"model file not found: {path}")
     with open(path, "rb") as fh:
         if fh.read(4) != b"GGUF":
             raise ModelSpecError(f"not a GGUF file: {path}")
-    key = (str(path.resolve()), n_ctx, lora_path)
+    key = (str(path.resolve()), n_ctx, lora_path, replica, n_threads)
     with _CACHE_LOCK:
         if key not in _CACHE:
             from llama_cpp import Llama  # heavy import, deferred
 
+            threads = {"n_threads": cpu_threads()} if n_threads is None else {"n_threads": n_threads,
+                                                                               "n_threads_batch": n_threads}
             try:
                 _CACHE[key] = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=cpu_threads(), verbose=False,
-                    lora_path=lora_path, chat_format="chatml",
+                    model_path=str(path), n_ctx=n_ctx, verbose=False, lora_path=lora_path, chat_format="chatml",
+                    **threads,
                 )
             except (ValueError, RuntimeError, OSError) as exc:
                 raise ModelUnavailableError(f"llama.cpp could not load {path.name}: {exc}") from exc
@@ -94,12 +110,23 @@ class LlamaCppChatModel(LocalChatModel):
     model_path: str
     n_ctx: int = 4096
     lora_path: str | None = None
+    #: Which llama.cpp context of the file (see :func:`load_llama`): 0 is the shared one.
+    replica: int = 0
+    #: Threads of that context (None: as many as are idle when it loads).
+    n_threads: int | None = None
     supports_grammar: bool = True
     _llm: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
-        self._llm = load_llama(self.model_path, n_ctx=self.n_ctx, lora_path=self.lora_path)
+        self._llm = load_llama(self.model_path, n_ctx=self.n_ctx, lora_path=self.lora_path, replica=self.replica,
+                               n_threads=self.n_threads)
         self._lock = _DECODE_LOCKS[id(self._llm)]
+
+    def on_replica(self, replica: int, n_threads: int) -> LlamaCppChatModel:
+        """This chat model (same file, settings and prompt) on context ``replica`` of its file with ``n_threads``
+        threads: a decode there waits for no other replica's, so concurrent workers each take one."""
+        given = {name: getattr(self, name) for name in self.model_fields_set}
+        return type(self)(**{**given, "replica": replica, "n_threads": n_threads})
 
     @property
     def _llm_type(self) -> str:

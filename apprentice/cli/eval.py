@@ -29,6 +29,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from apprentice.eval import EvalConfig, run_eval
     from apprentice.eval.report import markdown_table
 
+    if args.workers < 1:
+        raise ApprenticeError(f"--workers must be at least 1, got {args.workers}")
     options = {name: getattr(args, name) for name in _OPTION_FLAGS if getattr(args, name) is not None}
     _check_options(options, args.strategy)
     config = EvalConfig(
@@ -37,7 +39,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         task_options=_task_options(args),
         report_dir=Path(args.report) if args.report else None,
         tools=[t for t in args.tools.split(",") if t] if args.tools is not None else ("calculator",),
-        max_steps=args.max_steps, constrain=args.constrain,
+        max_steps=args.max_steps, constrain=args.constrain, workers=args.workers,
         command="apprentice " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
     )
     report = run_eval(config, progress=not args.no_progress and not args.json)
@@ -106,6 +108,9 @@ def _eval_parser(sub) -> None:
     p.add_argument("--report", help="report directory (default: APPRENTICE_HOME/reports/eval-TASK-TIME)")
     p.add_argument("--tools", help="comma-separated tools runs may call (default: calculator)")
     p.add_argument("--max-steps", type=int, default=6, help="ReAct step limit (default 6)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="items run at once (default 1); a llama.cpp model gets one replica per worker, each with "
+                        "an equal share of the cores, and the report is the same as with one")
     add_constrain_flag(p)
     p.add_argument("--level", type=int, help="arith: 1 one +/-, 2 one of +-*/, 3 two steps, 4 three or four; "
                                              "schema: 1-3 operations; "

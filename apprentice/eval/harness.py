@@ -2,7 +2,9 @@
 
 Every item runs through :func:`apprentice.graphs.run_question`, so each one leaves a trace; the
 grid cell's key (task, item id, strategy, model, options hash) goes into the run's meta, and a
-re-run skips items that already have a finished run with that key (resume).
+re-run skips items that already have a finished run with that key (resume). With ``workers`` > 1 the items run
+on that many threads, each on its own llama.cpp context (a replica) where the model is one; the report is the
+same, in the same order.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import queue
 import shlex
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +55,8 @@ class EvalConfig:
         max_steps: ReAct step limit.
         constrain: grammar-constrained decoding (``auto``, ``off``, ``steps``, ``answer``), as ``run_question``.
         command: the command line, for the report.
+        workers: items run at once, on as many threads; a llama.cpp model gets one replica per worker, each with
+            ``cpu_threads() // workers`` threads (at least one). Other models are shared by the workers.
     """
 
     task: str
@@ -66,6 +73,11 @@ class EvalConfig:
     max_steps: int = 6
     constrain: str = "auto"
     command: str = ""
+    workers: int = 1
+
+
+#: One item of one cell to run: (model spec, strategy, item).
+_Job = tuple[str, str, Any]
 
 
 @dataclass
@@ -129,30 +141,97 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
     unknown = [s for s in config.strategies if s not in STRATEGIES]
     if unknown:
         raise ApprenticeError(f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}")
+    if config.workers < 1:
+        raise ApprenticeError(f"workers must be at least 1, got {config.workers}")
     task = get_task(config.task, **config.task_options)
     items = task.load(config.data, limit=config.limit, split=config.split, seed=config.seed)
     hashes = {s: options_hash(strategy_options(s, config.options), config.tools, config.max_steps, config.constrain)
               for s in config.strategies}  # checks every strategy's options before any model loads
     max_tokens = int(config.options.get("max_tokens") or 256)
     chats = {spec: (models or {}).get(spec) or _load(spec, max_tokens) for spec in config.models}
+    replicas = _replicas(chats, config.workers)
     store = open_store()
     opts_hash = options_hash(config.options, config.tools, config.max_steps, config.constrain)
-    results: dict[str, list[ItemResult]] = {}
-    bar = _progress(len(config.strategies) * len(config.models) * len(items), progress)
-    for spec in config.models:
-        for strategy in config.strategies:
-            cell = results.setdefault(f"{strategy} / {spec}", [])
-            for item in items:
-                bar.set_description(f"{strategy} {spec} {item.id}"[:40])
-                key = cell_key(task.name, item.id, strategy, spec, hashes[strategy])
-                cell.append(_resumed(store, task, item, strategy, spec, key)
-                            or _run_item(config, task, item, strategy, spec, chats[spec], store, key))
-                bar.update(1)
+
+    def run(job: _Job, worker: int, cancel: threading.Event | None) -> ItemResult:
+        spec, strategy, item = job
+        key = cell_key(task.name, item.id, strategy, spec, hashes[strategy])
+        return (_resumed(store, task, item, strategy, spec, key)
+                or _run_item(config, task, item, strategy, spec, replicas[spec][worker], store, key, cancel=cancel))
+
+    jobs = [(spec, strategy, item) for spec in config.models for strategy in config.strategies for item in items]
+    bar = _progress(len(jobs), progress)
+    rows = _run_jobs(jobs, run, config.workers, bar)
     bar.close()
+    results: dict[str, list[ItemResult]] = {}
+    for (spec, strategy, _), row in zip(jobs, rows, strict=True):
+        results.setdefault(f"{strategy} / {spec}", []).append(row)
     cells = [cell_stats(*name.split(" / ", 1), rows) for name, rows in results.items()]
     header = _header(config, task, opts_hash)
     files = write_report(config.report_dir or _default_dir(task.name), header, cells, results)
     return EvalReport(cells=cells, items=results, files=files, header=header)
+
+
+def _replicas(chats: dict[str, Any], workers: int) -> dict[str, list[Any]]:
+    """The chat model of each worker, by spec: a llama.cpp model decodes one call at a time per context, so each
+    worker gets a context of its own with an equal share of the cores; any other model (an OpenAI client, a
+    transformers model with its own lock, a scripted one) is shared by all workers."""
+    from apprentice.backends.llamacpp import LlamaCppChatModel
+
+    if workers == 1 or not any(isinstance(chat, LlamaCppChatModel) for chat in chats.values()):
+        return {spec: [chat] * workers for spec, chat in chats.items()}
+    from apprentice.threads import cpu_threads
+
+    threads = max(1, cpu_threads() // workers)
+    return {spec: [chat.on_replica(i, threads) for i in range(workers)] if isinstance(chat, LlamaCppChatModel)
+            else [chat] * workers for spec, chat in chats.items()}
+
+
+def _run_jobs(jobs: list[_Job], run: Callable[[_Job, int, threading.Event | None], ItemResult], workers: int,
+              bar: Any) -> list[ItemResult]:
+    """Every job's row, in the jobs' order. One worker runs them here, one after the other; more run them on as
+    many threads, each holding a worker number (its replicas) while it runs one. When a run raises, or on Ctrl-C,
+    the jobs not started are dropped and the runs in flight stop at their next step before this raises."""
+    if workers == 1:
+        rows = []
+        for job in jobs:
+            bar.set_description(_label(job))
+            rows.append(run(job, 0, None))
+            bar.update(1)
+        return rows
+    free: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for worker in range(workers):
+        free.put(worker)
+    cancel = threading.Event()
+
+    def one(job: _Job) -> ItemResult | None:
+        if cancel.is_set():  # taken up as the pool shut down: not started, so no cancelled trace is left behind
+            return None
+        worker = free.get()
+        try:
+            return run(job, worker, cancel)
+        except BaseException:
+            cancel.set()  # now, before this thread takes up another job (the caller hears of it only later)
+            raise
+        finally:
+            free.put(worker)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="eval")
+    try:
+        futures = {pool.submit(one, job): job for job in jobs}
+        for future in as_completed(futures):
+            future.result()
+            bar.set_description(_label(futures[future]))
+            bar.update(1)
+        return [future.result() for future in futures]
+    finally:
+        cancel.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _label(job: _Job) -> str:
+    spec, strategy, item = job
+    return f"{strategy} {spec} {item.id}"[:40]
 
 
 def _load(spec: str, max_tokens: int) -> Any:
@@ -186,8 +265,9 @@ def _resumed(store, task: Any, item: Any, strategy: str, model: str, key: str) -
 
 
 def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str, chat: Any, store: Any,
-              key: str, meta: dict[str, Any] | None = None) -> ItemResult:
-    """One item of one cell, traced with its resume ``key`` (and ``meta``); a failed run is an error row."""
+              key: str, meta: dict[str, Any] | None = None, *, cancel: threading.Event | None = None) -> ItemResult:
+    """One item of one cell, traced with its resume ``key`` (and ``meta``); a failed run is an error row.
+    Setting ``cancel`` stops the run at its next step."""
     from apprentice.graphs import run_question
 
     options = strategy_options(strategy, config.options)
@@ -195,7 +275,7 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
     try:
         result = run_question(item.question, strategy=strategy, model=chat, model_spec=spec, task=task, item=item,
                               tools=list(config.tools), store=store, options=options,
-                              max_steps=config.max_steps, constrain=config.constrain, meta=meta)
+                              max_steps=config.max_steps, constrain=config.constrain, meta=meta, cancel=cancel)
     except ApprenticeError as exc:
         return ItemResult(item_id=item.id, run_id=None, status="error", correct=False, score=0.0, prediction=None,
                           tokens_in=0, tokens_out=0, model_calls=0, latency_s=0.0, error=str(exc))
