@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
@@ -229,8 +230,14 @@ def test_the_round_scores_both_adapters_on_the_harvest_held_out_items_and_report
     monkeypatch.setattr(distill, "solve_pool", lambda *a, **k: {"items": 4, "solved": 4, "runs": 4, "tokens": 40})
     monkeypatch.setattr(distill, "harvest", lambda config: HarvestResult(config.out, 2, 2, 3, 4, Counter(), held))
     trained = []
-    monkeypatch.setattr(sft, "main", lambda a: trained.append(a.name))
-    monkeypatch.setattr(dpo, "main", lambda a: trained.append(a.name))
+
+    def training(args):  # what the registry records of a training's time (tests/test_training.py: real ones)
+        trained.append(args.name)
+        return SimpleNamespace(metrics={"global_step": 5, "train_seconds": 100.0, "eval_loss_seconds": 10.0,
+                                        "gguf_seconds": 30.0})
+
+    monkeypatch.setattr(sft, "main", training)
+    monkeypatch.setattr(dpo, "main", training)
     scored = {}
 
     def accuracy(spec, _args, items, meta):
@@ -252,6 +259,10 @@ def test_the_round_scores_both_adapters_on_the_harvest_held_out_items_and_report
     markdown = (tmp_path / "report" / "report.md").read_text()
     assert "kept `w-r1`: on 2 held-out questions of the pool, `w-r1` 100.0% against `w-r1-dpo` 50.0%" in markdown
     assert "DPO on 3 verified-vs-failed pairs" in markdown
+    time = row["time"]
+    assert (time["sft_steps"], time["sft_step_seconds"], time["sft_eval_loss_seconds"], time["dpo_gguf_seconds"]) \
+        == (5, 90.0, 10.0, 30.0) and {"collect", "harvest", "evaluate", "select_seconds"} <= set(time)
+    assert "· SFT 5 steps 1.5 min (+ eval loss 10 s, GGUF merge 30 s, load and save 0 s) · DPO 5 steps" in markdown
 
 
 def _write_report(folder, report: dict) -> None:
@@ -566,7 +577,7 @@ def test_a_round_killed_after_training_resumes_at_its_evaluation_and_reruns_from
                                                                                            {"arith:1": CELL})
     assert main([*command, "--from-step", "evaluate"]) == 0
     assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 1, 2)
-    trainer.real = lambda args: None  # from here on the training is counted, not run: k-r1 is trained
+    trainer.real = lambda args: SimpleNamespace(metrics={})  # from here on the training is counted, not run: k-r1 is trained
     assert main([*command, "--from-step", "train"]) == 0
     assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 2, 3)
     assert [a.resume for a in trainer.args] == [True, False]  # a rerun trains anew; a killed one would resume
@@ -650,6 +661,10 @@ class _Trainer:
 
     def __init__(self, output_dir, steps: int = 3, kill_at: int | None = None):
         self.output_dir, self.steps, self.kill_at, self.resumed_from = output_dir, steps, kill_at, "not trained"
+        self.callbacks = []
+
+    def add_callback(self, callback):
+        self.callbacks.append(callback)
 
     def train(self, resume_from_checkpoint=None):
         from pathlib import Path
@@ -721,7 +736,7 @@ def _fake_steps(monkeypatch, harvest=_harvested):
     monkeypatch.setattr(distill, "solve_pool", lambda *a, **k: calls["collect"].append(1) or {
         "items": 2, "checked": 2, "solved": 2, "runs": 2, "tokens": 20})
     monkeypatch.setattr(distill, "harvest", lambda config: calls["harvest"].append(config) or harvest(config))
-    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name))
+    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name) or SimpleNamespace(metrics={}))
     monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: calls["evaluate"].append(spec) or {
         "arith:1": CELL})
     return calls
@@ -746,7 +761,7 @@ def test_a_step_that_fails_in_a_rerun_says_to_resume_without_from_step(tmp_path,
         run_distill(args, log=lambda _: None, from_step="harvest")
     assert len(calls["harvest"]) == 2
     logs = []
-    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name))
+    monkeypatch.setattr(sft, "main", lambda args: calls["train"].append(args.name) or SimpleNamespace(metrics={}))
     assert run_distill(args, log=logs.append).best_student == "adapter:h-r1"  # as the line said: at the train step
     assert "round 1: resuming at its train step (the steps before it finished)" in logs
     assert (len(calls["harvest"]), calls["train"]) == (2, ["h-r1"])

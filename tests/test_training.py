@@ -145,6 +145,16 @@ def test_sft_every_lora_parameter_changes_and_the_student_answers(dataset, appre
     assert [r.name for r in registry.list_adapters()] == ["tiny"]
     assert record.base == "local" and record.fingerprint and record.gguf == "model.gguf"
     assert record.metrics["global_step"] == 3
+    # where its time went (a distill round's report shows it): steps, the eval-loss pass at step 2, the GGUF merge
+    assert all(record.metrics[key] > 0 for key in ("train_seconds", "eval_loss_seconds", "gguf_seconds"))
+    assert record.metrics["train_seconds"] > record.metrics["eval_loss_seconds"]
+    # a training continued from it runs at the dropout it asks for, not at the one the adapter was saved with
+    for p, kind in ((0.0, torch.nn.Identity), (0.1, torch.nn.Dropout)):
+        _, continued = load_for_training(resolve_base("adapter:tiny"), qlora=False,
+                                         lora=lora_config(16, 32, p, "all-linear"))
+        dropouts = [m.lora_dropout["default"] for m in continued.modules() if hasattr(m, "lora_dropout")
+                    and isinstance(m.lora_dropout, torch.nn.ModuleDict)]
+        assert len(dropouts) == 30 * 7 and all(type(d) is kind and getattr(d, "p", p) == p for d in dropouts)
 
     _assert_gguf_is_the_merged_model(record)
     prompt = [SystemMessage("You are helpful."), HumanMessage("What is 6 times 8?"), AIMessage("Thought:")]

@@ -78,6 +78,20 @@ def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int =
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=torch.cuda.is_available())
     if choice.parent_dir is not None:
         model = PeftModel.from_pretrained(model, str(choice.parent_dir), is_trainable=True)
+        _set_dropout(model, lora.lora_dropout)  # the parent's saved config would bring back its own
     else:
         model = get_peft_model(model, lora)
     return tokenizer, model
+
+
+def _set_dropout(model: Any, p: float) -> None:
+    """Every LoRA layer's dropout to ``p`` (an identity at 0, as PEFT builds it for a new adapter)."""
+    import torch
+
+    for module in model.modules():
+        dropouts = getattr(module, "lora_dropout", None)
+        if isinstance(dropouts, torch.nn.ModuleDict):
+            for key in list(dropouts.keys()):
+                dropouts[key] = torch.nn.Dropout(p) if p > 0 else torch.nn.Identity()
+    for config in model.peft_config.values():
+        config.lora_dropout = p

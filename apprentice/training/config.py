@@ -99,7 +99,9 @@ class TrainArgs:
     qlora: bool = field(default=False, metadata={"help": "load the base in 4-bit NF4 (bitsandbytes)"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_dropout: float = field(default=0.0, metadata={
+        "help": "LoRA dropout (also on a parent adapter's layers); 0 makes a CPU step ~16%% faster, and one epoch "
+                "over a few thousand examples hardly overfits"})
     target_modules: str = field(default="all-linear",
                                 metadata={"help": "LoRA targets ('all-linear' = every projection)"})
     epochs: float = field(default=1.0, metadata={"help": "training epochs"})
@@ -109,6 +111,9 @@ class TrainArgs:
     grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
     max_length: int = field(default=768, metadata={"help": "truncate examples to this many tokens"})
     eval_steps: int = field(default=50, metadata={"help": "evaluate (and checkpoint) every N steps"})
+    eval_examples: int = field(default=48, metadata={
+        "help": "held-out examples the eval loss (best checkpoint, early stopping) is measured on, the first of the "
+                "eval split; 0: all (an evaluation of 86 took 52 s of a CPU round's training, ~7 steps' worth)"})
     patience: int = field(default=3, metadata={"help": "early stopping: evaluations without improvement"})
     save_total_limit: int = field(default=2, metadata={"help": "checkpoints kept for resuming"})
     resume: bool = field(default=True, metadata={

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -332,17 +333,34 @@ def _train(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
 
     harvested, name, dev = round_.records["harvest"], f"{args.name}-r{round_.number}", None
     dataset, resume = Path(harvested["dataset"]), not round_.reruns("train")
-    sft_main(SFTArgs(data=dataset, name=name, base=round_.student if args.from_last else args.student,
-                     qlora=args.qlora, epochs=args.epochs, max_steps=args.max_steps, learning_rate=args.learning_rate,
-                     batch_size=args.batch_size, seed=args.seed, eval_steps=50, resume=resume))
+    began = time.perf_counter()
+    sft = sft_main(SFTArgs(data=dataset, name=name, base=round_.student if args.from_last else args.student,
+                           qlora=args.qlora, epochs=args.epochs, max_steps=args.max_steps,
+                           learning_rate=args.learning_rate, batch_size=args.batch_size, seed=args.seed,
+                           eval_steps=50, resume=resume))
+    timing = _training_time("sft", sft.metrics, time.perf_counter() - began)
     if args.dpo_steps and harvested["pairs"]:
         log(f"round {round_.number}: DPO on {harvested['pairs']} verified-vs-failed pairs")
-        dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
-                         max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
-                         sft_weight=args.dpo_sft_weight, resume=resume))
+        began = time.perf_counter()
+        dpo = dpo_main(DPOArgs(data=dataset, name=f"{name}-dpo", base=f"adapter:{name}", qlora=args.qlora,
+                               max_steps=args.dpo_steps, learning_rate=args.dpo_learning_rate, seed=args.seed,
+                               sft_weight=args.dpo_sft_weight, resume=resume))
+        timing.update(_training_time("dpo", dpo.metrics, time.perf_counter() - began))
+        began = time.perf_counter()
         held = _dev_items(_pool(args, round_.number), [tuple(key) for key in harvested["eval_items"]])
         name, dev = _select(args, [name, f"{name}-dpo"], held, round_.number, log)
-    return {"adapter": name, "dev": dev}
+        timing["select_seconds"] = round(time.perf_counter() - began, 1)
+    return {"adapter": name, "dev": dev, "timing": timing}
+
+
+def _training_time(kind: str, metrics: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """Where a training's ``seconds`` went: its steps, its eval-loss passes, the GGUF merge, and the rest (loading
+    the model, tokenizing, saving)."""
+    train, eval_loss, gguf = (float(metrics.get(key) or 0) for key in ("train_seconds", "eval_loss_seconds",
+                                                                       "gguf_seconds"))
+    return {f"{kind}_steps": metrics.get("global_step"), f"{kind}_step_seconds": round(train - eval_loss, 1),
+            f"{kind}_eval_loss_seconds": round(eval_loss, 1), f"{kind}_gguf_seconds": round(gguf, 1),
+            f"{kind}_setup_seconds": round(max(0.0, seconds - train - gguf), 1)}
 
 
 def _evaluate_round(args: DistillArgs, sets: list[EvalSet], round_: Round) -> dict[str, Any]:
@@ -362,7 +380,9 @@ def _report_row(args: DistillArgs, round_: Round) -> RoundReport:
                        teacher=_teacher_row(args, round_.teacher, collected["tally"], collected["seconds"]),
                        harvested=harvested["train"] + harvested["eval"], pairs=harvested["pairs"], dev=trained["dev"],
                        student=_rows(evaluated["student"]), seconds=sum(round_.records[name]["seconds"]
-                                                                         for name in RECORDED))
+                                                                         for name in RECORDED),
+                       time={**{name: round(round_.records[name]["seconds"], 1) for name in RECORDED},
+                             **trained.get("timing", {})})
 
 
 def _teacher_row(args: DistillArgs, teacher: Teacher, tally: dict[str, Any], seconds: float) -> TeacherRow:

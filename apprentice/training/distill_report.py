@@ -58,6 +58,25 @@ def _teacher_cost(row: dict[str, Any]) -> str:
     return text
 
 
+def _time(time: dict[str, Any] | None) -> list[str]:
+    """Where the round's time went (one line; rounds before it was recorded have none)."""
+    if not time:
+        return []
+
+    def span(seconds: float) -> str:
+        return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+    parts = [f"collect {span(time['collect'])}", f"harvest {span(time['harvest'])}"]
+    for kind in ("sft", "dpo"):
+        if time.get(f"{kind}_steps") is not None:
+            parts.append(f"{kind.upper()} {time[f'{kind}_steps']} steps {span(time[f'{kind}_step_seconds'])} "
+                         f"(+ eval loss {span(time[f'{kind}_eval_loss_seconds'])}, GGUF merge "
+                         f"{span(time[f'{kind}_gguf_seconds'])}, load and save {span(time[f'{kind}_setup_seconds'])})")
+    if "select_seconds" in time:
+        parts.append(f"--select {span(time['select_seconds'])}")
+    return ["Time: " + " · ".join(parts + [f"evaluate {span(time['evaluate'])}"]), ""]
+
+
 def _teacher_accuracy(row: dict[str, Any]) -> str:
     accuracy, rationalized = row["teacher_accuracy"], row.get("teacher_rationalized")
     items, checked = row.get("teacher_items"), row.get("teacher_checked")
@@ -198,7 +217,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                   f"{row['teacher_seconds']:.0f} s{_teacher_cost(row)}); {row['harvested']} examples harvested"
                   + (f", DPO on {row['pairs']} verified-vs-failed pairs" if row.get("pairs") and
                      (str(row["adapter"]).endswith("-dpo") or row.get("dev")) else "") + "; round took "
-                  f"{row['seconds'] / 60:.1f} min", "", *_selection(row), *_table(row["student"]), ""]
+                  f"{row['seconds'] / 60:.1f} min", "", *_time(row.get("time")), *_selection(row),
+                  *_table(row["student"]), ""]
         compared = _compared(report, row)
         if compared:
             lines += _money(*compared, row["student"], priced=bool(args.get("student_price")))

@@ -99,7 +99,9 @@ def register_adapter(name: str, *, model: Any, tokenizer: Any, base: str, kind: 
                            metrics={**(metrics or {}), "resumed": resumed}, react_prompt=react_prompt)
     _write_meta(tmp, record)
     if export_gguf:
+        began = time.perf_counter()
         record.gguf = _export_gguf(tmp, record)
+        record.metrics["gguf_seconds"] = round(time.perf_counter() - began, 1)
         _write_meta(tmp, record)
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

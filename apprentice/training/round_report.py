@@ -148,6 +148,8 @@ class RoundReport(_Record):
     dev: dict[str, Any] | None = None
     student: dict[str, EvalRow] = field(default_factory=dict, metadata={"load": _sets})
     seconds: float = 0.0
+    #: where the round's time went: each step's seconds, the train step's by part (rounds before it lack it)
+    time: dict[str, Any] | None = field(default=None, metadata={"optional": True})
 
 
 @dataclass

@@ -151,6 +151,9 @@ def finish_training(trainer: Any, tokenizer: Any, args: Any, *, kind: str, finge
     history = trainer.state.log_history
     metrics = {k: v for row in history for k, v in row.items() if k.endswith("loss") or k in ("epoch", "step")}
     metrics["global_step"] = trainer.state.global_step
+    # where the training's time went (a resumed training's runtime counts from its checkpoint)
+    metrics["train_seconds"] = round(sum(float(row.get("train_runtime", 0)) for row in history), 1)
+    metrics["eval_loss_seconds"] = round(sum(float(row.get("eval_runtime", 0)) for row in history), 1)
     if getattr(trainer.state, "best_metric", None) is not None:
         metrics["best_eval_loss"] = trainer.state.best_metric
     return register_adapter(
@@ -181,6 +184,7 @@ def main(args: SFTArgs):
 
     validate_name(args.name)
     train_rows, eval_rows = load_chat_split(args.data, "train"), load_chat_split(args.data, "eval")
+    eval_rows = eval_rows[:args.eval_examples] if args.eval_examples > 0 else eval_rows
     if not train_rows:
         raise DataError(f"{args.data}: no training examples (train.jsonl missing or empty)")
     choice = resolve_base(args.base)
