@@ -577,7 +577,7 @@ def test_a_round_killed_after_training_resumes_at_its_evaluation_and_reruns_from
                                                                                            {"arith:1": CELL})
     assert main([*command, "--from-step", "evaluate"]) == 0
     assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 1, 2)
-    trainer.real = lambda args: SimpleNamespace(metrics={})  # from here on the training is counted, not run: k-r1 is trained
+    trainer.real = lambda args: SimpleNamespace(metrics={})  # from here on training is counted, not run
     assert main([*command, "--from-step", "train"]) == 0
     assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 2, 3)
     assert [a.resume for a in trainer.args] == [True, False]  # a rerun trains anew; a killed one would resume
