@@ -25,6 +25,10 @@ def test_wilson_interval_matches_known_values():
     low, high = wilson_interval(0, 20)
     assert low == 0.0 and round(high, 4) == 0.1611
     assert wilson_interval(20, 20)[1] == 1.0
+    # every interval holds its proportion (rounding once put 1.0 above the upper end at n = 4 and 10, and the
+    # report's plot failed on a negative error bar)
+    assert all(low <= k / n <= high for n in range(1, 400) for k in range(n + 1)
+               for low, high in [wilson_interval(k, n)])
 
 
 def test_prices_only_for_known_openai_models():

@@ -74,7 +74,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval holds the proportion itself: rounding left 1.0 above the upper end at n = 4 or 10 (all right)
+    return max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half))
 
 
 def price_of(model_spec: str) -> tuple[float, float] | None:
