@@ -27,6 +27,7 @@ from typing import Any
 
 from apprentice.config import data_path
 from apprentice.errors import ApprenticeError, StoreError
+from apprentice.threads import cpu_threads
 from apprentice.training.distill_args import (
     DistillArgs,
     check_args,
@@ -106,7 +107,7 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
             split=eval_set.split, seed=args.seed, limit=len(items), tools=["calculator"],
             task_options=eval_set.options(args.arith_size),
             report_dir=report_dir(args) / f"{folder or f'round{round_no}'}-{eval_set.slug}",
-            command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
+            workers=args.eval_workers or cpu_threads(), command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
         cell, results = report.cells[0], next(iter(report.items.values()))
         per_solved = cell.n / cell.correct if cell.correct else None  # None: nothing solved, no cost per solve
         tokens_in, tokens_out = cell.tokens_in * cell.n, cell.tokens_out * cell.n  # the cell's are means
