@@ -133,13 +133,16 @@ class ThreadGovernor:
         self._read = reader
         self._last = reader()
         self.pinned = _override() is not None
+        #: cores other processes kept busy over the last interval measured
+        self.busy = 0.0
 
     def update(self) -> int | None:
         now = self._read()
         before, self._last = self._last, now
         if self.pinned or now is None or before is None:
             return None
-        wanted = threads_for(self.cores, busy_elsewhere(before, now))
+        self.busy = busy_elsewhere(before, now)
+        wanted = threads_for(self.cores, self.busy)
         if wanted == self.threads:
             return None
         self.threads = wanted

@@ -76,6 +76,7 @@ def test_the_governor_steps_down_when_a_job_starts_beside_it_and_back_up_when_it
     monkeypatch.setattr(threads, "_clock_ticks", lambda: 100.0)
     governor = ThreadGovernor(2, cores=2, reader=lambda: next(samples))
     assert [governor.update() for _ in range(5)] == [None, 1, None, 2, None]
+    assert governor.busy == 0.0
 
 
 def test_another_busy_process_is_seen(monkeypatch):
@@ -99,7 +100,7 @@ def test_the_training_callback_sets_torch_threads_every_few_steps():
     from apprentice.training.callbacks import ThreadCallback
 
     class Governor:
-        cores, answers = 2, iter([1, None, 2])
+        cores, busy, answers = 2, 1.0, iter([1, None, 2])
 
         def update(self):
             return next(self.answers)
@@ -112,6 +113,6 @@ def test_the_training_callback_sets_torch_threads_every_few_steps():
             if step == 5:
                 assert torch.get_num_threads() == 1
         assert callback.changes == [(5, 1), (15, 2)] and torch.get_num_threads() == 2
-        assert "step 5: 1 torch thread from now on" in "".join(lines)
+        assert "step 5: 1 torch thread from now on (other processes kept 1.0 of the 2 cores busy)" in "".join(lines)
     finally:
         torch.set_num_threads(kept)

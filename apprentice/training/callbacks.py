@@ -32,5 +32,6 @@ class ThreadCallback(TrainerCallback):
         if threads is not None:
             torch.set_num_threads(threads)
             self.changes.append((state.global_step, threads))
-            print(f"step {state.global_step}: {threads} torch thread{'s' * (threads > 1)} from now on "
-                  f"(other processes use the rest of the {self.governor.cores} cores)", file=self._out or sys.stderr)
+            print(f"step {state.global_step}: {threads} torch thread{'s' * (threads > 1)} from now on (other "
+                  f"processes kept {self.governor.busy:.1f} of the {self.governor.cores} cores busy)",
+                  file=self._out or sys.stderr)
