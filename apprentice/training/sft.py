@@ -178,8 +178,9 @@ def _jsonable(values: dict[str, Any]) -> dict[str, Any]:
 def main(args: SFTArgs):
     """Train, save into the registry, and return the :class:`AdapterRecord`."""
     from transformers import EarlyStoppingCallback
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig
 
+    from apprentice.training.label_head import LabelHeadSFTTrainer
     from apprentice.training.registry import validate_name
 
     validate_name(args.name)
@@ -198,9 +199,9 @@ def main(args: SFTArgs):
                        # batches of similar length pad little: most of a CPU step is spent on padding otherwise
                        train_sampling_strategy="group_by_length")
     callbacks = [EarlyStoppingCallback(early_stopping_patience=args.patience)] if config.load_best_model_at_end else []
-    trainer = SFTTrainer(model=model, args=config, train_dataset=train_ds,
-                         eval_dataset=eval_ds if config.load_best_model_at_end else None,
-                         processing_class=tokenizer, callbacks=callbacks)
+    trainer = LabelHeadSFTTrainer(model=model, args=config, train_dataset=train_ds,
+                                  eval_dataset=eval_ds if config.load_best_model_at_end else None,
+                                  processing_class=tokenizer, callbacks=callbacks)
     return train_and_register(trainer, tokenizer, args, kind="sft", choice=choice, output_dir=output_dir)
 
 
