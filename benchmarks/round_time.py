@@ -1,0 +1,178 @@
+"""Where a distillation round's time goes, and what this session's cuts take off it (issue 38, faster rounds).
+
+Two parts, either or both:
+
+``--data DIR`` (a harvested dataset, e.g. a round's ``$APPRENTICE_HOME/datasets/NAME``): the training's parts side
+by side in one run, on the same batches, each after a warm-up step: an SFT step as before (LoRA dropout 0.05, TRL's
+fused LM head) and now (dropout 0, the LM head at the learned positions only), and one eval-loss pass over all the
+held-out examples (before) and over the first 48 (now).
+
+``--report DIR`` (a distill report folder): each round's recorded time (collect, harvest, SFT steps, eval loss,
+GGUF merge, load and save, DPO, --select, evaluate) in minutes and shares.
+
+    .venv/bin/python benchmarks/round_time.py --data ~/.local/share/apprentice/datasets/fast-r1 --steps 8 \\
+        --report reports/fast [--out benchmarks/results/round_time.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.decode_speed import machine_info  # noqa: E402
+
+
+def _batches(data: Path, split: str, tokenizer, size: int, limit: int | None = None) -> list[dict]:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from apprentice.training.sft import _tokenized, load_chat_split
+
+    rows = load_chat_split(data, split)[:limit]
+    examples = _tokenized(rows, tokenizer, 768)
+    examples = sorted(examples, key=lambda e: len(e["input_ids"]))  # the trainer groups by length too
+    collate = DataCollatorForLanguageModeling(pad_token_id=tokenizer.pad_token_id)
+    return [collate([examples[i] for i in range(j, min(j + size, len(examples)))])
+            for j in range(0, len(examples), size)]
+
+
+def _model(dropout: float):
+    from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+
+    return load_for_training(resolve_base("local"), qlora=False, lora=lora_config(16, 32, dropout, "all-linear"))
+
+
+def sft_steps(data: Path, steps: int) -> list[str]:
+    """Seconds per SFT step (the trainer's loss, backward, AdamW) as before (LoRA dropout 0.05, TRL's fused LM
+    head) and now (dropout 0, the LM head at the learned positions only), alternating on the same batches; and
+    each change alone."""
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from apprentice.training.config import TrainArgs
+    from apprentice.training.label_head import LabelHeadSFTTrainer
+    from apprentice.training.sft import _tokenized, load_chat_split, trainer_arguments
+
+    tokenizer, _ = _model(0.0)
+    batches = _batches(data, "train", tokenizer, 4)
+    picked = [batches[i * len(batches) // steps] for i in range(steps)]  # short to long, as an epoch has them
+    examples = _tokenized(load_chat_split(data, "train")[:8], tokenizer, 768)
+    settings = {"before: dropout 0.05, TRL's fused head": (0.05, SFTTrainer),
+                "dropout 0, TRL's fused head": (0.0, SFTTrainer),
+                "dropout 0.05, label head": (0.05, LabelHeadSFTTrainer),
+                "now: dropout 0, label head": (0.0, LabelHeadSFTTrainer)}
+    runs = {}
+    for label, (p, trainer_class) in settings.items():
+        model = _model(p)[1]
+        config = SFTConfig(**{**trainer_arguments(TrainArgs(data=data, name="t", batch_size=4), Path("/tmp/rt"),
+                                                  False), "save_strategy": "no"}, max_length=768)
+        trainer = trainer_class(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
+        trainer.current_gradient_accumulation_steps = 1
+        optimizer = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=1e-4)
+        model.train()
+        runs[label] = (trainer, model, optimizer, [])
+
+    def step(label: str, batch: dict) -> None:
+        trainer, model, optimizer, times = runs[label]
+        began = time.perf_counter()
+        trainer.compute_loss(model, dict(batch)).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        times.append(time.perf_counter() - began)
+
+    for label in runs:
+        step(label, picked[0])  # warm-up
+        runs[label][3].clear()
+    for batch in picked:
+        for label in runs:
+            step(label, batch)
+    before = statistics.median(runs[next(iter(runs))][3])
+    tokens = statistics.mean(int(b["attention_mask"].sum()) for b in picked)
+    lines = [f"SFT step (batch 4, {tokens:.0f} tokens on average, {steps} steps each alternating, median; "
+             "ratio to before):"]
+    for label, (*_, times) in runs.items():
+        lines.append(f"  {label:40s} {statistics.median(times):6.2f} s   {statistics.median(times) / before:.2f}")
+    return lines
+
+
+def eval_loss(data: Path) -> list[str]:
+    """Seconds for one eval-loss pass over every held-out example (before) and over the first 48 (now)."""
+    import torch
+
+    tokenizer, model = _model(0.0)
+    model.eval()
+    out = []
+    for label, limit in (("all", None), ("first 48", 48)):
+        batches = _batches(data, "eval", tokenizer, 4, limit)
+        began = time.perf_counter()
+        with torch.no_grad():
+            for batch in batches:
+                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+        out.append((label, sum(len(b["input_ids"]) for b in batches), time.perf_counter() - began))
+    (_, n_all, all_s), (_, n_now, now_s) = out
+    return ["eval-loss pass (the trainer runs one every 50 steps):",
+            f"  all {n_all} held-out examples (before) {all_s:6.1f} s",
+            f"  first {n_now}              (now)    {now_s:6.1f} s   ratio now/before {now_s / all_s:.2f}"]
+
+
+def report_time(folder: Path) -> list[str]:
+    """Each round's recorded time, part by part."""
+    report = json.loads((folder / "report.json").read_text())
+    lines = []
+    for row in report.get("rounds", []):
+        time_ = row.get("time")
+        if not time_:
+            lines.append(f"round {row['round']}: {row['seconds'] / 60:.1f} min (no breakdown recorded)")
+            continue
+        parts = [("collect (teacher pass)", time_["collect"]), ("harvest", time_["harvest"])]
+        for kind in ("sft", "dpo"):
+            if time_.get(f"{kind}_steps") is not None:
+                parts += [(f"{kind.upper()} {time_[f'{kind}_steps']} steps", time_[f"{kind}_step_seconds"]),
+                          (f"{kind.upper()} eval loss", time_[f"{kind}_eval_loss_seconds"]),
+                          (f"{kind.upper()} GGUF merge", time_[f"{kind}_gguf_seconds"]),
+                          (f"{kind.upper()} load and save", time_[f"{kind}_setup_seconds"])]
+        if "select_seconds" in time_:
+            parts.append(("--select", time_["select_seconds"]))
+        evaluated = ", ".join(f"{label} {cell['n']}" for label, cell in row["student"].items())
+        parts.append((f"evaluate ({evaluated} items)", time_["evaluate"]))
+        total = row["seconds"]
+        lines.append(f"round {row['round']} (adapter {row['adapter']}): {total / 60:.1f} min")
+        lines += [f"  {name:34s} {seconds / 60:6.1f} min  {seconds / total:5.1%}" for name, seconds in parts]
+        lines.append("  accuracy: " + ", ".join(f"{label} {cell['accuracy']:.1%} (n={cell['n']})"
+                                               for label, cell in row["student"].items()))
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, help="a harvested dataset folder (train.jsonl, eval.jsonl)")
+    parser.add_argument("--steps", type=int, default=8, help="SFT steps timed per setting")
+    parser.add_argument("--report", type=Path, help="a distill report folder whose rounds' time to break down")
+    parser.add_argument("--out", type=Path, help="also append the output to this file")
+    args = parser.parse_args()
+    if not args.data and not args.report:
+        parser.error("give --data DIR, --report DIR or both")
+    from apprentice.threads import cpu_threads
+
+    lines = [machine_info(cpu_threads())]
+    if args.data:
+        import torch
+
+        torch.set_num_threads(cpu_threads())
+        lines += sft_steps(args.data, args.steps) + eval_loss(args.data)
+    if args.report:
+        lines += report_time(args.report)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
