@@ -420,3 +420,47 @@ def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():
     assert sizes[1, 0.0] == sizes[1, 0.1] == sizes[1, 1.0] == (1, 0)  # one question: nothing to hold out
     assert sizes[2, 0.1] == sizes[2, 1.0] == (1, 1) and sizes[5, 0.1] == (4, 1) and sizes[30, 0.1] == (27, 3)
     assert sizes[30, 1.0] == (1, 29) and all(sizes[n, 0.0] == (n, 0) for n in (2, 5, 30))
+
+
+def test_the_cpu_label_head_gives_trls_loss_and_gradients_and_leaves_other_models_to_trl(dataset, apprentice_home):
+    """LabelHeadSFTTrainer (the LM head at the learned positions only, once) and TRL's fused head on the same batch:
+    the same loss and the same gradient on every LoRA weight; evaluation, and a model that caps its logits, keep
+    TRL's path."""
+    import torch
+    from trl import SFTConfig, SFTTrainer
+
+    from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+    from apprentice.training.config import TrainArgs
+    from apprentice.training.label_head import LabelHeadSFTTrainer, plain_head
+    from apprentice.training.sft import _tokenized, load_chat_split, trainer_arguments
+
+    tokenizer, model = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(8, 16, 0.0,
+                                                                                               "all-linear"))
+    examples = _tokenized(load_chat_split(dataset, "train")[:3], tokenizer, 384)
+    args = TrainArgs(data=dataset, name="head", max_steps=1, batch_size=3)
+    config = SFTConfig(**{**trainer_arguments(args, apprentice_home / "runs" / "head", False), "save_strategy": "no"},
+                       max_length=384, dataset_kwargs={"skip_prepare_dataset": False})
+    trainer = LabelHeadSFTTrainer(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))
+    for lora in (p for name, p in model.named_parameters() if "lora_B" in name):  # B starts at 0: move it
+        torch.nn.init.normal_(lora, std=0.02)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.train()
+
+    def loss_and_grads(compute):
+        loss = compute(model, dict(batch), num_items_in_batch=None)
+        loss.backward()
+        grads = [p.grad.clone() for p in trainable]
+        model.zero_grad()
+        return loss.item(), grads
+
+    ours, trls = loss_and_grads(trainer.compute_loss), loss_and_grads(lambda *a, **k: SFTTrainer.compute_loss(
+        trainer, *a, **k))
+    assert ours[0] == pytest.approx(trls[0], rel=1e-5) and ours[0] > 0
+    # fp32 sums in another order: each LoRA weight's gradient agrees to 1e-3 of its largest entry (5e-3 allowed)
+    worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(ours[1], trls[1], strict=True))
+    assert worst < 5e-3, worst
+    assert trainer._metrics["train"]["mean_token_accuracy"]
+    assert plain_head(model.get_base_model())
+    model.get_base_model().config.final_logit_softcapping = 30.0
+    assert not plain_head(model.get_base_model())  # then TRL's head, which applies the cap, computes the loss
