@@ -140,7 +140,16 @@ def test_a_failed_run_of_two_workers_stops_the_rest_and_resumes_item_by_item(tmp
     assert sorted(fixed.asked) == sorted(item.question for item in items if item.id not in done)
 
 
-def test_ctrl_c_stops_the_workers_and_starts_no_other_item(tmp_path):
+@pytest.fixture
+def ctrl_c():
+    """Python raises KeyboardInterrupt only where SIGINT was not ignored at its start (a shell's background job,
+    such as `make test &`, ignores it): install the handler a terminal's Python has, for the test."""
+    kept = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, kept)
+
+
+def test_ctrl_c_stops_the_workers_and_starts_no_other_item(tmp_path, ctrl_c):
     items = get_task("arith").load(limit=6)
     oracle = Oracle(6, delay_s=0.5, interrupt=0)
     config = EvalConfig(task="arith", strategies=["cot"], models=["m"], limit=6, options={"fewshot": 0},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -178,7 +179,7 @@ def test_a_distill_round_with_a_remote_teacher_shows_the_money_and_pays_once(ser
         {"id": "h3", "question": "Held: 2 + 2, less one", "answer": "3"},  # both wrong
         {"id": "h4", "question": "Held: 3 + 5, less one", "answer": "7"}])  # the student right, the teacher wrong
     trained = []
-    monkeypatch.setattr(sft, "main", lambda args: trained.append(args))  # no training here: the loop's wiring
+    monkeypatch.setattr(sft, "main", lambda args: trained.append(args) or SimpleNamespace(metrics={}))  # wiring only
     student = ScriptedChatModel(script=[" I know it.\nFinal Answer: 7"], cycle=True)
     evaluate = distill._evaluate
     monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: evaluate(
