@@ -36,11 +36,14 @@ def usable_cores(cgroup: Path = _CGROUP) -> int:
 
 def _cgroup_quota(root: Path) -> float | None:
     """The container's CPU limit in cores, or None when there is none (or no cgroup file to read)."""
-    try:
+    try:  # cgroup v2
         quota, period = (root / "cpu.max").read_text().split()[:2]
         return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
-        pass
+        return _cgroup_v1_quota(root)
+
+
+def _cgroup_v1_quota(root: Path) -> float | None:
     try:
         quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
         period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
