@@ -4,8 +4,9 @@ Two parts, either or both:
 
 ``--data DIR`` (a harvested dataset, e.g. a round's ``$APPRENTICE_HOME/datasets/NAME``): the training's parts side
 by side in one run, on the same batches, each after a warm-up step: an SFT step as before (LoRA dropout 0.05, TRL's
-fused LM head) and now (dropout 0, the LM head at the learned positions only), and one eval-loss pass over all the
-held-out examples (before) and over the first 48 (now).
+fused LM head) and now (dropout 0, the LM head at the learned positions only, the system prompt every row of a batch
+shares through the backbone once), and one eval-loss pass over all the held-out examples (before) and over the first
+48 (now).
 
 ``--report DIR`` (a distill report folder): each round's recorded time (collect, harvest, SFT steps, eval loss,
 GGUF merge, load and save, DPO, --select, evaluate) in minutes and shares.
@@ -47,32 +48,46 @@ def _model(dropout: float):
     return load_for_training(resolve_base("local"), qlora=False, lora=lora_config(16, 32, dropout, "all-linear"))
 
 
-def sft_steps(data: Path, steps: int) -> list[str]:
-    """Seconds per SFT step (the trainer's loss, backward, AdamW) as before (LoRA dropout 0.05, TRL's fused LM
-    head) and now (dropout 0, the LM head at the learned positions only), alternating on the same batches; and
-    each change alone."""
-    import torch
-    from trl import SFTConfig, SFTTrainer
+def _trainer(data: Path, tokenizer, dropout: float, trainer_class):
+    """A trainer of the class on a fresh LoRA model (its compute_loss is what a step or an eval-loss pass runs)."""
+    from trl import SFTConfig
 
     from apprentice.training.config import TrainArgs
-    from apprentice.training.label_head import LabelHeadSFTTrainer
     from apprentice.training.sft import _tokenized, load_chat_split, trainer_arguments
+
+    model = _model(dropout)[1]
+    config = SFTConfig(**{**trainer_arguments(TrainArgs(data=data, name="t", batch_size=4), Path("/tmp/rt"), False),
+                          "save_strategy": "no"}, max_length=768)
+    examples = _tokenized(load_chat_split(data, "train")[:8], tokenizer, 768)
+    trainer = trainer_class(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
+    trainer.current_gradient_accumulation_steps = 1
+    return trainer, model
+
+
+def sft_steps(data: Path, steps: int) -> list[str]:
+    """Seconds per SFT step (the trainer's loss, backward, AdamW) as before (LoRA dropout 0.05, TRL's fused LM
+    head) and now (dropout 0, the LM head at the learned positions only, the shared prefix once), alternating on the
+    same batches; and each change alone."""
+    import torch
+    from trl import SFTTrainer
+
+    from apprentice.training.label_head import LabelHeadSFTTrainer
 
     tokenizer, _ = _model(0.0)
     batches = _batches(data, "train", tokenizer, 4)
     picked = [batches[i * len(batches) // steps] for i in range(steps)]  # short to long, as an epoch has them
-    examples = _tokenized(load_chat_split(data, "train")[:8], tokenizer, 768)
+
+    class WholeRows(LabelHeadSFTTrainer):
+        share_prefix = False
+
     settings = {"before: dropout 0.05, TRL's fused head": (0.05, SFTTrainer),
                 "dropout 0, TRL's fused head": (0.0, SFTTrainer),
-                "dropout 0.05, label head": (0.05, LabelHeadSFTTrainer),
-                "now: dropout 0, label head": (0.0, LabelHeadSFTTrainer)}
+                "dropout 0.05, label head": (0.05, WholeRows),
+                "dropout 0, label head (session 37)": (0.0, WholeRows),
+                "now: dropout 0, label head, shared prefix": (0.0, LabelHeadSFTTrainer)}
     runs = {}
     for label, (p, trainer_class) in settings.items():
-        model = _model(p)[1]
-        config = SFTConfig(**{**trainer_arguments(TrainArgs(data=data, name="t", batch_size=4), Path("/tmp/rt"),
-                                                  False), "save_strategy": "no"}, max_length=768)
-        trainer = trainer_class(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
-        trainer.current_gradient_accumulation_steps = 1
+        trainer, model = _trainer(data, tokenizer, p, trainer_class)
         optimizer = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=1e-4)
         model.train()
         runs[label] = (trainer, model, optimizer, [])
@@ -96,28 +111,38 @@ def sft_steps(data: Path, steps: int) -> list[str]:
     lines = [f"SFT step (batch 4, {tokens:.0f} tokens on average, {steps} steps each alternating, median; "
              "ratio to before):"]
     for label, (*_, times) in runs.items():
-        lines.append(f"  {label:40s} {statistics.median(times):6.2f} s   {statistics.median(times) / before:.2f}")
+        lines.append(f"  {label:44s} {statistics.median(times):6.2f} s   {statistics.median(times) / before:.2f}")
     return lines
 
 
 def eval_loss(data: Path) -> list[str]:
-    """Seconds for one eval-loss pass over every held-out example (before) and over the first 48 (now)."""
+    """Seconds for one eval-loss pass: every held-out example through the model's own loss (before), the first 48
+    (session 37), and the first 48 through the label head with the shared prefix once (now)."""
     import torch
 
-    tokenizer, model = _model(0.0)
+    from apprentice.training.label_head import LabelHeadSFTTrainer
+
+    tokenizer, _ = _model(0.0)
+    trainer, model = _trainer(data, tokenizer, 0.0, LabelHeadSFTTrainer)
     model.eval()
-    out = []
-    for label, limit in (("all", None), ("first 48", 48)):
+
+    def models_loss(batch: dict) -> None:
+        model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
+
+    rows = []
+    for label, limit, loss in (("all, the model's own loss (before)", None, models_loss),
+                               ("first 48, the model's own loss (session 37)", 48, models_loss),
+                               ("first 48, label head, shared prefix (now)", 48,
+                                lambda batch: trainer.compute_loss(model, dict(batch)))):
         batches = _batches(data, "eval", tokenizer, 4, limit)
         began = time.perf_counter()
         with torch.no_grad():
             for batch in batches:
-                model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])
-        out.append((label, sum(len(b["input_ids"]) for b in batches), time.perf_counter() - began))
-    (_, n_all, all_s), (_, n_now, now_s) = out
-    return ["eval-loss pass (the trainer runs one every 50 steps):",
-            f"  all {n_all} held-out examples (before) {all_s:6.1f} s",
-            f"  first {n_now}              (now)    {now_s:6.1f} s   ratio now/before {now_s / all_s:.2f}"]
+                loss(batch)
+        rows.append((label, sum(len(b["input_ids"]) for b in batches), time.perf_counter() - began))
+    before = rows[0][2]
+    return ["eval-loss pass (the trainer runs one every 50 steps; ratio to before):"] + [
+        f"  {label:44s} {n:4d} examples {secs:6.1f} s   {secs / before:.2f}" for label, n, secs in rows]
 
 
 def report_time(folder: Path) -> list[str]:

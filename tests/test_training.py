@@ -407,6 +407,20 @@ def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
     assert solved["copied"]["runs"] == solved["computed"]["runs"] == 1
 
 
+def test_the_shared_prefix_is_what_every_unpadded_row_starts_with():
+    import torch
+
+    from apprentice.training.label_head import shared_prefix
+
+    ids = torch.tensor([[1, 2, 3, 4, 5], [1, 2, 3, 9, 0], [1, 2, 3, 4, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0], [1, 1, 1, 1, 0]])
+    assert shared_prefix(ids, mask) == 3 and shared_prefix(ids[[0, 2]], mask[[0, 2]]) == 4
+    assert shared_prefix(ids[[0, 0]], None) == 4  # identical rows: each keeps its last token
+    assert shared_prefix(ids[:1], mask[:1]) == 0  # one row: nothing to share
+    left = torch.tensor([[0, 0, 1, 2], [0, 7, 1, 2]]), torch.tensor([[0, 0, 1, 1], [0, 1, 1, 1]])
+    assert shared_prefix(*left) == 0  # left padding is not a shared prefix
+
+
 def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():
     from apprentice.training.examples import ChatExample
     from apprentice.training.harvest import _split
@@ -423,15 +437,15 @@ def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():
 
 
 def test_the_cpu_label_head_gives_trls_loss_and_gradients_and_leaves_other_models_to_trl(dataset, apprentice_home):
-    """LabelHeadSFTTrainer (the LM head at the learned positions only, once) and TRL's fused head on the same batch:
-    the same loss and the same gradient on every LoRA weight; evaluation, and a model that caps its logits, keep
-    TRL's path."""
+    """LabelHeadSFTTrainer (the LM head at the learned positions only, once; the system prompt every row shares run
+    once) and TRL's fused head on the same batch: the same loss and the same gradient on every LoRA weight, the same
+    eval loss; a model that caps its logits keeps TRL's path."""
     import torch
     from trl import SFTConfig, SFTTrainer
 
     from apprentice.training.base_model import load_for_training, lora_config, resolve_base
     from apprentice.training.config import TrainArgs
-    from apprentice.training.label_head import LabelHeadSFTTrainer, plain_head
+    from apprentice.training.label_head import MIN_SHARED_PREFIX, LabelHeadSFTTrainer, plain_head
     from apprentice.training.sft import _tokenized, load_chat_split, trainer_arguments
 
     tokenizer, model = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(8, 16, 0.0,
@@ -457,10 +471,16 @@ def test_the_cpu_label_head_gives_trls_loss_and_gradients_and_leaves_other_model
     ours, trls = loss_and_grads(trainer.compute_loss), loss_and_grads(lambda *a, **k: SFTTrainer.compute_loss(
         trainer, *a, **k))
     assert ours[0] == pytest.approx(trls[0], rel=1e-5) and ours[0] > 0
+    assert trainer.shared_prefix_tokens >= MIN_SHARED_PREFIX  # the system prompt went through the backbone once
     # fp32 sums in another order: each LoRA weight's gradient agrees to 1e-3 of its largest entry (5e-3 allowed)
     worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(ours[1], trls[1], strict=True))
     assert worst < 5e-3, worst
     assert trainer._metrics["train"]["mean_token_accuracy"]
+    model.eval()  # the eval-loss pass (best checkpoint, early stopping) asks for the loss alone
+    with torch.no_grad():
+        ours_eval = trainer.compute_loss(model, dict(batch)).item()
+        trls_eval = SFTTrainer.compute_loss(trainer, model, dict(batch)).item()
+    assert ours_eval == pytest.approx(trls_eval, rel=1e-5) and trainer._metrics["eval"]["mean_token_accuracy"]
     assert plain_head(model.get_base_model())
     model.get_base_model().config.final_logit_softcapping = 30.0
     assert not plain_head(model.get_base_model())  # then TRL's head, which applies the cap, computes the loss
