@@ -860,7 +860,7 @@ def test_the_task_help_names_every_task_split_over_levels_and_its_levels_flag():
 
 
 def test_the_round_evaluates_on_one_worker_per_idle_core_unless_told(tmp_path, monkeypatch, apprentice_home):
-    """--eval-workers 0 (the default) gives the eval harness one worker per core other processes leave idle
+    """--student-workers 0 (the default) gives the eval harness one worker per core other processes leave idle
     (a llama.cpp student then runs on a replica each: tests/test_eval_workers.py); a number is taken as given."""
     import apprentice.eval
     from apprentice.training import distill
@@ -875,7 +875,7 @@ def test_the_round_evaluates_on_one_worker_per_idle_core_unless_told(tmp_path, m
     monkeypatch.setattr(distill, "cpu_threads", lambda: 3)
     sets = parse_eval_sets(["arith:1"])
     for workers in (0, 2):
-        args = DistillArgs(task="arith:2", levels=[1], eval_workers=workers, report=tmp_path / "report")
+        args = DistillArgs(task="arith:2", levels=[1], student_workers=workers, report=tmp_path / "report")
         with pytest.raises(ApprenticeError, match="stop here"):
             distill._evaluate("local", args, sets, 1, limit=2)
     assert seen == [3, 2]

@@ -1,5 +1,6 @@
 """`apprentice eval --workers N`: items run on N threads, a llama.cpp model on one replica per worker, and the
-report is the one a single worker writes (same rows, same order), resumable item by item."""
+report is the one a single worker writes (same rows, same order), resumable item by item. A self teacher's pass
+(`distill --student-workers N`) runs its items the same way."""
 
 from __future__ import annotations
 
@@ -215,3 +216,32 @@ def test_two_workers_on_the_real_model_predict_what_one_does_on_two_contexts(tmp
     assert sum(tokens for *_, tokens, _ in rows[1]) > 0 and all(r[2] is not None for r in rows[1])
     replicas = {id(load_llama(embedded_model_path(), replica=i, n_threads=1)) for i in (0, 1)}
     assert used[1] == {id(load_llama(embedded_model_path()))} and used[2] == replicas
+
+
+def test_a_self_teachers_pass_runs_an_item_on_each_replica_and_resumes_with_any_number(tmp_path, monkeypatch):
+    """A self teacher's pass with 2 workers: each llama.cpp replica solves items (the shared context none), every
+    run is stored once; the same pass on one worker resumes every run (the resume key knows no worker count)."""
+    from apprentice.training import teachers
+
+    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
+    load = teachers.load_chat_model  # short calls: the base model wanders to the step limit
+    monkeypatch.setattr(teachers, "load_chat_model", lambda spec, **kw: load(spec, **{**kw, "max_tokens": 16}))
+    used, lock, complete = set(), threading.Lock(), LlamaCppChatModel._complete
+
+    def spy(self, prompt, **kwargs):
+        with lock:
+            used.add(id(self.llm))
+        return complete(self, prompt, **kwargs)
+    monkeypatch.setattr(LlamaCppChatModel, "_complete", spy)
+    task = get_task("arith", level=1)
+    items = task.load(limit=4)
+
+    def solve(workers: int) -> dict:
+        return teachers.solve_pool(teachers.Teacher("self"), task, items, student="local", meta={}, attempts=1,
+                                   rationalize="none", workers=workers)
+    first = solve(2)
+    assert first["runs"] == 4 and first["errors"] == 0 and first["resumed"] == 0 and len(set(first["run_ids"])) == 4
+    assert len(used) == 2 and id(load_llama(embedded_model_path())) not in used
+    again = solve(1)
+    assert again["resumed"] == again["runs"] == 4 and again["run_ids"] == first["run_ids"]
+    assert len(open_store().query(task="arith")) == 4

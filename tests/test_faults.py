@@ -65,8 +65,8 @@ BAD_INPUTS = {
     "harvest --task bogus": (["harvest", "--task", "bogus", "--out", "{tmp}/dataset"],
                              "unknown task 'bogus'; choose one of: gsm8k, svamp"),
     "harvest --out a file": (["harvest", "--out", "{tmp}/file.txt"], "--out {tmp}/file.txt is a file"),
-    "distill --eval-workers -1": (["distill", "--task", "arith:2", "--eval-workers", "-1", "--report",
-                                   "{tmp}/report"], "--eval-workers must be 0 (one per idle core) or more, got -1"),
+    "distill --student-workers -1": (["distill", "--task", "arith:2", "--student-workers", "-1", "--report",
+                                      "{tmp}/report"], "--student-workers must be 0 (one per idle core) or more, got -1"),
 }
 
 

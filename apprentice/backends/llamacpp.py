@@ -16,7 +16,7 @@ from apprentice.backends.local import LineFirst, LocalChatModel
 from apprentice.errors import ModelSpecError, ModelUnavailableError
 from apprentice.threads import cpu_threads
 
-__all__ = ["LlamaCppChatModel", "load_llama"]
+__all__ = ["LlamaCppChatModel", "load_llama", "replicas"]
 
 #: Loaded contexts by (file, n_ctx, LoRA, replica, n_threads); replica 0 with n_threads None is the one every
 #: chat model of that file shares. Other replicas are contexts of their own (the weights are mmapped, so only
@@ -208,3 +208,13 @@ class LlamaCppChatModel(LocalChatModel):
         if ended or used < max_tokens:  # the line ended, or the model stopped early: the grammar goes on
             yield from self._complete(prompt + line, stop=stop, temperature=temperature, max_tokens=max_tokens - used
                                       if max_tokens > used else 1, seed=seed, grammar=grammar.cont)
+
+
+def replicas(chat: Any, workers: int) -> list[Any]:
+    """The chat model of each of ``workers`` threads: a llama.cpp model decodes one call at a time per context, so
+    each worker gets a context of its own with an equal share of the cores (at least one thread); any other model
+    (an OpenAI client, a transformers model with its own lock, a scripted one) is shared by all of them."""
+    if workers == 1 or not isinstance(chat, LlamaCppChatModel):
+        return [chat] * workers
+    threads = max(1, cpu_threads() // workers)
+    return [chat.on_replica(i, threads) for i in range(workers)]

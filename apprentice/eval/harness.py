@@ -173,18 +173,10 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
 
 
 def _replicas(chats: dict[str, Any], workers: int) -> dict[str, list[Any]]:
-    """The chat model of each worker, by spec: a llama.cpp model decodes one call at a time per context, so each
-    worker gets a context of its own with an equal share of the cores; any other model (an OpenAI client, a
-    transformers model with its own lock, a scripted one) is shared by all workers."""
-    from apprentice.backends.llamacpp import LlamaCppChatModel
+    """The chat model of each worker, by spec (llama.cpp models on a context of their own each)."""
+    from apprentice.backends.llamacpp import replicas
 
-    if workers == 1 or not any(isinstance(chat, LlamaCppChatModel) for chat in chats.values()):
-        return {spec: [chat] * workers for spec, chat in chats.items()}
-    from apprentice.threads import cpu_threads
-
-    threads = max(1, cpu_threads() // workers)
-    return {spec: [chat.on_replica(i, threads) for i in range(workers)] if isinstance(chat, LlamaCppChatModel)
-            else [chat] * workers for spec, chat in chats.items()}
+    return {spec: replicas(chat, workers) for spec, chat in chats.items()}
 
 
 def _run_jobs(jobs: list[_Job], run: Callable[[_Job, int, threading.Event | None], ItemResult], workers: int,

@@ -107,7 +107,7 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
             split=eval_set.split, seed=args.seed, limit=len(items), tools=["calculator"],
             task_options=eval_set.options(args.arith_size),
             report_dir=report_dir(args) / f"{folder or f'round{round_no}'}-{eval_set.slug}",
-            workers=args.eval_workers or cpu_threads(), command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
+            workers=args.student_workers or cpu_threads(), command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
         cell, results = report.cells[0], next(iter(report.items.values()))
         per_solved = cell.n / cell.correct if cell.correct else None  # None: nothing solved, no cost per solve
         tokens_in, tokens_out = cell.tokens_in * cell.n, cell.tokens_out * cell.n  # the cell's are means
@@ -298,7 +298,8 @@ def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: s
         counts = solve_pool(teacher, task, items, student=student,
                             meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
                             rationalize=args.rationalize, chat=chats.get(teacher.spec),
-                            concurrency=args.teacher_concurrency, verdicts=args.verdict_source)
+                            concurrency=args.teacher_concurrency, verdicts=args.verdict_source,
+                            workers=args.student_workers or cpu_threads())
         for key in PASS_COUNTS:  # a pass that counts no checked items is from before answers were optional
             tally[key] += counts.get(key, counts.get("items", 0) if key == "checked" else 0)
         tally["run_ids"] += counts.get("run_ids", [])

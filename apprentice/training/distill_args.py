@@ -73,9 +73,9 @@ class DistillArgs:
                 "every row without an answer). Default: the pool's files when "
                 "the pool is only files of your own, else arith:1 arith:2 arith:3"})
     eval_limit: int = field(default=0, metadata={"help": "items per held-out set (0: the whole split)"})
-    eval_workers: int = field(default=0, metadata={
-        "help": "held-out items evaluated at once, a llama.cpp student on a replica each (0: one per core that "
-                "other processes leave idle)"})
+    student_workers: int = field(default=0, metadata={
+        "help": "the student's runs at once (the held-out evaluation, a self teacher's pass), a llama.cpp student "
+                "on a replica each (0: one per core that other processes leave idle)"})
     baseline_limit: int = field(default=-1, metadata={
         "help": "items per set for round 0, the starting student (-1: as --eval-limit, 0: skip round 0)"})
     arith_size: int = field(default=200, metadata={"help": "size of each generated arith held-out split"})
@@ -220,8 +220,8 @@ def _check_teacher_options(args: DistillArgs, teachers: list[Teacher]) -> None:
         raise ApprenticeError(f"--teacher-concurrency must be 1 or more, got {args.teacher_concurrency}")
     if args.teacher_retries < 0:
         raise ApprenticeError(f"--teacher-retries must be 0 or more, got {args.teacher_retries}")
-    if args.eval_workers < 0:
-        raise ApprenticeError(f"--eval-workers must be 0 (one per idle core) or more, got {args.eval_workers}")
+    if args.student_workers < 0:
+        raise ApprenticeError(f"--student-workers must be 0 (one per idle core) or more, got {args.student_workers}")
     parse_price(args.teacher_price, "--teacher-price")
     parse_price(args.student_price, "--student-price")
     if args.min_score is not None and not 0.0 <= args.min_score <= 1.0:

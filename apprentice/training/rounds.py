@@ -32,7 +32,8 @@ STEPS = ("collect", "harvest", "train", "evaluate", "report")
 #: the steps that leave a record in the round's folder (``report``'s output is the row in report.json)
 RECORDED = STEPS[:-1]
 #: options that may differ when a run resumes: how the teacher is asked and where the report is, not what is done
-UNCHECKED_OPTIONS = frozenset({"teacher_concurrency", "teacher_retries", "report", "eval_workers"})
+UNCHECKED_OPTIONS = frozenset({"teacher_concurrency", "teacher_retries", "report", "student_workers",
+                               "eval_workers"})  # student_workers' name in session 37
 
 
 class RoundStopped(Exception):  # not an error: the run ends there, and says why

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from apprentice.backends.llamacpp import replicas
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import run_question
 from apprentice.models import load_chat_model, parse_spec
@@ -126,7 +128,7 @@ def cost_usd(tokens_in: float, tokens_out: float, price: tuple[float, float] | N
 def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, meta: dict[str, Any],
                attempts: int = 4, temperature: float = 0.7, rationalize: str = "hint",
                progress: Any = None, chat: BaseChatModel | None = None, concurrency: int = 1,
-               verdicts: str = "gold") -> dict[str, Any]:
+               verdicts: str = "gold", workers: int = 1) -> dict[str, Any]:
     """Run the teacher over ``items``; returns counts: items, checked (those with a gold answer), solved (the
     rationalized ones too), rationalized, runs, resumed, errors, calls, tokens_in, tokens_out, tokens (resumed
     runs included; resumed_tokens_in and _out are theirs), and the ``run_ids`` of every run the pass made or
@@ -135,7 +137,9 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
     A model teacher's run that finished in an earlier pass of the same item (the same teacher, strategy,
     question, gold answer and sampling) is resumed from the store instead of asked again: a killed round
     pays for no call twice. A self teacher's runs resume the same way when the student is the same weights
-    (the shipped student's version, an adapter's registration) at the same temperature. It takes ``concurrency`` items at once (a remote teacher's requests in flight).
+    (the shipped student's version, an adapter's registration) at the same temperature. A model teacher takes
+    ``concurrency`` items at once (a remote teacher's requests in flight); a self teacher ``workers`` (a llama.cpp
+    student on a replica of its own each, with an equal share of the cores).
     ``verdicts``: ``vote`` samples ``attempts`` runs of a model teacher and records each run's share of the
     vote; ``rules`` records the rules verifier's verdict on every run (neither needs a gold answer)."""
     teacher = teacher.for_student(student)
@@ -144,10 +148,11 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
         chat = load_teacher_model(teacher)
     elif teacher.kind == "self":
         chat = load_chat_model(student, temperature=temperature, max_tokens=256)
+    workers = max(1, concurrency) if teacher.kind == "model" else max(1, workers) if teacher.kind == "self" else 1
     pass_ = _Pass(teacher, task, chat, meta, attempts, temperature, fallback, verdicts,
-                  _model_identity(student, temperature) if teacher.kind == "self" else None)
+                  _model_identity(student, temperature) if teacher.kind == "self" else None,
+                  _free(replicas(chat, workers)) if teacher.kind == "self" and workers > 1 else None)
     counts: dict[str, Any] = {"items": len(items), "run_ids": []}
-    workers = max(1, concurrency) if teacher.kind == "model" else 1
     executor = ThreadPoolExecutor(workers, thread_name_prefix="teacher") if workers > 1 else None
     try:
         for found in (executor.map if executor else map)(pass_.solve, items):
@@ -160,6 +165,14 @@ def solve_pool(teacher: Teacher, task: Any, items: list[Any], *, student: str, m
             executor.shutdown(cancel_futures=True)
     counts["tokens"] = counts.get("tokens_in", 0) + counts.get("tokens_out", 0)
     return {**dict.fromkeys(PASS_COUNTS, 0), **counts}
+
+
+def _free(chats: list[Any]) -> queue.SimpleQueue:
+    """A queue holding each of ``chats``: a thread takes one, runs an item on it and puts it back."""
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for chat in chats:
+        free.put(chat)
+    return free
 
 
 #: The counts of a teacher pass (besides ``run_ids``): what :func:`solve_pool` returns and a round adds up.
@@ -200,9 +213,20 @@ class _Pass:
     verdicts: str
     #: a self teacher's weights and temperature (its resume key), else None
     identity: str | None = None
+    #: the chat models the pass's threads take turns on, one item at a time (None: ``chat`` alone)
+    free: queue.SimpleQueue | None = None
 
     def solve(self, item: Any) -> dict[str, Any]:
         """Solve one item; its counts (see :func:`solve_pool`)."""
+        if self.free is None:
+            return self._solve(item)
+        chat = self.free.get()
+        try:
+            return replace(self, chat=chat, free=None)._solve(item)
+        finally:
+            self.free.put(chat)
+
+    def _solve(self, item: Any) -> dict[str, Any]:
         counts: Counter = Counter(checked=int(item.answer is not None))
         runs: list[str] = []
         counts["solved"] = int(self._solve_item(item, counts, runs))
