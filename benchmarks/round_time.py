@@ -1,6 +1,6 @@
 """Where a distillation round's time goes, and what this session's cuts take off it (issue 38, faster rounds).
 
-Two parts, either or both:
+Three parts, any of them:
 
 ``--data DIR`` (a harvested dataset, e.g. a round's ``$APPRENTICE_HOME/datasets/NAME``): the training's parts side
 by side in one run, on the same batches, each after a warm-up step: an SFT step as before (LoRA dropout 0.05, TRL's
@@ -8,11 +8,14 @@ fused LM head) and now (dropout 0, the LM head at the learned positions only, th
 shares through the backbone once), and one eval-loss pass over all the held-out examples (before) and over the first
 48 (now).
 
+``--dpo-data DIR`` (a dataset with preference pairs, e.g. a self-taught round's): a DPO step with TRL's fused LM
+heads (before) and with label heads and the shared prefix once (now), on the same batches.
+
 ``--report DIR`` (a distill report folder): each round's recorded time (collect, harvest, SFT steps, eval loss,
 GGUF merge, load and save, DPO, --select, evaluate) in minutes and shares.
 
     .venv/bin/python benchmarks/round_time.py --data ~/.local/share/apprentice/datasets/fast-r1 --steps 8 \\
-        --report reports/fast [--out benchmarks/results/round_time.txt]
+        --report reports/fast [--dpo-data DIR] [--out benchmarks/results/round_time.txt]
 """
 
 from __future__ import annotations
@@ -68,7 +71,6 @@ def sft_steps(data: Path, steps: int) -> list[str]:
     """Seconds per SFT step (the trainer's loss, backward, AdamW) as before (LoRA dropout 0.05, TRL's fused LM
     head) and now (dropout 0, the LM head at the learned positions only, the shared prefix once), alternating on the
     same batches; and each change alone."""
-    import torch
     from trl import SFTTrainer
 
     from apprentice.training.label_head import LabelHeadSFTTrainer
@@ -85,9 +87,49 @@ def sft_steps(data: Path, steps: int) -> list[str]:
                 "dropout 0.05, label head": (0.05, WholeRows),
                 "dropout 0, label head (session 37)": (0.0, WholeRows),
                 "now: dropout 0, label head, shared prefix": (0.0, LabelHeadSFTTrainer)}
+    trainers = {label: _trainer(data, tokenizer, p, trainer_class) for label, (p, trainer_class) in settings.items()}
+    tokens = statistics.mean(int(b["attention_mask"].sum()) for b in picked)
+    return [f"SFT step (batch 4, {tokens:.0f} tokens on average, {steps} steps each alternating, median; "
+            "ratio to before):"] + _alternate(trainers, picked)
+
+
+def dpo_steps(data: Path, steps: int) -> list[str]:
+    """Seconds per DPO step (2 pairs: the policy's and the frozen reference's log-probabilities, the loss with RPO's
+    NLL, backward, AdamW) with TRL's fused LM heads (before) and label heads with the shared prefix once (now),
+    alternating on the same batches."""
+    from itertools import islice
+
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from apprentice.training.dpo import DPOArgs, load_pairs
+    from apprentice.training.label_head import LabelHeadDPOTrainer
+    from apprentice.training.sft import trainer_arguments
+
+    pairs = Dataset.from_list(load_pairs(data))
+    config = DPOConfig(**{**trainer_arguments(DPOArgs(data=data, name="t"), Path("/tmp/rt-dpo"), False),
+                          "save_strategy": "no"}, beta=0.1, max_length=768, loss_type=["sigmoid", "sft"],
+                       loss_weights=[1.0, 1.0])
+    trainers = {}
+    for label, trainer_class in (("before: TRL's fused heads", DPOTrainer),
+                                 ("now: label heads, shared prefix", LabelHeadDPOTrainer)):
+        tokenizer, model = _model(0.0)
+        reference = _model(0.0)[1].merge_and_unload().eval().requires_grad_(False)
+        trainers[label] = (trainer_class(model=model, ref_model=reference, args=config, train_dataset=pairs,
+                                         processing_class=tokenizer), model)
+    picked = list(islice(next(iter(trainers.values()))[0].get_train_dataloader(), steps))
+    tokens = statistics.mean(int(b["attention_mask"].sum()) for b in picked)
+    return [f"DPO step (2 pairs, {tokens:.0f} tokens on average, {steps} steps each alternating, median; "
+            "ratio to before):"] + _alternate(trainers, picked)
+
+
+def _alternate(trainers: dict[str, tuple], batches: list[dict]) -> list[str]:
+    """Each trainer's step (its loss, backward, AdamW) on each batch in turn after a warm-up step: the median
+    seconds of each and its ratio to the first's."""
+    import torch
+
     runs = {}
-    for label, (p, trainer_class) in settings.items():
-        trainer, model = _trainer(data, tokenizer, p, trainer_class)
+    for label, (trainer, model) in trainers.items():
         optimizer = torch.optim.AdamW([w for w in model.parameters() if w.requires_grad], lr=1e-4)
         model.train()
         runs[label] = (trainer, model, optimizer, [])
@@ -101,18 +143,14 @@ def sft_steps(data: Path, steps: int) -> list[str]:
         times.append(time.perf_counter() - began)
 
     for label in runs:
-        step(label, picked[0])  # warm-up
+        step(label, batches[0])  # warm-up
         runs[label][3].clear()
-    for batch in picked:
+    for batch in batches:
         for label in runs:
             step(label, batch)
     before = statistics.median(runs[next(iter(runs))][3])
-    tokens = statistics.mean(int(b["attention_mask"].sum()) for b in picked)
-    lines = [f"SFT step (batch 4, {tokens:.0f} tokens on average, {steps} steps each alternating, median; "
-             "ratio to before):"]
-    for label, (*_, times) in runs.items():
-        lines.append(f"  {label:44s} {statistics.median(times):6.2f} s   {statistics.median(times) / before:.2f}")
-    return lines
+    return [f"  {label:44s} {statistics.median(times):6.2f} s   {statistics.median(times) / before:.2f}"
+            for label, (*_, times) in runs.items()]
 
 
 def eval_loss(data: Path) -> list[str]:
@@ -176,12 +214,13 @@ def report_time(folder: Path) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, help="a harvested dataset folder (train.jsonl, eval.jsonl)")
-    parser.add_argument("--steps", type=int, default=8, help="SFT steps timed per setting")
+    parser.add_argument("--steps", type=int, default=8, help="SFT (and DPO) steps timed per setting")
+    parser.add_argument("--dpo-data", type=Path, help="a harvested dataset with preference pairs (pairs.jsonl)")
     parser.add_argument("--report", type=Path, help="a distill report folder whose rounds' time to break down")
     parser.add_argument("--out", type=Path, help="also append the output to this file")
     args = parser.parse_args()
-    if not args.data and not args.report:
-        parser.error("give --data DIR, --report DIR or both")
+    if not args.data and not args.report and not args.dpo_data:
+        parser.error("give --data DIR, --dpo-data DIR, --report DIR or any of them")
     from apprentice.threads import cpu_threads
 
     lines = [machine_info(cpu_threads())]
@@ -190,6 +229,11 @@ def main() -> None:
 
         torch.set_num_threads(cpu_threads())
         lines += sft_steps(args.data, args.steps) + eval_loss(args.data)
+    if args.dpo_data:
+        import torch
+
+        torch.set_num_threads(cpu_threads())
+        lines += dpo_steps(args.dpo_data, args.steps)
     if args.report:
         lines += report_time(args.report)
     text = "\n".join(lines) + "\n"

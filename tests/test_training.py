@@ -436,51 +436,100 @@ def test_the_held_out_split_holds_out_at_least_one_question_and_never_all():
     assert sizes[30, 1.0] == (1, 29) and all(sizes[n, 0.0] == (n, 0) for n in (2, 5, 30))
 
 
-def test_the_cpu_label_head_gives_trls_loss_and_gradients_and_leaves_other_models_to_trl(dataset, apprentice_home):
+def _lora_twins():
+    """The tokenizer and two LoRA models with the same weights (LoRA B moved off zero: its gradients then count)."""
+    import torch
+
+    from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+
+    tokenizer, first = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(8, 16, 0.0, "all-linear"))
+    second = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(8, 16, 0.0, "all-linear"))[1]
+    torch.manual_seed(0)
+    for lora in (p for name, p in first.named_parameters() if "lora_B" in name):
+        torch.nn.init.normal_(lora, std=0.02)
+    second.load_state_dict(first.state_dict())
+    return tokenizer, first, second
+
+
+def _loss_and_grads(trainer, model, batch) -> tuple[float, list]:
+    model.train()
+    loss = trainer.compute_loss(model, dict(batch))
+    loss.backward()
+    grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    model.zero_grad()
+    return loss.item(), grads
+
+
+def _same_loss_and_grads(ours: tuple[float, list], trls: tuple[float, list]) -> None:
+    assert ours[0] == pytest.approx(trls[0], rel=1e-5) and ours[0] != 0
+    # fp32 sums in another order: each LoRA weight's gradient agrees to ~1e-5 of its largest entry (5e-3 allowed)
+    worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(ours[1], trls[1], strict=True))
+    assert worst < 5e-3, worst
+
+
+def test_the_cpu_label_head_gives_trls_sft_loss_gradients_and_metrics(dataset, apprentice_home):
     """LabelHeadSFTTrainer (the LM head at the learned positions only, once; the system prompt every row shares run
-    once) and TRL's fused head on the same batch: the same loss and the same gradient on every LoRA weight, the same
-    eval loss; a model that caps its logits keeps TRL's path."""
+    once) and TRL's SFTTrainer on twin models and the same batch: the same loss, the same gradient on every LoRA
+    weight, the same eval loss and logged metrics; a model that caps its logits keeps TRL's head."""
     import torch
     from trl import SFTConfig, SFTTrainer
 
-    from apprentice.training.base_model import load_for_training, lora_config, resolve_base
     from apprentice.training.config import TrainArgs
     from apprentice.training.label_head import MIN_SHARED_PREFIX, LabelHeadSFTTrainer, plain_head
     from apprentice.training.sft import _tokenized, load_chat_split, trainer_arguments
 
-    tokenizer, model = load_for_training(resolve_base("local"), qlora=False, lora=lora_config(8, 16, 0.0,
-                                                                                               "all-linear"))
+    tokenizer, model, twin = _lora_twins()
     examples = _tokenized(load_chat_split(dataset, "train")[:3], tokenizer, 384)
     args = TrainArgs(data=dataset, name="head", max_steps=1, batch_size=3)
     config = SFTConfig(**{**trainer_arguments(args, apprentice_home / "runs" / "head", False), "save_strategy": "no"},
                        max_length=384, dataset_kwargs={"skip_prepare_dataset": False})
-    trainer = LabelHeadSFTTrainer(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
-    batch = next(iter(trainer.get_train_dataloader()))
-    for lora in (p for name, p in model.named_parameters() if "lora_B" in name):  # B starts at 0: move it
-        torch.nn.init.normal_(lora, std=0.02)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    model.train()
-
-    def loss_and_grads(compute):
-        loss = compute(model, dict(batch), num_items_in_batch=None)
-        loss.backward()
-        grads = [p.grad.clone() for p in trainable]
-        model.zero_grad()
-        return loss.item(), grads
-
-    ours, trls = loss_and_grads(trainer.compute_loss), loss_and_grads(lambda *a, **k: SFTTrainer.compute_loss(
-        trainer, *a, **k))
-    assert ours[0] == pytest.approx(trls[0], rel=1e-5) and ours[0] > 0
-    assert trainer.shared_prefix_tokens >= MIN_SHARED_PREFIX  # the system prompt went through the backbone once
-    # fp32 sums in another order: each LoRA weight's gradient agrees to 1e-3 of its largest entry (5e-3 allowed)
-    worst = max(float((a - b).abs().max() / b.abs().max()) for a, b in zip(ours[1], trls[1], strict=True))
-    assert worst < 5e-3, worst
-    assert trainer._metrics["train"]["mean_token_accuracy"]
-    model.eval()  # the eval-loss pass (best checkpoint, early stopping) asks for the loss alone
-    with torch.no_grad():
-        ours_eval = trainer.compute_loss(model, dict(batch)).item()
-        trls_eval = SFTTrainer.compute_loss(trainer, model, dict(batch)).item()
-    assert ours_eval == pytest.approx(trls_eval, rel=1e-5) and trainer._metrics["eval"]["mean_token_accuracy"]
+    ours = LabelHeadSFTTrainer(model=model, args=config, train_dataset=examples, processing_class=tokenizer)
+    trls = SFTTrainer(model=twin, args=config, train_dataset=examples, processing_class=tokenizer)
+    batch = next(iter(ours.get_train_dataloader()))
+    _same_loss_and_grads(_loss_and_grads(ours, model, batch), _loss_and_grads(trls, twin, batch))
+    assert model.get_base_model().label_head_shared_prefix >= MIN_SHARED_PREFIX  # the system prompt ran once
+    for mode in ("train", "eval"):
+        if mode == "eval":  # the eval-loss pass (best checkpoint, early stopping) asks for the loss alone
+            model.eval(), twin.eval()
+            with torch.no_grad():
+                assert ours.compute_loss(model, dict(batch)).item() == pytest.approx(
+                    trls.compute_loss(twin, dict(batch)).item(), rel=1e-5)
+        for metric in ("mean_token_accuracy", "entropy"):
+            assert ours._metrics[mode][metric] == pytest.approx(trls._metrics[mode][metric], rel=1e-4), metric
     assert plain_head(model.get_base_model())
     model.get_base_model().config.final_logit_softcapping = 30.0
     assert not plain_head(model.get_base_model())  # then TRL's head, which applies the cap, computes the loss
+
+
+def test_the_cpu_label_head_gives_trls_dpo_loss_and_gradients(dataset, apprentice_home):
+    """LabelHeadDPOTrainer and TRL's DPOTrainer on twin policies, the same frozen reference and the same batch of
+    pairs (chosen and rejected rows share the system prompt): the same loss (DPO's sigmoid loss with RPO's NLL on
+    the chosen side), the same gradients, the same logged rewards."""
+    from datasets import Dataset
+    from trl import DPOConfig, DPOTrainer
+
+    from apprentice.training.base_model import load_for_training, lora_config, resolve_base
+    from apprentice.training.dpo import DPOArgs, load_pairs
+    from apprentice.training.label_head import MIN_SHARED_PREFIX, LabelHeadDPOTrainer
+    from apprentice.training.sft import trainer_arguments
+
+    tokenizer, model, twin = _lora_twins()
+    # the references: the base model (the policies' LoRA B are off zero, so the rewards are not zero)
+    reference, reference_twin = (load_for_training(resolve_base("local"), qlora=False, lora=lora_config(
+        8, 16, 0.0, "all-linear"))[1].merge_and_unload().eval().requires_grad_(False) for _ in range(2))
+    args = DPOArgs(data=dataset, name="head", max_steps=1, batch_size=2)
+    config = DPOConfig(**{**trainer_arguments(args, apprentice_home / "runs" / "dpo-head", False),
+                          "save_strategy": "no"}, beta=0.1, max_length=384, loss_type=["sigmoid", "sft"],
+                       loss_weights=[1.0, 1.0])
+    pairs = Dataset.from_list(load_pairs(dataset)[:2])
+    ours = LabelHeadDPOTrainer(model=model, ref_model=reference, args=config, train_dataset=pairs,
+                               processing_class=tokenizer)
+    trls = DPOTrainer(model=twin, ref_model=reference_twin, args=config, train_dataset=pairs,
+                      processing_class=tokenizer)
+    batch = next(iter(ours.get_train_dataloader()))
+    _same_loss_and_grads(_loss_and_grads(ours, model, batch), _loss_and_grads(trls, twin, batch))
+    assert model.get_base_model().label_head_shared_prefix >= MIN_SHARED_PREFIX
+    assert reference.label_head_shared_prefix >= MIN_SHARED_PREFIX  # the reference's head is a label head too
+    for metric in ("rewards/chosen", "rewards/rejected", "logps/chosen", "entropy"):
+        assert ours._metrics["train"][metric] == pytest.approx(trls._metrics["train"][metric], rel=1e-3), metric
+    assert abs(ours._metrics["train"]["rewards/chosen"][0]) > 1e-3

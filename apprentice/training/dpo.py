@@ -74,8 +74,9 @@ def _reference(choice: Any):
 def main(args: DPOArgs):
     """Train with DPO, save into the registry, return the :class:`AdapterRecord`."""
     from datasets import Dataset
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
+    from apprentice.training.label_head import LabelHeadDPOTrainer
     from apprentice.training.registry import validate_name
 
     validate_name(args.name)
@@ -87,7 +88,7 @@ def main(args: DPOArgs):
     losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, args.sft_weight]} if args.sft_weight else {}
     config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,
                        max_length=args.max_length, **losses)
-    trainer = DPOTrainer(model=model, ref_model=_reference(choice), args=config,
+    trainer = LabelHeadDPOTrainer(model=model, ref_model=_reference(choice), args=config,
                          train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
 
