@@ -9,6 +9,10 @@ COMMON=(--task svamp:800,arith:600 --levels 1 2 3 4 --arith-distractors 0.5 --te
         --react-prompt student)
 # fast: before the label head (8a27d32's parent), its first 185 steps beside another round; fast2: alone, 23.1 min
 $A distill "${COMMON[@]}" --name fast2 --report reports/fast2
+# fast3 (session 38, alone): the shared prefix once per batch, the eval loss through the label head: 18.5 min,
+# SVAMP 31.0% (62/200; fast2 63/200: 3 items down, 2 up, McNemar p = 1)
+$A distill "${COMMON[@]}" --name fast3 --report reports/fast3
 # f200: the same cut to 200 SFT steps: 17.0 min, SVAMP 23.5% (kept at 315)
 $A distill "${COMMON[@]}" --max-steps 200 --name f200 --report reports/f200
 python benchmarks/round_time.py --data "$APPRENTICE_HOME/datasets/fast2-r1" --steps 6 --report reports/fast2
+python benchmarks/round_time.py --data "$APPRENTICE_HOME/datasets/fast3-r1" --steps 6 --report reports/fast3
