@@ -89,7 +89,7 @@ def main(args: DPOArgs):
     config = DPOConfig(**trainer_arguments(args, output_dir, has_eval=False), beta=args.beta,
                        max_length=args.max_length, **losses)
     trainer = LabelHeadDPOTrainer(model=model, ref_model=_reference(choice), args=config,
-                         train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+                                  train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
     return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
 
 
