@@ -74,12 +74,12 @@ def backbone_states(backbone: Any, inputs: dict[str, torch.Tensor], *, share: bo
     return torch.cat([head.last_hidden_state.expand(ids.shape[0], -1, -1), tail], dim=1), shared
 
 
-def add_label_head(model: Any, *, share: bool = True) -> None:
+def add_label_head(model: Any, *, share: bool = True, metrics: bool = True) -> None:
     """Replace ``model``'s fused forward (TRL's ``add_fused_lm_head``, called as ``model(..., labels=labels,
     fused_lm_head=True)``) by the label head: the same :class:`FusedCausalLMOutput` fields, zero where the label is
     -100, from one plain product at the learned positions (``share``: the prefix every row shares run once; the
-    length of the last batch's is ``model.label_head_shared_prefix``). Any other call goes to the forward it
-    replaces."""
+    length of the last batch's is ``model.label_head_shared_prefix``; ``metrics``: also the fields trainers log,
+    which a frozen reference never needs). Any other call goes to the forward it replaces."""
     fused = model.forward
 
     def forward(self, *args, fused_lm_head=False, labels=None, shift_labels=None, num_items_in_batch=None, **kwargs):
@@ -95,10 +95,12 @@ def add_label_head(model: Any, *, share: bool = True) -> None:
         log_softmax = logits.log_softmax(-1)
         wanted = targets[mask]
         log_probs = log_softmax.gather(-1, wanted[:, None]).squeeze(-1)
-        with torch.no_grad():  # the fields the trainers log as metrics
-            probs = log_softmax.exp()
-            fields = {"entropy": -(probs * log_softmax).sum(-1), "is_top1": logits.argmax(-1) == wanted,
-                      "mean_logits": logits.mean(-1), "log_sum_sq_probs": torch.logsumexp(2 * log_softmax, -1)}
+        fields = {}
+        if metrics:
+            with torch.no_grad():  # the fields the trainers log
+                probs = log_softmax.exp()
+                fields = {"entropy": -(probs * log_softmax).sum(-1), "is_top1": logits.argmax(-1) == wanted,
+                          "mean_logits": logits.mean(-1), "log_sum_sq_probs": torch.logsumexp(2 * log_softmax, -1)}
 
         def spread(values: torch.Tensor) -> torch.Tensor:  # zero at the positions that learn nothing
             return values.new_zeros(mask.shape).masked_scatter(mask, values)
@@ -124,9 +126,9 @@ class _CpuLabelHead:
         if torch.cuda.is_available():
             return
         policy = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
-        for model in (policy, getattr(self, "ref_model", None)):
+        for model, metrics in ((policy, True), (getattr(self, "ref_model", None), False)):
             if model is not None and plain_head(model):
-                add_label_head(model, share=self.share_prefix)
+                add_label_head(model, share=self.share_prefix, metrics=metrics)
 
 
 class LabelHeadSFTTrainer(_CpuLabelHead, SFTTrainer):
