@@ -8,7 +8,7 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apprentice.agents.react import parse_react
+from apprentice.agents.react import final_answer_start, parse_react
 from apprentice.batch.inputs import TaskConfig, read_items
 from apprentice.errors import ApprenticeError
 
@@ -26,6 +26,18 @@ def test_any_model_output_parses_to_a_step_or_a_named_problem(text):
         assert step.final_answer.strip() and step.tool is None
     if step.tool is not None and step.problem is None:
         assert step.tool_input is not None
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STEPS)
+def test_the_streaming_reader_sees_a_final_answer_where_the_parser_does(text):
+    """The chat server streams an answer from where ``final_answer_start`` says it begins: that must be a turn
+    the parser reads as a final answer (or an empty one), never an action."""
+    step = parse_react(text, tools=["calculator", "web_search"])
+    start = final_answer_start(text)
+    assert (start is not None) == (step.final_answer is not None or step.problem == "the final answer is empty")
+    if step.final_answer is not None:
+        assert step.final_answer in text[start:] or step.final_answer.strip("`* ") in text[start:]
 
 
 _LINES = st.lists(st.one_of(

@@ -27,6 +27,7 @@ __all__ = [
     "STOP_SEQUENCES",
     "REACT_PROMPTS",
     "FORCE_ANSWER",
+    "final_answer_start",
 ]
 
 TEXT_SYSTEM = """Answer the question as well as you can. You have access to these tools:
@@ -144,6 +145,15 @@ def _infer_tool(raw: str, tool_input: str | None, tools: Sequence[str]) -> tuple
     if tool_input is None and "calculator" in tools and _ARITH_RE.match(raw) and any(c.isdigit() for c in raw):
         return "calculator", raw.split("=")[0].strip()
     return None
+
+
+def final_answer_start(text: str) -> int | None:
+    """Where the answer of a final-answer turn begins (just past its ``Final Answer:`` marker), or None while
+    the turn is no final answer: no marker yet, or an ``Action:`` before it (a streaming reader's test)."""
+    final, action = _FINAL_RE.search(text), _ACTION_RE.search(text)
+    if not final or (action and action.start() < final.start()):
+        return None
+    return final.end()
 
 
 def parse_react(text: str, tools: Sequence[str] = ()) -> ReactStep:

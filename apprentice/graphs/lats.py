@@ -55,7 +55,7 @@ from apprentice.graphs.lats_tree import (
     scratch_of,
     select_leaf,
 )
-from apprentice.graphs.react import _call_tool as call_tool  # react's one tool path: action/observation steps
+from apprentice.graphs.react import call_tool  # react's one tool path: action/observation steps
 from apprentice.traces import Step
 
 __all__ = ["LATSState", "TURN_DEFAULTS", "WORD_VALUES", "NEUTRAL_VALUE", "MAX_REFLECTIONS", "build",

@@ -43,7 +43,7 @@ from apprentice.models import supports_native_tools
 from apprentice.tools import format_tool_error
 from apprentice.traces import Step
 
-__all__ = ["ReactState", "build", "run_turn", "TURN_DEFAULTS"]
+__all__ = ["ReactState", "build", "call_tool", "run_turn", "TURN_DEFAULTS"]
 
 REPEATED_STEP = "Error: the same step again; answering with what is known."
 
@@ -171,16 +171,18 @@ def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     steps = state.get("steps", 0) + 1
     if state.get("pending"):
         pending = state["pending"]
-        observation = _call_tool(ctx, pending["tool"], pending["input"], constrained=pending.get("constrained", False))
+        observation = call_tool(ctx, pending["tool"], pending["input"], constrained=pending.get("constrained", False))
         scratch = state.get("scratch", "") + f"Observation: {format_observation(observation)}\n"
         return {"scratch": scratch, "pending": None, "steps": steps}
     calls = state["messages"][-1].tool_calls
-    results = [ToolMessage(_call_tool(ctx, c["name"], c["args"]), tool_call_id=c["id"], name=c["name"])
+    results = [ToolMessage(call_tool(ctx, c["name"], c["args"]), tool_call_id=c["id"], name=c["name"])
                for c in calls]
     return {"messages": results, "steps": steps}
 
 
-def _call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained: bool = False) -> str:
+def call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained: bool = False) -> str:
+    """Run one tool call as a step of the run: its action and observation recorded, a tool's failure (or an
+    unknown tool) returned as the observation the model reads. The one tool path of ReAct and LATS."""
     ctx.check_cancelled()
     shown = tool_input if isinstance(tool_input, str) else str(tool_input)
     ctx.record("action", node="act", tool=name, tool_input=shown,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 # the ReAct parser's own patterns for where an action and a final answer start, so that a stream is
 # split exactly where parse_react splits the whole step
-from apprentice.agents.react import _ACTION_RE, _FINAL_RE, parse_react
+from apprentice.agents.react import final_answer_start, parse_react
 from apprentice.serve.protocol import new_call_id
 from apprentice.serve.tool_protocol import ToolSet
 
@@ -82,11 +82,11 @@ class StepReader:
         if not self.stream_answer:
             return ""
         if self._answer_at is None:
-            final, action = _FINAL_RE.search(self.text), _ACTION_RE.search(self.text)
+            start = final_answer_start(self.text)
             # wait for the answer's first character: the marker's pattern also eats markup after the colon
-            if not final or (action and action.start() < final.start()) or not self.text[final.end():].strip():
+            if start is None or not self.text[start:].strip():
                 return ""
-            self._answer_at = final.end()
+            self._answer_at = start
         return self._send(complete=False)
 
     def finish(self, *, capped: bool = False) -> Step:

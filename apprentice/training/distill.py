@@ -91,6 +91,12 @@ def trivial_rule_accuracy(task: Any, items: list[Any]) -> float:
     return hits / len(items)
 
 
+def _student_workers(args: DistillArgs) -> int:
+    """How many llama.cpp replicas run the student (its evaluations, a self teacher's pass): ``--student-workers``,
+    or one per idle core."""
+    return args.student_workers or cpu_threads()
+
+
 def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, limit: int | None = None, *,
               chat: Any = None, strategy: str | None = None, price: tuple[float, float] | None = None,
               folder: str | None = None, questions: bool = False) -> dict[str, dict[str, Any]]:
@@ -107,7 +113,8 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
             split=eval_set.split, seed=args.seed, limit=len(items), tools=["calculator"],
             task_options=eval_set.options(args.arith_size),
             report_dir=report_dir(args) / f"{folder or f'round{round_no}'}-{eval_set.slug}",
-            workers=args.student_workers or cpu_threads(), command=f"distill round {round_no}"), progress=False, models={spec: chat} if chat is not None else None)
+            workers=_student_workers(args), command=f"distill round {round_no}"),
+            progress=False, models={spec: chat} if chat is not None else None)
         cell, results = report.cells[0], next(iter(report.items.values()))
         per_solved = cell.n / cell.correct if cell.correct else None  # None: nothing solved, no cost per solve
         tokens_in, tokens_out = cell.tokens_in * cell.n, cell.tokens_out * cell.n  # the cell's are means
@@ -299,7 +306,7 @@ def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: s
                             meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
                             rationalize=args.rationalize, chat=chats.get(teacher.spec),
                             concurrency=args.teacher_concurrency, verdicts=args.verdict_source,
-                            workers=args.student_workers or cpu_threads())
+                            workers=_student_workers(args))
         for key in PASS_COUNTS:  # a pass that counts no checked items is from before answers were optional
             tally[key] += counts.get(key, counts.get("items", 0) if key == "checked" else 0)
         tally["run_ids"] += counts.get("run_ids", [])
