@@ -45,6 +45,12 @@ def _batches(data: Path, split: str, tokenizer, size: int, limit: int | None = N
             for j in range(0, len(examples), size)]
 
 
+def _tokenizer():
+    from apprentice.training.base_model import load_tokenizer, resolve_base
+
+    return load_tokenizer(resolve_base("local"))
+
+
 def _model(dropout: float):
     from apprentice.training.base_model import load_for_training, lora_config, resolve_base
 
@@ -75,7 +81,7 @@ def sft_steps(data: Path, steps: int) -> list[str]:
 
     from apprentice.training.label_head import LabelHeadSFTTrainer
 
-    tokenizer, _ = _model(0.0)
+    tokenizer = _tokenizer()
     batches = _batches(data, "train", tokenizer, 4)
     picked = [batches[i * len(batches) // steps] for i in range(steps)]  # short to long, as an epoch has them
 
@@ -160,7 +166,7 @@ def eval_loss(data: Path) -> list[str]:
 
     from apprentice.training.label_head import LabelHeadSFTTrainer
 
-    tokenizer, _ = _model(0.0)
+    tokenizer = _tokenizer()
     trainer, model = _trainer(data, tokenizer, 0.0, LabelHeadSFTTrainer)
     model.eval()
 

@@ -13,7 +13,7 @@ from apprentice.specs import parse_spec
 from apprentice.threads import cpu_threads
 from apprentice.training.registry import base_folder, get_adapter
 
-__all__ = ["BaseChoice", "resolve_base", "load_for_training", "lora_config"]
+__all__ = ["BaseChoice", "load_for_training", "load_tokenizer", "lora_config", "resolve_base"]
 
 
 @dataclass(frozen=True)
@@ -48,23 +48,26 @@ def lora_config(r: int, alpha: int, dropout: float, target_modules: str | list[s
                       bias="none", task_type="CAUSAL_LM")
 
 
+def load_tokenizer(choice: BaseChoice) -> Any:
+    """The base's tokenizer, padding with its end-of-sequence token when it names no pad token."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(choice.folder)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
 def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int = 0) -> tuple[Any, Any]:
     """Tokenizer and a trainable PEFT model (4-bit NF4 base with double quantization if ``qlora``);
     ``seed`` fixes the LoRA initialisation."""
     import torch
     from peft import PeftModel, get_peft_model, prepare_model_for_kbit_training
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoTokenizer,
-        BitsAndBytesConfig,
-        set_seed,
-    )
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig, set_seed
 
     set_seed(seed)
     torch.set_num_threads(cpu_threads())
-    tokenizer = AutoTokenizer.from_pretrained(choice.folder)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(choice)
     kwargs: dict[str, Any] = {"use_safetensors": True, "dtype": torch.float32}
     if qlora:
         compute = torch.bfloat16 if torch.cuda.is_available() else torch.float32
