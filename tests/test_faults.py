@@ -65,6 +65,10 @@ BAD_INPUTS = {
     "harvest --task bogus": (["harvest", "--task", "bogus", "--out", "{tmp}/dataset"],
                              "unknown task 'bogus'; choose one of: gsm8k, svamp"),
     "harvest --out a file": (["harvest", "--out", "{tmp}/file.txt"], "--out {tmp}/file.txt is a file"),
+    "distill --contrast-pairs -1": (["distill", "--task", "arith:2", "--contrast-pairs", "-1", "--report",
+                                     "{tmp}/report"], "contrast pairs per example must be 0 or more, got -1"),
+    "harvest --contrast-pairs -1": (["harvest", "--out", "{tmp}/data", "--contrast-pairs", "-1"],
+                                    "contrast pairs per example must be 0 or more, got -1"),
     "distill --student-workers -1": (["distill", "--task", "arith:2", "--student-workers", "-1", "--report",
                                       "{tmp}/report"], "--student-workers must be 0 (one per idle core) or more, got -1"),
 }

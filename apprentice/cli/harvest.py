@@ -23,7 +23,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
         verdict_source=args.verdict_source,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
         max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,
-        followups=args.followups,
+        followups=args.followups, contrast=args.contrast_pairs,
         tools=args.tools.split(",") if args.tools else None))
     skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
     print(f"harvested {result.train} train + {result.eval} eval examples and {result.pairs} preference pairs "
@@ -65,5 +65,9 @@ def _harvest_parser(sub) -> None:
     p.add_argument("--followups", type=float, default=0.0, metavar="SHARE",
                    help="with --react-prompt student: this share (0-1) of the training examples get one to three "
                         "other questions and answers as the chat thread's earlier turns (default 0)")
+    p.add_argument("--contrast-pairs", type=int, default=0, metavar="N",
+                   help="add up to N DPO pairs per verified one-action ReAct training example: the same trajectory "
+                        "with one of its numbers swapped for another of the question's (or a difference's or "
+                        "quotient's operands reversed) as the rejected side, computed by the calculator (default 0)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_harvest)

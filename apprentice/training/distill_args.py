@@ -100,6 +100,11 @@ class DistillArgs:
     dpo_steps: int = field(default=0, metadata={
         "help": "after SFT, this many DPO steps on the round's verified-vs-failed pairs of the same question "
                 "(a self teacher's attempts make them; 0: no DPO)"})
+    contrast_pairs: int = field(default=0, metadata={
+        "help": "with --dpo-steps: add up to N contrast pairs per verified one-action training example, the same "
+                "trajectory with one number swapped for another of the question's (or a difference's operands "
+                "reversed) as the rejected side (the student's most common SVAMP miss is the right operation on "
+                "the wrong quantities; 0: none)"})
     dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
     dpo_sft_weight: float = field(default=1.0, metadata={
         "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
@@ -196,7 +201,10 @@ def check_args(args: DistillArgs, teachers: list[Teacher], sets: list[EvalSet], 
     if args.start_round < 1:
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     _check_teacher_options(args, teachers)
-    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups)  # fails before any round
+    # fails before any round
+    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups, contrast=args.contrast_pairs)
+    if args.contrast_pairs and not args.dpo_steps:
+        log("--contrast-pairs are DPO pairs: without --dpo-steps no round trains on them")
     pools = _pool(args, args.start_round)  # a bad task, pool size, level, data path or row fails before round 0
     unchecked = sum(item.answer is None for _, items in pools for item in items)
     if unchecked and args.verdict_source == "gold":

@@ -2,7 +2,8 @@
 
 Output folder:
   ``train.jsonl`` / ``eval.jsonl``  OpenAI-style chat lines (``messages``) with our metadata
-  ``pairs.jsonl``                   DPO preference pairs (verified vs failed, same question)
+  ``pairs.jsonl``                   DPO preference pairs (verified vs failed, same question; contrast pairs
+                                    with ``contrast``: one quantity changed)
   ``hf/``                           the same as a Hugging Face ``DatasetDict`` (save_to_disk)
   ``README.md``                     dataset card: counts by source and verdict, length histogram
 """
@@ -27,6 +28,7 @@ from apprentice.tasks import TASK_NAMES, Item, Task, get_task
 from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.traces.records import VERDICT_SOURCES, Verdict
+from apprentice.training.contrast import contrast_pairs
 from apprentice.training.examples import ChatExample, example_from_run
 
 __all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
@@ -70,6 +72,9 @@ class HarvestConfig:
     tools: list[str] | None = None
     seed: int = 0
     pairs: bool = True
+    #: contrast pairs (``training/contrast.py``) per verified one-action ReAct example of the training split, added
+    #: to the DPO pairs: the same trajectory with one quantity changed as the rejected side
+    contrast: int = 0
     #: share of the training split's ReAct examples written as a chat follow-up (``student`` prompt only)
     followups: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +87,8 @@ class HarvestConfig:
                                   f"{', '.join(VERDICT_SOURCES)}")
         if self.task and self.task not in TASK_NAMES:  # it would select no run, and say only that
             raise ApprenticeError(f"unknown task {self.task!r}; choose one of: {', '.join(TASK_NAMES)}")
+        if self.contrast < 0:
+            raise ApprenticeError(f"contrast pairs per example must be 0 or more, got {self.contrast}")
         if not 0.0 <= self.followups <= 1.0:
             raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
         if self.followups and self.react_prompt != "student":
@@ -320,6 +327,8 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
     # a held-out question is in no training data: not in SFT's train split, and in no DPO pair either
     pairs = [p for p in preference_pairs(runs, config) if _key(p["metadata"]["question"]) not in held] \
         if config.pairs else []
+    if config.pairs and config.contrast:  # from the training split only: no held-out question
+        pairs += contrast_pairs([e.to_dict() for e in train], per_example=config.contrast, seed=config.seed)
     write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped,
                   react_prompt=config.react_prompt)
     eval_items = list(dict.fromkeys((str(e.meta["task"]), str(e.meta["item_id"])) for e in evals

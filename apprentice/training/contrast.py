@@ -1,0 +1,95 @@
+"""Contrast pairs: a verified one-action trajectory against the same trajectory with one quantity changed.
+
+Where the shipped student fails on SVAMP, it most often writes the right operation on the wrong quantities
+(``14 - 82`` for the pens sold, where the question's 106 and 14 are the pens: 35 of its 108 misses), or the
+operands of a difference or a quotient reversed (a negative or fractional count as the answer). A self-taught
+round's preference pairs set a verified run against a failed run of the same question, which differ in
+everything at once. A contrast pair differs in one choice only: the chosen side is a verified trajectory, the
+rejected side the same thought with one of the expression's numbers replaced by a number of the question it
+did not use, or a difference's or quotient's operands swapped, its observation and final answer computed by the
+real calculator. DPO then moves probability on exactly the tokens that pick the quantities.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+from apprentice.tools.calculator import calculate
+
+__all__ = ["contrast_pairs", "contrast_trajectories"]
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
+_ACTION_INPUT = re.compile(r"^Action Input:[ \t]*(.*)$", re.MULTILINE)
+_OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
+_FINAL = re.compile(r"^Final Answer:[ \t]*(.*)$", re.MULTILINE)
+_BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-/])\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def _value(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
+def _variants(expression: str, question: str) -> list[str]:
+    """Expressions one choice away from ``expression``: each of its numbers replaced by each number of the
+    question it does not use, and a difference's or quotient's two operands swapped."""
+    used = {_value(m.group()) for m in _NUMBER.finditer(expression)}
+    spare = list(dict.fromkeys(n for n in (m.group() for m in _NUMBER.finditer(question.replace(",", "")))
+                               if _value(n) not in used))
+    out = [expression[:m.start()] + other + expression[m.end():]
+           for m in _NUMBER.finditer(expression) for other in spare]
+    if (binary := _BINARY.match(expression)) and binary.group(1) != binary.group(3):
+        out.append(f"{binary.group(3)} {binary.group(2)} {binary.group(1)}")
+    return out
+
+
+def contrast_trajectories(question: str, trajectory: str) -> list[str]:
+    """The rejected trajectories one choice away from a verified one-action ReAct ``trajectory`` (none when it
+    has more or fewer than one action, or its answer is not the observation as written): the same text with the
+    action's expression changed, the calculator's real observation, and the final answer that observation gives.
+    A variant the calculator refuses, or that comes to the same value, is left out."""
+    inputs, observations, finals = (p.findall(trajectory) for p in (_ACTION_INPUT, _OBSERVATION, _FINAL))
+    if len(inputs) != 1 or len(observations) != 1 or len(finals) != 1:
+        return []
+    expression, observation, answer = inputs[0].strip(), observations[0].strip(), finals[0].strip()
+    gold = _value(observation)
+    if gold is None or observation not in answer:
+        return []
+    cut = _OBSERVATION.search(trajectory).start()  # the action's text, then what follows the observation
+    head, tail = trajectory[:cut], trajectory[cut:]
+    out = []
+    for variant in _variants(expression, question):
+        result = calculate(variant).strip()
+        value = _value(result)
+        if value is None or abs(value - gold) < 1e-9:
+            continue
+        text = (head.replace(f"Action Input: {expression}", f"Action Input: {variant}", 1)
+                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _: result, tail))
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0) -> list[dict[str, Any]]:
+    """Up to ``per_example`` contrast pairs from each verified ReAct example (a harvested train row: system,
+    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`; pairs in the shape of
+    ``harvest.preference_pairs``'."""
+    rng = random.Random(seed)
+    pairs = []
+    for row in rows:
+        messages = row.get("messages") or []
+        if row.get("protocol") != "react" or len(messages) < 2 or messages[-1].get("role") != "assistant":
+            continue
+        question = next((m["content"] for m in messages if m.get("role") == "user"), "")
+        rejected = contrast_trajectories(question, messages[-1]["content"])
+        meta = row.get("metadata") or row.get("meta") or {}
+        for text in rng.sample(rejected, min(per_example, len(rejected))):
+            pairs.append({"prompt": messages[:-1], "chosen": [messages[-1]],
+                          "rejected": [{"role": "assistant", "content": text}], "protocol": "react",
+                          "metadata": {"question": meta.get("question", question), "chosen_run": meta.get("run_id"),
+                                       "rejected_run": None, "contrast": True}})
+    return pairs

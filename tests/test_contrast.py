@@ -1,0 +1,89 @@
+"""Contrast pairs: a verified trajectory against the same one with one quantity changed (issue 38)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from apprentice.errors import ApprenticeError
+from apprentice.tasks import get_task
+from apprentice.tools.calculator import calculate
+from apprentice.training.contrast import contrast_pairs, contrast_trajectories
+from apprentice.training.harvest import HarvestConfig, harvest
+from apprentice.training.teachers import parse_teacher, solve_pool
+
+PENS = ("Paul had 51 books and 106 pens. After selling some books and pens in a garage sale he had 82 books and "
+        "14 pens left. How many pens did he sell in the garage sale?")
+
+
+def _trajectory(expression: str, result: str, thought: str = 'The question says "left", so I subtract.') -> str:
+    return (f"Thought: {thought}\nAction: calculator\nAction Input: {expression}\nObservation: {result}\n"
+            f"Thought: The calculator gave {result}, so this answers the question.\nFinal Answer: {result}")
+
+
+def test_each_rejected_side_changes_one_quantity_and_carries_the_calculators_result():
+    rejected = contrast_trajectories(PENS, _trajectory("106 - 14", "92"))
+    expressions = [t.split("Action Input: ")[1].split("\n")[0] for t in rejected]
+    # each of the two numbers replaced by each of the question's two unused ones, and the operands reversed
+    assert expressions == ["51 - 14", "82 - 14", "106 - 51", "106 - 82", "14 - 106"]
+    for text, expression in zip(rejected, expressions, strict=True):
+        result = calculate(expression)
+        assert text == _trajectory(expression, result)  # the thought kept, the answer what the calculator gave
+
+
+def test_only_the_result_is_replaced_never_a_number_that_contains_it():
+    question = "A shelf holds 14 cups and 4 plates. 10 cups broke. How many cups are left?"
+    chosen = _trajectory("14 - 10", "4", thought="Of 14 cups, 10 broke, so I subtract: 4 are left")
+    rejected = contrast_trajectories(question, chosen)
+    swapped = next(t for t in rejected if "Action Input: 10 - 14" in t)
+    assert "Of 14 cups, 10 broke, so I subtract: 4 are left" in swapped  # before the observation: untouched
+    assert swapped.endswith("The calculator gave -4, so this answers the question.\nFinal Answer: -4")
+
+
+@pytest.mark.parametrize("trajectory", [
+    _trajectory("106 - 14", "92").replace("Final Answer: 92", "Final Answer: ninety-two"),  # answer not as written
+    _trajectory("106 - 14", "92") + "\nAction: calculator\nAction Input: 1 + 1",  # not one action
+    "Thought: I know it.\nFinal Answer: 92",  # no action at all
+])
+def test_a_trajectory_it_cannot_read_exactly_gives_no_pair(trajectory):
+    assert contrast_trajectories(PENS, trajectory) == []
+
+
+def test_a_variant_of_the_same_value_is_no_rejected_side():
+    question = "Ann has 3 red and 3 blue pens and 5 pencils. How many pens does she have?"
+    rejected = contrast_trajectories(question, _trajectory("3 + 3", "6", thought="I add."))
+    assert [t.split("Action Input: ")[1].split("\n")[0] for t in rejected] == ["5 + 3", "3 + 5"]
+
+
+def test_pairs_are_drawn_per_example_from_react_rows_only():
+    rows = [{"messages": [{"role": "system", "content": "s"}, {"role": "user", "content": PENS},
+                          {"role": "assistant", "content": _trajectory("106 - 14", "92")}],
+             "protocol": "react", "metadata": {"question": PENS, "run_id": "r1"}},
+            {"messages": [{"role": "user", "content": PENS}, {"role": "assistant", "content": "92"}],
+             "protocol": "plain", "metadata": {"question": PENS, "run_id": "r2"}}]
+    pairs = contrast_pairs(rows, per_example=2, seed=3)
+    assert len(pairs) == 2 and len({p["rejected"][0]["content"] for p in pairs}) == 2
+    assert all(p["prompt"] == rows[0]["messages"][:2] and p["chosen"] == rows[0]["messages"][2:]
+               and p["metadata"]["contrast"] and p["metadata"]["chosen_run"] == "r1" for p in pairs)
+    assert contrast_pairs(rows, per_example=2, seed=3) == pairs  # seeded
+
+
+def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
+    task = get_task("arith", level=1, n=40, seed=2, distractors=1.0)
+    items = task.load(split="train")[:12]
+    counts = solve_pool(parse_teacher("dataset,equation"), task, items, student="local", meta={"distill": "c"})
+    assert counts["solved"] == len(items)
+    plain = harvest(HarvestConfig(out=tmp_path / "plain", task="arith", eval_fraction=0.25, tools=["calculator"]))
+    result = harvest(HarvestConfig(out=tmp_path / "c", task="arith", eval_fraction=0.25, tools=["calculator"],
+                                   contrast=1))
+    assert plain.pairs == 0 and result.pairs == result.train  # every one-action example with a distractor: one
+    rows = [json.loads(line) for line in (tmp_path / "c" / "pairs.jsonl").read_text().splitlines()]
+    train = {json.loads(line)["metadata"]["question"] for line in (tmp_path / "c" / "train.jsonl").open()}
+    assert {r["metadata"]["question"] for r in rows} == train  # no held-out question in a pair
+    for row in rows:
+        expression = row["rejected"][0]["content"].split("Action Input: ")[1].split("\n")[0]
+        assert row["rejected"][0]["content"].endswith(f"Final Answer: {calculate(expression)}")
+    with pytest.raises(ApprenticeError, match="0 or more"):
+        HarvestConfig(out=tmp_path / "x", contrast=-1)
