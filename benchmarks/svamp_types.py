@@ -7,8 +7,10 @@ Reads each model's SVAMP eval runs (``apprentice eval --task svamp`` or a distil
 (Addition, Subtraction, Multiplication, Common-Division), the operator of the first calculator action on the
 multiplication and division problems (which operation the student picks where the story has a rate), accuracy
 on the problems that give a number the equation does not use against the others (and how many misses use such a
-number in their first calculator input), then for
-each pair of models how many items only the first gets right and how many only the second does (the discordant
+number in their first calculator input), the misses by what went wrong against the equation (the right operations on
+other numbers, other operations on the right numbers, both, or neither: then the operands of a difference or a
+quotient reversed, when swapping them gives the answer), how many misses answer a negative or fractional count
+where the answer is whole, then for each pair of models how many items only the first gets right and how many only the second does (the discordant
 pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sqlite3
 import sys
 from collections import defaultdict
@@ -29,7 +32,7 @@ from apprentice.training.replay import _numbers  # the replay's reading of a tex
 
 #: Each eval run's item, verdict and first calculator input.
 _RUNS = """select item_id, correct,
-             (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1)
+             (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1), answer
            from runs where task = 'svamp' and model = ? and strategy = ?
            and json_extract(meta, '$.eval') is not null and json_extract(meta, '$.select_dev') is null
            order by started_at"""
@@ -40,6 +43,37 @@ def _operator(expression: str) -> str:
     it only adds or subtracts, "none" without an action."""
     found = [op for op in "*/" if op in expression]
     return "*/" if len(found) == 2 else found[0] if found else ("+/-" if expression else "none")
+
+
+_OPERATOR = re.compile(r"(?<=[\d\s)])[-+*/](?=[\s\d(])")
+_BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-/])\s*(\d+(?:\.\d+)?)\s*$")
+
+
+def miss_class(expression: str, equation: str, answer: float) -> str:
+    """What a missed item's first calculator input got wrong against SVAMP's equation: ``numbers`` (the
+    equation's operations on other numbers), ``operation`` (other operations on the equation's numbers),
+    ``both``, ``reversed`` (neither, and swapping a difference's or quotient's operands gives the answer), or
+    ``neither``."""
+    same_ops = sorted(_OPERATOR.findall(expression)) == sorted(_OPERATOR.findall(equation))
+    same_numbers = sorted(_numbers(expression)) == sorted(_numbers(equation))
+    if same_ops and same_numbers:
+        binary = _BINARY.match(expression)
+        if binary:
+            a, op, b = float(binary.group(1)), binary.group(2), float(binary.group(3))
+            swapped = b - a if op == "-" else (b / a if a else None)
+            if swapped is not None and abs(swapped - answer) < 1e-6 * max(1.0, abs(answer)):
+                return "reversed"
+        return "neither"
+    return "numbers" if same_ops else "operation" if same_numbers else "both"
+
+
+def _impossible(prediction: str | None, answer: float) -> bool:
+    """A negative or fractional count given where SVAMP's answer is a whole number."""
+    try:
+        value = float(prediction or "")
+    except ValueError:
+        return False
+    return float(answer).is_integer() and (value < 0 or not value.is_integer())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = json.loads(args.data.read_text())
         types = {row["ID"]: row["Type"].replace("Divison", "Division") for row in rows}
+        equations = {row["ID"]: (row["Equation"], float(row["Answer"])) for row in rows}
         # the numbers a problem gives that its equation does not use (SVAMP's added irrelevant numbers)
         unneeded = {row["ID"]: set(_numbers(f"{row['Body']} {row['Question']}")) - set(_numbers(row["Equation"]))
                     for row in rows}
@@ -64,10 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     results: dict[str, dict[str, bool]] = {}
     first_inputs: dict[str, dict[str, str | None]] = {}
+    predictions: dict[str, dict[str, str | None]] = {}
     for model in args.models:
         rows = db.execute(_RUNS, (model, args.strategy)).fetchall()
-        results[model] = {item: bool(ok) for item, ok, _ in rows}
-        first_inputs[model] = {item: expression for item, _, expression in rows}
+        results[model] = {item: bool(ok) for item, ok, _, _ in rows}
+        first_inputs[model] = {item: expression for item, _, expression, _ in rows}
+        predictions[model] = {item: answer for item, _, _, answer in rows}
         if not results[model]:
             raise SystemExit(f"error: no SVAMP {args.strategy} eval runs of {model} in {store}")
     for model, items in results.items():
@@ -89,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
                    for item in extra)
         print(f"  with an unneeded number: {sum(items[i] for i in extra)}/{len(extra)} right, {took} misses use it "
               f"first; without: {sum(items[i] for i in items if i not in extra)}/{len(items) - len(extra)} right")
+        misses = [item for item, ok in items.items() if not ok and item in equations]
+        classes: dict[str, int] = defaultdict(int)
+        for item in misses:
+            classes[miss_class(first_inputs[model][item] or "", *equations[item]) if first_inputs[model][item]
+                    else "no action"] += 1
+        print(f"  misses ({len(misses)}): " + ", ".join(f"{kind} {n}" for kind, n in sorted(classes.items()))
+              + f"; a negative or fractional count answered: "
+              f"{sum(_impossible(predictions[model][i], equations[i][1]) for i in misses)}")
     print_flips(results)
     return 0
 

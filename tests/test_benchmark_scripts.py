@@ -96,3 +96,17 @@ def test_a_student_ships_only_when_its_gain_is_more_than_noise(tmp_path):
     drop = {"svamp": report("drop", set(range(60))), "gsm8k:1": report("drop1", set())}
     better, lines = compare(drop, shipped)
     assert not better and "drops on gsm8k:1" in lines[-1]
+
+
+def test_svamp_misses_are_classed_against_the_equation():
+    """NOTES, session 39: the shipped student's 108 SVAMP misses by what its calculator input got wrong."""
+    import svamp_types
+
+    assert svamp_types.miss_class("14 - 82", "( 106.0 - 14.0 )", 92) == "numbers"  # pens asked, books taken
+    assert svamp_types.miss_class("106 + 14", "( 106.0 - 14.0 )", 92) == "operation"
+    assert svamp_types.miss_class("51 * 3", "( 106.0 - 14.0 )", 92) == "both"
+    assert svamp_types.miss_class("2 / 664", "( 664.0 / 2.0 )", 332) == "reversed"
+    assert svamp_types.miss_class("14 - 106", "( 106.0 - 14.0 )", 92) == "reversed"
+    assert svamp_types.miss_class("106 - 14", "( 106.0 - 14.0 )", 93) == "neither"  # the equation itself misses
+    assert svamp_types._impossible("-68", 92) and svamp_types._impossible("0.5", 3)
+    assert not svamp_types._impossible("68", 92) and not svamp_types._impossible("1.5", 2.5)
