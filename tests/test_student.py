@@ -42,7 +42,9 @@ def test_a_shipped_student_imports_once_and_serves_every_seat(dataset, apprentic
     from apprentice.training.registry import get_adapter, list_adapters
     from apprentice.training.sft import SFTArgs, main
 
-    main(SFTArgs(data=dataset, name="to-ship", max_steps=1, batch_size=2, max_length=384, export_gguf=False))
+    main(SFTArgs(data=dataset, name="to-ship", max_steps=1, batch_size=2, max_length=384))
+    trained = get_adapter("to-ship")  # saved in fp16, as it ships
+    assert all(t.dtype == torch.float16 for t in load_file(str(trained.path / "adapter_model.safetensors")).values())
     folder = student_mod.ship_student("to-ship", "# card\n", tmp_path / "student")
     assert sorted(p.name for p in folder.iterdir()) == sorted(student_mod.STUDENT_FILES)
     weights = load_file(str(folder / "adapter_model.safetensors"))
@@ -59,6 +61,8 @@ def test_a_shipped_student_imports_once_and_serves_every_seat(dataset, apprentic
     assert model.invoke([HumanMessage("What is 6 times 8?")]).content.strip()
     record = get_adapter(name)
     assert record.gguf == "model.gguf" and record.base == "local"
+    # what an evaluation of the trained entry ran is byte for byte what the shipped student runs
+    assert (record.path / "model.gguf").read_bytes() == (trained.path / "model.gguf").read_bytes()
     load_chat_model("student", max_tokens=12)  # the second time: straight from the registry
     assert "preparing" not in capsys.readouterr().err
     assert [r.name for r in list_adapters()].count(name) == 1
