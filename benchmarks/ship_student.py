@@ -122,6 +122,9 @@ def render_card(name: str, record: dict[str, Any], table: list[dict[str, Any]], 
     rows = "\n".join(f"| {r['label']} | {r['what']} | {_pct(r['student'])} | {_pct(r.get('base'))} | "
                      f"{100 * r['floor']:.1f}% |" for r in table)
     smoke_rows = "\n".join(f"| {r['label']} | {_pct(r['student'])} | {100 * r['floor']:.1f}% |" for r in smoke)
+    smoke_table = ("\nSmoke tests only (apprentice's own generator: its sentence templates are in the training pool, "
+                   "so these\nmeasure the templates, not reading):\n\n| set | student | floor |\n|---|---:|---:|\n"
+                   f"{smoke_rows}\n") if smoke else ""
     recipe = ", ".join(f"{k}={args[k]}" for k in ("epochs", "max_steps", "learning_rate", "lora_r", "lora_alpha",
                                                    "batch_size", "max_length", "qlora", "seed") if k in args)
     compared = "\n".join(f"- {line}" for line in comparison)
@@ -150,14 +153,7 @@ of each test split: it wanders to the step limit, a minute or two an item).
 | set | what | student | base model | add-every-number floor |
 |---|---|---:|---:|---:|
 {rows}
-
-Smoke tests only (apprentice's own generator: its sentence templates are in the training pool, so these
-measure the templates, not reading):
-
-| set | student | floor |
-|---|---:|---:|
-{smoke_rows}
-{noted}
+{smoke_table}{noted}
 Against the student shipped before it (item-level flips on the same items):
 
 {compared}
