@@ -75,7 +75,7 @@ def contrast_trajectories(question: str, trajectory: str) -> list[str]:
         if value is None or abs(value - gold) < 1e-9:
             continue
         text = (head.replace(f"Action Input: {expression}", f"Action Input: {variant}", 1)
-                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _: result, tail))
+                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _, shown=result: shown, tail))
         if text not in out:
             out.append(text)
     return out
