@@ -10,7 +10,8 @@ on the problems that give a number the equation does not use against the others 
 number in their first calculator input), the misses by what went wrong against the equation (the right operations on
 other numbers, other operations on the right numbers, both, or neither: then the operands of a difference or a
 quotient reversed, when swapping them gives the answer), how many misses answer a negative or fractional count
-where the answer is whole, then for each pair of models how many items only the first gets right and how many only the second does (the discordant
+where the answer is whole, how many right answers are a negative result given without its sign (the thought
+misreporting the calculator), then for each pair of models how many items only the first gets right and how many only the second does (the discordant
 pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
 """
@@ -32,7 +33,8 @@ from apprentice.training.replay import _numbers  # the replay's reading of a tex
 
 #: Each eval run's item, verdict and first calculator input.
 _RUNS = """select item_id, correct,
-             (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1), answer
+             (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1), answer,
+             (select observation from steps where run_id = runs.id and kind = 'observation' order by idx desc limit 1)
            from runs where task = 'svamp' and model = ? and strategy = ?
            and json_extract(meta, '$.eval') is not null and json_extract(meta, '$.select_dev') is null
            order by started_at"""
@@ -76,6 +78,15 @@ def _impossible(prediction: str | None, answer: float) -> bool:
     return float(answer).is_integer() and (value < 0 or not value.is_integer())
 
 
+def _unsigned(answer: str | None, observation: str | None) -> bool:
+    """An answer that is the calculator's last (negative) result without its sign ("-92" observed, "92" given)."""
+    try:
+        value, seen = float(answer or ""), float(observation or "")
+    except ValueError:
+        return False
+    return seen < 0 and abs(value + seen) < 1e-9
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model specs as the eval recorded them, e.g. adapter:eqv-r7-dpo")
@@ -100,11 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, bool]] = {}
     first_inputs: dict[str, dict[str, str | None]] = {}
     predictions: dict[str, dict[str, str | None]] = {}
+    unsigned: dict[str, int] = {}
     for model in args.models:
         rows = db.execute(_RUNS, (model, args.strategy)).fetchall()
-        results[model] = {item: bool(ok) for item, ok, _, _ in rows}
-        first_inputs[model] = {item: expression for item, _, expression, _ in rows}
-        predictions[model] = {item: answer for item, _, _, answer in rows}
+        results[model] = {item: bool(ok) for item, ok, _, _, _ in rows}
+        first_inputs[model] = {item: expression for item, _, expression, _, _ in rows}
+        predictions[model] = {item: answer for item, _, _, answer, _ in rows}
+        unsigned[model] = sum(bool(ok) and _unsigned(answer, seen) for _, ok, _, answer, seen in rows)
         if not results[model]:
             raise SystemExit(f"error: no SVAMP {args.strategy} eval runs of {model} in {store}")
     for model, items in results.items():
@@ -134,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  misses ({len(misses)}): " + ", ".join(f"{kind} {n}" for kind, n in sorted(classes.items()))
               + f"; a negative or fractional count answered: "
               f"{sum(_impossible(predictions[model][i], equations[i][1]) for i in misses)}")
+        print(f"  right only by giving a negative result without its sign: {unsigned[model]}")
     print_flips(results)
     return 0
 

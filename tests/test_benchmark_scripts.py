@@ -110,3 +110,5 @@ def test_svamp_misses_are_classed_against_the_equation():
     assert svamp_types.miss_class("106 - 14", "( 106.0 - 14.0 )", 93) == "neither"  # the equation itself misses
     assert svamp_types._impossible("-68", 92) and svamp_types._impossible("0.5", 3)
     assert not svamp_types._impossible("68", 92) and not svamp_types._impossible("1.5", 2.5)
+    assert svamp_types._unsigned("92", "-92") and not svamp_types._unsigned("92", "92")
+    assert not svamp_types._unsigned("-92", "-92") and not svamp_types._unsigned("x", "-92")
