@@ -64,12 +64,9 @@ def test_pairs_are_drawn_per_example_from_react_rows_only():
              "protocol": "plain", "metadata": {"question": PENS, "run_id": "r2"}}]
     pairs = contrast_pairs(rows, per_example=2, seed=3)
     assert len(pairs) == 2 and len({p["rejected"][0]["content"] for p in pairs}) == 2
-    # each side ends where the model stops for the tool: they differ in the expression only
-    choice = 'Thought: The question says "left", so I subtract.\nAction: calculator\nAction Input: {}\nObservation:'
-    assert all(p["prompt"] == rows[0]["messages"][:2] and p["chosen"][0]["content"] == choice.format("106 - 14")
+    assert all(p["prompt"] == rows[0]["messages"][:2] and p["chosen"] == rows[0]["messages"][2:]
                and p["metadata"]["contrast"] and p["metadata"]["chosen_run"] == "r1" for p in pairs)
-    assert {p["rejected"][0]["content"] for p in pairs} <= {choice.format(e) for e in
-                                                            ("51 - 14", "82 - 14", "106 - 51", "106 - 82", "14 - 106")}
+    assert {p["rejected"][0]["content"] for p in pairs} <= set(contrast_trajectories(PENS, _trajectory("106 - 14", "92")))
     assert contrast_pairs(rows, per_example=2, seed=3) == pairs  # seeded
 
 
@@ -88,7 +85,8 @@ def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monk
     assert {r["metadata"]["question"] for r in rows} == train  # no held-out question in a pair
     for row in rows:
         chosen, rejected = row["chosen"][0]["content"], row["rejected"][0]["content"]
-        assert chosen.endswith("\nObservation:") and rejected.endswith("\nObservation:") and chosen != rejected
-        assert chosen.split("Action Input: ")[0] == rejected.split("Action Input: ")[0]
+        assert chosen.split("Action Input: ")[0] == rejected.split("Action Input: ")[0]  # the same thought
+        expression = rejected.split("Action Input: ")[1].split("\n")[0]
+        assert rejected.endswith(f"Final Answer: {calculate(expression)}")  # what the calculator gives
     with pytest.raises(ApprenticeError, match="0 or more"):
         HarvestConfig(out=tmp_path / "x", contrast=-1)

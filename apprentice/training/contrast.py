@@ -9,12 +9,10 @@ rejected side the same thought with one of the expression's numbers replaced by 
 did not use, or a difference's or quotient's operands swapped, its observation and final answer computed by the
 real calculator. DPO then moves probability on exactly the tokens that pick the quantities.
 
-A pair's two sides end where the model stops for the tool (``Observation:``): they differ in the expression only.
-Measured with whole trajectories as the sides (the rejected one going on to "The calculator gave -23 ... Final
-Answer: -23"): 200 DPO steps from the shipped student raised SVAMP 46.0 -> 52.5%, but 12 of its 105 right answers
-were a negative result reported without its sign ("14 - 106" -> -92, "The calculator gave 92"), against 5 before:
-the cheapest way to make a reversed difference's rejected side unlikely is to stop writing the minus sign, which
-is an unfaithful explanation, not the operands' order.
+The sides are whole trajectories. Measured (SVAMP test, as shipped, 200 DPO steps from the same student on the
+same pairs): whole trajectories 52.5% (105/200); both sides cut where the model stops for the tool, so they differ
+in the expression only, 48.0% (96/200). Both variants give more right answers that are a negative result without
+its sign ("14 - 106" -> -92, "The calculator gave 92"): 12 and 10 of their right answers, against 5 before.
 """
 
 from __future__ import annotations
@@ -81,15 +79,9 @@ def contrast_trajectories(question: str, trajectory: str) -> list[str]:
     return out
 
 
-def _choice(trajectory: str) -> str:
-    """A trajectory up to where the model stops for its tool: its thought and action, then ``Observation:``."""
-    return trajectory[:_OBSERVATION.search(trajectory).start()] + "Observation:"
-
-
 def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0) -> list[dict[str, Any]]:
     """Up to ``per_example`` contrast pairs from each verified ReAct example (a harvested train row: system,
-    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`, each side cut where the
-    model stops for the tool, so the two differ in the action's expression only; pairs in the shape of
+    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`; pairs in the shape of
     ``harvest.preference_pairs``'."""
     rng = random.Random(seed)
     pairs = []
@@ -101,9 +93,8 @@ def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: in
         rejected = contrast_trajectories(question, messages[-1]["content"])
         meta = row.get("metadata") or row.get("meta") or {}
         for text in rng.sample(rejected, min(per_example, len(rejected))):
-            pairs.append({"prompt": messages[:-1],
-                          "chosen": [{"role": "assistant", "content": _choice(messages[-1]["content"])}],
-                          "rejected": [{"role": "assistant", "content": _choice(text)}], "protocol": "react",
+            pairs.append({"prompt": messages[:-1], "chosen": [messages[-1]],
+                          "rejected": [{"role": "assistant", "content": text}], "protocol": "react",
                           "metadata": {"question": meta.get("question", question), "chosen_run": meta.get("run_id"),
                                        "rejected_run": None, "contrast": True}})
     return pairs
