@@ -41,6 +41,12 @@ def test_only_the_result_is_replaced_never_a_number_that_contains_it():
     assert swapped.endswith("The calculator gave -4, so this answers the question.\nFinal Answer: -4")
 
 
+def test_an_action_input_written_without_a_space_is_changed_too():
+    chosen = _trajectory("106 - 14", "92").replace("Action Input: 106 - 14", "Action Input:106 - 14")
+    rejected = contrast_trajectories(PENS, chosen)
+    assert rejected and all("Action Input:106 - 14" not in t for t in rejected)
+
+
 @pytest.mark.parametrize("trajectory", [
     _trajectory("106 - 14", "92").replace("Final Answer: 92", "Final Answer: ninety-two"),  # answer not as written
     _trajectory("106 - 14", "92") + "\nAction: calculator\nAction Input: 1 + 1",  # not one action

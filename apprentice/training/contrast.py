@@ -72,7 +72,9 @@ def contrast_trajectories(question: str, trajectory: str) -> list[str]:
         value = _value(result)
         if value is None or abs(value - gold) < 1e-9:
             continue
-        text = (head.replace(f"Action Input: {expression}", f"Action Input: {variant}", 1)
+        action = _ACTION_INPUT.search(head)
+        changed = head[:action.start(1)] + head[action.start(1):].replace(expression, variant, 1)
+        text = (changed
                 + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _, shown=result: shown, tail))
         if text not in out:
             out.append(text)
