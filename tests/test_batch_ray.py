@@ -85,3 +85,28 @@ def test_a_cluster_address_where_nothing_answers_is_one_line_in_seconds(tmp_path
     assert capsys.readouterr().err.splitlines() == [
         f"error: cannot reach a Ray cluster at 127.0.0.1:{port} (Connection refused); start its head there "
         f"(ray start --head --port {port}) or give --ray the head's address"]
+
+
+def test_what_ray_prints_while_a_job_runs_goes_to_stderr_never_into_json_output(tmp_path, capsys, monkeypatch):
+    """Ray's driver prints a cluster's error messages ("The node ... has been marked dead") to stdout whatever
+    log_to_driver says; `batch --json` prints its summary there. Seen as a failed json.loads in the 3-node test."""
+    from ray._private.worker import print_to_stdstream
+
+    from apprentice.batch import ray_runner
+    from apprentice.cli import main
+
+    def connect(address, workers):  # what Ray's error listener thread does while the job runs
+        print_to_stdstream({"lines": ["The node with node id: 1 has been marked dead"], "pid": "raylet",
+                            "is_err": False}, ignore_prefix=False)
+        return False
+
+    monkeypatch.setattr(ray_runner, "_connect", connect)
+    monkeypatch.setattr(ray_runner, "_drive", lambda *args: None)
+    monkeypatch.setattr(ray_runner, "_Fleet", lambda *args: type("F", (), {"close": lambda self: None})())
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"question": "What is 1 + 1?"}\n', encoding="utf-8")
+    main(["batch", str(source), "--out", str(tmp_path / "out.jsonl"), "--model", "openai:x@http://127.0.0.1:9/v1",
+          "--ray", "auto", "--no-progress", "--json"])
+    captured = capsys.readouterr()
+    assert "marked dead" in captured.err and "marked dead" not in captured.out
+    json.loads(captured.out)  # stdout is the summary alone

@@ -208,19 +208,22 @@ def run_on_ray(
     url = store_url()
     if url.password and not address:  # a local runtime's workers inherit it; it never enters Ray's runtime env
         os.environ.setdefault("PGPASSWORD", url.password)
-    started = _connect(address, workers)
-    try:
-        actor_class = ray.remote(BatchActor).options(
-            num_cpus=1, max_concurrency=math.ceil(job.concurrency / workers), scheduling_strategy="SPREAD",
-        )
-        fleet = _Fleet(lambda: actor_class.remote(job.worker, job.inputs, url.is_sqlite), workers)
+    # Ray's driver prints the cluster's error messages ("The node with node id ... has been marked dead") to stdout
+    # whatever log_to_driver says: they are diagnostics, and stdout is the job's output (--json's summary)
+    with contextlib.redirect_stdout(sys.stderr):
+        started = _connect(address, workers)
         try:
-            _drive(todo, fleet, job.concurrency, out, tracker)
+            actor_class = ray.remote(BatchActor).options(
+                num_cpus=1, max_concurrency=math.ceil(job.concurrency / workers), scheduling_strategy="SPREAD",
+            )
+            fleet = _Fleet(lambda: actor_class.remote(job.worker, job.inputs, url.is_sqlite), workers)
+            try:
+                _drive(todo, fleet, job.concurrency, out, tracker)
+            finally:
+                fleet.close()
         finally:
-            fleet.close()
-    finally:
-        if started:
-            ray.shutdown()
+            if started:
+                ray.shutdown()
 
 
 class _Fleet:
