@@ -7,12 +7,12 @@ Reads each model's SVAMP eval runs (``apprentice eval --task svamp`` or a distil
 (Addition, Subtraction, Multiplication, Common-Division), the operator of the first calculator action on the
 multiplication and division problems (which operation the student picks where the story has a rate), accuracy
 on the problems that give a number the equation does not use against the others (and how many misses use such a
-number in their first calculator input), the misses by what went wrong against the equation (the right operations on
-other numbers, other operations on the right numbers, both, or neither: then the operands of a difference or a
+number in their first calculator input), the misses by what went wrong against the equation (the right operations
+on other numbers, other operations on the right numbers, both, or neither: then the operands of a difference or a
 quotient reversed, when swapping them gives the answer), how many misses answer a negative or fractional count
 where the answer is whole, how many right answers are a negative result given without its sign (the thought
-misreporting the calculator), then for each pair of models how many items only the first gets right and how many only the second does (the discordant
-pairs a McNemar test reads).
+misreporting the calculator), then for each pair of models how many items only the first gets right and how many
+only the second does (the discordant pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
 """
 
@@ -31,7 +31,7 @@ from item_flips import print_flips  # benchmarks/, on the path when run as a scr
 
 from apprentice.training.replay import _numbers  # the replay's reading of a text's numbers, 76.0 read as 76
 
-#: Each eval run's item, verdict and first calculator input.
+#: Each eval run's item, verdict, first calculator input, answer and last calculator result.
 _RUNS = """select item_id, correct,
              (select tool_input from steps where run_id = runs.id and kind = 'action' order by idx limit 1), answer,
              (select observation from steps where run_id = runs.id and kind = 'observation' order by idx desc limit 1)

@@ -99,21 +99,18 @@ def ensure_student(*, folder: Path | None = None, progress: TextIO | None = None
 def ship_student(name: str, card: str, out: Path | None = None) -> Path:
     """Write registry entry ``name`` as the shipped student into ``out``: its adapter config, its weights in
     fp16 safetensors, its provenance and ``card`` (the model card's markdown). Replaces what was there."""
-    from safetensors import safe_open
-
     from apprentice.training.registry import get_adapter, save_half
 
     out = out or SHIPPED_DIR
     record = get_adapter(name)
-    with safe_open(str(record.path / _WEIGHTS), framework="pt") as weights:
-        if not list(weights.keys()):
-            raise ApprenticeError(f"adapter {name!r} has no tensors; nothing to ship")
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     shutil.copy2(record.path / "adapter_config.json", tmp / "adapter_config.json")
     shutil.copy2(record.path / _WEIGHTS, tmp / _WEIGHTS)
-    save_half(tmp / _WEIGHTS)  # an entry made before adapters were saved in fp16
+    if not save_half(tmp / _WEIGHTS):  # fp16 already, unless the entry was made before adapters were
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ApprenticeError(f"adapter {name!r} has no tensors; nothing to ship")
     meta = json.loads((record.path / "apprentice.json").read_text(encoding="utf-8"))
     meta.pop("gguf", None)
     (tmp / "apprentice.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
