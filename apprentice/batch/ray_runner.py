@@ -168,6 +168,15 @@ def _init(ray: Any, address: str | None, workers: int, runtime_env: dict[str, An
 
 
 @contextlib.contextmanager
+def _ray_log() -> Iterator[Any]:
+    """The file where what Ray's driver prints during a job is kept: ``logs/ray.log`` in the home."""
+    path = home() / "logs" / "ray.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as log:
+        yield log
+
+
+@contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Ray's C++ client writes every retry of a refused connection to file descriptor 2 itself (no logging setting
     reaches it before the connection): while connecting, that goes to a scratch file; a failure is one line."""
@@ -209,8 +218,9 @@ def run_on_ray(
     if url.password and not address:  # a local runtime's workers inherit it; it never enters Ray's runtime env
         os.environ.setdefault("PGPASSWORD", url.password)
     # Ray's driver prints the cluster's error messages ("The node with node id ... has been marked dead") to stdout
-    # whatever log_to_driver says: they are diagnostics, and stdout is the job's output (--json's summary)
-    with contextlib.redirect_stdout(sys.stderr):
+    # whatever log_to_driver says: stdout is the job's output (--json's summary) and stderr its one error line, so
+    # they go to a log in the home (the job already recovers from what they report: a lost node's items run again)
+    with _ray_log() as log, contextlib.redirect_stdout(log):
         started = _connect(address, workers)
         try:
             actor_class = ray.remote(BatchActor).options(
