@@ -41,6 +41,22 @@ def test_only_the_result_is_replaced_never_a_number_that_contains_it():
     assert swapped.endswith("The calculator gave -4, so this answers the question.\nFinal Answer: -4")
 
 
+def test_with_drop_sign_a_negative_result_is_reported_without_its_sign_after_the_observation():
+    """The student's misreport ("14 - 106" -> -92, "The calculator gave 92"): the rejected side says it, so the pair
+    differs in the expression and the observation, never in a minus sign of the answer."""
+    chosen = _trajectory("106 - 14", "92")
+    reversed_ = [t for t in contrast_trajectories(PENS, chosen, drop_sign=True) if "Action Input: 14 - 106" in t]
+    assert reversed_ == [_trajectory("14 - 106", "-92").replace("gave -92", "gave 92").replace("Answer: -92",
+                                                                                                "Answer: 92")]
+    assert "Observation: -92\n" in reversed_[0]
+    kept = contrast_trajectories(PENS, chosen)
+    assert [t for t in contrast_trajectories(PENS, chosen, drop_sign=True) if "14 - 106" not in t] == \
+        [t for t in kept if "14 - 106" not in t]  # a positive result reads as before
+    negative = _trajectory("10 - 15", "-5", thought="I subtract.")  # a verified negative answer keeps its signs
+    assert contrast_trajectories("Ten minus 15? 10 and 15 and 3.", negative, drop_sign=True) == \
+        contrast_trajectories("Ten minus 15? 10 and 15 and 3.", negative)
+
+
 def test_an_action_input_written_without_a_space_is_changed_too():
     chosen = _trajectory("106 - 14", "92").replace("Action Input: 106 - 14", "Action Input:106 - 14")
     rejected = contrast_trajectories(PENS, chosen)

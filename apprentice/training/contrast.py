@@ -52,11 +52,15 @@ def _variants(expression: str, question: str) -> list[str]:
     return out
 
 
-def contrast_trajectories(question: str, trajectory: str) -> list[str]:
+def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = False) -> list[str]:
     """The rejected trajectories one choice away from a verified one-action ReAct ``trajectory`` (none when it
     has more or fewer than one action, or its answer is not the observation as written): the same text with the
     action's expression changed, the calculator's real observation, and the final answer that observation gives.
-    A variant the calculator refuses, or that comes to the same value, is left out."""
+    A variant the calculator refuses, or that comes to the same value, is left out.
+
+    With ``drop_sign``, a variant whose result is negative (where the verified one's is not) is reported after its
+    observation without its sign, as the student misreports it ("Observation: -92", "Final Answer: 92"): the
+    rejected side then differs in the expression, not in a minus sign of the answer."""
     inputs, observations, finals = (p.findall(trajectory) for p in (_ACTION_INPUT, _OBSERVATION, _FINAL))
     if len(inputs) != 1 or len(observations) != 1 or len(finals) != 1:
         return []
@@ -74,17 +78,20 @@ def contrast_trajectories(question: str, trajectory: str) -> list[str]:
             continue
         action = _ACTION_INPUT.search(head)
         changed = head[:action.start(1)] + head[action.start(1):].replace(expression, variant, 1)
-        text = (changed
-                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _, shown=result: shown, tail))
+        shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
+        line = _OBSERVATION.match(tail)
+        text = (changed + tail[:line.start(1)] + result
+                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _: shown, tail[line.end(1):]))
         if text not in out:
             out.append(text)
     return out
 
 
-def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0) -> list[dict[str, Any]]:
+def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0,
+                   drop_sign: bool = False) -> list[dict[str, Any]]:
     """Up to ``per_example`` contrast pairs from each verified ReAct example (a harvested train row: system,
-    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`; pairs in the shape of
-    ``harvest.preference_pairs``'."""
+    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories` (``drop_sign`` passed on);
+    pairs in the shape of ``harvest.preference_pairs``'."""
     rng = random.Random(seed)
     pairs = []
     for row in rows:
@@ -92,7 +99,7 @@ def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: in
         if row.get("protocol") != "react" or len(messages) < 2 or messages[-1].get("role") != "assistant":
             continue
         question = next((m["content"] for m in messages if m.get("role") == "user"), "")
-        rejected = contrast_trajectories(question, messages[-1]["content"])
+        rejected = contrast_trajectories(question, messages[-1]["content"], drop_sign=drop_sign)
         meta = row.get("metadata") or row.get("meta") or {}
         for text in rng.sample(rejected, min(per_example, len(rejected))):
             pairs.append({"prompt": messages[:-1], "chosen": [messages[-1]],
