@@ -4,6 +4,7 @@ to start). Both paths talk to the scripted HTTP server, so the Ray workers build
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -113,3 +114,34 @@ def test_what_ray_prints_while_a_job_runs_goes_to_the_home_log_never_to_stdout_o
     assert "marked dead" not in captured.err and "marked dead" not in captured.out
     json.loads(captured.out)  # stdout is the summary alone
     assert "marked dead" in (tmp_path / "home" / "logs" / "ray.log").read_text(encoding="utf-8")
+
+
+@pytest.mark.timeout(120)
+def test_a_cluster_where_no_worker_can_start_stops_with_one_line_and_loses_nothing(tmp_path):
+    """A real local runtime with no CPU for an actor (each takes one): the job waits for a first worker as long as
+    it was told, then stops with one line (the CLI in a process of its own, so Ray's writes reach the real
+    descriptors); the output keeps what an earlier run wrote, for a resume."""
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"id": "a", "question": "What is 1 + 1?"}\n{"id": "b", "question": "What is 2 + 2?"}\n',
+                      encoding="utf-8")
+    done = '{"id": "a", "question": "What is 1 + 1?", "status": "ok", "prediction": "2", "attempts": 1}\n'
+    out.write_text(done, encoding="utf-8")
+    script = f"""
+import sys
+from apprentice.batch import ray_runner
+from apprentice.cli import main
+
+def no_cpu(ray, address, workers, runtime_env):
+    ray.init(num_cpus=0, include_dashboard=False, runtime_env=runtime_env, log_to_driver=False,
+             configure_logging=False)
+
+ray_runner._init, ray_runner._START_TIMEOUT_S = no_cpu, 3.0
+sys.exit(main(["batch", {str(source)!r}, "--out", {str(out)!r}, "--model", "openai:x@http://127.0.0.1:9/v1",
+               "--ray", "--ray-workers", "1", "--no-progress"]))
+"""
+    job = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=100)
+    assert job.returncode == 2
+    assert job.stderr.splitlines() == [
+        "error: no Ray worker started within 3 s: the cluster has no free CPU for one (each takes 1), or its nodes "
+        "cannot start them"], job.stderr
+    assert out.read_text(encoding="utf-8") == done
