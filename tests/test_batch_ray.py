@@ -4,6 +4,7 @@ to start). Both paths talk to the scripted HTTP server, so the Ray workers build
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,7 @@ def test_what_ray_prints_while_a_job_runs_goes_to_the_home_log_never_to_stdout_o
     def connect(address, workers):  # what Ray's error listener thread does while the job runs
         print_to_stdstream({"lines": ["The node with node id: 1 has been marked dead"], "pid": "raylet",
                             "is_err": False}, ignore_prefix=False)
+        logging.getLogger("ray._private.worker").error("listen_error_messages: connection lost")
         return False
 
     monkeypatch.setattr(ray_runner, "_connect", connect)
@@ -112,8 +114,10 @@ def test_what_ray_prints_while_a_job_runs_goes_to_the_home_log_never_to_stdout_o
           "--ray", "auto", "--no-progress", "--json"])
     captured = capsys.readouterr()
     assert "marked dead" not in captured.err and "marked dead" not in captured.out
+    assert "listen_error_messages" not in captured.err
     json.loads(captured.out)  # stdout is the summary alone
-    assert "marked dead" in (tmp_path / "home" / "logs" / "ray.log").read_text(encoding="utf-8")
+    log = (tmp_path / "home" / "logs" / "ray.log").read_text(encoding="utf-8")
+    assert "marked dead" in log and "ERROR ray._private.worker: listen_error_messages: connection lost" in log
 
 
 @pytest.mark.timeout(120)

@@ -19,6 +19,7 @@ a store that fails stops it, with what it has written kept for a resume.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import re
@@ -169,11 +170,21 @@ def _init(ray: Any, address: str | None, workers: int, runtime_env: dict[str, An
 
 @contextlib.contextmanager
 def _ray_log() -> Iterator[Any]:
-    """The file where what Ray's driver prints during a job is kept: ``logs/ray.log`` in the home."""
+    """The file where what Ray's driver prints or logs during a job is kept: ``logs/ray.log`` in the home (its
+    logger's warnings, "listen_error_messages: ...", would otherwise reach stderr through Python's last resort)."""
     path = home() / "logs" / "ray.log"
     path.parent.mkdir(parents=True, exist_ok=True)
+    ray_logger = logging.getLogger("ray")
     with path.open("a", encoding="utf-8") as log:
-        yield log
+        handler, propagate = logging.StreamHandler(log), ray_logger.propagate
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        ray_logger.addHandler(handler)
+        ray_logger.propagate = False
+        try:
+            yield log
+        finally:
+            ray_logger.removeHandler(handler)
+            ray_logger.propagate = propagate
 
 
 @contextlib.contextmanager
