@@ -92,6 +92,24 @@ def test_pairs_are_drawn_per_example_from_react_rows_only():
     assert contrast_pairs(rows, per_example=2, seed=3) == pairs  # seeded
 
 
+def test_signs_says_how_a_drawn_negative_variant_reads_and_never_changes_the_draws():
+    rows = [{"messages": [{"role": "user", "content": PENS},
+                          {"role": "assistant", "content": _trajectory("106 - 14", "92")}],
+             "protocol": "react", "metadata": {"question": PENS, "run_id": f"r{i}"}} for i in range(12)]
+    text = {signs: [p["rejected"][0]["content"] for p in contrast_pairs(rows, seed=1, signs=signs)]
+            for signs in ("kept", "dropped", "both")}
+    assert len(text["kept"]) == len(text["dropped"]) == 12 and any("14 - 106" in t for t in text["kept"])
+    for kept, dropped in zip(text["kept"], text["dropped"], strict=True):  # the same variant, read two ways
+        assert kept.split("Observation")[0] == dropped.split("Observation")[0]
+        assert (kept == dropped) == ("14 - 106" not in kept)
+    both = []
+    for kept, dropped in zip(text["kept"], text["dropped"], strict=True):
+        both += [kept, dropped] if kept != dropped else [kept]
+    assert text["both"] == both  # a negative variant gives a pair of each reading, in order
+    with pytest.raises(ValueError, match="signs must be kept, dropped or both"):
+        contrast_pairs(rows, signs="lost")
+
+
 def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monkeypatch):
     monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
     task = get_task("arith", level=1, n=40, seed=2, distractors=1.0)

@@ -88,10 +88,14 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
 
 
 def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0,
-                   drop_sign: bool = False) -> list[dict[str, Any]]:
+                   signs: str = "kept") -> list[dict[str, Any]]:
     """Up to ``per_example`` contrast pairs from each verified ReAct example (a harvested train row: system,
-    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories` (``drop_sign`` passed on);
-    pairs in the shape of ``harvest.preference_pairs``'."""
+    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`; pairs in the shape of
+    ``harvest.preference_pairs``'. ``signs`` says how a drawn variant whose result is negative reads after its
+    observation: ``kept`` (its answer negative), ``dropped`` (``drop_sign``), or ``both`` (two pairs, one of each);
+    the same variants are drawn whichever it is."""
+    if signs not in ("kept", "dropped", "both"):
+        raise ValueError(f"signs must be kept, dropped or both, got {signs!r}")
     rng = random.Random(seed)
     pairs = []
     for row in rows:
@@ -99,11 +103,13 @@ def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: in
         if row.get("protocol") != "react" or len(messages) < 2 or messages[-1].get("role") != "assistant":
             continue
         question = next((m["content"] for m in messages if m.get("role") == "user"), "")
-        rejected = contrast_trajectories(question, messages[-1]["content"], drop_sign=drop_sign)
+        kept = contrast_trajectories(question, messages[-1]["content"])
+        dropped = contrast_trajectories(question, messages[-1]["content"], drop_sign=True)
         meta = row.get("metadata") or row.get("meta") or {}
-        for text in rng.sample(rejected, min(per_example, len(rejected))):
-            pairs.append({"prompt": messages[:-1], "chosen": [messages[-1]],
+        for i in rng.sample(range(len(kept)), min(per_example, len(kept))):
+            texts = {"kept": [kept[i]], "dropped": [dropped[i]], "both": list(dict.fromkeys((kept[i], dropped[i])))}
+            pairs.extend({"prompt": messages[:-1], "chosen": [messages[-1]],
                           "rejected": [{"role": "assistant", "content": text}], "protocol": "react",
                           "metadata": {"question": meta.get("question", question), "chosen_run": meta.get("run_id"),
-                                       "rejected_run": None, "contrast": True}})
+                                       "rejected_run": None, "contrast": True}} for text in texts[signs])
     return pairs
