@@ -266,3 +266,22 @@ def test_every_command_that_touches_a_store_takes_it_by_url(tmp_path, monkeypatc
     assert main(["ask", "hi", "--db", "mysql://nobody@host/db"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown store URL" in err
+
+
+def test_ask_says_when_the_calculator_work_does_not_give_the_answer(monkeypatch, capsys):
+    """The student's misreading (17 - 45 gives -28, it answers 28): the answer is printed as given, with one line
+    saying why its work does not give it; an answer the work gives gets no such line, and --json keeps its shape."""
+    from apprentice.backends.scripted import ScriptedChatModel
+    from apprentice.graphs import runner
+
+    misread = [" I subtract.\nAction: calculator\nAction Input: 17 - 45", " The calculator gave 28.\nFinal Answer: 28"]
+    right = [" I subtract.\nAction: calculator\nAction Input: 45 - 17", " The calculator gave 28.\nFinal Answer: 28"]
+    for script, note in ((misread, ["Check it: answer 28 is none of the calculator's results (-28)"]), (right, [])):
+        monkeypatch.setattr(runner, "load_chat_model",
+                            lambda spec, script=script, **kw: ScriptedChatModel(script=script))
+        assert main(["ask", "Tom had 45 marbles and now has 17. How many did he lose?", "--tools", "calculator"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out[out.index("Answer: 28") + 1:] == note
+    monkeypatch.setattr(runner, "load_chat_model", lambda spec, **kw: ScriptedChatModel(script=misread))
+    assert main(["ask", "Tom had 45 marbles and now has 17. How many?", "--tools", "calculator", "--json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == RESULT_KEYS

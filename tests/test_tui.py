@@ -106,6 +106,24 @@ async def test_conversation_streams_steps_and_answer(apprentice_home):
         assert sessions[0].model == "scripted" and sessions[0].strategy == "react"
 
 
+async def test_an_answer_its_calculator_work_does_not_give_says_so_live_and_on_resume(apprentice_home):
+    """The shipped student's misreading, seen in the chat: 17 - 45 gives -28 and it answers 28. The answer stays
+    what the model said; a line under it says why the work does not give it (the verifier's rule)."""
+    misread = [" The question says lost, so I subtract.\nAction: calculator\nAction Input: 17 - 45",
+               " The calculator gave 28.\nFinal Answer: 28"]
+    note = "Check it: answer 28 is none of the calculator's results (-28)"
+    async with ChatApp(ScriptedChatModel(script=misread + TOOL_TURN)).run_test(size=(110, 36)) as pilot:
+        block = await ask(pilot, "Tom had 45 marbles and now has 17. How many did he lose?")
+        assert block.answer_text == "28" and note in block.query_one(".final").source
+        fine = await ask(pilot, "What is 2+3?")
+        assert fine.answer_text == "5" and "Check it" not in fine.query_one(".final").source
+    async with ChatApp(ScriptedChatModel(script=[])).run_test(size=(110, 36)) as pilot:
+        resumed = pilot.app.screen.query(AnswerBlock)
+        assert [b.answer_text for b in resumed] == ["28", "5"]
+        assert note in resumed.first().query_one(".final").source and "Check it" not in resumed.last().query_one(
+            ".final").source
+
+
 async def test_model_calls_side_by_side_stream_apart(apprentice_home):
     """react-sc's samples call the model at once; each call's tokens keep to their own paragraph (they
     used to run together in one line), and an ended call makes way for the next one to begin."""

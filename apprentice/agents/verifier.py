@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.extract import answer_segments, numbers_match, parse_number
+from apprentice.tasks.extract import answer_segments, extract_number, numbers_match, parse_number
 from apprentice.tasks.question_rules import not_a_count
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
-__all__ = ["CheckResult", "arithmetic_errors", "calculator_results", "rules_check", "unreached_answer",
-           "unused_numbers"]
+__all__ = ["CheckResult", "answer_not_computed", "arithmetic_errors", "calculator_results", "rules_check",
+           "unreached_answer", "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)"
                     r"\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
@@ -97,6 +97,13 @@ def unreached_answer(answer: Fraction | None, steps: Iterable[Step]) -> str | No
     if answer is not None and not any(numbers_match(result, answer) for result in results):
         return f"answer {_show(answer)} is none of the calculator's results ({', '.join(_show(r) for r in results)})"
     return None
+
+
+def answer_not_computed(answer: str | None, steps: Iterable[Step]) -> str | None:
+    """:func:`unreached_answer` for an answer as text (its final number): why the run's calculator work does not
+    give it, or None. What harvest keeps out of every dataset, and what the chat and ``ask`` say under such an
+    answer ("14 - 106" gives -92 and the model answers 92)."""
+    return unreached_answer(parse_number(extract_number(answer)), steps)
 
 
 def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:

@@ -41,6 +41,15 @@ def _question(words: list[str]) -> str:
     return question
 
 
+def _not_computed(run_id: str, answer: str) -> str | None:
+    """Why the run's calculator work does not give its answer (the verifier's rule), or None."""
+    from apprentice.agents.verifier import answer_not_computed
+    from apprentice.traces import open_store
+
+    run = open_store().get(run_id)
+    return None if run is None else answer_not_computed(answer, run.steps)
+
+
 def _cmd_ask(args: argparse.Namespace) -> int:
     from apprentice.graphs import run_question
     from apprentice.tasks import get_task
@@ -62,6 +71,8 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         print(f"\nAnswer: {result.answer if result.answer is not None else '(none)'}")
+        if result.answer is not None and (note := _not_computed(result.run_id, result.answer)):
+            print(f"Check it: {note}")
         print(f"run {result.run_id} · thread {result.thread_id} · {result.model_calls} model calls · "
               f"{result.tokens_in} tokens in / {result.tokens_out} out · {result.latency_s:.1f} s",
               file=sys.stderr)

@@ -22,10 +22,9 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from apprentice.agents.react import earlier_turns
-from apprentice.agents.verifier import unreached_answer
+from apprentice.agents.verifier import answer_not_computed
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import TASK_NAMES, Item, Task, get_task
-from apprentice.tasks.answers import extract_number, parse_number
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.traces.records import VERDICT_SOURCES, Verdict
 from apprentice.training.contrast import contrast_pairs
@@ -188,7 +187,7 @@ def answer_computed(run: Run) -> bool:
     not reach the answer, so it is no rationale to learn from. A run whose calculator calls all failed
     has no result to answer from either; a run that never called the calculator is not judged here.
     """
-    return unreached_answer(parse_number(extract_number(run.answer)), run.steps) is None
+    return answer_not_computed(run.answer, run.steps) is None
 
 
 @functools.cache

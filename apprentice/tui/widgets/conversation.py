@@ -4,6 +4,7 @@ reasoning steps, the live token stream and (for ToT) the search tree appear unde
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Collapsible, Markdown, Static
 
+from apprentice.agents.verifier import answer_not_computed
 from apprentice.errors import ApprenticeError
 from apprentice.tui.agent import ChatAgent, TurnListener
 from apprentice.tui.steps import SHOWN_KINDS, step_body, step_title
@@ -173,7 +175,8 @@ class AnswerBlock(Vertical):
         answer = None if result is None else result.answer
         self.run_id = None if result is None else result.run_id
         tree = None if result is None else result.state.get("tree")
-        await self._show_answer(answer, "cancelled" if cancelled else result.status, tree)
+        steps = [block.step for block in self.query(StepBlock)]
+        await self._show_answer(answer, "cancelled" if cancelled else result.status, tree, steps)
         self.post_message(self.Finished(self, result))
 
     async def _fail(self, error: str) -> None:
@@ -184,12 +187,15 @@ class AnswerBlock(Vertical):
 
     # -- display -----------------------------------------------------------------------------
 
-    async def _show_answer(self, answer: str | None, status: str, tree: dict | None) -> None:
+    async def _show_answer(self, answer: str | None, status: str, tree: dict | None,
+                           steps: Sequence[Any] = ()) -> None:
         self.answer_text = answer
         self.query_one(".live", Static).display = False
         if tree:
             await self.mount(SearchTree(tree, classes="search-tree"), before=self.query_one(".final"))
         text = answer if answer is not None else f"*({status})*"
+        if answer is not None and (note := answer_not_computed(answer, steps)):
+            text += f"\n\n*Check it: {note}*"  # the model's reading of its own work is wrong ("-92" read as 92)
         await self.query_one(".final", Markdown).update(text)
         self._scroll()
 
@@ -199,7 +205,7 @@ class AnswerBlock(Vertical):
         await steps.mount_all([StepBlock(s) for s in run.steps if s.kind in SHOWN_KINDS and s.kind != "answer"])
         status = run.status + (f": {run.error}" if run.error and run.status == "error" else "")
         self.run_id = run.id
-        await self._show_answer(run.answer, status, run.tree)
+        await self._show_answer(run.answer, status, run.tree, run.steps)
 
     def _scroll(self) -> None:
         parent = self.parent
