@@ -13,6 +13,12 @@ The sides are whole trajectories. Measured (SVAMP test, as shipped, 200 DPO step
 same pairs): whole trajectories 52.5% (105/200); both sides cut where the model stops for the tool, so they differ
 in the expression only, 48.0% (96/200). Both variants give more right answers that are a negative result without
 its sign ("14 - 106" -> -92, "The calculator gave 92"): 12 and 10 of their right answers, against 5 before.
+
+What teaches that (``contrast_pairs(signs=...)``, the same draws each way, two seeds where said): a rejected side whose
+answer is a negative count teaches the model to avoid negative answers, and dropping the sign is one way. Read with
+the sign dropped after the observation (``dropped``, the student's own misreading), the pairs left no sign-dropped
+answer (0 of 94 right, both seeds) but more reversed operands and negative answers: 47.0% against the shipped
+recipe's 52.5% and 48.5% (seeds 0 and 1); both readings (``both``) 47.5%. ``kept`` stays the default.
 """
 
 from __future__ import annotations
@@ -104,7 +110,7 @@ def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: in
             continue
         question = next((m["content"] for m in messages if m.get("role") == "user"), "")
         kept = contrast_trajectories(question, messages[-1]["content"])
-        dropped = contrast_trajectories(question, messages[-1]["content"], drop_sign=True)
+        dropped = contrast_trajectories(question, messages[-1]["content"], drop_sign=True) if signs != "kept" else kept
         meta = row.get("metadata") or row.get("meta") or {}
         for i in rng.sample(range(len(kept)), min(per_example, len(kept))):
             texts = {"kept": [kept[i]], "dropped": [dropped[i]], "both": list(dict.fromkeys((kept[i], dropped[i])))}
