@@ -168,14 +168,19 @@ def _init(ray: Any, address: str | None, workers: int, runtime_env: dict[str, An
                  configure_logging=False)
 
 
-@contextlib.contextmanager
-def _ray_log() -> Iterator[Any]:
-    """The file where what Ray's driver prints or logs during a job is kept: ``logs/ray.log`` in the home (its
-    logger's warnings, "listen_error_messages: ...", would otherwise reach stderr through Python's last resort)."""
+def _log_path() -> Path:
+    """``logs/ray.log`` in the home: what Ray writes while a job connects and runs, kept out of stdout and stderr."""
     path = home() / "logs" / "ray.log"
     path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def _ray_log() -> Iterator[Any]:
+    """The log (:func:`_log_path`) open for what Ray's driver prints or logs during a job (its logger's warnings,
+    "listen_error_messages: ...", would otherwise reach stderr through Python's last resort)."""
     ray_logger = logging.getLogger("ray")
-    with path.open("a", encoding="utf-8") as log:
+    with _log_path().open("a", encoding="utf-8") as log:
         handler, propagate = logging.StreamHandler(log), ray_logger.propagate
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         ray_logger.addHandler(handler)
@@ -190,15 +195,16 @@ def _ray_log() -> Iterator[Any]:
 @contextlib.contextmanager
 def _quiet_stderr() -> Iterator[None]:
     """Ray's C++ client writes every retry of a refused connection to file descriptor 2 itself (no logging setting
-    reaches it before the connection): while connecting, that goes to a scratch file; a failure is one line."""
+    reaches it before the connection): while connecting, that goes to the Ray log too; a failure is one line."""
     sys.stderr.flush()
     saved = os.dup(2)
     try:
-        with tempfile.TemporaryFile() as sink:
+        with _log_path().open("ab") as sink:
             os.dup2(sink.fileno(), 2)
             try:
                 yield
             finally:
+                sys.stderr.flush()
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
