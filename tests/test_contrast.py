@@ -110,6 +110,43 @@ def test_signs_says_how_a_drawn_negative_variant_reads_and_never_changes_the_dra
         contrast_pairs(rows, signs="lost")
 
 
+@pytest.mark.parametrize("expression, result, thought, variant, changed", [
+    ("106 - 14", "92", 'The question says "left", so I subtract.', "106 + 14", 'The question says "left", so I add.'),
+    ("15 + 18", "33", "I add, so I add.", "18 - 15", "I subtract, so I subtract."),  # the larger number first
+    ("26 * 33", "858", "Each bag holds 33, so I multiply.", "33 / 26", "Each bag holds 33, so I divide."),
+    ("56 / 8", "7", "Shared by 8, so I divide; addition would not do.", "56 * 8",
+     "Shared by 8, so I multiply; addition would not do."),  # the verb only, not a word that contains one
+])
+def test_an_operation_variant_changes_the_operation_and_the_verb_the_thought_names(expression, result, thought,
+                                                                                    variant, changed):
+    """The shipped student's operation misses on SVAMP are the confusable pairs (an addition subtracted, a
+    division multiplied): the rejected side reasons to the other operation of the pair, consistently."""
+    question = "Numbers 106, 14, 15, 18, 26, 33, 56 and 8, and 3 more."
+    rejected = contrast_trajectories(question, _trajectory(expression, result, thought=thought), kind="operation")
+    assert rejected == [_trajectory(variant, calculate(variant), thought=changed)]
+    assert contrast_trajectories(question, _trajectory("(3 + 4) * 2", "14", thought="I add."), kind="operation") == []
+    assert contrast_trajectories(question, _trajectory("4 / 1", "4", thought="I divide."), kind="operation") == []  # same value
+    with pytest.raises(ValueError, match="kind must be one of quantity, operation"):
+        contrast_trajectories(question, _trajectory(expression, result), kind="unit")
+
+
+def test_each_kind_draws_on_its_own_so_adding_one_leaves_the_others_draws():
+    rows = [{"messages": [{"role": "user", "content": PENS},
+                          {"role": "assistant", "content": _trajectory("106 - 14", "92")}],
+             "protocol": "react", "metadata": {"question": PENS, "run_id": f"r{i}"}} for i in range(8)]
+    quantity = contrast_pairs(rows, seed=4)
+    both = contrast_pairs(rows, seed=4, kinds=("quantity", "operation"))
+    assert [p for p in both if p["metadata"]["contrast"] == "quantity"] == quantity
+    operation = [p for p in both if p["metadata"]["contrast"] == "operation"]
+    assert len(quantity) == len(operation) == 8
+    assert {p["rejected"][0]["content"] for p in operation} == {
+        _trajectory("106 + 14", "120", thought='The question says "left", so I add.')}
+    assert contrast_pairs(rows, seed=4, kinds=("operation",)) == operation
+    for kinds in ((), ("quantity", "unit")):
+        with pytest.raises(ValueError, match="kinds must be some of quantity, operation"):
+            contrast_pairs(rows, kinds=kinds)
+
+
 def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monkeypatch):
     monkeypatch.setenv("APPRENTICE_HOME", str(tmp_path / "home"))
     task = get_task("arith", level=1, n=40, seed=2, distractors=1.0)

@@ -29,13 +29,21 @@ from typing import Any
 
 from apprentice.tools.calculator import calculate
 
-__all__ = ["contrast_pairs", "contrast_trajectories"]
+__all__ = ["KINDS", "contrast_pairs", "contrast_trajectories"]
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _ACTION_INPUT = re.compile(r"^Action Input:[ \t]*(.*)$", re.MULTILINE)
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _FINAL = re.compile(r"^Final Answer:[ \t]*(.*)$", re.MULTILINE)
-_BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-/])\s*(\d+(?:\.\d+)?)\s*$")
+_BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
+#: the operation a story's wording is most often mistaken for (the shipped student's operation misses on SVAMP:
+#: an addition subtracted 16 times, a subtraction added 9, a division multiplied 6, a multiplication divided 6)
+_CONFUSED = {"+": "-", "-": "+", "*": "/", "/": "*"}
+#: the verb a thought names an operation with ("so I subtract")
+_VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
+#: what a contrast pair may change: the quantities (a number, or a difference's or quotient's operand order) or
+#: the operation
+KINDS = ("quantity", "operation")
 
 
 def _value(text: str) -> float | None:
@@ -45,28 +53,44 @@ def _value(text: str) -> float | None:
         return None
 
 
-def _variants(expression: str, question: str) -> list[str]:
-    """Expressions one choice away from ``expression``: each of its numbers replaced by each number of the
-    question it does not use, and a difference's or quotient's two operands swapped."""
+def _variants(expression: str, question: str, kind: str = "quantity") -> list[str]:
+    """Expressions one choice away from ``expression``. ``quantity``: each of its numbers replaced by each number
+    of the question it does not use, and a difference's or quotient's two operands swapped. ``operation``: a
+    two-number expression with the operation it is mistaken for (+ and -, * and /; a difference or quotient with
+    the larger number first, as a student that orders its operands writes it)."""
+    binary = _BINARY.match(expression)
+    if kind == "operation":
+        if not binary:
+            return []
+        a, op, b = binary.groups()
+        other = _CONFUSED[op]
+        if other in "-/" and _value(a) < _value(b):
+            a, b = b, a
+        return [f"{a} {other} {b}"]
     used = {_value(m.group()) for m in _NUMBER.finditer(expression)}
     spare = list(dict.fromkeys(n for n in (m.group() for m in _NUMBER.finditer(question.replace(",", "")))
                                if _value(n) not in used))
     out = [expression[:m.start()] + other + expression[m.end():]
            for m in _NUMBER.finditer(expression) for other in spare]
-    if (binary := _BINARY.match(expression)) and binary.group(1) != binary.group(3):
+    if binary and binary.group(2) in "-/" and binary.group(1) != binary.group(3):
         out.append(f"{binary.group(3)} {binary.group(2)} {binary.group(1)}")
     return out
 
 
-def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = False) -> list[str]:
+def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = False,
+                          kind: str = "quantity") -> list[str]:
     """The rejected trajectories one choice away from a verified one-action ReAct ``trajectory`` (none when it
     has more or fewer than one action, or its answer is not the observation as written): the same text with the
     action's expression changed, the calculator's real observation, and the final answer that observation gives.
-    A variant the calculator refuses, or that comes to the same value, is left out.
+    A variant the calculator refuses, or that comes to the same value, is left out. ``kind`` says what the
+    variants change (``KINDS``: the quantities, or the operation, where the thought before the action says the
+    changed operation's verb in place of the verified one's: "so I add" for "so I subtract").
 
     With ``drop_sign``, a variant whose result is negative (where the verified one's is not) is reported after its
     observation without its sign, as the student misreports it ("Observation: -92", "Final Answer: 92"): the
     rejected side then differs in the expression, not in a minus sign of the answer."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     inputs, observations, finals = (p.findall(trajectory) for p in (_ACTION_INPUT, _OBSERVATION, _FINAL))
     if len(inputs) != 1 or len(observations) != 1 or len(finals) != 1:
         return []
@@ -77,45 +101,55 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
     cut = _OBSERVATION.search(trajectory).start()  # the action's text, then what follows the observation
     head, tail = trajectory[:cut], trajectory[cut:]
     out = []
-    for variant in _variants(expression, question):
+    for variant in _variants(expression, question, kind):
         result = calculate(variant).strip()
         value = _value(result)
         if value is None or abs(value - gold) < 1e-9:
             continue
         action = _ACTION_INPUT.search(head)
-        changed = head[:action.start(1)] + head[action.start(1):].replace(expression, variant, 1)
+        thought = head[:action.start(1)]
+        if kind == "operation":  # the thought names the changed operation too: "so I add", then "12 + 3"
+            before, after = _BINARY.match(expression).group(2), _BINARY.match(variant).group(2)
+            thought = re.sub(rf"\b{_VERB[before]}\b", _VERB[after], thought)
+        changed = thought + head[action.start(1):].replace(expression, variant, 1)
         shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
         line = _OBSERVATION.match(tail)
         text = (changed + tail[:line.start(1)] + result
-                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _: shown, tail[line.end(1):]))
+                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _, s=shown: s,
+                           tail[line.end(1):]))
         if text not in out:
             out.append(text)
     return out
 
 
 def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0,
-                   signs: str = "kept") -> list[dict[str, Any]]:
-    """Up to ``per_example`` contrast pairs from each verified ReAct example (a harvested train row: system,
-    user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`; pairs in the shape of
-    ``harvest.preference_pairs``'. ``signs`` says how a drawn variant whose result is negative reads after its
-    observation: ``kept`` (its answer negative), ``dropped`` (``drop_sign``), or ``both`` (two pairs, one of each);
-    the same variants are drawn whichever it is."""
+                   signs: str = "kept", kinds: tuple[str, ...] = ("quantity",)) -> list[dict[str, Any]]:
+    """Up to ``per_example`` contrast pairs of each of ``kinds`` (``KINDS``) from each verified ReAct example (a
+    harvested train row: system, user, assistant), drawn at random (``seed``) from :func:`contrast_trajectories`;
+    pairs in the shape of ``harvest.preference_pairs``'. ``signs`` says how a drawn variant whose result is negative
+    reads after its observation: ``kept`` (its answer negative), ``dropped`` (``drop_sign``), or ``both`` (two
+    pairs, one of each); the same variants are drawn whichever it is, and each kind draws on its own, so adding a
+    kind leaves the other's draws as they were."""
     if signs not in ("kept", "dropped", "both"):
         raise ValueError(f"signs must be kept, dropped or both, got {signs!r}")
-    rng = random.Random(seed)
+    if not kinds or any(kind not in KINDS for kind in kinds):
+        raise ValueError(f"kinds must be some of {', '.join(KINDS)}, got {', '.join(kinds) or 'none'}")
+    rngs = {kind: random.Random(seed if kind == "quantity" else f"{seed}:{kind}") for kind in KINDS}
     pairs = []
     for row in rows:
         messages = row.get("messages") or []
         if row.get("protocol") != "react" or len(messages) < 2 or messages[-1].get("role") != "assistant":
             continue
         question = next((m["content"] for m in messages if m.get("role") == "user"), "")
-        kept = contrast_trajectories(question, messages[-1]["content"])
-        dropped = contrast_trajectories(question, messages[-1]["content"], drop_sign=True) if signs != "kept" else kept
         meta = row.get("metadata") or row.get("meta") or {}
-        for i in rng.sample(range(len(kept)), min(per_example, len(kept))):
-            texts = {"kept": [kept[i]], "dropped": [dropped[i]], "both": list(dict.fromkeys((kept[i], dropped[i])))}
-            pairs.extend({"prompt": messages[:-1], "chosen": [messages[-1]],
-                          "rejected": [{"role": "assistant", "content": text}], "protocol": "react",
-                          "metadata": {"question": meta.get("question", question), "chosen_run": meta.get("run_id"),
-                                       "rejected_run": None, "contrast": True}} for text in texts[signs])
+        for kind in dict.fromkeys(kinds):
+            kept = contrast_trajectories(question, messages[-1]["content"], kind=kind)
+            dropped = (contrast_trajectories(question, messages[-1]["content"], drop_sign=True, kind=kind)
+                       if signs != "kept" else kept)
+            for i in rngs[kind].sample(range(len(kept)), min(per_example, len(kept))):
+                texts = {"kept": [kept[i]], "dropped": [dropped[i]], "both": list(dict.fromkeys((kept[i], dropped[i])))}
+                pairs.extend({"prompt": messages[:-1], "chosen": [messages[-1]],
+                              "rejected": [{"role": "assistant", "content": text}], "protocol": "react",
+                              "metadata": {"question": meta.get("question", question), "chosen_run": meta.get("run_id"),
+                                           "rejected_run": None, "contrast": kind}} for text in texts[signs])
     return pairs
