@@ -167,3 +167,16 @@ def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monk
         assert rejected.endswith(f"Final Answer: {calculate(expression)}")  # what the calculator gives
     with pytest.raises(ApprenticeError, match="0 or more"):
         HarvestConfig(out=tmp_path / "x", contrast=-1)
+    with pytest.raises(ApprenticeError, match="contrast kinds must be some of quantity, operation, got unit"):
+        HarvestConfig(out=tmp_path / "x", contrast=1, contrast_kinds=["unit"])
+    both = harvest(HarvestConfig(out=tmp_path / "o", task="arith", eval_fraction=0.25, tools=["calculator"],
+                                 contrast=1, contrast_kinds=["quantity", "operation"]))
+    pairs = [json.loads(line) for line in (tmp_path / "o" / "pairs.jsonl").read_text().splitlines()]
+    assert [p for p in pairs if p["metadata"]["contrast"] == "quantity"] == rows  # the quantity draws as before
+    operation = [p for p in pairs if p["metadata"]["contrast"] == "operation"]
+    assert both.pairs == len(pairs) == len(rows) + len(operation) and operation
+    for row in operation:  # the other operation of the pair, on the same numbers
+        chosen, rejected = (row[side][0]["content"].split("Action Input: ")[1].split("\n")[0]
+                            for side in ("chosen", "rejected"))
+        assert sorted(chosen.split()[::2]) == sorted(rejected.split()[::2])
+        assert {chosen.split()[1], rejected.split()[1]} in ({"+", "-"}, {"*", "/"})

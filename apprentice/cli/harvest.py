@@ -7,6 +7,7 @@ from pathlib import Path
 
 from apprentice.cli import command
 from apprentice.errors import DataError
+from apprentice.training.contrast import KINDS as CONTRAST_KINDS
 
 
 def _cmd_harvest(args: argparse.Namespace) -> int:
@@ -23,7 +24,7 @@ def _cmd_harvest(args: argparse.Namespace) -> int:
         verdict_source=args.verdict_source,
         min_score=args.min_score, eval_fraction=args.eval_fraction, max_chars=args.max_chars,
         max_per_question=args.max_per_question, system=system, react_prompt=args.react_prompt, seed=args.seed,
-        followups=args.followups, contrast=args.contrast_pairs,
+        followups=args.followups, contrast=args.contrast_pairs, contrast_kinds=args.contrast_kinds,
         tools=args.tools.split(",") if args.tools else None))
     skipped = ", ".join(f"{k} {v}" for k, v in result.skipped.items()) or "none"
     print(f"harvested {result.train} train + {result.eval} eval examples and {result.pairs} preference pairs "
@@ -69,5 +70,9 @@ def _harvest_parser(sub) -> None:
                    help="add up to N DPO pairs per verified one-action ReAct training example: the same trajectory "
                         "with one of its numbers swapped for another of the question's (or a difference's or "
                         "quotient's operands reversed) as the rejected side, computed by the calculator (default 0)")
+    p.add_argument("--contrast-kinds", nargs="+", choices=CONTRAST_KINDS, default=["quantity"], metavar="KIND",
+                   help="what contrast pairs change, N pairs of each: quantity (the above), operation (the "
+                        "operation it is mistaken for, + and -, * and /, and the thought's verb with it) "
+                        "(default: quantity)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_harvest)

@@ -323,7 +323,7 @@ def _harvest(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
         harvested = harvest(HarvestConfig(
             out=dataset, run_ids=round_.records["collect"]["tally"]["run_ids"], seed=args.seed,
             tools=["calculator"], max_per_question=2, react_prompt=args.react_prompt, followups=args.followups,
-            contrast=args.contrast_pairs if args.dpo_steps else 0,
+            contrast=args.contrast_pairs if args.dpo_steps else 0, contrast_kinds=args.contrast_kinds,
             min_score=args.min_score, verdict_source=None if args.verdict_source == "gold" else args.verdict_source))
     except NothingToHarvest as err:
         raise RoundStopped(f"the teacher ({round_.teacher.label}) solved nothing to learn from: {err}") from err

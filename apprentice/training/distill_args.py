@@ -105,6 +105,9 @@ class DistillArgs:
                 "trajectory with one number swapped for another of the question's (or a difference's operands "
                 "reversed) as the rejected side (the student's most common SVAMP miss is the right operation on "
                 "the wrong quantities; 0: none)"})
+    contrast_kinds: list[str] = field(default_factory=lambda: ["quantity"], metadata={
+        "help": "what the contrast pairs change, N pairs of each: quantity (the above), operation (the operation "
+                "it is mistaken for, + and -, * and /, and the thought's verb with it)"})
     dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
     dpo_sft_weight: float = field(default=1.0, metadata={
         "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
@@ -202,7 +205,8 @@ def check_args(args: DistillArgs, teachers: list[Teacher], sets: list[EvalSet], 
         raise ApprenticeError(f"--start-round must be 1 or more, got {args.start_round}")
     _check_teacher_options(args, teachers)
     # fails before any round
-    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups, contrast=args.contrast_pairs)
+    HarvestConfig(out=Path("."), react_prompt=args.react_prompt, followups=args.followups, contrast=args.contrast_pairs,
+                  contrast_kinds=args.contrast_kinds)
     if args.contrast_pairs and not args.dpo_steps:
         log("--contrast-pairs are DPO pairs: without --dpo-steps no round trains on them")
     pools = _pool(args, args.start_round)  # a bad task, pool size, level, data path or row fails before round 0

@@ -27,6 +27,7 @@ from apprentice.errors import ApprenticeError
 from apprentice.tasks import TASK_NAMES, Item, Task, get_task
 from apprentice.traces import Run, TraceStore, open_store
 from apprentice.traces.records import VERDICT_SOURCES, Verdict
+from apprentice.training.contrast import KINDS as CONTRAST_KINDS
 from apprentice.training.contrast import contrast_pairs
 from apprentice.training.examples import ChatExample, example_from_run
 
@@ -74,6 +75,8 @@ class HarvestConfig:
     #: contrast pairs (``training/contrast.py``) per verified one-action ReAct example of the training split, added
     #: to the DPO pairs: the same trajectory with one quantity changed as the rejected side
     contrast: int = 0
+    #: what those pairs change (``contrast.KINDS``): each kind adds up to ``contrast`` pairs per example
+    contrast_kinds: tuple[str, ...] = ("quantity",)
     #: share of the training split's ReAct examples written as a chat follow-up (``student`` prompt only)
     followups: float = 0.0
     filters: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +91,10 @@ class HarvestConfig:
             raise ApprenticeError(f"unknown task {self.task!r}; choose one of: {', '.join(TASK_NAMES)}")
         if self.contrast < 0:
             raise ApprenticeError(f"contrast pairs per example must be 0 or more, got {self.contrast}")
+        self.contrast_kinds = tuple(self.contrast_kinds)
+        if not self.contrast_kinds or any(kind not in CONTRAST_KINDS for kind in self.contrast_kinds):
+            raise ApprenticeError(f"contrast kinds must be some of {', '.join(CONTRAST_KINDS)}, got "
+                                  f"{', '.join(self.contrast_kinds) or 'none'}")
         if not 0.0 <= self.followups <= 1.0:
             raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
         if self.followups and self.react_prompt != "student":
@@ -327,7 +334,8 @@ def harvest(config: HarvestConfig, store: TraceStore | None = None) -> HarvestRe
     pairs = [p for p in preference_pairs(runs, config) if _key(p["metadata"]["question"]) not in held] \
         if config.pairs else []
     if config.pairs and config.contrast:  # from the training split only: no held-out question
-        pairs += contrast_pairs([e.to_dict() for e in train], per_example=config.contrast, seed=config.seed)
+        pairs += contrast_pairs([e.to_dict() for e in train], per_example=config.contrast, seed=config.seed,
+                                kinds=config.contrast_kinds)
     write_dataset(config.out, train, evals, pairs, runs=len(runs), skipped=skipped,
                   react_prompt=config.react_prompt)
     eval_items = list(dict.fromkeys((str(e.meta["task"]), str(e.meta["item_id"])) for e in evals
