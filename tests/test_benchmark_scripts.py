@@ -112,3 +112,38 @@ def test_svamp_misses_are_classed_against_the_equation():
     assert not svamp_types._impossible("68", 92) and not svamp_types._impossible("1.5", 2.5)
     assert svamp_types._unsigned("92", "-92") and not svamp_types._unsigned("92", "92")
     assert not svamp_types._unsigned("-92", "-92") and not svamp_types._unsigned("x", "-92")
+
+
+def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_parent(tmp_path, capsys):
+    """benchmarks/soup_adapters.py (NOTES, session 41): the members' LoRA tensors averaged entry by entry, in fp16,
+    registered as an adapter of kind soup; no model is loaded (the base is an OpenAI spec, no GGUF to rebuild)."""
+    import numpy as np
+    import soup_adapters
+    from safetensors.numpy import load_file, save_file
+
+    from apprentice.training.registry import get_adapter, import_adapter
+
+    key = "base_model.model.layers.0.q_proj.lora_A.weight"
+    for name, value, parent in (("s0", 1.0, "p"), ("s1", 2.0, "p"), ("s2", 4.5, "p"), ("other", 3.0, "q")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "apprentice.json").write_text(json.dumps({"name": name, "base": "openai:gpt-4o-mini", "kind": "dpo",
+                                                            "created_at": 1.0, "parent": parent, "dataset": "d"}))
+        (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8,
+                                                                "target_modules": ["v_proj", "q_proj"]}))
+        save_file({key: np.full((4, 8), value, dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
+        for tokenizer in ("tokenizer.json", "tokenizer_config.json"):
+            (folder / tokenizer).write_text("{}")
+        import_adapter(folder)
+    assert soup_adapters.main(["soup", "s0", "s1", "s2"]) == 0
+    assert "adapter soup: the average of s0, s1, s2 (fp16)" in capsys.readouterr().out
+    soup = get_adapter("soup")
+    weights = load_file(str(soup.path / "adapter_model.safetensors"))
+    assert weights[key].dtype == np.float16 and np.all(weights[key] == 2.5)
+    assert (soup.kind, soup.parent, soup.dataset, soup.training_args["soup_of"]) == ("soup", "p", "d",
+                                                                                       ["s0", "s1", "s2"])
+    for argv, message in ((["x", "s0", "other"], "the members differ in parent"),
+                          (["x", "s0", "s0"], "a soup needs two or more different adapters"),
+                          (["x", "s0", "nobody"], "no adapter named 'nobody'")):
+        with pytest.raises(SystemExit, match=message):
+            soup_adapters.main(argv)

@@ -1,0 +1,78 @@
+"""A uniform soup of LoRA adapters trained from the same parent: their weights averaged, registered as one adapter.
+
+    python benchmarks/soup_adapters.py NAME MEMBER MEMBER [MEMBER ...]
+
+Each MEMBER is an adapter in the registry (``APPRENTICE_HOME``) continued from the same parent with the same LoRA
+configuration (the same recipe with other seeds, or sibling levers). A soup (Wortsman et al. 2022, "Model soups")
+averages the weights of fine-tunes that start from one point: here the members' LoRA matrices, entry by entry, which
+for fine-tunes this close to their parent is, to first order, the average of their weight changes (200 DPO steps
+move a matrix by ~2.6% of its norm). The soup is saved in fp16, as a student ships, and imported like an export from
+another machine, so its merged GGUF is rebuilt and it runs in every seat as ``adapter:NAME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: the files an adapter folder carries beside its weights and record
+_COPIED = ("adapter_config.json", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("name", help="the soup's adapter name")
+    parser.add_argument("members", nargs="+", help="adapters of the same parent and LoRA configuration")
+    args = parser.parse_args(argv)
+    if len(set(args.members)) < 2:
+        raise SystemExit("error: a soup needs two or more different adapters")
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from apprentice.errors import ApprenticeError
+    from apprentice.training.registry import get_adapter, import_adapter
+
+    try:
+        records = [get_adapter(name) for name in args.members]
+        weights = [load_file(str(r.path / "adapter_model.safetensors")) for r in records]
+        configs = [json.loads((r.path / "adapter_config.json").read_text(encoding="utf-8")) for r in records]
+    except (ApprenticeError, OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    parents = {(r.base, r.parent) for r in records}
+    shapes = [{k: tuple(t.shape) for k, t in w.items()} for w in weights]
+    lora = [(c.get("r"), c.get("lora_alpha"), sorted(c.get("target_modules") or [])) for c in configs]
+    if len(parents) > 1 or any(s != shapes[0] for s in shapes) or any(x != lora[0] for x in lora):
+        raise SystemExit("error: the members differ in parent, LoRA configuration or weights' shapes: "
+                         + ", ".join(f"{r.name} (parent {r.parent or r.base})" for r in records))
+    soup = {k: (sum(w[k].float() for w in weights) / len(weights)).to(torch.float16).contiguous() for k in weights[0]}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / args.name
+        folder.mkdir()
+        for name in _COPIED:
+            if (records[0].path / name).is_file():
+                shutil.copy(records[0].path / name, folder / name)
+        save_file(soup, str(folder / "adapter_model.safetensors"))
+        record = records[0].to_dict()
+        record.pop("path", None)
+        datasets = {r.dataset for r in records}
+        record.update(name=args.name, kind="soup", created_at=time.time(), metrics={}, fingerprint=None,
+                      dataset=datasets.pop() if len(datasets) == 1 else None,
+                      training_args={**record.get("training_args", {}), "soup_of": args.members})
+        (folder / "apprentice.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        try:
+            imported = import_adapter(folder, args.name)
+        except ApprenticeError as exc:
+            raise SystemExit(f"error: {exc}") from None
+    print(f"adapter {imported.name}: the average of {', '.join(args.members)} (fp16"
+          + (", merged GGUF built)" if imported.gguf else ")"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
