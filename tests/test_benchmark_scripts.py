@@ -147,3 +147,28 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
                           (["x", "s0", "nobody"], "no adapter named 'nobody'")):
         with pytest.raises(SystemExit, match=message):
             soup_adapters.main(argv)
+
+
+def test_the_pool_size_plot_reads_each_seeds_report_and_draws_the_means(tmp_path, capsys):
+    """benchmarks/plot_pool_size.py (NOTES, session 41): each share's seeds, their mean, a PNG; a bad point is one
+    error line."""
+    import plot_pool_size
+
+    def report(name: str, right: int) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        rows = [{"item_id": f"i{i}", "correct": i < right} for i in range(20)]
+        (folder / "report.json").write_text(json.dumps({"items": {"react / m": rows}}))
+        return str(folder)
+
+    out = tmp_path / "plot" / "pool.png"
+    assert plot_pool_size.main(["--out", str(out), f"25:10={report('a', 8)}", f"25:10={report('b', 10)}",
+                                f"100:40={report('c', 12)}"]) == 0
+    printed = capsys.readouterr().out
+    assert " 25% of the pool (10 pairs): seeds 8/20, 10/20; mean 45.0%" in printed
+    assert "100% of the pool (40 pairs): seeds 12/20; mean 60.0%" in printed
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(SystemExit, match="is not SHARE:PAIRS=REPORT_DIR"):
+        plot_pool_size.main(["--out", str(out), "quarter=somewhere"])
+    with pytest.raises(SystemExit, match="is not an eval report"):
+        plot_pool_size.main(["--out", str(out), f"25:10={tmp_path}"])
