@@ -115,8 +115,8 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
         action = _ACTION_INPUT.search(head)
         thought = head[:action.start(1)]
         if kind == "operation":  # the thought names the changed operation too: "so I add", then "12 + 3"
-            before, after = _BINARY.match(expression).group(2), _BINARY.match(variant).group(2)
-            thought = re.sub(rf"\b{_VERB[before]}\b", _VERB[after], thought)
+            before = _BINARY.match(expression).group(2)
+            thought = re.sub(rf"\b{_VERB[before]}\b", _VERB[_CONFUSED[before]], thought)
         changed = thought + head[action.start(1):].replace(expression, variant, 1)
         shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
         line = _OBSERVATION.match(tail)
