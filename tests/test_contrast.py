@@ -72,6 +72,16 @@ def test_a_trajectory_it_cannot_read_exactly_gives_no_pair(trajectory):
     assert contrast_trajectories(PENS, trajectory) == []
 
 
+def test_a_variant_the_calculator_refuses_is_left_out_and_the_others_kept():
+    """A question's 0 swapped in as a divisor ("9 / 0") is no rejected side and never the end of a harvest."""
+    question = "Tom had 0 apples in May. He picks 9 baskets of 3 apples each. How many apples does he pick?"
+    rejected = contrast_trajectories(question, _trajectory("9 * 3", "27", thought="I multiply."))
+    assert [t.split("Action Input: ")[1].split("\n")[0] for t in rejected] == ["0 * 3", "9 * 0"]
+    quotient = _trajectory("9 / 3", "3", thought="I divide.")
+    assert [t.split("Action Input: ")[1].split("\n")[0] for t in contrast_trajectories(question, quotient)] == \
+        ["0 / 3", "3 / 9"]
+
+
 def test_a_variant_of_the_same_value_is_no_rejected_side():
     question = "Ann has 3 red and 3 blue pens and 5 pencils. How many pens does she have?"
     rejected = contrast_trajectories(question, _trajectory("3 + 3", "6", thought="I add."))
@@ -126,8 +136,36 @@ def test_an_operation_variant_changes_the_operation_and_the_verb_the_thought_nam
     assert rejected == [_trajectory(variant, calculate(variant), thought=changed)]
     assert contrast_trajectories(question, _trajectory("(3 + 4) * 2", "14", thought="I add."), kind="operation") == []
     assert contrast_trajectories(question, _trajectory("4 / 1", "4", thought="I divide."), kind="operation") == []  # same value
-    with pytest.raises(ValueError, match="kind must be one of quantity, operation"):
+    with pytest.raises(ValueError, match="kind must be one of quantity, operation, partial"):
         contrast_trajectories(question, _trajectory(expression, result), kind="unit")
+
+
+@pytest.mark.parametrize("expression, result, partials", [
+    ("20 - 3 * 2", "14", ["3 * 2"]),
+    ("200 / (2 * 10)", "10", ["2 * 10"]),
+    ("960 / 4 / 3", "80", ["960 / 4"]),  # the inner operation, as written, not 4 / 3
+    ("4.20 + 2.05 + (7 - 4)", "9.25", ["4.20 + 2.05", "7 - 4"]),  # numbers as the expression writes them
+    ("1.5 * 2 + 1.5 * 2", "6", ["1.5 * 2"]),  # the same operation twice is one variant
+])
+def test_a_partial_variant_is_one_operation_of_the_composition_answered_as_if_it_were_all(expression, result,
+                                                                                           partials):
+    """The student's way with a problem of several steps: one operation on two numbers, answered. The rejected side
+    keeps the thought and stops the expression there; its observation and answer are the calculator's."""
+    question = "Lucas has $20 and buys 3 avocados at $2 each."
+    rejected = contrast_trajectories(question, _trajectory(expression, result, thought="I work it out."),
+                                     kind="partial")
+    assert rejected == [_trajectory(p, calculate(p), thought="I work it out.") for p in partials]
+
+
+@pytest.mark.parametrize("expression, result", [
+    ("20 - 6", "14"),  # one operation
+    ("-3 * 2 + 20", "14"),  # a negated operand is not one of the question's numbers
+    ("2 * 3 * 1", "6"),  # "2 * 3" comes to the same value
+    ("20 - 3 *", "14"),  # an expression it cannot read
+])
+def test_no_partial_variant_of_one_operation_of_the_same_value_or_of_what_it_cannot_read(expression, result):
+    question = "Lucas has $20 and buys 3 avocados at $2 each."
+    assert contrast_trajectories(question, _trajectory(expression, result), kind="partial") == []
 
 
 def test_each_kind_draws_on_its_own_so_adding_one_leaves_the_others_draws():
@@ -143,7 +181,7 @@ def test_each_kind_draws_on_its_own_so_adding_one_leaves_the_others_draws():
         _trajectory("106 + 14", "120", thought='The question says "left", so I add.')}
     assert contrast_pairs(rows, seed=4, kinds=("operation",)) == operation
     for kinds in ((), ("quantity", "unit")):
-        with pytest.raises(ValueError, match="kinds must be some of quantity, operation"):
+        with pytest.raises(ValueError, match="kinds must be some of quantity, operation, partial"):
             contrast_pairs(rows, kinds=kinds)
 
 
@@ -167,7 +205,7 @@ def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monk
         assert rejected.endswith(f"Final Answer: {calculate(expression)}")  # what the calculator gives
     with pytest.raises(ApprenticeError, match="0 or more"):
         HarvestConfig(out=tmp_path / "x", contrast=-1)
-    with pytest.raises(ApprenticeError, match="contrast kinds must be some of quantity, operation, got unit"):
+    with pytest.raises(ApprenticeError, match="contrast kinds must be some of quantity, operation, partial, got unit"):
         HarvestConfig(out=tmp_path / "x", contrast=1, contrast_kinds=["unit"])
     both = harvest(HarvestConfig(out=tmp_path / "o", task="arith", eval_fraction=0.25, tools=["calculator"],
                                  contrast=1, contrast_kinds=["quantity", "operation"]))

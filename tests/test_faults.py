@@ -70,7 +70,7 @@ BAD_INPUTS = {
     "harvest --contrast-pairs -1": (["harvest", "--out", "{tmp}/data", "--contrast-pairs", "-1"],
                                     "contrast pairs per example must be 0 or more, got -1"),
     "distill --contrast-kinds unit": (["distill", "--task", "arith:2", "--contrast-kinds", "unit", "--report",
-                                       "{tmp}/report"], "contrast kinds must be some of quantity, operation, got unit"),
+                                       "{tmp}/report"], "contrast kinds must be some of quantity, operation, partial, got unit"),
     "harvest --contrast-kinds unit": (["harvest", "--out", "{tmp}/data", "--contrast-kinds", "unit"],
                                       "argument --contrast-kinds: invalid choice: 'unit'"),
     "distill --student-workers -1": (["distill", "--task", "arith:2", "--student-workers", "-1", "--report",

@@ -29,11 +29,12 @@ soup 52.0%, against the recipe's mean 50.2% and its soup 51.0%: within the seeds
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from typing import Any
 
-from apprentice.tools.calculator import calculate
+from apprentice.tools.calculator import CalculatorError, calculate
 
 __all__ = ["KINDS", "contrast_pairs", "contrast_trajectories"]
 
@@ -47,9 +48,9 @@ _BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
 _CONFUSED = {"+": "-", "-": "+", "*": "/", "/": "*"}
 #: the verb a thought names an operation with ("so I subtract")
 _VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
-#: what a contrast pair may change: the quantities (a number, or a difference's or quotient's operand order) or
-#: the operation
-KINDS = ("quantity", "operation")
+#: what a contrast pair may change: the quantities (a number, or a difference's or quotient's operand order), the
+#: operation, or how far the composition goes (one operation of a composed expression, answered as if it were all)
+KINDS = ("quantity", "operation", "partial")
 
 
 def _value(text: str) -> float | None:
@@ -63,7 +64,11 @@ def _variants(expression: str, question: str, kind: str = "quantity") -> list[st
     """Expressions one choice away from ``expression``. ``quantity``: each of its numbers replaced by each number
     of the question it does not use, and a difference's or quotient's two operands swapped. ``operation``: a
     two-number expression with the operation it is mistaken for (+ and -, * and /; a difference or quotient with
-    the larger number first, as a student that orders its operands writes it)."""
+    the larger number first, as a student that orders its operands writes it). ``partial``: in an expression of
+    two or more operations, each operation on two of its numbers alone ("3 * 2" of "20 - 3 * 2"), the student's
+    way with a problem of several steps (one operation on two numbers, answered)."""
+    if kind == "partial":
+        return _partials(expression)
     binary = _BINARY.match(expression)
     if kind == "operation":
         if not binary:
@@ -80,6 +85,25 @@ def _variants(expression: str, question: str, kind: str = "quantity") -> list[st
            for m in _NUMBER.finditer(expression) for other in spare]
     if binary and binary.group(2) in "-/" and binary.group(1) != binary.group(3):
         out.append(f"{binary.group(3)} {binary.group(2)} {binary.group(1)}")
+    return out
+
+
+def _partials(expression: str) -> list[str]:
+    """The operations of ``expression`` whose operands are both numbers, as written, where it has two or more."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    operations = [node for node in ast.walk(tree) if isinstance(node, ast.BinOp)]
+    if len(operations) < 2:
+        return []
+    out = []
+    for node in operations:
+        if all(isinstance(side, ast.Constant) and isinstance(side.value, (int, float))
+               for side in (node.left, node.right)):
+            written = ast.get_source_segment(expression, node)
+            if written and written not in out:
+                out.append(written)
     return out
 
 
@@ -108,7 +132,10 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
     head, tail = trajectory[:cut], trajectory[cut:]
     out = []
     for variant in _variants(expression, question, kind):
-        result = calculate(variant).strip()
+        try:  # a quantity swapped in can be a zero divisor ("9 / 0 * 15" from a GSM8K question that says 0)
+            result = calculate(variant).strip()
+        except CalculatorError:
+            continue
         value = _value(result)
         if value is None or abs(value - gold) < 1e-9:
             continue
