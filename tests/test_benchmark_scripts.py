@@ -172,3 +172,31 @@ def test_the_pool_size_plot_reads_each_seeds_report_and_draws_the_means(tmp_path
         plot_pool_size.main(["--out", str(out), "quarter=somewhere"])
     with pytest.raises(SystemExit, match="is not an eval report"):
         plot_pool_size.main(["--out", str(out), f"25:10={tmp_path}"])
+
+
+def test_the_followups_benchmark_sends_the_transcript_as_the_product_does_and_forced_beside_it(apprentice_home,
+                                                                                                monkeypatch, capsys):
+    """benchmarks/student_followups.py (NOTES, session 42): each question alone, as a follow-up the way the product
+    sends it (no transcript for a question that stands alone), with the transcript forced; then the questions that
+    point back, with the transcript and without. A scripted student that answers 17 to everything."""
+    import student_followups
+
+    import apprentice.models
+    from apprentice.agents import react
+    from apprentice.backends import ScriptedChatModel
+
+    model = ScriptedChatModel(script=[" Final Answer: 17"], cycle=True, react_prompt="student")
+    monkeypatch.setattr(apprentice.models, "load_chat_model", lambda spec: model)
+    rule = react.stands_alone
+    assert student_followups.main(["--model", "scripted", "--task", "arith", "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert react.stands_alone is rule  # the forced modes put the product's rule back
+    n_back = len(student_followups.POINTING_BACK)
+    right_back = sum(answer == 17 for _, answer in student_followups.POINTING_BACK)
+    assert f"points back: {right_back}/{n_back} right" in out and "follow-up, transcript forced: 0/2 right" in out
+    systems = [prompt[0].text for prompt in model.prompts]
+    # per arith item: alone; first turn + follow-up; first turn + forced follow-up; per pointing-back question: two
+    per_item = [react.EARLIER_PREFIX in text for text in systems[:10]]
+    assert per_item == [False, False, False, False, True] * 2
+    back = [react.EARLIER_PREFIX in text for text in systems[10:]]
+    assert back == [False, True, False, False] * n_back

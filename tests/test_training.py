@@ -215,7 +215,7 @@ def test_prompt_erasure_travels_from_dataset_to_adapter_to_the_running_student(d
                           pairs=False))
     system, user, _ = _rows(out / "train.jsonl")[0]["messages"]
     short = text_protocol_messages(question=user["content"], scratch="", tools=get_tools(["calculator"]),
-                                   answer_format=get_task("arith").answer_format, prompt="student")[0].text
+                                   answer_format=get_task("arith").answer_format, prompt="student", transcript="always")[0].text
     assert system["content"] == short and dataset_react_prompt(out) == "student"
     assert dataset_react_prompt(dataset) == "full"
     main(SFTArgs(data=out, name="erased", max_steps=1, batch_size=2, max_length=384, export_gguf=False))
@@ -248,7 +248,7 @@ def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_d
             history += [HumanMessage(question), AIMessage(answers[question])]
         assert system["content"] == text_protocol_messages(
             question=user["content"], scratch="", tools=get_tools(["calculator"]), history=history,
-            answer_format=get_task("arith").answer_format, prompt="student")[0].text
+            answer_format=get_task("arith").answer_format, prompt="student", transcript="always")[0].text
     assert f"- 0: {len(train) - len(later) + len(evals)}" in (out / "README.md").read_text()
     with pytest.raises(ApprenticeError, match="followups must be a share between 0 and 1"):
         HarvestConfig(out=out, react_prompt="student", followups=1.5)

@@ -11,7 +11,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage
 
 from apprentice.agents.grammar import react_step_grammar
-from apprentice.agents.react import STOP_SEQUENCES, earlier_turns
+from apprentice.agents.react import STOP_SEQUENCES, earlier_turns, stands_alone
 from apprentice.errors import ApprenticeError
 from apprentice.graphs import STRATEGIES, run_question, strategy_config
 from apprentice.models import supports_grammar
@@ -154,8 +154,9 @@ class StrategyRun:
 def strategy_run(pool: GenerationPool, request: ChatRequest, strategy: str, *, spec: str,
                  tools: Sequence[str]) -> StrategyRun:
     """The job for a strategy model id. The last user message is the question; earlier turns go before it
-    as the transcript a student reads (``Earlier in this conversation: Q: .. A: ..``); system messages are
-    the strategy's own business and are left out.
+    as the transcript a student reads (``Earlier in this conversation: Q: .. A: ..``), unless the question stands
+    alone (:func:`~apprentice.agents.react.stands_alone`: its own numbers, nothing that points back); system
+    messages are the strategy's own business and are left out.
 
     Raises:
         BadRequest: client ``tools`` (a strategy runs the server's own), no question, or options the
@@ -173,7 +174,7 @@ def strategy_run(pool: GenerationPool, request: ChatRequest, strategy: str, *, s
         raise BadRequest("messages: there is no user message with a question", "messages")
     history = [m for m in to_messages(request.messages[:users[-1]]) if m.type in ("human", "ai")]
     question = texts[users[-1]][1].strip()
-    if transcript := earlier_turns(history):
+    if not stands_alone(question) and (transcript := earlier_turns(history)):
         question = f"{transcript}\n\n{question}"
     options = dict(request.strategy_options or {})
     sampling = {"max_tokens": request.max_completion_tokens or request.max_tokens, "seed": request.seed,

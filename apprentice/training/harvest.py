@@ -268,7 +268,9 @@ def _split(examples: list[ChatExample], fraction: float, seed: int) -> tuple[lis
 def _as_followups(train: list[ChatExample], config: HarvestConfig) -> None:
     """Step 5: ``config.followups`` of the training split's ReAct examples become a later turn of a chat
     thread: one to three other training questions with their answers go into the system prompt, as
-    :func:`~apprentice.agents.react.text_protocol_messages` writes a thread's earlier turns for a student.
+    :func:`~apprentice.agents.react.text_protocol_messages` writes a thread's earlier turns for a student
+    (``transcript="always"``: at run time a question that stands alone now goes without them, so these examples
+    teach reading past a transcript that only questions pointing back still get).
     Trained on first turns only, a student answered follow-ups 6 points worse than the same questions alone;
     a quarter of the examples written this way left its follow-up accuracy where it was (92.5%, measured in
     ``benchmarks/results/student_followups.txt``). Only for the ``student`` prompt: with the full prompt the
