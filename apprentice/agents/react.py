@@ -262,7 +262,8 @@ _QUANTITY = re.compile(r"\d+(?:[.,]\d+)*|\b(two|three|four|five|six|seven|eight|
 def stands_alone(question: str) -> bool:
     """Whether a chat turn's question needs nothing of the thread before it: it carries at least two numbers of its
     own (digits or words: "twice", "three"), does not open with a word that goes on from an earlier turn ("And",
-    "What if", "She"), and names no earlier answer ("the answer", "you said"). In doubt it does not, and the thread's transcript goes with it.
+    "What if", "She"), and names no earlier answer ("the answer", "you said"). In doubt it does not, and the
+    thread's transcript goes with it.
 
     A student trained on one question per conversation answers such a question worse after a transcript (the
     shipped student: 50/100 SVAMP questions alone, 40/100 as a thread's second turn;
