@@ -136,7 +136,7 @@ def test_an_operation_variant_changes_the_operation_and_the_verb_the_thought_nam
     assert rejected == [_trajectory(variant, calculate(variant), thought=changed)]
     assert contrast_trajectories(question, _trajectory("(3 + 4) * 2", "14", thought="I add."), kind="operation") == []
     assert contrast_trajectories(question, _trajectory("4 / 1", "4", thought="I divide."), kind="operation") == []  # same value
-    with pytest.raises(ValueError, match="kind must be one of quantity, operation, partial"):
+    with pytest.raises(ValueError, match="kind must be one of quantity, operation, partial, extra"):
         contrast_trajectories(question, _trajectory(expression, result), kind="unit")
 
 
@@ -168,6 +168,18 @@ def test_no_partial_variant_of_one_operation_of_the_same_value_or_of_what_it_can
     assert contrast_trajectories(question, _trajectory(expression, result), kind="partial") == []
 
 
+def test_an_extra_variant_composes_in_a_number_the_question_gives_and_the_expression_does_not_use():
+    """The other side of ``partial``: a student taught to use every number composes SVAMP's unneeded ones in
+    ("36 - 2 - 13"); the rejected side does that with the expression's own last operation."""
+    rejected = contrast_trajectories(PENS, _trajectory("106 - 14", "92"), kind="extra")
+    assert rejected == [_trajectory(e, calculate(e)) for e in ("106 - 14 - 51", "106 - 14 - 82")]
+    question = "Lucas has $20, buys 3 avocados at $2 each and sees 7 birds."
+    assert [t.split("Action Input: ")[1].split("\n")[0] for t in contrast_trajectories(
+        question, _trajectory("20 - 3 * 2", "14"), kind="extra")] == ["20 - 3 * 2 - 7"]
+    assert contrast_trajectories(question, _trajectory("20 - 3 * 2 - 7 + 0", "7"), kind="extra") == []  # none spare
+    assert contrast_trajectories(question, _trajectory("(20)", "20"), kind="extra") == []  # no operation
+
+
 def test_each_kind_draws_on_its_own_so_adding_one_leaves_the_others_draws():
     rows = [{"messages": [{"role": "user", "content": PENS},
                           {"role": "assistant", "content": _trajectory("106 - 14", "92")}],
@@ -181,7 +193,7 @@ def test_each_kind_draws_on_its_own_so_adding_one_leaves_the_others_draws():
         _trajectory("106 + 14", "120", thought='The question says "left", so I add.')}
     assert contrast_pairs(rows, seed=4, kinds=("operation",)) == operation
     for kinds in ((), ("quantity", "unit")):
-        with pytest.raises(ValueError, match="kinds must be some of quantity, operation, partial"):
+        with pytest.raises(ValueError, match="kinds must be some of quantity, operation, partial, extra"):
             contrast_pairs(rows, kinds=kinds)
 
 
@@ -205,7 +217,8 @@ def test_harvest_adds_contrast_pairs_from_its_training_split_only(tmp_path, monk
         assert rejected.endswith(f"Final Answer: {calculate(expression)}")  # what the calculator gives
     with pytest.raises(ApprenticeError, match="0 or more"):
         HarvestConfig(out=tmp_path / "x", contrast=-1)
-    with pytest.raises(ApprenticeError, match="contrast kinds must be some of quantity, operation, partial, got unit"):
+    with pytest.raises(ApprenticeError,
+                       match="contrast kinds must be some of quantity, operation, partial, extra, got unit"):
         HarvestConfig(out=tmp_path / "x", contrast=1, contrast_kinds=["unit"])
     both = harvest(HarvestConfig(out=tmp_path / "o", task="arith", eval_fraction=0.25, tools=["calculator"],
                                  contrast=1, contrast_kinds=["quantity", "operation"]))

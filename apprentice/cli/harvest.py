@@ -72,8 +72,9 @@ def _harvest_parser(sub) -> None:
                         "quotient's operands reversed) as the rejected side, computed by the calculator (default 0)")
     p.add_argument("--contrast-kinds", nargs="+", choices=CONTRAST_KINDS, default=["quantity"], metavar="KIND",
                    help="what contrast pairs change, N pairs of each: quantity (the above), operation (the "
-                        "operation it is mistaken for, + and -, * and /, and the thought's verb with it), partial (one "
-                        "operation of a composed expression on two of its numbers, answered as if it were all) "
+                        "operation it is mistaken for, + and -, * and /, and the thought's verb with it), partial "
+                        "(one operation of a composed expression on two of its numbers, answered as if it were all), "
+                        "extra (a number of the question the expression does not use, composed in) "
                         "(default: quantity)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_harvest)

@@ -55,9 +55,11 @@ _BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
 _CONFUSED = {"+": "-", "-": "+", "*": "/", "/": "*"}
 #: the verb a thought names an operation with ("so I subtract")
 _VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
+_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: what a contrast pair may change: the quantities (a number, or a difference's or quotient's operand order), the
-#: operation, or how far the composition goes (one operation of a composed expression, answered as if it were all)
-KINDS = ("quantity", "operation", "partial")
+#: operation, or how far the composition goes (one operation of a composed expression, answered as if it were all;
+#: or a number of the question it does not use composed in)
+KINDS = ("quantity", "operation", "partial", "extra")
 
 
 def _value(text: str) -> float | None:
@@ -73,9 +75,17 @@ def _variants(expression: str, question: str, kind: str = "quantity") -> list[st
     two-number expression with the operation it is mistaken for (+ and -, * and /; a difference or quotient with
     the larger number first, as a student that orders its operands writes it). ``partial``: in an expression of
     two or more operations, each operation on two of its numbers alone ("3 * 2" of "20 - 3 * 2"), the student's
-    way with a problem of several steps (one operation on two numbers, answered)."""
+    way with a problem of several steps (one operation on two numbers, answered). ``extra``: each number of the
+    question the expression does not use, composed in by the expression's own last operation ("106 - 14 - 51"), the
+    way a student taught ``partial`` uses every number."""
     if kind == "partial":
         return _partials(expression)
+    used = {_value(m.group()) for m in _NUMBER.finditer(expression)}
+    spare = list(dict.fromkeys(n for n in (m.group() for m in _NUMBER.finditer(question.replace(",", "")))
+                               if _value(n) not in used))
+    if kind == "extra":
+        root = _root_operator(expression)
+        return [f"{expression} {root} {n}" for n in spare] if root else []
     binary = _BINARY.match(expression)
     if kind == "operation":
         if not binary:
@@ -85,14 +95,20 @@ def _variants(expression: str, question: str, kind: str = "quantity") -> list[st
         if other in "-/" and _value(a) < _value(b):
             a, b = b, a
         return [f"{a} {other} {b}"]
-    used = {_value(m.group()) for m in _NUMBER.finditer(expression)}
-    spare = list(dict.fromkeys(n for n in (m.group() for m in _NUMBER.finditer(question.replace(",", "")))
-                               if _value(n) not in used))
     out = [expression[:m.start()] + other + expression[m.end():]
            for m in _NUMBER.finditer(expression) for other in spare]
     if binary and binary.group(2) in "-/" and binary.group(1) != binary.group(3):
         out.append(f"{binary.group(3)} {binary.group(2)} {binary.group(1)}")
     return out
+
+
+def _root_operator(expression: str) -> str | None:
+    """The operator an expression computes last ("-" of "106 - 14", "+" of "2 + 3 * 4"), None if it has none."""
+    try:
+        tree = ast.parse(expression, mode="eval").body
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    return _OPERATORS.get(type(tree.op)) if isinstance(tree, ast.BinOp) else None
 
 
 def _partials(expression: str) -> list[str]:

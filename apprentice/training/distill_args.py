@@ -108,7 +108,8 @@ class DistillArgs:
     contrast_kinds: list[str] = field(default_factory=lambda: ["quantity"], metadata={
         "help": "what the contrast pairs change, N pairs of each: quantity (the above), operation (the operation "
                 "it is mistaken for, + and -, * and /, and the thought's verb with it), partial (one operation of a "
-                "composed expression on two of its numbers, answered as if it were all)"})
+                "composed expression on two of its numbers, answered as if it were all), extra (a number of the "
+                "question the expression does not use, composed in)"})
     dpo_learning_rate: float = field(default=5e-5, metadata={"help": "DPO learning rate"})
     dpo_sft_weight: float = field(default=1.0, metadata={
         "help": "DPO: weight of an NLL loss on the chosen side (RPO), so DPO keeps the runtime format "
