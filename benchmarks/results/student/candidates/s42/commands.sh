@@ -28,6 +28,7 @@ with open(out / "pairs.jsonl", "a") as fh:
 PY
 $A train dpo --data "$D/uar-r5g" --name uar-s-gdpo200-s0 --base adapter:uar-r4e2-dpo --max-steps 200 --sft-weight 1.0 --seed 0
 evaluate uar-s-gdpo200-s0    # SVAMP 36.5% (73/200), GSM8K one-step 2/55
+E uar-s-gdpo200-s0 gsm8k --level 2 --report OUT/uar-s-gdpo200-s0/gsm8k-2   # 6.8% (31/456; shipped 11/456)
 # the shipped recipe over a whole epoch of its pool (530 steps: every one of the 1,060 pairs once) instead of 200
 $A train dpo --data "$D/uar-r5c" --name uar-s-cdpo530 --base adapter:uar-r4e2-dpo --max-steps 530 --sft-weight 1.0 --seed 0
 evaluate uar-s-cdpo530       # SVAMP 44.5% (89/200), GSM8K one-step 1/55
@@ -38,3 +39,21 @@ evaluate uar-soup-5           # SVAMP 53.5% (107/200), GSM8K one-step 1/55
 # 300 steps
 $A train dpo --data "$D/uar-r5c" --name uar-s-cdpo300 --base adapter:uar-r4e2-dpo --max-steps 300 --sft-weight 1.0 --seed 0
 evaluate uar-s-cdpo300       # SVAMP 50.0% (100/200), GSM8K one-step 3/55
+# the partial pairs balanced by 'extra' pairs (a number the question gives and the verified expression does not use,
+# composed in by its own last operation): uar-r5c + the GSM8K replays' quantity, partial and extra pairs (72, 668, 53)
+# + the shipped pool's own examples' extra pairs (418); `--contrast-kinds quantity partial extra` makes such pairs
+cp -r "$D/uar-r5c" "$D/uar-r5x"
+python - "$G/datasets/gsmq-r1" "$D/uar-r5" "$D/uar-r5x" <<'PY'
+import json, sys
+from pathlib import Path
+from apprentice.training.contrast import contrast_pairs
+gsm, own, out = (Path(a) for a in sys.argv[1:])
+read = lambda d: [json.loads(l) for l in (d / "train.jsonl").read_text().splitlines() if l.strip()]
+pairs = (contrast_pairs(read(gsm), per_example=1, seed=0, kinds=("quantity", "partial", "extra"))
+         + contrast_pairs(read(own), per_example=1, seed=0, kinds=("extra",)))
+with open(out / "pairs.jsonl", "a") as fh:
+    fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in pairs)
+PY
+$A train dpo --data "$D/uar-r5x" --name uar-s-xdpo200-s0 --base adapter:uar-r4e2-dpo --max-steps 200 --sft-weight 1.0 --seed 0
+evaluate uar-s-xdpo200-s0    # SVAMP 43.0% (86/200), GSM8K one-step 0/55
+E uar-s-xdpo200-s0 gsm8k --level 2 --report OUT/uar-s-xdpo200-s0/gsm8k-2   # 3.7% (17/456)
