@@ -57,3 +57,20 @@ PY
 $A train dpo --data "$D/uar-r5x" --name uar-s-xdpo200-s0 --base adapter:uar-r4e2-dpo --max-steps 200 --sft-weight 1.0 --seed 0
 evaluate uar-s-xdpo200-s0    # SVAMP 43.0% (86/200), GSM8K one-step 0/55
 E uar-s-xdpo200-s0 gsm8k --level 2 --report OUT/uar-s-xdpo200-s0/gsm8k-2   # 3.7% (17/456)
+# a smaller GSM8K share: the shipped pool + the replays' 72 quantity pairs + half their partial pairs (334, Random(0))
+cp -r "$D/uar-r5c" "$D/uar-r5h"
+python - "$G/datasets/gsmq-r1" "$D/uar-r5h" <<'PY'
+import json, random, sys
+from pathlib import Path
+from apprentice.training.contrast import contrast_pairs
+gsm, out = Path(sys.argv[1]), Path(sys.argv[2])
+rows = [json.loads(l) for l in (gsm / "train.jsonl").read_text().splitlines() if l.strip()]
+pairs = contrast_pairs(rows, per_example=1, seed=0, kinds=("quantity", "partial"))
+partial = [p for p in pairs if p["metadata"]["contrast"] == "partial"]
+kept = [p for p in pairs if p["metadata"]["contrast"] == "quantity"] + random.Random(0).sample(partial, len(partial) // 2)
+with open(out / "pairs.jsonl", "a") as fh:
+    fh.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in kept)
+PY
+$A train dpo --data "$D/uar-r5h" --name uar-s-hdpo200-s0 --base adapter:uar-r4e2-dpo --max-steps 200 --sft-weight 1.0 --seed 0
+evaluate uar-s-hdpo200-s0    # SVAMP 40.5% (81/200), GSM8K one-step 2/55
+E uar-s-hdpo200-s0 gsm8k --level 2 --report OUT/uar-s-hdpo200-s0/gsm8k-2   # 5.9% (27/456)
