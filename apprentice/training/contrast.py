@@ -45,6 +45,7 @@ import re
 from typing import Any
 
 from apprentice.tools.calculator import CalculatorError, calculate
+from apprentice.training.replay import OPERATORS, VERBS
 
 __all__ = ["KINDS", "contrast_pairs", "contrast_trajectories"]
 
@@ -56,9 +57,6 @@ _BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
 #: the operation a story's wording is most often mistaken for (the shipped student's operation misses on SVAMP:
 #: an addition subtracted 16 times, a subtraction added 9, a division multiplied 6, a multiplication divided 6)
 _CONFUSED = {"+": "-", "-": "+", "*": "/", "/": "*"}
-#: the verb a thought names an operation with ("so I subtract")
-_VERB = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
-_OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: what a contrast pair may change: the quantities (a number, or a difference's or quotient's operand order), the
 #: operation, or how far the composition goes (one operation of a composed expression, answered as if it were all;
 #: or a number of the question it does not use composed in)
@@ -105,20 +103,24 @@ def _variants(expression: str, question: str, kind: str = "quantity") -> list[st
     return out
 
 
-def _root_operator(expression: str) -> str | None:
-    """The operator an expression computes last ("-" of "106 - 14", "+" of "2 + 3 * 4"), None if it has none."""
+def _parsed(expression: str) -> ast.expr | None:
+    """An expression's syntax tree (parsed, never evaluated), None when it does not parse."""
     try:
-        tree = ast.parse(expression, mode="eval").body
+        return ast.parse(expression, mode="eval").body
     except (SyntaxError, ValueError, RecursionError):
         return None
-    return _OPERATORS.get(type(tree.op)) if isinstance(tree, ast.BinOp) else None
+
+
+def _root_operator(expression: str) -> str | None:
+    """The operator an expression computes last ("-" of "106 - 14", "+" of "2 + 3 * 4"), None if it has none."""
+    tree = _parsed(expression)
+    return OPERATORS.get(type(tree.op)) if isinstance(tree, ast.BinOp) else None
 
 
 def _partials(expression: str) -> list[str]:
     """The operations of ``expression`` whose operands are both numbers, as written, where it has two or more."""
-    try:
-        tree = ast.parse(expression, mode="eval")
-    except (SyntaxError, ValueError, RecursionError):
+    tree = _parsed(expression)
+    if tree is None:
         return []
     operations = [node for node in ast.walk(tree) if isinstance(node, ast.BinOp)]
     if len(operations) < 2:
@@ -169,7 +171,7 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
         thought = head[:action.start(1)]
         if kind == "operation":  # the thought names the changed operation too: "so I add", then "12 + 3"
             before = _BINARY.match(expression).group(2)
-            thought = re.sub(rf"\b{_VERB[before]}\b", _VERB[_CONFUSED[before]], thought)
+            thought = re.sub(rf"\b{VERBS[before]}\b", VERBS[_CONFUSED[before]], thought)
         changed = thought + head[action.start(1):].replace(expression, variant, 1)
         shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
         line = _OBSERVATION.match(tail)

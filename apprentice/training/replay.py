@@ -19,7 +19,7 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
 
-__all__ = ["ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
+__all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -36,8 +36,9 @@ class ReplayStep:
     result: str = ""  # what the worked solution says it comes to (GSM8K annotations)
 
 
-_OPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
-_VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
+#: an expression's operators as written, and the verb a thought names each with ("so I subtract")
+OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+VERBS = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}
 # Words that tie an operation to the wording, most specific first. None starts with "how": a
 # thought must quote the word that decides the operation, never the question's opening (a student
 # trained on quoted "how many more" learns to quote "how many" before every operation).
@@ -78,7 +79,7 @@ def reason(question: str, op: str) -> str:
     """
     asked = _asked(question)
     cues = _CUES.get(op, [])
-    verb = _VERBS.get(op, "compute")
+    verb = VERBS.get(op, "compute")
     cue = _cue(asked.lower(), cues, earliest=False) or _cue(question.lower(), cues, earliest=True)
     if cue:
         return f'The question says "{cue.strip()}", so I {verb}'
@@ -99,10 +100,10 @@ def _binary_steps(node: ast.AST, question: str, out: list[ReplayStep]) -> float:
     """Post-order walk of an equation: one step per operation, innermost first."""
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return float(node.value)
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+    if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
         left = _binary_steps(node.left, question, out)
         right = _binary_steps(node.right, question, out)
-        op = _OPS[type(node.op)]
+        op = OPERATORS[type(node.op)]
         a, b = _fmt(left), _fmt(right)
         out.append(ReplayStep(justify(question, op, a, b), f"{a} {op} {b}"))
         return {"+": left + right, "-": left - right, "*": left * right,
@@ -179,8 +180,8 @@ def _whole(node: ast.AST) -> ast.AST:
 
 def _operations(node: ast.AST) -> list[str]:
     """The operators of an equation in the order they are computed (innermost first)."""
-    if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
-        return [*_operations(node.left), *_operations(node.right), _OPS[type(node.op)]]
+    if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
+        return [*_operations(node.left), *_operations(node.right), OPERATORS[type(node.op)]]
     return []
 
 
