@@ -596,6 +596,44 @@ def test_a_round_killed_after_training_resumes_at_its_evaluation_and_reruns_from
     assert (len(teacher.args), len(trainer.args), len(evaluated)) == (1, 3, 4)
 
 
+def test_stop_after_harvest_ends_the_run_with_its_dataset_and_the_same_command_goes_on_to_train(
+        tmp_path, monkeypatch, capsys, apprentice_home):
+    """--stop-after harvest: a real teacher pass and harvest, then the run ends unfinished (exit 0, one line naming
+    the dataset) without training; the same command without it trains and evaluates, without a second teacher
+    pass. A step the run has finished already, or one after which it cannot go on, is one error line."""
+    from apprentice.cli import main
+    from apprentice.training import distill, sft
+
+    report_dir = tmp_path / "report"
+    command = ["distill", "--task", "arith:2", "--levels", "1", "--teacher", "dataset", "--eval-sets", "arith:1",
+               "--eval-limit", "2", "--rounds", "1", "--baseline-limit", "0", "--max-steps", "1", "--batch-size", "2",
+               "--name", "p", "--report", str(report_dir)]
+    teacher, trainer = _Spy(monkeypatch, distill, "solve_pool"), _Spy(monkeypatch, sft, "main")
+    trainer.real = lambda args: SimpleNamespace(metrics={})  # training is counted, not run (the test above runs it)
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: {"arith:1": CELL})
+    assert main([*command, "--stop-after", "harvest"]) == 0
+    out, err = capsys.readouterr()
+    dataset = apprentice_home / "datasets" / "p-r1"
+    assert out.strip() == f"stopped after round 1's harvest step; report so far in {report_dir}"
+    assert (f"round 1: stopped after its harvest step (dataset {dataset}), as --stop-after asked; the same command "
+            "without it goes on at its train step") in err
+    assert (dataset / "train.jsonl").is_file() and (len(teacher.args), len(trainer.args)) == (1, 0)
+    saved = json.loads((report_dir / "report.json").read_text())
+    assert saved["partial"] == {"round": 1, "done": ["collect", "harvest"]} and saved["rounds"] == []
+    for extra, message in [(["--stop-after", "collect"], ("error: --stop-after collect: round 1 has finished its "
+                                                          "collect step already; without --stop-after the run goes "
+                                                          "on at its train step")),
+                           (["--stop-after", "evaluate"], "argument --stop-after: invalid choice: 'evaluate'")]:
+        assert main([*command, *extra]) != 0
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (extra, lines)
+    assert main(command) == 0
+    assert "round 1: resuming at its train step" in capsys.readouterr().err
+    assert (len(teacher.args), len(trainer.args)) == (1, 1)
+    report = json.loads((report_dir / "report.json").read_text())
+    assert "partial" not in report and [row["round"] for row in report["rounds"]] == [1]
+
+
 def _unfinished(report_dir, args: DistillArgs, done: list[str], records: dict[str, dict]) -> None:
     """report.json of a run killed in round 1 after ``done``, with these step records in its folder."""
     from apprentice.training.distill import _args_record

@@ -56,6 +56,7 @@ from apprentice.training.round_report import (
     mean_accuracy,
 )
 from apprentice.training.rounds import (
+    PAUSE_STEPS,
     RECORDED,
     STEPS,
     Resume,
@@ -74,7 +75,7 @@ from apprentice.training.teachers import (
     solve_pool,
 )
 
-__all__ = ["POOL_LEVELS", "STEPS", "DistillArgs", "DistillReport", "EvalSet", "parse_eval_sets", "pool_sizes",
+__all__ = ["PAUSE_STEPS", "POOL_LEVELS", "STEPS", "DistillArgs", "DistillReport", "EvalSet", "parse_eval_sets", "pool_sizes",
            "round_slice", "run_distill", "trivial_rule_accuracy", "write_report"]
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
@@ -131,18 +132,26 @@ def _evaluate(spec: str, args: DistillArgs, sets: list[EvalSet], round_no: int, 
     return out
 
 
-def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = None) -> DistillReport:
+def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = None,
+                stop_after: str | None = None) -> DistillReport:
     """Run the rounds; returns the report (also written to the report folder, after every step). An unfinished
     run in the report folder, given the same options, resumes after its last finished step; ``from_step`` reruns
-    the unfinished round, or the round a finished run stopped in (else its last), from that step."""
+    the unfinished round, or the round a finished run stopped in (else its last), from that step. ``stop_after``
+    (one of ``PAUSE_STEPS``) ends the run once the first round it runs has finished that step, unfinished as a
+    killed run is (``report.partial`` says where): the same options again, without it, go on from there."""
     if from_step is not None and from_step not in STEPS:
         raise ApprenticeError(f"--from-step must be one of {', '.join(STEPS)}, got {from_step!r}")
+    if stop_after is not None and stop_after not in PAUSE_STEPS:
+        raise ApprenticeError(f"--stop-after must be one of {', '.join(PAUSE_STEPS)}, got {stop_after!r}")
     teachers, sets = teachers_of(args), eval_sets(args)
     chats = check_args(args, teachers, sets, log)
     folder, last = report_dir(args), args.start_round + args.rounds - 1
     report, resume = start_report(folder, _args_record(args), first=args.start_round, last=last,
                                   from_step=from_step)
     if resume is not None and resume.round <= last:
+        if stop_after is not None and STEPS.index(resume.step) > STEPS.index(stop_after):
+            raise ApprenticeError(f"--stop-after {stop_after}: round {resume.round} has finished its {stop_after} "
+                                  f"step already; without --stop-after the run goes on at its {resume.step} step")
         _check_inputs(resume)
         log(f"round {resume.round}: " + (f"rerunning from its {resume.step} step" if from_step else
                                          f"resuming at its {resume.step} step (the steps before it finished)"))
@@ -156,7 +165,13 @@ def run_distill(args: DistillArgs, *, log: Any = print, from_step: str | None = 
         round_, start = Round(round_no, student, teacher, folder / f"round{round_no}"), STEPS[0]
         if resume is not None and round_no == resume.round:
             round_.records, round_.from_step, start = resume.records, resume.from_step, resume.step
-        row = _run_round(args, round_, start, sets, chats, report, log, from_step=from_step)
+        try:
+            row = _run_round(args, round_, start, sets, chats, report, log, from_step=from_step, until=stop_after)
+        except _Paused:
+            log(f"round {round_no}: stopped after its {stop_after} step ({_made(round_, stop_after)}), as "
+                f"--stop-after asked; the same command without it goes on at its "
+                f"{STEPS[STEPS.index(stop_after) + 1]} step")
+            return report
         if row is None:
             break
         score = mean_accuracy(row.student)
@@ -255,11 +270,27 @@ def _rows(results: dict[str, dict[str, Any]]) -> dict[str, EvalRow]:
     return {label: EvalRow.from_dict(cell) for label, cell in results.items()}
 
 
+class _Paused(Exception):  # noqa: N818 -- not an error: --stop-after's step finished, the run ends unfinished
+    """The round ran through the step --stop-after named; its report is saved as a killed run's would be."""
+
+
+def _made(round_: Round, step: str) -> str:
+    """What a finished step made, in a few words, for the line that says the run stopped after it."""
+    record = round_.records.get(step, {})
+    if step == "harvest":
+        return f"dataset {record.get('dataset')}"
+    if step == "train":
+        return f"adapter:{record.get('adapter')}"
+    return f"{len((record.get('tally') or {}).get('run_ids') or [])} teacher runs in the trace store"
+
+
 def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet], chats: dict[str, Any],
-               report: DistillReport, log: Any, *, from_step: str | None = None) -> RoundReport | None:
-    """The round's steps from ``start``, each written down as it finishes; its row, or None when it stopped
-    (``report.stopped`` says why). A step that fails leaves the report so far and says how to resume: the same
-    command again, or without the command's ``--from-step`` (which would rerun that step)."""
+               report: DistillReport, log: Any, *, from_step: str | None = None,
+               until: str | None = None) -> RoundReport | None:
+    """The round's steps from ``start`` (through ``until``: then :class:`_Paused` once it finished), each written
+    down as it finishes; its row, or None when it stopped (``report.stopped`` says why). A step that fails leaves
+    the report so far and says how to resume: the same command again, or without the command's ``--from-step``
+    (which would rerun that step)."""
     folder = round_.folder.parent
     steps = {"collect": partial(_collect, args, chats, log), "harvest": partial(_harvest, args, log),
              "train": partial(_train, args, log), "evaluate": partial(_evaluate_round, args, sets)}
@@ -269,7 +300,8 @@ def _run_round(args: DistillArgs, round_: Round, start: str, sets: list[EvalSet]
         _save(folder, report)
 
     try:
-        run_steps(round_, steps, start, finished)
+        if not run_steps(round_, steps, start, finished, until=until):
+            raise _Paused
     except RoundStopped as stop:
         report.stopped, report.stopped_round = f"round {round_.number}: {stop}", round_.number
         log(report.stopped)

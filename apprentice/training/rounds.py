@@ -26,11 +26,12 @@ from typing import Any
 from apprentice.errors import ApprenticeError
 from apprentice.training.round_report import DistillReport, RoundProgress
 
-__all__ = ["RECORDED", "STEPS", "Resume", "Round", "RoundStopped", "run_steps", "start_report", "write_json"]
+__all__ = ["PAUSE_STEPS", "RECORDED", "STEPS", "Resume", "Round", "RoundStopped", "run_steps", "start_report", "write_json"]
 
 STEPS = ("collect", "harvest", "train", "evaluate", "report")
 #: the steps that leave a record in the round's folder (``report``'s output is the row in report.json)
 RECORDED = STEPS[:-1]
+PAUSE_STEPS = RECORDED[:3]  # the steps a run may stop after and go on from (distill --stop-after)
 #: options that may differ when a run resumes: how the teacher is asked and where the report is, not what is done
 UNCHECKED_OPTIONS = frozenset({"teacher_concurrency", "teacher_retries", "report", "student_workers",
                                "eval_workers"})  # student_workers' name in session 37
@@ -68,15 +69,19 @@ def write_json(path: Path, data: Any) -> None:
     os.replace(partial, path)
 
 
-def run_steps(round_: Round, steps: Mapping[str, Step], start: str, on_step: Callable[[list[str]], None]) -> None:
-    """Run the round's recorded steps from ``start``: each is timed, its record written to the round's folder and
-    ``on_step`` told the steps finished so far (the partial report records them) before the next begins."""
-    for name in RECORDED[STEPS.index(start):]:
+def run_steps(round_: Round, steps: Mapping[str, Step], start: str, on_step: Callable[[list[str]], None], *,
+              until: str | None = None) -> bool:
+    """Run the round's recorded steps from ``start`` (through ``until``, else all): each is timed, its record
+    written to the round's folder and ``on_step`` told the steps finished so far (the partial report records them)
+    before the next begins. Whether the round ran through its last recorded step."""
+    last = RECORDED.index(until) if until is not None else len(RECORDED) - 1
+    for name in RECORDED[STEPS.index(start):last + 1]:
         began = time.time()
         record = {**steps[name](round_), "seconds": time.time() - began}
         write_json(round_.folder / f"{name}.json", record)
         round_.records[name] = record
         on_step(list(RECORDED[:RECORDED.index(name) + 1]))
+    return last == len(RECORDED) - 1
 
 
 @dataclass
