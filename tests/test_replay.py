@@ -46,6 +46,11 @@ def test_equations_and_annotations_become_one_step_per_operation():
     assert worked_steps("gsm8k", Item(id="g", question="q 48", answer="73", meta={
         "solution": "48/2 = <<48/2=24>>24, and one more is 25.\nSo 48+25 = <<48+25=73>>73\n#### 73"})) is None
     assert worked_steps("svamp", Item(id="x", question="q", answer="1", meta={"equation": "import os"})) is None
+    # a step that computes nothing (a result worked out in the prose, handed to the calculator as it is; 100 is
+    # also a unit constant) makes no example: the student would learn to write an unworked answer in
+    trucks = Item(id="t", question="300 vehicles pass; there are twice as many cars as trucks. How many trucks?",
+                  answer="100", meta={"solution": "3t = 300, so t = <<100=100>>100 trucks.\n#### 100"})
+    assert worked_steps("gsm8k", trucks) is None
 
 
 def test_replayed_thoughts_ground_when_to_stop_in_the_question():

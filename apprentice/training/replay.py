@@ -156,12 +156,16 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
 
 def _grounded(steps: list[ReplayStep], question: str) -> bool:
     """Every number of every step is the question's, a unit constant, or an earlier step's result
-    (an observation the student has seen): no step computes with a number it could not know."""
+    (an observation the student has seen): no step computes with a number it could not know. A step that
+    computes nothing (``<<100=100>>``: a result worked out in the prose, given to the calculator as a bare
+    number) fails too, as the one-expression replay's does: it would teach writing the answer in unworked."""
     known = set(_numbers(question, words=True)) | _WORLD_CONSTANTS
     for step in steps:
         try:
             tree = ast.parse(step.expression.replace(",", ""), mode="eval")
         except SyntaxError:
+            return False
+        if not _operations(tree.body):
             return False
         if not {_fmt(n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant)
                 and isinstance(n.value, int | float)} <= known:
