@@ -223,6 +223,39 @@ def test_prompt_erasure_travels_from_dataset_to_adapter_to_the_running_student(d
     assert load_chat_model("adapter:erased", max_tokens=8).react_prompt == "student"
 
 
+def test_a_pool_put_together_by_hand_keeps_the_prompt_its_rows_were_written_with(tmp_path):
+    """A dataset folder without harvest.json (pairs mixed from two harvests by a script): the adapter trained on it
+    must run with the prompt in its rows. It was registered as ``full`` and evaluated with a prompt it never saw
+    (session 43: a candidate read 39.5% on SVAMP so, 63 tokens more in every prompt than it was trained on)."""
+    from apprentice.agents.react import text_protocol_messages
+    from apprentice.tools import get_tools
+    from apprentice.training.harvest import dataset_react_prompt
+
+    def system(prompt: str) -> dict:
+        return {"role": "system", "content": text_protocol_messages(
+            question="q", scratch="", tools=get_tools(["calculator"]), answer_format="", prompt=prompt)[0].text}
+
+    def folder(name: str, file: str, rows: list) -> Path:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / file).write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return tmp_path / name
+
+    answer = {"role": "assistant", "content": "Final Answer: 1"}
+    for prompt in ("student", "full"):
+        rows = [{"messages": [{"role": "user", "content": "plain"}, answer]},  # not ReAct: read past
+                {"messages": [system(prompt), {"role": "user", "content": "q"}, answer], "protocol": "react"}]
+        assert dataset_react_prompt(folder(f"train-{prompt}", "train.jsonl", rows)) == prompt
+        pair = {"prompt": [system(prompt), {"role": "user", "content": "q"}], "chosen": [answer], "rejected": [answer],
+                "protocol": "react"}
+        assert dataset_react_prompt(folder(f"pairs-{prompt}", "pairs.jsonl", ["not a row", pair])) == prompt
+    said = folder("said", "pairs.jsonl", [pair])  # (the full prompt's pair) harvest's record decides
+    (said / "harvest.json").write_text(json.dumps({"react_prompt": "student"}))
+    assert dataset_react_prompt(said) == "student" and dataset_react_prompt(tmp_path / "missing") == "full"
+    unreadable = folder("unreadable", "train.jsonl", [{"messages": []}])
+    (unreadable / "pairs.jsonl").write_text("{\n")
+    assert dataset_react_prompt(unreadable) == "full"
+
+
 def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_does(dataset, apprentice_home):
     """A share of the student-prompt training examples are written as a later turn of a chat thread, in the
     exact system prompt the graph builds for a student's follow-up; held-out examples stay first turns."""

@@ -43,11 +43,29 @@ HARVEST_META = "harvest.json"
 
 
 def dataset_react_prompt(folder: Path) -> str:
-    """The ReAct prompt a harvested dataset was written with (``full`` for older datasets)."""
+    """The ReAct prompt a dataset was written with: what harvest recorded, else the system prompt of its first
+    ReAct row (train.jsonl, then pairs.jsonl: a pool put together by hand), else ``full`` (older datasets). An
+    adapter runs with the prompt this names, so it must be the one its rows were trained on."""
     try:
-        return str(json.loads((Path(folder) / HARVEST_META).read_text(encoding="utf-8")).get("react_prompt", "full"))
-    except (OSError, ValueError, AttributeError):
-        return "full"
+        return str(json.loads((Path(folder) / HARVEST_META).read_text(encoding="utf-8"))["react_prompt"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    from apprentice.agents.react import REACT_PROMPTS
+
+    openings = {name: text.split("{", 1)[0] for name, text in REACT_PROMPTS.items()}
+    for name, key in (("train.jsonl", "messages"), ("pairs.jsonl", "prompt")):
+        try:
+            with open(Path(folder) / name, encoding="utf-8") as fh:
+                for line in fh:
+                    row = json.loads(line) if line.strip() else {}
+                    messages = row.get(key) if isinstance(row, dict) and row.get("protocol") == "react" else None
+                    if not messages or not isinstance(messages[0], dict) or messages[0].get("role") != "system":
+                        continue
+                    system = str(messages[0].get("content", ""))
+                    return next((prompt for prompt, opening in openings.items() if system.startswith(opening)), "full")
+        except (OSError, ValueError):
+            continue
+    return "full"
 
 
 @dataclass
