@@ -115,11 +115,19 @@ def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int, 
 
 def cell_key(task: str, item_id: str, strategy: str, model: str, opts_hash: str) -> str:
     """The resume key of one item of one grid cell. The shipped student's key names its version: a newer
-    package ships another student under the same spec, whose results must not resume the old one's."""
+    package ships another student under the same spec, whose results must not resume the old one's; an adapter's
+    names its registration and prompt (``adapter_version``): retrained under the same name, it is another model."""
     if model == "student":
         from apprentice.training.student import shipped_version
 
         model = f"student@{shipped_version()}"
+    elif model.startswith("adapter:"):
+        from apprentice.training.registry import adapter_version, get_adapter
+
+        try:
+            model = f"{model}@{adapter_version(get_adapter(model.removeprefix('adapter:')))}"
+        except ApprenticeError:  # not in the registry: loading it says so, in one line
+            pass
     return f"{task}|{item_id}|{strategy}|{model}|{opts_hash}"
 
 

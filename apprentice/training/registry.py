@@ -26,7 +26,7 @@ from apprentice.specs import embedded_model_path, parse_spec
 
 __all__ = [
     "AdapterRecord", "adapters_root", "validate_name", "register_adapter", "list_adapters",
-    "get_adapter", "delete_adapter", "load_adapter_model", "export_adapter", "import_adapter",
+    "get_adapter", "adapter_version", "delete_adapter", "load_adapter_model", "export_adapter", "import_adapter",
     "dataset_fingerprint", "merged_model", "save_half",
 ]
 
@@ -200,6 +200,14 @@ def get_adapter(name: str) -> AdapterRecord:
     if not (folder / "adapter_model.safetensors").is_file() or not (folder / "adapter_config.json").is_file():
         raise ModelSpecError(f"adapter {name!r} is corrupt: adapter_model.safetensors or adapter_config.json missing")
     return record
+
+
+def adapter_version(record: AdapterRecord) -> str:
+    """What runs under an adapter's name, in 10 hex digits: its registration (a retraining under the same name,
+    ``distill --from-step train`` or ``train --name`` again, is another adapter) and the ReAct prompt it runs with.
+    Resume keys carry it, so results of other weights or another prompt never stand for this one's."""
+    blob = f"{record.name}@{record.created_at}:{record.fingerprint}:{record.react_prompt}"
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
 
 
 def list_adapters() -> list[AdapterRecord]:

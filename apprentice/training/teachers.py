@@ -327,7 +327,7 @@ def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: 
 
 def _model_identity(spec: str, temperature: float) -> str:
     """The weights behind a student spec, for a self teacher's resume key: the shipped student's version, an
-    adapter's registration time and dataset, or the spec itself (the embedded model, a path)."""
+    adapter's registration and prompt (``adapter_version``), or the spec itself (the embedded model, a path)."""
     from apprentice.specs import parse_spec
 
     parsed = parse_spec(spec)
@@ -336,10 +336,9 @@ def _model_identity(spec: str, temperature: float) -> str:
 
         weights = f"student-{shipped_version()}"
     elif parsed.kind == "adapter":
-        from apprentice.training.registry import get_adapter
+        from apprentice.training.registry import adapter_version, get_adapter
 
-        record = get_adapter(parsed.target)
-        weights = f"{record.name}@{record.created_at}:{record.fingerprint}"
+        weights = f"{parsed.target}@{adapter_version(get_adapter(parsed.target))}"
     else:
         weights = spec
     return f"{weights}|t={temperature}"
