@@ -75,8 +75,8 @@ from apprentice.training.teachers import (
     solve_pool,
 )
 
-__all__ = ["PAUSE_STEPS", "POOL_LEVELS", "STEPS", "DistillArgs", "DistillReport", "EvalSet", "parse_eval_sets", "pool_sizes",
-           "round_slice", "run_distill", "trivial_rule_accuracy", "write_report"]
+__all__ = ["PAUSE_STEPS", "POOL_LEVELS", "STEPS", "DistillArgs", "DistillReport", "EvalSet", "parse_eval_sets",
+           "pool_sizes", "round_slice", "run_distill", "trivial_rule_accuracy", "write_report"]
 
 _NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 
@@ -270,7 +270,7 @@ def _rows(results: dict[str, dict[str, Any]]) -> dict[str, EvalRow]:
     return {label: EvalRow.from_dict(cell) for label, cell in results.items()}
 
 
-class _Paused(Exception):  # noqa: N818 -- not an error: --stop-after's step finished, the run ends unfinished
+class _Paused(Exception):  # not an error: --stop-after's step finished, and the run ends unfinished
     """The round ran through the step --stop-after named; its report is saved as a killed run's would be."""
 
 

@@ -26,7 +26,8 @@ from typing import Any
 from apprentice.errors import ApprenticeError
 from apprentice.training.round_report import DistillReport, RoundProgress
 
-__all__ = ["PAUSE_STEPS", "RECORDED", "STEPS", "Resume", "Round", "RoundStopped", "run_steps", "start_report", "write_json"]
+__all__ = ["PAUSE_STEPS", "RECORDED", "STEPS", "Resume", "Round", "RoundStopped", "run_steps", "start_report",
+           "write_json"]
 
 STEPS = ("collect", "harvest", "train", "evaluate", "report")
 #: the steps that leave a record in the round's folder (``report``'s output is the row in report.json)
