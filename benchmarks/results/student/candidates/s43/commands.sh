@@ -43,3 +43,27 @@ python benchmarks/results/student/candidates/s43/stopped_pairs.py "$D/gsms-r1" "
 $A train dpo --data "$D/svs-r1" --name s43-svs100 --base student --max-steps 100 --sft-weight 1.0 --seed 0
 evaluate s43-svs100          # SVAMP 81/200 (30 down, 6 up), GSM8K one-step 1/55
 E adapter:s43-svs100 gsm8k --level 2 --report OUT/s43-svs100/gsm8k-2
+# (C3 was first registered with the full ReAct prompt, its dataset having no harvest.json, and evaluated so:
+# SVAMP 79/200, GSM8K one-step 0/55, `s43-svs100-fullprompt/`; mended in 5ed68ed and 074c266, then evaluated as above)
+
+# C4: SFT, 200 steps, on SVAMP's gold replays (720) + the GSM8K steps replays (704), shuffled
+D2="$D/svst-r1"; mkdir -p "$D2"
+cat "$D/svq-r1/train.jsonl" "$D/gsms-r1/train.jsonl" | python -c "
+import random, sys; rows = sys.stdin.readlines(); random.Random(0).shuffle(rows); sys.stdout.write(''.join(rows))" \
+  > "$D2/train.jsonl"
+cat "$D/svq-r1/eval.jsonl" "$D/gsms-r1/eval.jsonl" > "$D2/eval.jsonl"
+$A train sft --data "$D2" --name s43-sst200 --base student --max-steps 200 --seed 0
+evaluate s43-sst200          # SVAMP 83/200, GSM8K one-step 0/55
+E adapter:s43-sst200 gsm8k --level 2 --report OUT/s43-sst200/gsm8k-2   # 15/456
+
+# C5: C2's pool as plain DPO (no NLL on the chosen side)
+$A train dpo --data "$D/svg-r1" --name s43-svg100-d --base student --max-steps 100 --sft-weight 0 --seed 0
+evaluate s43-svg100-d        # SVAMP 83/200, GSM8K one-step 2/55
+E adapter:s43-svg100-d gsm8k --level 2 --report OUT/s43-svg100-d/gsm8k-2   # 20/456
+E adapter:s43-svq100 gsm8k --level 2 --report OUT/s43-svq100/gsm8k-2       # C1: 13/456
+
+# C6: C2 with the GSM8K replays' first thought in the student's cue-word style (replay.reason per operation)
+python benchmarks/results/student/candidates/s43/cue_thoughts.py "$D/gsmq-r1" "$D/svq-r1" "$D/svc-r1"
+$A train dpo --data "$D/svc-r1" --name s43-svc100 --base student --max-steps 100 --sft-weight 1.0 --seed 0
+evaluate s43-svc100          # SVAMP 92/200, GSM8K one-step 2/55
+E adapter:s43-svc100 gsm8k --level 2 --report OUT/s43-svc100/gsm8k-2       # 23/456
