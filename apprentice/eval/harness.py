@@ -122,13 +122,20 @@ def cell_key(task: str, item_id: str, strategy: str, model: str, opts_hash: str)
 
         model = f"student@{shipped_version()}"
     elif model.startswith("adapter:"):
-        from apprentice.training.registry import adapter_version, get_adapter
-
-        try:
-            model = f"{model}@{adapter_version(get_adapter(model.removeprefix('adapter:')))}"
-        except ApprenticeError:  # not in the registry: loading it says so, in one line
-            pass
+        model = _versioned_adapter(model)
     return f"{task}|{item_id}|{strategy}|{model}|{opts_hash}"
+
+
+def _versioned_adapter(spec: str) -> str:
+    """``adapter:NAME@VERSION`` (``registry.adapter_version``); the bare spec for a name not in the registry,
+    whose load then fails in one line."""
+    from apprentice.training.registry import adapter_version, get_adapter
+
+    try:
+        record = get_adapter(spec.removeprefix("adapter:"))
+    except ApprenticeError:
+        return spec
+    return f"{spec}@{adapter_version(record)}"
 
 
 def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any] | None = None) -> EvalReport:

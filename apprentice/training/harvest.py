@@ -46,26 +46,36 @@ def dataset_react_prompt(folder: Path) -> str:
     """The ReAct prompt a dataset was written with: what harvest recorded, else the system prompt of its first
     ReAct row (train.jsonl, then pairs.jsonl: a pool put together by hand), else ``full`` (older datasets). An
     adapter runs with the prompt this names, so it must be the one its rows were trained on."""
+    return _recorded_prompt(Path(folder)) or _rows_prompt(Path(folder)) or "full"
+
+
+def _recorded_prompt(folder: Path) -> str | None:
+    """The prompt ``harvest.json`` records, if it is there and readable."""
     try:
-        return str(json.loads((Path(folder) / HARVEST_META).read_text(encoding="utf-8"))["react_prompt"])
+        return str(json.loads((folder / HARVEST_META).read_text(encoding="utf-8"))["react_prompt"])
     except (OSError, ValueError, KeyError, TypeError):
-        pass
+        return None
+
+
+def _rows_prompt(folder: Path) -> str | None:
+    """The prompt (``REACT_PROMPTS``' name, ``full`` for one it does not know) of the first ReAct row with a system
+    message in train.jsonl, else pairs.jsonl; None when neither has one it can read."""
     from apprentice.agents.react import REACT_PROMPTS
 
     openings = {name: text.split("{", 1)[0] for name, text in REACT_PROMPTS.items()}
     for name, key in (("train.jsonl", "messages"), ("pairs.jsonl", "prompt")):
         try:
-            with open(Path(folder) / name, encoding="utf-8") as fh:
+            with open(folder / name, encoding="utf-8") as fh:
                 for line in fh:
                     row = json.loads(line) if line.strip() else {}
                     messages = row.get(key) if isinstance(row, dict) and row.get("protocol") == "react" else None
-                    if not messages or not isinstance(messages[0], dict) or messages[0].get("role") != "system":
-                        continue
-                    system = str(messages[0].get("content", ""))
-                    return next((prompt for prompt, opening in openings.items() if system.startswith(opening)), "full")
+                    if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+                        system = str(messages[0].get("content", ""))
+                        return next((prompt for prompt, opening in openings.items() if system.startswith(opening)),
+                                    "full")
         except (OSError, ValueError):
             continue
-    return "full"
+    return None
 
 
 @dataclass
