@@ -3,8 +3,9 @@
     python benchmarks/ship_student.py NAME --reports svamp=DIR gsm8k:1=DIR [--smoke arith:1=DIR ...]
         [--base svamp=DIR gsm8k:1=DIR] [--commands FILE] [--ship]
 
-NAME is an adapter in the registry (``APPRENTICE_HOME``); each DIR is an eval report of it (a distill round's
-``round1-svamp`` or an ``apprentice eval --report`` folder). The yardsticks are human-written sets only:
+NAME is an adapter in the registry (``APPRENTICE_HOME``); each DIR is an eval report of NAME as it is now (a distill
+round's ``round1-svamp`` or an ``apprentice eval --report`` folder; a report of another model, or of NAME before it
+was trained again, is refused: ``check_reports``). The yardsticks are human-written sets only:
 SVAMP's test split and GSM8K's test problems by calculator steps (``gsm8k:1``, ``gsm8k:2``); the generator's
 splits (``--smoke arith:1=DIR``) share its templates and are listed as smoke tests, never decide.
 
@@ -46,6 +47,32 @@ def _pairs(values: list[str], flag: str) -> dict[str, Path]:
             raise SystemExit(f"error: {flag} {value!r}: give SET=REPORT_DIR with an existing folder")
         out[name] = Path(folder)
     return out
+
+
+def check_reports(name: str, reports: dict[str, Path]) -> list[str]:
+    """Each report is of the candidate as it is now, or the run stops in one line: of ``adapter:NAME`` (or of
+    ``student`` once NAME is what ships: the reship with the shipped form's reports), at the version the report
+    recorded (``model_versions``: the adapter's registration and prompt, the shipped student's hash), so neither a
+    report of another model nor one of NAME before it was trained again under its name ships NAME's weights. Returns
+    a line for each report too old to record its version."""
+    from apprentice.training.registry import versioned_spec
+
+    shipped_name = json.loads(SHIPPED.read_text())["name"] if SHIPPED.exists() else None
+    allowed = {f"adapter:{name}"} | ({"student"} if shipped_name == name else set())
+    notes = []
+    for label, folder in reports.items():
+        report = read_report(folder)[0]
+        model = (report.get("models") or [""])[0]
+        if model not in allowed:
+            raise SystemExit(f"error: {label}={folder} is a report of {model or 'an unnamed model'}, not of "
+                             f"{' or '.join(sorted(allowed))}")
+        recorded, now = report.get("model_versions", {}).get(model), versioned_spec(model)
+        if recorded is None:
+            notes.append(f"{label}: {folder} does not record its model's version; not checked")
+        elif recorded != now:
+            raise SystemExit(f"error: {label}={folder} evaluated {recorded}, and {model} is {now} now (trained "
+                             "again under its name?): evaluate it again")
+    return notes
 
 
 def _results(folder: Path) -> dict[str, dict[str, Any]]:
@@ -201,9 +228,15 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(reports) - set(YARDSTICKS))
     if unknown:
         raise SystemExit(f"error: {', '.join(unknown)} are not yardsticks ({', '.join(YARDSTICKS)}); use --smoke")
+    from apprentice.errors import ApprenticeError
     from apprentice.training.registry import get_adapter
 
-    record = get_adapter(args.name).to_dict()
+    try:
+        record = get_adapter(args.name).to_dict()
+    except ApprenticeError as exc:
+        raise SystemExit(f"error: {exc}") from None
+    for line in check_reports(args.name, reports):
+        print(line)
     shipped = json.loads(SHIPPED.read_text()) if SHIPPED.exists() else None
     if shipped:
         better, comparison = compare(reports, {k: ROOT / v for k, v in shipped["reports"].items()})

@@ -34,6 +34,7 @@ from apprentice.cli import main
 from apprentice.errors import ApprenticeError, ModelUnavailableError
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
+from apprentice.training.registry import adapter_version, get_adapter
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fake_openai_server import start_server  # noqa: E402
@@ -343,3 +344,55 @@ def test_the_output_file_holds_no_secret_from_the_input_or_an_error(tmp_path, mo
     record = json.loads((tmp_path / "out.jsonl").read_text())
     assert record["id"] == "q-acme-secret-9876543210"
     assert "acme-secret" not in json.dumps({k: v for k, v in record.items() if k != "id"})
+
+
+def test_a_resume_with_another_model_strategy_or_settings_is_refused_in_one_line(tmp_path, capsys):
+    """The same output resumed by another job would keep the first job's answers as the second's: its records name
+    the model (with its weights' version), the strategy and the settings that made them, and a resume checks them."""
+    server = start_server()
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "q0", "question": "What is 0 + 2?", "answer": "2"}])
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(source), "--out", str(out), "--answer-kind", "number", "--no-progress"]
+    model = ["--model", f"openai:fake@{server.url}"]
+    try:
+        assert main([*args, *model, "--strategy", "cot"]) == 0
+        first = out.read_bytes()
+        capsys.readouterr()
+        assert main([*args, *model, "--strategy", "cot-sc"]) == 2
+        assert main([*args, *model, "--strategy", "cot", "--option", "fewshot=0"]) == 2
+        assert main([*args, "--model", f"openai:other@{server.url}", "--strategy", "cot"]) == 2
+        assert main([*args, *model, "--strategy", "cot"]) == 0  # the same job again: resumed, nothing to do
+    finally:
+        server.shutdown()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 3 and all(f"{out} holds 1 result(s) of another job" in line for line in err)
+    assert "(strategy cot there, cot-sc here)" in err[0] and "(settings " in err[1]
+    assert f"(model openai:fake@{server.url} there, openai:other@{server.url} here)" in err[2]
+    assert out.read_bytes() == first  # the refused jobs wrote nothing
+    record = _records(out)[0]
+    assert (record["model"], record["strategy"]) == (f"openai:fake@{server.url}", "cot")
+
+
+def test_an_adapter_retrained_under_its_name_does_not_resume_the_old_weights_records(apprentice_home, tmp_path):
+    """`train --name X` again (or `distill --from-step train`) registers other weights under the same spec; their
+    batch job into the first one's output would keep the old answers."""
+    folder = apprentice_home / "adapters" / "x"
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(b"w")
+    (folder / "adapter_config.json").write_text("{}")
+
+    def register(created_at: float) -> None:
+        (folder / "apprentice.json").write_text(json.dumps({"name": "x", "base": "local", "kind": "sft",
+                                                            "created_at": created_at, "react_prompt": "student"}))
+
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "question": "What is 2 + 3?", "answer": "5"},
+                                                  {"id": "b", "question": "What is 1 + 1?", "answer": "2"}])
+    out = tmp_path / "out.jsonl"
+    job = BatchJob(source, out, TaskConfig(answer_kind="number"), WorkerConfig(model_spec="adapter:x"))
+    register(1.0)
+    assert run_batch(job, model=ScriptedChatModel(script=[" Easy.\nFinal Answer: 5"] * 2)).done == 2
+    assert run_batch(job, model=ScriptedChatModel(script=[])).skipped == 2  # the same weights resume
+    assert {r["model"] for r in _records(out)} == {f"adapter:x@{adapter_version(get_adapter('x'))}"}
+    register(2.0)
+    with pytest.raises(ApprenticeError, match=r"holds 2 result\(s\) of another job \(model adapter:x@"):
+        run_batch(job, model=ScriptedChatModel(script=[]))

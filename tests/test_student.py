@@ -28,6 +28,9 @@ def test_the_spec_parses_and_without_a_shipped_student_is_one_clear_error(tmp_pa
 
     with pytest.raises(ModelSpecError, match="ships no student"):
         load_chat_model("student")
+    from apprentice.training.registry import versioned_spec
+
+    assert versioned_spec("student") == "student"  # a resume key before that one-line error, not a traceback
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from apprentice.batch.worker import (
     RetryPolicy,
     WorkerConfig,
     is_transient,
+    job_identity,
     process_item,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "Tracker",
     "WorkerConfig",
     "is_transient",
+    "job_identity",
     "load_batch_model",
     "load_done",
     "pending_items",

@@ -25,7 +25,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from apprentice.batch.inputs import BatchItem, TaskConfig, read_items
 from apprentice.batch.output import OutputFile, load_done
 from apprentice.batch.progress import BatchSummary, Tracker
-from apprentice.batch.worker import WorkerConfig, load_batch_model, process_item
+from apprentice.batch.worker import WorkerConfig, job_identity, load_batch_model, process_item
 from apprentice.errors import ApprenticeError, DataError
 
 __all__ = ["BatchJob", "run_batch", "load_batch_model", "pending_items"]
@@ -33,7 +33,8 @@ __all__ = ["BatchJob", "run_batch", "load_batch_model", "pending_items"]
 
 @dataclass(frozen=True)
 class BatchJob:
-    """Everything that defines a job; the same job started again resumes where it stopped.
+    """Everything that defines a job; the same job started again resumes where it stopped (another model, weights,
+    strategy or settings into the same output is one error line: its records name what made them).
 
     Attributes:
         input: The JSONL file of questions (only ever read).
@@ -60,9 +61,23 @@ def pending_items(job: BatchJob, task: Any) -> tuple[list[BatchItem], list[dict[
         raise ApprenticeError("--out must not be the input file (the input is never modified)")
     items = read_items(job.input, job.inputs, task)
     done = load_done(job.output)
+    _check_same_job(job, [done[entry.id] for entry in items if entry.id in done])
     todo = [entry for entry in items if entry.id not in done]
     # records of ids the input no longer has are kept in the file but are not this job's progress
     return todo, [done[entry.id] for entry in items if entry.id in done], len(items)
+
+
+def _check_same_job(job: BatchJob, done: list[dict[str, Any]]) -> None:
+    """A resume goes on only with what wrote the input's finished records: results of another model (other weights
+    under the same spec included), strategy or settings would stand beside this job's as if they were its own.
+    Records that do not name their job (written before records did) are taken as this job's."""
+    identity = job.worker.identity or job_identity(job.worker)
+    for name, value in identity.items():
+        other = [str(record[name]) for record in done if record.get(name) not in (None, value)]
+        if other:
+            raise ApprenticeError(
+                f"{job.output} holds {len(other)} result(s) of another job ({name} {', '.join(sorted(set(other)))} "
+                f"there, {value} here); write this job to another --out, or remove that file to run every item again")
 
 
 def run_batch(
@@ -89,6 +104,8 @@ def run_batch(
     task = job.inputs.build()
     if job.worker.run_key is None:  # one trace per item and attempt, also when the job is resumed
         job = replace(job, worker=replace(job.worker, run_key=str(Path(job.output).resolve())))
+    if job.worker.identity is None:  # every record names what made it, so a resume can tell
+        job = replace(job, worker=replace(job.worker, identity=job_identity(job.worker)))
     with _exclusive(Path(job.output)):
         todo, done_before, total = pending_items(job, task)
         tracker = Tracker(total, done_before, output=str(job.output), show=job.progress)

@@ -20,7 +20,7 @@ __all__ = ["FIELDS", "OutputFile", "load_done"]
 
 #: The keys of every output record, in order.
 FIELDS = ("id", "question", "answer", "prediction", "gold", "correct", "score", "status", "error",
-          "run_id", "tokens_in", "tokens_out", "latency_s", "attempts")
+          "run_id", "tokens_in", "tokens_out", "latency_s", "attempts", "model", "strategy", "settings")
 
 
 def load_done(path: str | Path) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,8 @@ the async runner and the Ray actors both execute, so both paths produce the same
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import threading
 import time
@@ -16,7 +18,8 @@ from apprentice.errors import StoreError
 from apprentice.models import load_chat_model
 from apprentice.specs import parse_spec
 
-__all__ = ["CLIENT_RETRIES", "RetryPolicy", "WorkerConfig", "is_transient", "load_batch_model", "process_item"]
+__all__ = ["CLIENT_RETRIES", "RetryPolicy", "WorkerConfig", "is_transient", "job_identity", "load_batch_model",
+           "process_item"]
 
 _TRANSIENT_STATUS = {408, 409, 425, 429}
 
@@ -50,6 +53,22 @@ class WorkerConfig:
     #: names the job's traces: attempt ``k`` of item ``i`` is the run ``stable_id(run_key, i/k)``, so an item run
     #: again (the job resumed after a crash) replaces its trace instead of adding one (set by ``run_batch``)
     run_key: str | None = None
+    #: what made each record (``job_identity``), written into it; a resume checks the output's records against it
+    #: (set by ``run_batch``)
+    identity: dict[str, str] | None = None
+
+
+def job_identity(config: WorkerConfig) -> dict[str, str]:
+    """What a record's answer depends on, as the output's ``model``, ``strategy`` and ``settings`` fields: the model
+    spec with its weights' version (``registry.versioned_spec``: the shipped student's version, an adapter's
+    registration and prompt), the strategy, and a hash of its options, tools, step limit, protocol and grammar."""
+    from apprentice.training.registry import versioned_spec
+
+    shaped = {"options": {k: v for k, v in config.options.items() if v is not None},
+              "tools": sorted(config.tools) if config.tools is not None else None, "max_steps": config.max_steps,
+              "protocol": config.protocol, "constrain": config.constrain}
+    settings = hashlib.sha1(json.dumps(shaped, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return {"model": versioned_spec(config.model_spec), "strategy": config.strategy, "settings": settings}
 
 
 #: Retries of one HTTP call by the OpenAI client itself (exponential backoff honouring ``Retry-After``).
@@ -107,7 +126,7 @@ def process_item(
     from apprentice.graphs import run_question
     from apprentice.tasks.base import stable_id
 
-    record = _base_record(entry)
+    record = {**_base_record(entry), **(config.identity or {})}
     if entry.item is None:
         return {**record, "status": "invalid", "error": entry.error, "attempts": 0}
     started = time.perf_counter()

@@ -114,28 +114,11 @@ def options_hash(options: dict[str, Any], tools: Sequence[str], max_steps: int, 
 
 
 def cell_key(task: str, item_id: str, strategy: str, model: str, opts_hash: str) -> str:
-    """The resume key of one item of one grid cell. The shipped student's key names its version: a newer
-    package ships another student under the same spec, whose results must not resume the old one's; an adapter's
-    names its registration and prompt (``adapter_version``): retrained under the same name, it is another model."""
-    if model == "student":
-        from apprentice.training.student import shipped_version
+    """The resume key of one item of one grid cell. Its model is ``registry.versioned_spec``: the shipped student's
+    version, an adapter's registration and prompt, so results of other weights under the same spec never resume."""
+    from apprentice.training.registry import versioned_spec
 
-        model = f"student@{shipped_version()}"
-    elif model.startswith("adapter:"):
-        model = _versioned_adapter(model)
-    return f"{task}|{item_id}|{strategy}|{model}|{opts_hash}"
-
-
-def _versioned_adapter(spec: str) -> str:
-    """``adapter:NAME@VERSION`` (``registry.adapter_version``); the bare spec for a name not in the registry,
-    whose load then fails in one line."""
-    from apprentice.training.registry import adapter_version, get_adapter
-
-    try:
-        record = get_adapter(spec.removeprefix("adapter:"))
-    except ApprenticeError:
-        return spec
-    return f"{spec}@{adapter_version(record)}"
+    return f"{task}|{item_id}|{strategy}|{versioned_spec(model)}|{opts_hash}"
 
 
 def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any] | None = None) -> EvalReport:
@@ -294,7 +277,10 @@ def _run_item(config: EvalConfig, task: Any, item: Any, strategy: str, spec: str
 def _header(config: EvalConfig, task: Any, opts_hash: str) -> dict[str, Any]:
     level = getattr(task, "level", None)  # the level the task ran at, given or by default
     task_options = {"level": level, **config.task_options} if level is not None else dict(config.task_options)
+    from apprentice.training.registry import versioned_spec
+
     return {"task": task.name, "strategies": list(config.strategies), "models": list(config.models),
+            "model_versions": {spec: versioned_spec(spec) for spec in config.models},
             "data": config.data, "split": config.split, "seed": config.seed, "limit": config.limit,
             "options": {k: v for k, v in config.options.items() if v is not None},
             "task_options": task_options, "tools": list(config.tools), "options_hash": opts_hash,

@@ -27,7 +27,7 @@ from apprentice.specs import embedded_model_path, parse_spec
 __all__ = [
     "AdapterRecord", "adapters_root", "validate_name", "register_adapter", "list_adapters",
     "get_adapter", "adapter_version", "delete_adapter", "load_adapter_model", "export_adapter", "import_adapter",
-    "dataset_fingerprint", "merged_model", "save_half",
+    "dataset_fingerprint", "merged_model", "save_half", "versioned_spec",
 ]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -208,6 +208,33 @@ def adapter_version(record: AdapterRecord) -> str:
     Resume keys carry it, so results of other weights or another prompt never stand for this one's."""
     blob = f"{record.name}@{record.created_at}:{record.fingerprint}:{record.react_prompt}"
     return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def versioned_spec(spec: str) -> str:
+    """A model spec with the version of the weights it names, for resume keys (eval cells, a self teacher's pass,
+    a batch job's records), so results of other weights never stand for these: ``student@VERSION`` for the shipped
+    student (``student.shipped_version``: a newer package ships another student under the same spec),
+    ``adapter:NAME@VERSION`` for a registered adapter (``adapter_version``: retrained under its name, it is another
+    model); any other spec as it is (the embedded model, a path, a remote model, and a student or an adapter that
+    is not there, whose load then fails in one line)."""
+    try:
+        parsed = parse_spec(spec)
+    except ModelSpecError:
+        return spec
+    if parsed.kind == "student" and not parsed.target:
+        from apprentice.training.student import shipped_version
+
+        try:
+            return f"{spec}@{shipped_version()}"
+        except OSError:  # no shipped student in this install: its load fails in one line
+            return spec
+    if parsed.kind == "adapter" and parsed.target:
+        try:
+            record = get_adapter(parsed.target)
+        except ApprenticeError:
+            return spec
+        return f"{spec}@{adapter_version(record)}"
+    return spec
 
 
 def list_adapters() -> list[AdapterRecord]:

@@ -326,22 +326,11 @@ def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: 
 
 
 def _model_identity(spec: str, temperature: float) -> str:
-    """The weights behind a student spec, for a self teacher's resume key: the shipped student's version, an
-    adapter's registration and prompt (``adapter_version``), or the spec itself (the embedded model, a path)."""
-    from apprentice.specs import parse_spec
+    """The weights behind a student spec and the temperature, for a self teacher's resume key
+    (``registry.versioned_spec``)."""
+    from apprentice.training.registry import versioned_spec
 
-    parsed = parse_spec(spec)
-    if parsed.kind == "student" and not parsed.target:
-        from apprentice.training.student import shipped_version
-
-        weights = f"student-{shipped_version()}"
-    elif parsed.kind == "adapter":
-        from apprentice.training.registry import adapter_version, get_adapter
-
-        weights = f"{parsed.target}@{adapter_version(get_adapter(parsed.target))}"
-    else:
-        weights = spec
-    return f"{weights}|t={temperature}"
+    return f"{versioned_spec(spec)}|t={temperature}"
 
 
 def _resumed(task: Any, item: Any, label: str, key: str) -> _Outcome | None:
