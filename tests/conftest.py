@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -31,6 +32,22 @@ def apprentice_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("APPRENTICE_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def register_adapter_x(apprentice_home):
+    """``register(created_at, prompt="student")``: the registry entry ``x`` as resume keys read it (its record, and
+    files where weights would be, not a model); called again, ``x`` trained again under its name."""
+    folder = apprentice_home / "adapters" / "x"
+    folder.mkdir(parents=True)
+    (folder / "adapter_model.safetensors").write_bytes(b"w")
+    (folder / "adapter_config.json").write_text("{}")
+
+    def register(created_at: float, prompt: str = "student") -> None:
+        (folder / "apprentice.json").write_text(json.dumps({"name": "x", "base": "local", "kind": "sft",
+                                                            "created_at": created_at, "react_prompt": prompt}))
+
+    return register
 
 
 @pytest.fixture(scope="session")

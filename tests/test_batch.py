@@ -373,26 +373,17 @@ def test_a_resume_with_another_model_strategy_or_settings_is_refused_in_one_line
     assert (record["model"], record["strategy"]) == (f"openai:fake@{server.url}", "cot")
 
 
-def test_an_adapter_retrained_under_its_name_does_not_resume_the_old_weights_records(apprentice_home, tmp_path):
+def test_an_adapter_retrained_under_its_name_does_not_resume_the_old_weights_records(register_adapter_x, tmp_path):
     """`train --name X` again (or `distill --from-step train`) registers other weights under the same spec; their
     batch job into the first one's output would keep the old answers."""
-    folder = apprentice_home / "adapters" / "x"
-    folder.mkdir(parents=True)
-    (folder / "adapter_model.safetensors").write_bytes(b"w")
-    (folder / "adapter_config.json").write_text("{}")
-
-    def register(created_at: float) -> None:
-        (folder / "apprentice.json").write_text(json.dumps({"name": "x", "base": "local", "kind": "sft",
-                                                            "created_at": created_at, "react_prompt": "student"}))
-
     source = _write_jsonl(tmp_path / "in.jsonl", [{"id": "a", "question": "What is 2 + 3?", "answer": "5"},
                                                   {"id": "b", "question": "What is 1 + 1?", "answer": "2"}])
     out = tmp_path / "out.jsonl"
     job = BatchJob(source, out, TaskConfig(answer_kind="number"), WorkerConfig(model_spec="adapter:x"))
-    register(1.0)
+    register_adapter_x(1.0)
     assert run_batch(job, model=ScriptedChatModel(script=[" Easy.\nFinal Answer: 5"] * 2)).done == 2
     assert run_batch(job, model=ScriptedChatModel(script=[])).skipped == 2  # the same weights resume
     assert {r["model"] for r in _records(out)} == {f"adapter:x@{adapter_version(get_adapter('x'))}"}
-    register(2.0)
+    register_adapter_x(2.0)
     with pytest.raises(ApprenticeError, match=r"holds 2 result\(s\) of another job \(model adapter:x@"):
         run_batch(job, model=ScriptedChatModel(script=[]))

@@ -202,7 +202,7 @@ def test_the_followups_benchmark_sends_the_transcript_as_the_product_does_and_fo
     assert back == [False, True, False, False] * n_back
 
 
-def test_a_student_ships_only_on_reports_of_its_own_weights(apprentice_home, tmp_path):
+def test_a_student_ships_only_on_reports_of_its_own_weights(register_adapter_x, tmp_path):
     """ship_student never ships an adapter on another model's reports, nor on its own from before it was trained
     again under its name: eval reports record each model's version (``model_versions``), checked against now."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -213,15 +213,6 @@ def test_a_student_ships_only_on_reports_of_its_own_weights(apprentice_home, tmp
     from apprentice.tasks import get_task
     from apprentice.training.registry import adapter_version, get_adapter
 
-    folder = apprentice_home / "adapters" / "x"
-    folder.mkdir(parents=True)
-    (folder / "adapter_model.safetensors").write_bytes(b"w")
-    (folder / "adapter_config.json").write_text("{}")
-
-    def register(created_at: float) -> None:
-        (folder / "apprentice.json").write_text(json.dumps({"name": "x", "base": "local", "kind": "sft",
-                                                            "created_at": created_at, "react_prompt": "student"}))
-
     def evaluate(spec: str, name: str) -> Path:
         task = get_task("arith")
         config = EvalConfig(task="arith", strategies=["cot"], models=[spec], limit=2, options={"fewshot": 0},
@@ -230,7 +221,7 @@ def test_a_student_ships_only_on_reports_of_its_own_weights(apprentice_home, tmp
         run_eval(config, progress=False, models={spec: ScriptedChatModel(script=answers)})
         return tmp_path / name
 
-    register(1.0)
+    register_adapter_x(1.0)
     mine = evaluate("adapter:x", "mine")
     header = json.loads((mine / "report.json").read_text())
     assert header["model_versions"] == {"adapter:x": f"adapter:x@{adapter_version(get_adapter('x'))}"}
@@ -240,8 +231,8 @@ def test_a_student_ships_only_on_reports_of_its_own_weights(apprentice_home, tmp
     del header["model_versions"]  # a report from before versions were recorded: let through, with a line
     (mine / "report.json").write_text(json.dumps(header))
     assert check_reports("x", {"svamp": mine}) == [f"svamp: {mine} does not record its model's version; not checked"]
-    register(2.0)  # trained again under its name: the old report is not of these weights
+    register_adapter_x(2.0)  # trained again under its name: the old report is not of these weights
     again = evaluate("adapter:x", "again")
-    register(3.0)
+    register_adapter_x(3.0)
     with pytest.raises(SystemExit, match=r"evaluated adapter:x@\w+, and adapter:x is adapter:x@\w+ now"):
         check_reports("x", {"svamp": again})

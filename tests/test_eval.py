@@ -152,28 +152,20 @@ def test_cli_evaluates_a_question_file_of_ones_own(tmp_path, capsys):
 
 
 def test_an_adapter_retrained_under_its_name_or_run_with_another_prompt_does_not_resume_the_old_results(
-        apprentice_home, tmp_path):
+        register_adapter_x, tmp_path):
     """An eval resumes an adapter's finished items only while the adapter is the same registration and prompt:
     `distill --from-step train` retrains under the same name, and its evaluation resumed the old weights' results;
     an adapter whose recorded prompt was mended resumed the runs made with the wrong one."""
     task = get_task("arith")
-    folder = apprentice_home / "adapters" / "x"
-    folder.mkdir(parents=True)
-    (folder / "adapter_model.safetensors").write_bytes(b"w")
-    (folder / "adapter_config.json").write_text("{}")
-
-    def register(created_at: float, prompt: str = "student") -> None:
-        (folder / "apprentice.json").write_text(json.dumps({"name": "x", "base": "local", "kind": "sft",
-                                                            "created_at": created_at, "react_prompt": prompt}))
 
     def resumed() -> int:
         config = EvalConfig(task="arith", strategies=["cot"], models=["adapter:x"], limit=3, options={"fewshot": 0},
                             report_dir=tmp_path / "report")
         return run_eval(config, progress=False, models={"adapter:x": oracle(task)}).cells[0].resumed
 
-    register(1.0)
+    register_adapter_x(1.0)
     assert [resumed(), resumed()] == [0, 3]
-    register(2.0)  # trained again under the same name
+    register_adapter_x(2.0)  # trained again under the same name
     assert [resumed(), resumed()] == [0, 3]
-    register(2.0, "full")  # the same weights run with another prompt
+    register_adapter_x(2.0, "full")  # the same weights run with another prompt
     assert resumed() == 0
