@@ -248,7 +248,10 @@ def test_a_pool_put_together_by_hand_keeps_the_prompt_its_rows_were_written_with
         pair = {"prompt": [system(prompt), {"role": "user", "content": "q"}], "chosen": [answer], "rejected": [answer],
                 "protocol": "react"}
         assert dataset_react_prompt(folder(f"pairs-{prompt}", "pairs.jsonl", ["not a row", pair])) == prompt
-    said = folder("said", "pairs.jsonl", [pair])  # (the full prompt's pair) harvest's record decides
+    kept = folder("kept", "pairs.jsonl", [pair])  # the full prompt's pair, beside another harvest's record
+    (kept / "harvest.json").write_text(json.dumps({"react_prompt": "student"}))
+    assert dataset_react_prompt(kept) == "full"  # the rows are what the adapter learned
+    said = folder("said", "train.jsonl", rows[:1])  # no ReAct row: harvest's record says
     (said / "harvest.json").write_text(json.dumps({"react_prompt": "student"}))
     assert dataset_react_prompt(said) == "student" and dataset_react_prompt(tmp_path / "missing") == "full"
     unreadable = folder("unreadable", "train.jsonl", [{"messages": []}])

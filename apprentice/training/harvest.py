@@ -43,10 +43,11 @@ HARVEST_META = "harvest.json"
 
 
 def dataset_react_prompt(folder: Path) -> str:
-    """The ReAct prompt a dataset was written with: what harvest recorded, else the system prompt of its first
-    ReAct row (train.jsonl, then pairs.jsonl: a pool put together by hand), else ``full`` (older datasets). An
-    adapter runs with the prompt this names, so it must be the one its rows were trained on."""
-    return _recorded_prompt(Path(folder)) or _rows_prompt(Path(folder)) or "full"
+    """The ReAct prompt a dataset was written with: the system prompt of its first ReAct row (train.jsonl, then
+    pairs.jsonl), else what harvest recorded (a dataset with no ReAct row), else ``full`` (older datasets). An
+    adapter runs with the prompt this names, so it must be the one its rows were trained on: the rows decide, also
+    in a pool put together by hand that kept another harvest's ``harvest.json``."""
+    return _rows_prompt(Path(folder)) or _recorded_prompt(Path(folder)) or "full"
 
 
 def _recorded_prompt(folder: Path) -> str | None:
