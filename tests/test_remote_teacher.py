@@ -254,7 +254,8 @@ def test_bad_input_is_one_error_line_before_any_teacher_call(server, tmp_path, c
     assert sum(server.counts.values()) == 0  # not one teacher call was made
 
 
-def test_a_killed_self_taught_pass_resumes_its_runs_only_for_the_same_student(monkeypatch, tmp_path):
+def test_a_killed_self_taught_pass_resumes_its_runs_only_for_the_same_student(monkeypatch, tmp_path,
+                                                                              register_adapter_x):
     """A self teacher (the student itself, sampling) resumes the runs an earlier pass finished, as a remote
     teacher does, but only while the student is the same weights at the same temperature."""
     from apprentice.backends import ScriptedChatModel
@@ -282,6 +283,15 @@ def test_a_killed_self_taught_pass_resumes_its_runs_only_for_the_same_student(mo
                         temperature=1.0)
     assert hotter["resumed"] == 0
     assert teachers._model_identity("local", 0.7) != teachers._model_identity("student", 0.7)
+    from apprentice.training.student import shipped_version
+
+    # the keys' format of earlier passes: a pass under way resumes across an upgrade
+    assert teachers._model_identity("student", 0.7) == f"student-{shipped_version()}|t=0.7"
+    assert teachers._model_identity("adapter:none", 0.7) == "adapter:none|t=0.7"  # not registered: its load says
+    from apprentice.training.registry import adapter_version, get_adapter
+
+    register_adapter_x(1.0)
+    assert teachers._model_identity("adapter:x", 0.7) == f"x@{adapter_version(get_adapter('x'))}|t=0.7"
 
 
 def test_a_replayed_pass_resumes_its_runs_and_a_changed_replay_runs_again(monkeypatch):

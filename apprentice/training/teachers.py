@@ -327,10 +327,14 @@ def _resume_key(teacher: Teacher, task: Any, item: Any, question: str, options: 
 
 def _model_identity(spec: str, temperature: float) -> str:
     """The weights behind a student spec and the temperature, for a self teacher's resume key
-    (``registry.versioned_spec``)."""
+    (``registry.versioned_spec``, written as the keys of earlier passes are, ``student-VERSION`` and ``NAME@VERSION``,
+    so a pass under way resumes across an upgrade)."""
     from apprentice.training.registry import versioned_spec
 
-    return f"{versioned_spec(spec)}|t={temperature}"
+    weights = versioned_spec(spec)
+    if weights != spec:
+        weights = weights.replace("student@", "student-", 1) if spec == "student" else weights.removeprefix("adapter:")
+    return f"{weights}|t={temperature}"
 
 
 def _resumed(task: Any, item: Any, label: str, key: str) -> _Outcome | None:
