@@ -421,13 +421,16 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
     # a STaR rationalization seen in a self-taught round: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint)
     task, item, copied, computed = _copied_and_computed(tmp_path, monkeypatch)
     direct = ScriptedChatModel(script=[f" Final Answer: {item.answer}"])
-    for name, model in (("copied", copied), ("computed", computed), ("direct", direct)):
+    # a hinted answer handed to the calculator as it is: "computed" by it, worked out by nothing
+    echoed = ScriptedChatModel(script=[f" The answer is given.\nAction: calculator\nAction Input: {item.answer}",
+                                       f" Final Answer: {item.answer}"])
+    for name, model in (("copied", copied), ("computed", computed), ("direct", direct), ("echoed", echoed)):
         result = run_question(item.question, model=model, model_spec=name, task=task, item=item,
                               tools=["calculator"])
         assert result.correct
     out = tmp_path / "d"
-    result = harvest(HarvestConfig(out=out, task="arith", tools=["calculator"], max_per_question=3))
-    assert result.skipped["answer not computed by the calculator"] == 1
+    result = harvest(HarvestConfig(out=out, task="arith", tools=["calculator"], max_per_question=4))
+    assert result.skipped["answer not computed by the calculator"] == 2
     kept = _rows(out / "train.jsonl") + _rows(out / "eval.jsonl")
     assert sorted(r["metadata"]["model"] for r in kept) == ["computed", "direct"]
 

@@ -139,6 +139,14 @@ def test_rules_check_reads_the_tool_work_and_the_answers_plausibility():
     assert rules_check(task, "q", "Final Answer: -5", observed).reason.startswith("implausible answer: -5 is negative")
     copied = rules_check(task, "q", "Final Answer: 5", observed)
     assert copied.ok is False and "none of the calculator's results (-5)" in copied.reason
+    echoed = [Step(idx=0, kind="action", tool="calculator", tool_input=" (35) "),
+              Step(idx=1, kind="observation", tool="calculator", observation="35")]
+    assert rules_check(task, "q", "Final Answer: 35", echoed).reason == \
+        "answer 35 was handed to the calculator as it is, not worked out by it"
+    assert rules_check(task, "q", "Final Answer: 35", [*observed, *echoed[:1], Step(
+        idx=2, kind="observation", tool="calculator", observation="35"), Step(
+        idx=3, kind="action", tool="calculator", tool_input="30 + 5"), Step(
+        idx=4, kind="observation", tool="calculator", observation="35")]).ok is True
     divided = [Step(idx=0, kind="observation", tool="calculator", observation="1.0753424657")]
     assert "more than two decimal places" in rules_check(task, "q", "Final Answer: 1.0753424657", divided).reason
     assert rules_check(task, "q", "Final Answer: 2.5").ok is True  # money: two decimals are fine

@@ -84,10 +84,28 @@ def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
     return results
 
 
+#: A calculator input that is one number and nothing else: it computes nothing.
+_BARE = re.compile(r"[\s(]*[-+]?\$?(?:\d[\d,]*)?\.?\d+[\s)]*")
+
+
+def _worked_out(steps: list[Step]) -> list[Fraction]:
+    """The calculator's results of calls whose input computes something (not one bare number; a result whose
+    call is not in ``steps`` counts)."""
+    worked, computes = [], True
+    for step in steps:
+        if step.kind == "action" and step.tool == "calculator":
+            computes = not _BARE.fullmatch(str(step.tool_input or ""))
+        elif computes:
+            worked.extend(calculator_results([step]))
+    return worked
+
+
 def unreached_answer(answer: Fraction | None, steps: Iterable[Step]) -> str | None:
     """Why the calculator work in ``steps`` does not reach ``answer``, or None when it does (or
-    there is no calculator work to judge): every call failed, or no result is the answer (sign
-    included). The verifier's rule and the harvest's filter."""
+    there is no calculator work to judge): every call failed, no result is the answer (sign
+    included), or the answer is only a number the calculator was handed as it is (``calculator(35)``:
+    a hinted answer copied through the calculator, or a guess). The verifier's rule and the harvest's
+    filter."""
     steps = list(steps)
     results = calculator_results(steps)
     if not results:
@@ -96,6 +114,8 @@ def unreached_answer(answer: Fraction | None, steps: Iterable[Step]) -> str | No
         return None
     if answer is not None and not any(numbers_match(result, answer) for result in results):
         return f"answer {_show(answer)} is none of the calculator's results ({', '.join(_show(r) for r in results)})"
+    if answer is not None and not any(numbers_match(result, answer) for result in _worked_out(steps)):
+        return f"answer {_show(answer)} was handed to the calculator as it is, not worked out by it"
     return None
 
 
