@@ -435,6 +435,40 @@ def test_an_answer_the_calculator_did_not_compute_is_not_harvested(tmp_path, mon
     assert sorted(r["metadata"]["model"] for r in kept) == ["computed", "direct"]
 
 
+def test_a_hint_typed_into_the_calculator_is_no_rationalization(tmp_path, monkeypatch):
+    """STaR's hinted retry (session 44): 10 of 12 hinted GSM8K "solves" handed the hint to the calculator
+    ("128 / 1", "24 * 1", "4 - 2" for a hinted 2): the calculator gives the answer, and nothing was worked out. A
+    hinted run must compute with the question's numbers, unit constants that are not the hint, and its own
+    results; the same run without a hint is the student's own (a guess the gold check judges)."""
+    from apprentice.training.teachers import Teacher
+
+    task, item, copied, _ = _copied_and_computed(tmp_path, monkeypatch)
+    a, b = (item.meta["steps"][0][k] for k in ("a", "b"))
+    wrong = [" I add.\nAction: calculator\nAction Input: 1000000 + 1", " Final Answer: 1000001"]
+
+    def hinted(expression: str) -> ScriptedChatModel:
+        return ScriptedChatModel(script=[*wrong, f" The hint.\nAction: calculator\nAction Input: {expression}",
+                                         f" Final Answer: {item.answer}"])
+
+    passes = {name: solve_pool(Teacher("model", spec=name), task, [item], student="local", meta={}, chat=chat,
+                               attempts=1, rationalize="hint")
+              for name, chat in (("typed", hinted(f"{item.answer} / 1")), ("times-one", hinted(f"1 * {item.answer}")),
+                                 ("worked", hinted(f"{a} + {b}")))}
+    assert {name: counts["rationalized"] for name, counts in passes.items()} == {"typed": 0, "times-one": 0,
+                                                                              "worked": 1}
+    out = tmp_path / "d"
+    result = harvest(HarvestConfig(out=out, task="arith", tools=["calculator"], max_per_question=4))
+    kept = _rows(out / "train.jsonl") + _rows(out / "eval.jsonl")
+    assert [r["metadata"]["model"] for r in kept] == ["worked"] and result.skipped["not verified"] == 3
+    assert result.skipped["answer not computed by the calculator"] == 2
+    from apprentice.training.replay import grounded_calls
+
+    lou = "Lou runs three miles on a track that is one-quarter of a mile long. How many laps?"
+    assert grounded_calls(lou, [("24 * 1", "24")])  # 24 hours a day: a unit constant...
+    assert not grounded_calls(lou, [("24 * 1", "24")], withheld="24")  # ...but not when the hint is 24
+    assert grounded_calls(lou, [("3 * 12", "36"), ("36 - 12", "24")], withheld="24")  # computed, then used
+
+
 def test_a_copied_answer_is_not_a_teacher_solve(tmp_path, monkeypatch):
     from apprentice.training.teachers import Teacher
 

@@ -30,6 +30,7 @@ from apprentice.traces.records import VERDICT_SOURCES, Verdict
 from apprentice.training.contrast import KINDS as CONTRAST_KINDS
 from apprentice.training.contrast import contrast_pairs
 from apprentice.training.examples import ChatExample, example_from_run
+from apprentice.training.replay import grounded_calls
 
 __all__ = ["HarvestConfig", "HarvestResult", "NothingToHarvest", "harvest", "dataset_react_prompt",
            "collect_runs", "preference_pairs", "write_dataset", "answer_computed", "answer_format"]
@@ -216,14 +217,30 @@ def _keep(run: Run, config: HarvestConfig, rated_bad: dict[tuple[str, str], set[
 
 
 def answer_computed(run: Run) -> bool:
-    """False when a run used the calculator but none of its results is the numeric answer it gave.
+    """False when a run used the calculator but none of its results is the numeric answer it gave, or when a
+    run that was given the answer as a hint (a STaR rationalization) computes with a number it could not know.
 
-    Such an answer was copied from a STaR rationalization hint or guessed. Seen in a round of
-    self-taught traces: `137 - 12 + 11` -> 136, then "Final Answer: 11" (the hint). Its reasoning does
-    not reach the answer, so it is no rationale to learn from. A run whose calculator calls all failed
-    has no result to answer from either; a run that never called the calculator is not judged here.
+    Such an answer was copied from the hint or guessed. Seen in a round of self-taught traces: `137 - 12 + 11`
+    -> 136, then "Final Answer: 11" (the hint). And through the calculator (session 44: 10 of 12 hinted GSM8K
+    "solves"): "Action Input: 128 / 1" -> 128, the hint, from a question with no 128 in it. Its reasoning does
+    not reach the answer, so it is no rationale to learn from. A run whose calculator calls all failed has no
+    result to answer from either; a run that never called the calculator is not judged here.
     """
-    return answer_not_computed(run.answer, run.steps) is None
+    if answer_not_computed(run.answer, run.steps) is not None:
+        return False
+    unhinted = run.meta.get("train_question")  # the question without the hint the run was asked with
+    return unhinted is None or grounded_calls(unhinted, _calculator_calls(run.steps), withheld=run.gold)
+
+
+def _calculator_calls(steps: list[Any]) -> list[tuple[str, str | None]]:
+    """A run's calculator calls as (input, what it returned), in order."""
+    calls: list[tuple[str, str | None]] = []
+    for step in steps:
+        if step.kind == "action" and step.tool == "calculator":
+            calls.append((str(step.tool_input or ""), None))
+        elif step.kind == "observation" and step.tool == "calculator" and calls and calls[-1][1] is None:
+            calls[-1] = (calls[-1][0], step.observation or "")
+    return calls
 
 
 @functools.cache

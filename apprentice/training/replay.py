@@ -19,7 +19,8 @@ from langchain_core.messages import BaseMessage
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
 
-__all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "worked_steps", "worked_equation", "reason", "justify", "replay_model"]
+__all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "grounded_calls", "worked_steps", "worked_equation",
+           "reason", "justify", "replay_model"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -155,14 +156,22 @@ def worked_steps(task: str, item: Item) -> list[ReplayStep] | None:
 
 
 def _grounded(steps: list[ReplayStep], question: str) -> bool:
-    """Every number of every step is the question's, a unit constant, or an earlier step's result
-    (an observation the student has seen): no step computes with a number it could not know. A step that
-    computes nothing (``<<100=100>>``: a result worked out in the prose, given to the calculator as a bare
-    number) fails too, as the one-expression replay's does: it would teach writing the answer in unworked."""
-    known = set(_numbers(question, words=True)) | _WORLD_CONSTANTS
-    for step in steps:
+    """:func:`grounded_calls` for a replay's steps."""
+    return grounded_calls(question, [(step.expression, step.result) for step in steps])
+
+
+def grounded_calls(question: str, calls: list[tuple[str, str | None]], *, withheld: str | None = None) -> bool:
+    """Every number of every calculator input is the question's (words too), a unit constant, or an earlier
+    call's result (an observation the student has seen), and every input computes something: no call computes
+    with a number it could not know. A step that computes nothing (``<<100=100>>``: a result worked out in the
+    prose, given to the calculator as a bare number) fails, as the one-expression replay's does: it would teach
+    writing the answer in unworked. ``calls``: (input, result) in order. ``withheld``: a number that is no unit
+    constant here (a hint's answer: ``24 * 1`` for a hinted 24 is the hint typed in, not hours in a day)."""
+    constants = _WORLD_CONSTANTS - set(_numbers(withheld or ""))
+    known = set(_numbers(question, words=True)) | constants
+    for expression, result in calls:
         try:
-            tree = ast.parse(step.expression.replace(",", ""), mode="eval")
+            tree = ast.parse(str(expression).replace(",", ""), mode="eval")
         except SyntaxError:
             return False
         if not _operations(tree.body):
@@ -170,7 +179,7 @@ def _grounded(steps: list[ReplayStep], question: str) -> bool:
         if not {_fmt(n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant)
                 and isinstance(n.value, int | float)} <= known:
             return False
-        known |= set(_numbers(step.result))
+        known |= set(_numbers(result or ""))
     return True
 
 
