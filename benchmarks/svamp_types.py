@@ -11,7 +11,7 @@ number in their first calculator input), the misses by what went wrong against t
 on other numbers, other operations on the right numbers, both, or neither: then the operands of a difference or a
 quotient reversed, when swapping them gives the answer), how many misses answer a negative or fractional count
 where the answer is whole, how many right answers are a negative result given without its sign (the thought
-misreporting the calculator), then for each pair of models how many items only the first gets right and how many
+misreporting the calculator), how many answers are another number than the calculator's last result, then for each pair of models how many items only the first gets right and how many
 only the second does (the discordant pairs a McNemar test reads).
 A model run over the split more than once counts its latest run of each item.
 """
@@ -87,6 +87,16 @@ def _unsigned(answer: str | None, observation: str | None) -> bool:
     return seen < 0 and abs(value + seen) < 1e-9
 
 
+def _not_the_result(answer: str | None, observation: str | None) -> bool | None:
+    """Whether an answer is another number than the calculator's last result, sign aside (the student not
+    answering what its work gave: "400 / 40" -> 10, "Final Answer: 400"); None when either is no number."""
+    try:
+        value, seen = float(answer or ""), float(observation or "")
+    except ValueError:
+        return None
+    return abs(abs(value) - abs(seen)) > 1e-6 * max(1.0, abs(seen))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", help="model specs as the eval recorded them, e.g. adapter:eqv-r7-dpo")
@@ -112,12 +122,15 @@ def main(argv: list[str] | None = None) -> int:
     first_inputs: dict[str, dict[str, str | None]] = {}
     predictions: dict[str, dict[str, str | None]] = {}
     unsigned: dict[str, int] = {}
+    unfaithful: dict[str, int] = {}
     for model in args.models:
         rows = db.execute(_RUNS, (model, args.strategy)).fetchall()
         results[model] = {item: bool(ok) for item, ok, _, _, _ in rows}
         first_inputs[model] = {item: expression for item, _, expression, _, _ in rows}
         predictions[model] = {item: answer for item, _, _, answer, _ in rows}
-        unsigned[model] = sum(bool(ok) and _unsigned(answer, seen) for _, ok, _, answer, seen in rows)
+        latest = {item: (ok, answer, seen) for item, ok, _, answer, seen in rows}  # as results: the latest run
+        unsigned[model] = sum(bool(ok) and _unsigned(answer, seen) for ok, answer, seen in latest.values())
+        unfaithful[model] = sum(bool(_not_the_result(answer, seen)) for _, answer, seen in latest.values())
         if not results[model]:
             raise SystemExit(f"error: no SVAMP {args.strategy} eval runs of {model} in {store}")
     for model, items in results.items():
@@ -147,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  misses ({len(misses)}): " + ", ".join(f"{kind} {n}" for kind, n in sorted(classes.items()))
               + f"; a negative or fractional count answered: "
               f"{sum(_impossible(predictions[model][i], equations[i][1]) for i in misses)}")
-        print(f"  right only by giving a negative result without its sign: {unsigned[model]}")
+        print(f"  right only by giving a negative result without its sign: {unsigned[model]}; answers that are not "
+              f"the calculator's last result (sign aside): {unfaithful[model]}")
     print_flips(results)
     return 0
 

@@ -112,6 +112,8 @@ def test_svamp_misses_are_classed_against_the_equation():
     assert not svamp_types._impossible("68", 92) and not svamp_types._impossible("1.5", 2.5)
     assert svamp_types._unsigned("92", "-92") and not svamp_types._unsigned("92", "92")
     assert not svamp_types._unsigned("-92", "-92") and not svamp_types._unsigned("x", "-92")
+    assert svamp_types._not_the_result("400", "10") and not svamp_types._not_the_result("92", "-92")
+    assert not svamp_types._not_the_result("2.50", "2.5") and svamp_types._not_the_result("x", "1") is None
 
 
 def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_parent(tmp_path, capsys):
