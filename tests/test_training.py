@@ -306,6 +306,42 @@ def test_dpo_step_on_pairs(dataset, apprentice_home):
     rpo = main(DPOArgs(data=dataset, name="tiny-rpo", max_steps=1, batch_size=1, max_length=384, sft_weight=1.0,
                        export_gguf=False))
     assert rpo.metrics["train_loss"] > 0.6931 + 0.05 and rpo.training_args["sft_weight"] == 1.0
+    acted = main(DPOArgs(data=dataset, name="tiny-act", max_steps=1, batch_size=1, max_length=384, credit="action",
+                         export_gguf=False))
+    assert acted.metrics["train_loss"] == pytest.approx(0.6931, abs=1e-3) and acted.training_args["credit"] == "action"
+
+
+def test_action_credit_counts_no_observation_and_nothing_of_a_failure_after_it():
+    """``train dpo --credit action``: DPO's log-probabilities leave out the calculator's observations (text the
+    model never writes), and a rejected side's tokens after its first observation: its final answer copies the wrong
+    result faithfully, and pushing that down taught continued students to answer another number than their
+    calculator's (session 44: 15-23 of 200 SVAMP answers, 3 before)."""
+    from transformers import AutoTokenizer
+
+    from apprentice.training.base_model import base_folder
+    from apprentice.training.dpo import credit_mask
+
+    tokenizer = AutoTokenizer.from_pretrained(base_folder("local"))
+    text = ("Thought: The question says \"left\", so I subtract.\nAction: calculator\nAction Input: 9 / 20\n"
+            "Observation: 0.45\nThought: The calculator gave 0.45, so this answers the question.\nFinal Answer: 0.45")
+    pieces = [tokenizer.decode([token]) for token in tokenizer(text, add_special_tokens=False)["input_ids"]]
+    assert "".join(pieces) == text
+
+    def kept(rejected: bool) -> str:
+        return "".join(p for p, keep in zip(pieces, credit_mask(pieces, rejected=rejected), strict=True) if keep)
+
+    assert kept(False) == text.replace(" 0.45\n", "", 1)  # the observation's value and its line end
+    assert kept(True) == text.split("Observation:")[0] + "Observation:"  # the choices that made the failure
+    assert credit_mask(["no ", "tool"], rejected=True) == [1, 1]
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    from apprentice.training.dpo import _action_credit_collator
+
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    collate = _action_credit_collator(tokenizer, DataCollatorForPreference(pad_token_id=0))
+    mask = collate([{"prompt_ids": [1, 2], "chosen_ids": ids, "rejected_ids": ids}])["completion_mask"]
+    assert mask[0, :2].tolist() == [0, 0] and mask[0, 2:].tolist() == credit_mask(pieces, rejected=False)
+    assert mask[1, 2:].tolist() == credit_mask(pieces, rejected=True)
 
 
 def test_an_exported_adapter_imports_back_with_its_provenance_and_a_rebuilt_gguf(dataset, apprentice_home,

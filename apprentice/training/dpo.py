@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,11 @@ from apprentice.training.config import (
 )
 from apprentice.training.sft import dataset_lines, run_as_script, train_and_register, trainer_arguments
 
-__all__ = ["DPOArgs", "main", "make_parser", "load_pairs"]
+__all__ = ["CREDITS", "DPOArgs", "credit_mask", "main", "make_parser", "load_pairs"]
+
+#: ``--credit``: the completion tokens DPO counts (see :class:`DPOArgs`).
+CREDITS = ("all", "action")
+_OBSERVATION = re.compile(r"Observation:")
 
 
 @dataclass
@@ -35,6 +40,48 @@ class DPOArgs(TrainArgs):
                 "lowering the likelihood of what chosen and rejected share, e.g. the Final Answer line (0: plain DPO)"})
     learning_rate: float = field(default=5e-5, metadata={"help": "peak learning rate"})
     batch_size: int = field(default=2, metadata={"help": "per-device batch size"})
+    credit: str = field(default="all", metadata={
+        "choices": CREDITS,
+        "help": "which completion tokens DPO's log-probabilities count: all (TRL's way); action = not the "
+                "calculator's observations (text the model never writes; SFT masks them too), and nothing of the "
+                "rejected side after its first observation, so a failure is charged to the choices that made it, "
+                "not to a final answer that copies its wrong result faithfully"})
+
+
+def credit_mask(pieces: list[str], *, rejected: bool) -> list[int]:
+    """1 for each token (its decoded text in ``pieces``) that ``credit=action`` counts, else 0: the tokens of every
+    ``Observation:`` line's value (to its newline), and on a rejected side every token after its first one."""
+    mask, spans, at = [1] * len(pieces), [], 0
+    for piece in pieces:
+        spans.append((at, at + len(piece)))
+        at += len(piece)
+    text = "".join(pieces)
+    for match in _OBSERVATION.finditer(text):
+        end = len(text) if rejected else (text.find("\n", match.end()) + 1 or len(text))
+        for k, (start, stop) in enumerate(spans):
+            if start < end and stop > match.end():
+                mask[k] = 0
+        if rejected:
+            break
+    return mask
+
+
+def _action_credit_collator(tokenizer: Any, base: Any) -> Any:
+    """TRL's preference collator with ``credit=action``'s mask on each completion (positions past the prompt)."""
+
+    def collate(examples: list[dict[str, Any]]) -> dict[str, Any]:
+        batch = base(examples)
+        mask, rows = batch["completion_mask"], len(examples)
+        for i, example in enumerate(examples):
+            for row, key in ((i, "chosen_ids"), (rows + i, "rejected_ids")):
+                pieces = [tokenizer.decode([token]) for token in example[key]]
+                start = len(example["prompt_ids"])
+                for j, keep in enumerate(credit_mask(pieces, rejected=key == "rejected_ids")):
+                    if not keep and start + j < mask.shape[1]:
+                        mask[row, start + j] = 0
+        return batch
+
+    return collate
 
 
 def load_pairs(folder: Path) -> list[dict[str, Any]]:
@@ -90,6 +137,8 @@ def main(args: DPOArgs):
                        max_length=args.max_length, **losses)
     trainer = LabelHeadDPOTrainer(model=model, ref_model=_reference(choice), args=config,
                                   train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+    if args.credit == "action":
+        trainer.data_collator = _action_credit_collator(tokenizer, trainer.data_collator)
     return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
 
 
