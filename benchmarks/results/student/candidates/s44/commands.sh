@@ -55,6 +55,10 @@ $A train dpo --data "$D/s44cons" --name s44-cons --base student --max-steps 151 
 evaluate s44-cons            # SVAMP 105/200 (9 up, 9 down), GSM8K one-step 0/55 (2 down), two-step 14/456 (5 up, 2 down)
 APPRENTICE_HOME=$APPRENTICE_HOME python benchmarks/ship_student.py s44-cons --reports svamp=OUT/s44-cons/svamp \
   gsm8k:1=OUT/s44-cons/gsm8k-1 gsm8k:2=OUT/s44-cons/gsm8k-2   # net +1 (14 up, 13 down, p = 0.5): within noise, kept out
+# C6: C4 without C1's pairs (the variants' 377 + the 83 consistency pairs), 86 steps (0.75 epoch)
+rm -rf "$D/s44vc" && cp -r "$D/s44var-r1" "$D/s44vc" && cat OUT/cons_pairs.jsonl >> "$D/s44vc/pairs.jsonl"
+$A train dpo --data "$D/s44vc" --name s44-vc --base student --max-steps 86 --sft-weight 1.0 --seed 0
+evaluate s44-vc              # SVAMP 103/200 (10 up, 12 down), one-step 0/55, two-step 13/456: net -2, kept out
 # the faithfulness column: answers that are not the calculator's last result
 python benchmarks/svamp_types.py --home "$APPRENTICE_HOME" student adapter:s44-self200 adapter:s44-self75 \
-  adapter:s44-act200 adapter:s44-cons
+  adapter:s44-act200 adapter:s44-cons adapter:s44-vc
