@@ -27,8 +27,8 @@ from apprentice.tasks.question_rules import not_a_count
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
-__all__ = ["CheckResult", "answer_not_computed", "arithmetic_errors", "calculator_results", "rules_check",
-           "unreached_answer", "unused_numbers"]
+__all__ = ["CheckResult", "answer_not_computed", "arithmetic_errors", "calculator_calls", "calculator_results",
+           "rules_check", "unreached_answer", "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)"
                     r"\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
@@ -72,32 +72,41 @@ def _plain_numbers(text: str) -> list[Fraction]:
     return [Fraction(m.group().replace(",", "")) for m in _PLAIN.finditer(text)]
 
 
-def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
-    """The numbers the calculator returned in ``steps``, in order (its error messages left out)."""
-    results = []
-    for step in steps:
-        if step.kind == "observation" and step.tool == "calculator" and step.observation \
-                and not step.observation.lstrip().lower().startswith("error"):
-            value = parse_number(step.observation)
-            if value is not None:
-                results.append(value)
-    return results
-
-
 #: A calculator input that is one number and nothing else: it computes nothing.
 _BARE = re.compile(r"[\s(]*[-+]?\$?(?:\d[\d,]*)?\.?\d+[\s)]*")
+
+
+def calculator_calls(steps: Iterable[Step]) -> list[tuple[str | None, str]]:
+    """The calculator's calls in ``steps`` as (input, observation), in order; the input None for an observation
+    whose action is not in ``steps``."""
+    calls: list[tuple[str | None, str]] = []
+    given: str | None = None
+    for step in steps:
+        if step.kind == "action" and step.tool == "calculator":
+            given = str(step.tool_input or "")
+        elif step.kind == "observation" and step.tool == "calculator":
+            calls.append((given, step.observation or ""))
+            given = None
+    return calls
+
+
+def _result(observation: str) -> Fraction | None:
+    """The number a calculator observation gives (None for its error messages)."""
+    if not observation or observation.lstrip().lower().startswith("error"):
+        return None
+    return parse_number(observation)
+
+
+def calculator_results(steps: Iterable[Step]) -> list[Fraction]:
+    """The numbers the calculator returned in ``steps``, in order (its error messages left out)."""
+    return [value for _, seen in calculator_calls(steps) if (value := _result(seen)) is not None]
 
 
 def _worked_out(steps: list[Step]) -> list[Fraction]:
     """The calculator's results of calls whose input computes something (not one bare number; a result whose
     call is not in ``steps`` counts)."""
-    worked, computes = [], True
-    for step in steps:
-        if step.kind == "action" and step.tool == "calculator":
-            computes = not _BARE.fullmatch(str(step.tool_input or ""))
-        elif computes:
-            worked.extend(calculator_results([step]))
-    return worked
+    return [value for given, seen in calculator_calls(steps)
+            if (given is None or not _BARE.fullmatch(given)) and (value := _result(seen)) is not None]
 
 
 def unreached_answer(answer: Fraction | None, steps: Iterable[Step]) -> str | None:

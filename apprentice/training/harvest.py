@@ -22,7 +22,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from apprentice.agents.react import earlier_turns
-from apprentice.agents.verifier import answer_not_computed
+from apprentice.agents.verifier import answer_not_computed, calculator_calls
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import TASK_NAMES, Item, Task, get_task
 from apprentice.traces import Run, TraceStore, open_store
@@ -229,18 +229,7 @@ def answer_computed(run: Run) -> bool:
     if answer_not_computed(run.answer, run.steps) is not None:
         return False
     unhinted = run.meta.get("train_question")  # the question without the hint the run was asked with
-    return unhinted is None or grounded_calls(unhinted, _calculator_calls(run.steps), withheld=run.gold)
-
-
-def _calculator_calls(steps: list[Any]) -> list[tuple[str, str | None]]:
-    """A run's calculator calls as (input, what it returned), in order."""
-    calls: list[tuple[str, str | None]] = []
-    for step in steps:
-        if step.kind == "action" and step.tool == "calculator":
-            calls.append((str(step.tool_input or ""), None))
-        elif step.kind == "observation" and step.tool == "calculator" and calls and calls[-1][1] is None:
-            calls[-1] = (calls[-1][0], step.observation or "")
-    return calls
+    return unhinted is None or grounded_calls(unhinted, calculator_calls(run.steps), withheld=run.gold)
 
 
 @functools.cache

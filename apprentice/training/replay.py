@@ -160,18 +160,20 @@ def _grounded(steps: list[ReplayStep], question: str) -> bool:
     return grounded_calls(question, [(step.expression, step.result) for step in steps])
 
 
-def grounded_calls(question: str, calls: list[tuple[str, str | None]], *, withheld: str | None = None) -> bool:
+def grounded_calls(question: str, calls: list[tuple[str | None, str | None]], *,
+                   withheld: str | None = None) -> bool:
     """Every number of every calculator input is the question's (words too), a unit constant, or an earlier
     call's result (an observation the student has seen), and every input computes something: no call computes
     with a number it could not know. A step that computes nothing (``<<100=100>>``: a result worked out in the
     prose, given to the calculator as a bare number) fails, as the one-expression replay's does: it would teach
-    writing the answer in unworked. ``calls``: (input, result) in order. ``withheld``: a number that is no unit
-    constant here (a hint's answer: ``24 * 1`` for a hinted 24 is the hint typed in, not hours in a day)."""
+    writing the answer in unworked. ``calls``: (input, result) in order (an unknown input is no grounded one).
+    ``withheld``: a number that is no unit constant here (a hint's answer: ``24 * 1`` for a hinted 24 is the hint
+    typed in, not hours in a day)."""
     constants = _WORLD_CONSTANTS - set(_numbers(withheld or ""))
     known = set(_numbers(question, words=True)) | constants
     for expression, result in calls:
         try:
-            tree = ast.parse(str(expression).replace(",", ""), mode="eval")
+            tree = ast.parse((expression or "").replace(",", ""), mode="eval")
         except SyntaxError:
             return False
         if not _operations(tree.body):
