@@ -5,13 +5,13 @@
 Sorts the test problems of ``gsm8k --level N`` (the yardstick split, as ``apprentice eval`` loads it) by their
 worked solution's calculator annotations (``<<3*20=60>>``): every number they use is the question's (in digits
 or words), a unit constant or an earlier step's result (``replay.grounded_calls``, the rule the harvest holds
-replays to), or some number was worked out in the prose ("3 and 1/2" -> 3.5, 2 feet -> 24 inches) or a step computes nothing
-(``<<8=8>>``); and whether the last annotation's result is the answer (else a step is left out of the annotations:
-"3 seasons of 20 episodes, 2 a day" annotates only ``3*20``). The grounded ones that give the answer are counted by
-how many operations they take in all: those are in reach of a student that writes the question's numbers into
-calculator calls; the others need a step no annotation shows. GSM8K's "one-step" split is the annotation count,
-not the problem's. For each eval report given
-(``apprentice eval --task gsm8k --level N --report DIR``), the right answers in each class.
+replays to), or some number was worked out in the prose ("3 and 1/2" -> 3.5, 2 feet -> 24 inches) or a step
+computes nothing (``<<8=8>>``); and whether the last annotation's result is the answer (else a step is left out of
+the annotations: "3 seasons of 20 episodes, 2 a day" annotates only ``3*20``). The grounded ones that give the
+answer are counted by how many operations they take in all: those are in reach of a student that writes the
+question's numbers into calculator calls; the others need a step no annotation shows. GSM8K's "one-step" split
+is the annotation count, not the problem's. For each eval report given (``apprentice eval --task gsm8k --level N
+--report DIR``), the right answers in each class.
 """
 
 from __future__ import annotations
