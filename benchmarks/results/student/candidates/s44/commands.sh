@@ -45,7 +45,7 @@ E adapter:s44-act200 gsm8k --level 1 --report OUT/s44-act200/gsm8k-1    # 1/55
 # C4: number variants of the 400 SVAMP problems C1's pass took (the same story and equation, new numbers that keep
 # their order; 795 variants), the student's pass over 500 of them (1,000 runs, 14 min: 320 train / 31 eval, 377
 # pairs), and consistency pairs (a variant or the original the student failed, against the trajectory it wrote for
-# one it solved, its numbers carried over and recomputed: 83); all with C1's pairs, 151 steps (0.75 epoch)
+# one it solved, its numbers carried over and recomputed: 83); with C1's pairs, 151 steps (0.375 epoch)
 python $S/variants.py OUT/variants.jsonl --items 400 --per 2
 self_pass s44var jsonl --data OUT/variants.jsonl --answer-kind number --pool 500 --rationalize none
 python $S/consistency_pairs.py OUT/variants.jsonl OUT/cons_pairs.jsonl
@@ -55,7 +55,7 @@ $A train dpo --data "$D/s44cons" --name s44-cons --base student --max-steps 151 
 evaluate s44-cons            # SVAMP 105/200 (9 up, 9 down), GSM8K one-step 0/55 (2 down), two-step 14/456 (5 up, 2 down)
 APPRENTICE_HOME=$APPRENTICE_HOME python benchmarks/ship_student.py s44-cons --reports svamp=OUT/s44-cons/svamp \
   gsm8k:1=OUT/s44-cons/gsm8k-1 gsm8k:2=OUT/s44-cons/gsm8k-2   # net +1 (14 up, 13 down, p = 0.5): within noise, kept out
-# C6: C4 without C1's pairs (the variants' 377 + the 83 consistency pairs), 86 steps (0.75 epoch)
+# C6: C4 without C1's pairs (the variants' 377 + the 83 consistency pairs), 86 steps (0.375 epoch)
 rm -rf "$D/s44vc" && cp -r "$D/s44var-r1" "$D/s44vc" && cat OUT/cons_pairs.jsonl >> "$D/s44vc/pairs.jsonl"
 $A train dpo --data "$D/s44vc" --name s44-vc --base student --max-steps 86 --sft-weight 1.0 --seed 0
 evaluate s44-vc              # SVAMP 103/200 (10 up, 12 down), one-step 0/55, two-step 13/456: net -2, kept out
