@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         for folder in args.reports:
             report = json.loads((folder / "report.json").read_text())
             for cell, rows in report["items"].items():
+                if not any(r["item_id"] in classes for r in rows):
+                    raise ValueError(f"{folder}: no item of gsm8k --level {args.level}'s test split in its {cell}")
                 right[f"{folder} ({cell})"] = Counter(classes[r["item_id"]] for r in rows
                                                      if r["correct"] and r["item_id"] in classes)
     except (OSError, ValueError, KeyError, ApprenticeError) as exc:

@@ -259,8 +259,13 @@ def test_the_gsm8k_reach_classes_reproduce_the_notes(shared_data, capsys):
     assert "(react / student): 2 right" in out and "     1 of   34  not grounded" in out
 
 
-def test_gsm8k_reach_gives_one_error_line_for_a_missing_report(shared_data, tmp_path, capsys):
+def test_gsm8k_reach_gives_one_error_line_for_a_missing_report_or_one_of_another_split(shared_data, tmp_path,
+                                                                                       capsys):
     import gsm8k_reach
 
     assert gsm8k_reach.main([str(tmp_path), "--data", str(shared_data)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    two_step = BENCHMARKS / "results" / "student" / "uar-s-cdpo200" / "gsm8k-2"
+    assert gsm8k_reach.main([str(two_step), "--data", str(shared_data)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no item of gsm8k --level 1's test split" in err
