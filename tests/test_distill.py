@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections import Counter
 from types import SimpleNamespace
 
@@ -917,3 +919,32 @@ def test_the_round_evaluates_on_one_worker_per_idle_core_unless_told(tmp_path, m
         with pytest.raises(ApprenticeError, match="stop here"):
             distill._evaluate("local", args, sets, 1, limit=2)
     assert seen == [3, 2]
+
+
+class _Terminal(io.StringIO):
+    """stderr as a terminal has it (tqdm shows its bar only where ``isatty``)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_teacher_pass_shows_its_items_done_in_a_terminal_and_nothing_in_a_log(
+        tmp_path, monkeypatch, capsys, apprentice_home, terminal):
+    """A self-taught pass of 1,600 items ran half an hour with no line: in a terminal the pass now shows items done
+    of the pool's (a real dataset teacher's pass); a log or a pipe gets the round's lines alone."""
+    from apprentice.cli import main
+    from apprentice.training import distill
+
+    stderr, bars, real = _Terminal() if terminal else io.StringIO(), [], distill._pass_bar
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setattr(distill, "_pass_bar", lambda total: bars.append(real(total)) or bars[-1])
+    monkeypatch.setattr(distill, "_evaluate", lambda spec, *a, **k: {"arith:1": CELL})
+    assert main(["distill", "--task", "arith:3", "--levels", "1", "--teacher", "dataset", "--eval-sets", "arith:1",
+                 "--rounds", "1", "--baseline-limit", "0", "--name", "bar", "--report", str(tmp_path / "r"),
+                 "--stop-after", "harvest"]) == 0
+    err = stderr.getvalue()
+    assert "round 1: teacher teacher:dataset solves 3 arith items" in err
+    assert ("0/3 [" in err) is terminal and ("?item/s]" in err) is terminal
+    assert [(bar.n, bar.total) for bar in bars] == [(3 if terminal else 0, 3)]  # a hidden bar counts nothing
+    assert capsys.readouterr().out.startswith("stopped after round 1's harvest step")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -334,17 +335,27 @@ def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: s
     for task, items in _pool(args, round_no):
         log(f"round {round_no}: teacher {teacher.label} solves {len(items)} {task.name} items")
         level = getattr(task, "level", None)  # an arith or gsm8k pool's level: its cost can be read by level
-        counts = solve_pool(teacher, task, items, student=student,
-                            meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
-                            rationalize=args.rationalize, chat=chats.get(teacher.spec),
-                            concurrency=args.teacher_concurrency, verdicts=args.verdict_source,
-                            workers=_student_workers(args))
+        with _pass_bar(len(items)) as bar:
+            counts = solve_pool(teacher, task, items, student=student,
+                                meta=meta if level is None else {**meta, "level": level}, attempts=args.attempts,
+                                rationalize=args.rationalize, chat=chats.get(teacher.spec),
+                                concurrency=args.teacher_concurrency, verdicts=args.verdict_source,
+                                workers=_student_workers(args), progress=bar)
         for key in PASS_COUNTS:  # a pass that counts no checked items is from before answers were optional
             tally[key] += counts.get(key, counts.get("items", 0) if key == "checked" else 0)
         tally["run_ids"] += counts.get("run_ids", [])
     if tally["resumed"]:
         log(f"round {round_no}: {tally['resumed']} teacher runs resumed from an earlier pass (not paid again)")
     return tally
+
+
+def _pass_bar(total: int) -> Any:
+    """The teacher pass's progress bar on stderr, items done of ``total``, shown only where stderr is a terminal
+    (a log file or a pipe gets the round's lines alone): a self-taught pass runs ~1 s an item, half an hour for a
+    pool of 1,600."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, disable=None, file=sys.stderr, unit="item", dynamic_ncols=True, leave=False)
 
 
 def _harvest(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
