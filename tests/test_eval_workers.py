@@ -151,8 +151,11 @@ def ctrl_c():
 
 
 def test_ctrl_c_stops_the_workers_and_starts_no_other_item(tmp_path, ctrl_c):
+    """The main thread hears the Ctrl-C and cancels before a worker can finish its item and take up another. Each
+    item takes 2 s here: with 0.5 s a full suite on a loaded machine once saw the first worker finish its item and
+    start a third before the main thread had its turn (a race of the test's timing; a real item takes seconds)."""
     items = get_task("arith").load(limit=6)
-    oracle = Oracle(6, delay_s=0.5, interrupt=0)
+    oracle = Oracle(6, delay_s=2.0, interrupt=0)
     config = EvalConfig(task="arith", strategies=["cot"], models=["m"], limit=6, options={"fewshot": 0},
                         report_dir=tmp_path / "r", workers=2)
     with pytest.raises(KeyboardInterrupt):
