@@ -32,7 +32,8 @@ from apprentice.eval.report import (
     write_markdown,
 )
 
-__all__ = ["EvalConfig", "EvalReport", "cell_key", "options_hash", "run_eval", "strategy_options", "write_report"]
+__all__ = ["EvalConfig", "EvalReport", "cell_key", "options_hash", "progress_bar", "run_eval", "strategy_options",
+           "write_report"]
 
 #: Tools an eval run may call unless told otherwise (no network, no shared memory between items).
 EVAL_TOOLS = ("calculator",)
@@ -158,7 +159,7 @@ def run_eval(config: EvalConfig, *, progress: bool = True, models: dict[str, Any
                 or _run_item(config, task, item, strategy, spec, replicas[spec][worker], store, key, cancel=cancel))
 
     jobs = [(spec, strategy, item) for spec in config.models for strategy in config.strategies for item in items]
-    bar = _progress(len(jobs), progress)
+    bar = progress_bar(len(jobs), progress)
     rows = _run_jobs(jobs, run, config.workers, bar)
     bar.close()
     results: dict[str, list[ItemResult]] = {}
@@ -231,10 +232,13 @@ def _load(spec: str, max_tokens: int) -> Any:
     return load_chat_model(spec, max_tokens=max_tokens)
 
 
-def _progress(total: int, enabled: bool):
+def progress_bar(total: int, enabled: bool | None, *, leave: bool = True):
+    """A tqdm bar of items done of ``total`` on stderr; ``enabled`` None: shown only where stderr is a terminal
+    (a log file or a pipe gets no bar lines)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, file=sys.stderr, unit="item", dynamic_ncols=True)
+    return tqdm(total=total, disable=None if enabled is None else not enabled, file=sys.stderr, unit="item",
+                dynamic_ncols=True, leave=leave)
 
 
 def _resumed(store, task: Any, item: Any, strategy: str, model: str, key: str) -> ItemResult | None:

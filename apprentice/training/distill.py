@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
 from functools import partial
 from pathlib import Path
@@ -350,12 +349,11 @@ def _teacher_pass(args: DistillArgs, round_no: int, teacher: Teacher, student: s
 
 
 def _pass_bar(total: int) -> Any:
-    """The teacher pass's progress bar on stderr, items done of ``total``, shown only where stderr is a terminal
-    (a log file or a pipe gets the round's lines alone): a self-taught pass runs ~1 s an item, half an hour for a
-    pool of 1,600."""
-    from tqdm import tqdm
+    """The teacher pass's progress bar, shown only where stderr is a terminal and cleared when the pass ends (the
+    round's lines stay): a self-taught pass runs ~1 s an item, half an hour for a pool of 1,600."""
+    from apprentice.eval.harness import progress_bar
 
-    return tqdm(total=total, disable=None, file=sys.stderr, unit="item", dynamic_ncols=True, leave=False)
+    return progress_bar(total, None, leave=False)
 
 
 def _harvest(args: DistillArgs, log: Any, round_: Round) -> dict[str, Any]:
