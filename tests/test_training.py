@@ -309,6 +309,10 @@ def test_dpo_step_on_pairs(dataset, apprentice_home):
     acted = main(DPOArgs(data=dataset, name="tiny-act", max_steps=1, batch_size=1, max_length=384, credit="action",
                          export_gguf=False))
     assert acted.metrics["train_loss"] == pytest.approx(0.6931, abs=1e-3) and acted.training_args["credit"] == "action"
+    written = main(DPOArgs(data=dataset, name="tiny-written", max_steps=1, batch_size=1, max_length=384,
+                           credit="written", export_gguf=False))
+    assert written.metrics["train_loss"] == pytest.approx(0.6931, abs=1e-3)
+    assert written.training_args["credit"] == "written"
 
 
 def test_action_credit_counts_no_observation_and_nothing_of_a_failure_after_it():
@@ -335,13 +339,45 @@ def test_action_credit_counts_no_observation_and_nothing_of_a_failure_after_it()
     assert credit_mask(["no ", "tool"], rejected=True) == [1, 1]
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
-    from apprentice.training.dpo import _action_credit_collator
+    from apprentice.training.dpo import _credit_collator
 
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    collate = _action_credit_collator(tokenizer, DataCollatorForPreference(pad_token_id=0))
+    collate = _credit_collator(tokenizer, DataCollatorForPreference(pad_token_id=0), "action")
     mask = collate([{"prompt_ids": [1, 2], "chosen_ids": ids, "rejected_ids": ids}])["completion_mask"]
     assert mask[0, :2].tolist() == [0, 0] and mask[0, 2:].tolist() == credit_mask(pieces, rejected=False)
     assert mask[1, 2:].tolist() == credit_mask(pieces, rejected=True)
+
+
+def test_written_credit_counts_what_sft_learns_on_both_sides():
+    """``train dpo --credit written``: DPO counts the tokens SFT learns, on the chosen and the rejected side alike:
+    not the prefilled ``Thought:``, not the calculator's observation nor the ``Thought:`` the harness writes after
+    it; the rejected side's final answer stays counted (``action`` leaves it out)."""
+    from transformers import AutoTokenizer
+
+    from apprentice.training.base_model import base_folder
+    from apprentice.training.dpo import _credit_collator, credit_mask
+    from apprentice.training.tokenization import IGNORE_INDEX, tokenize_example
+
+    tokenizer = AutoTokenizer.from_pretrained(base_folder("local"))
+    text = ("Thought: The question says \"left\", so I subtract.\nAction: calculator\nAction Input: 9 / 20\n"
+            "Observation: 0.45\nThought: The calculator gave 0.45, so this answers the question.\nFinal Answer: 0.45")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    pieces = [tokenizer.decode([token]) for token in ids]
+    for rejected in (False, True):
+        kept = "".join(p for p, keep in zip(pieces, credit_mask(pieces, rejected=rejected, credit="written"),
+                                            strict=True) if keep)
+        assert kept == text.removeprefix("Thought:").replace(" 0.45\nThought:", "", 1)
+    # the same tokens as SFT's labels for this text as the assistant's turn (its end-of-turn token aside)
+    labels = tokenize_example([{"role": "user", "content": "q"}, {"role": "assistant", "content": text}], "react",
+                              tokenizer)["labels"]
+    learned = [token for token in labels if token != IGNORE_INDEX][:-1]
+    assert learned == [t for t, keep in zip(ids, credit_mask(pieces, rejected=True, credit="written"),
+                                            strict=True) if keep]
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    collate = _credit_collator(tokenizer, DataCollatorForPreference(pad_token_id=0), "written")
+    mask = collate([{"prompt_ids": [1, 2], "chosen_ids": ids, "rejected_ids": ids}])["completion_mask"]
+    assert mask[0, 2:].tolist() == mask[1, 2:].tolist() == credit_mask(pieces, rejected=True, credit="written")
 
 
 def test_an_exported_adapter_imports_back_with_its_provenance_and_a_rebuilt_gguf(dataset, apprentice_home,

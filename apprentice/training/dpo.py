@@ -21,12 +21,13 @@ from apprentice.training.config import (
     TrainArgs,
     add_dataclass_arguments,
 )
+from apprentice.training.examples import learned_spans
 from apprentice.training.sft import dataset_lines, run_as_script, train_and_register, trainer_arguments
 
 __all__ = ["CREDITS", "DPOArgs", "credit_mask", "main", "make_parser", "load_pairs"]
 
 #: ``--credit``: the completion tokens DPO counts (see :class:`DPOArgs`).
-CREDITS = ("all", "action")
+CREDITS = ("all", "written", "action")
 _OBSERVATION = re.compile(r"Observation:")
 
 
@@ -42,8 +43,9 @@ class DPOArgs(TrainArgs):
     batch_size: int = field(default=2, metadata={"help": "per-device batch size"})
     credit: str = field(default="all", metadata={
         "choices": CREDITS,
-        "help": "which completion tokens DPO's log-probabilities count: all (TRL's way); action = not the "
-                "calculator's observations (text the model never writes; SFT masks them too), and nothing of the "
+        "help": "which completion tokens DPO's log-probabilities count: all (TRL's way); written = what SFT "
+                "learns, the model's own text on both sides: not the calculator's observations nor the Thought: "
+                "the harness writes after them; action = not the observations either, and nothing of the "
                 "rejected side after its first observation, so a failure is charged to the choices that made it, "
                 "not to a final answer that copies its wrong result faithfully. Measured (session 44: the shipped "
                 "student, a self-taught pool, 200 steps): every answer was the calculator's (15-23 of 200 SVAMP "
@@ -51,14 +53,21 @@ class DPOArgs(TrainArgs):
                 "before the observation, taught it to cut the question's numbers short (\"400 / 4\" for 40)"})
 
 
-def credit_mask(pieces: list[str], *, rejected: bool) -> list[int]:
-    """1 for each token (its decoded text in ``pieces``) that ``credit=action`` counts, else 0: the tokens of every
-    ``Observation:`` line's value (to its newline), and on a rejected side every token after its first one."""
+def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") -> list[int]:
+    """1 for each token (its decoded text in ``pieces``) that ``credit`` counts, else 0.
+
+    ``written``: the tokens SFT learns (:func:`~apprentice.training.examples.learned_spans`, a token counted where
+    it starts, as :func:`~apprentice.training.tokenization.tokenize_example` labels it). ``action``: all but every
+    ``Observation:`` line's value (to its newline), and on a rejected side every token after its first one.
+    """
     mask, spans, at = [1] * len(pieces), [], 0
     for piece in pieces:
         spans.append((at, at + len(piece)))
         at += len(piece)
     text = "".join(pieces)
+    if credit == "written":
+        learned = learned_spans(text, "react")
+        return [int(stop > start and any(a <= start < b for a, b in learned)) for start, stop in spans]
     for match in _OBSERVATION.finditer(text):
         end = len(text) if rejected else (text.find("\n", match.end()) + 1 or len(text))
         for k, (start, stop) in enumerate(spans):
@@ -69,8 +78,8 @@ def credit_mask(pieces: list[str], *, rejected: bool) -> list[int]:
     return mask
 
 
-def _action_credit_collator(tokenizer: Any, base: Any) -> Any:
-    """TRL's preference collator with ``credit=action``'s mask on each completion (positions past the prompt)."""
+def _credit_collator(tokenizer: Any, base: Any, credit: str) -> Any:
+    """TRL's preference collator with ``credit``'s mask on each completion (positions past the prompt)."""
 
     def collate(examples: list[dict[str, Any]]) -> dict[str, Any]:
         batch = base(examples)
@@ -79,7 +88,7 @@ def _action_credit_collator(tokenizer: Any, base: Any) -> Any:
             for row, key in ((i, "chosen_ids"), (rows + i, "rejected_ids")):
                 pieces = [tokenizer.decode([token]) for token in example[key]]
                 start = len(example["prompt_ids"])
-                for j, keep in enumerate(credit_mask(pieces, rejected=key == "rejected_ids")):
+                for j, keep in enumerate(credit_mask(pieces, rejected=key == "rejected_ids", credit=credit)):
                     if not keep and start + j < mask.shape[1]:
                         mask[row, start + j] = 0
         return batch
@@ -140,8 +149,8 @@ def main(args: DPOArgs):
                        max_length=args.max_length, **losses)
     trainer = LabelHeadDPOTrainer(model=model, ref_model=_reference(choice), args=config,
                                   train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-    if args.credit == "action":
-        trainer.data_collator = _action_credit_collator(tokenizer, trainer.data_collator)
+    if args.credit != "all":
+        trainer.data_collator = _credit_collator(tokenizer, trainer.data_collator, args.credit)
     return train_and_register(trainer, tokenizer, args, kind="dpo", choice=choice, output_dir=output_dir)
 
 
