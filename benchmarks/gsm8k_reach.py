@@ -2,15 +2,16 @@
 
     python benchmarks/gsm8k_reach.py [--level 1] [--data ../shared/data] [REPORT_DIR ...]
 
-Sorts the test problems of ``gsm8k --level N`` (the yardstick split, as ``apprentice eval`` loads it) by their
-worked solution's calculator annotations (``<<3*20=60>>``): every number they use is the question's (in digits
+Sorts the test problems of ``gsm8k --level N`` (the yardstick split, as ``apprentice eval`` loads it) by the
+calculations of their worked solution as the dataset teacher's replay reads them (``replay._gsm8k_steps``): each
+``<<3*20=60>>`` annotation, and each calculation written out in the prose without one ("60 / 2 = 30 days": the
+annotators leave many out, and the split counts annotations). Every number they use is the question's (in digits
 or words), a unit constant or an earlier step's result (``replay.grounded_calls``, the rule the harvest holds
-replays to), or some number was worked out in the prose ("3 and 1/2" -> 3.5, 2 feet -> 24 inches) or a step
-computes nothing (``<<8=8>>``); and whether the last annotation's result is the answer (else a step is left out of
-the annotations: "3 seasons of 20 episodes, 2 a day" annotates only ``3*20``). The grounded ones that give the
-answer are counted by how many operations they take in all: those are in reach of a student that writes the
-question's numbers into calculator calls; the others need a step no annotation shows. GSM8K's "one-step" split
-is the annotation count, not the problem's. For each eval report given (``apprentice eval --task gsm8k --level N
+replays to), or some number was worked out in words ("3 and 1/2" -> 3.5, 2 feet -> 24 inches) or a step computes
+nothing (``<<8=8>>``); and whether the last step's result is the answer (else the solution does not write a step
+out). The grounded ones that give the answer are counted by how many operations they take in all: those are in
+reach of a student that writes the question's numbers into calculator calls. GSM8K's "one-step" split is the
+annotation count, not the problem's. For each eval report given (``apprentice eval --task gsm8k --level N
 --report DIR``), the right answers in each class.
 """
 
@@ -30,13 +31,13 @@ from apprentice.training.replay import _gsm8k_steps, _operations, grounded_calls
 
 
 def reach(question: str, solution: str, answer: str) -> str:
-    """The problem's class: its annotations grounded and giving the answer (by how many operations), grounded but
-    short of the answer (a step the annotations leave out), or not grounded."""
+    """The problem's class: its calculations grounded and giving the answer (by how many operations), grounded
+    but short of the answer (a step the solution does not write out), or not grounded."""
     steps = _gsm8k_steps(solution) or []
     if not steps or not grounded_calls(question, [(s.expression, s.result) for s in steps]):
-        return "not grounded: a number worked out in the prose, or a step that computes nothing"
+        return "not grounded: a number worked out in words, or a step that computes nothing"
     if not numbers_match(steps[-1].result.replace(",", "").strip(" $"), answer):
-        return "grounded, but the answer needs a step the annotations leave out"
+        return "grounded, but the answer needs a step the solution does not write out"
     count = sum(len(_operations(ast.parse(s.expression.replace(",", ""), mode="eval").body)) for s in steps)
     return f"grounded, and {count} operation{'s give' if count != 1 else ' gives'} the answer"
 

@@ -53,6 +53,33 @@ def test_equations_and_annotations_become_one_step_per_operation():
     assert worked_steps("gsm8k", trucks) is None
 
 
+def test_calculations_written_out_in_the_prose_are_steps_too():
+    """GSM8K's annotators leave many calculations out ("60 / 2 = 30 days" without ``<<>>``; 34 of the 55 "one-step"
+    test problems): the replay reads them from the prose, in the order written, when the expression computes the
+    result it states; an annotation is read once, and one that computes nothing takes the calculation written
+    just before it."""
+    from apprentice.training.replay import _gsm8k_steps
+
+    def read(solution: str) -> list[tuple[str, str]]:
+        return [(s.expression, s.result) for s in _gsm8k_steps(solution) or []]
+
+    willy = Item(id="w", question="The series has 3 seasons that are each 20 episodes long. Willy watches 2 episodes "
+                                  "a day. How many days will it take him to finish the series?", answer="30",
+                 meta={"solution": "The series has a total of 3 * 20 = <<3*20=60>>60 episodes\n"
+                                   "At a rate of 2 episodes per day, Willy finishes in 60 / 2 = 30 days.\n#### 30"})
+    steps = worked_steps("gsm8k", willy)
+    assert [(s.expression, s.result) for s in steps] == [("3*20", "60"), ("60 / 2", "30")]
+    assert steps[1].thought == "At a rate of 2 episodes per day, Willy finishes in 60 / 2 days, so I compute 60 / 2."
+    assert read("It costs $5 + $10 = $15, and 2 * $15 = $<<2*15=30>>30 for both.") == [("5 + 10", "15"),
+                                                                                       ("2*15", "30")]
+    assert read("He needs $18.50 − $6.50 = $12 more; 270 X 7 = 1890 eggs; 1,000 + 200 = 1,200 cars.") == [
+        ("18.50 - 6.50", "12"), ("270 * 7", "1890"), ("1000 + 200", "1200")]
+    # a slip of the solution's arithmetic is no step; a date or an equation with an unknown is none either
+    assert read("The sticker cost 3/1=1 dollar, in 2020 = a year, and 3x + 7 = 19.") == []
+    assert read("Jenny is older by 5+3 = <<8=8>>8 years") == [("5+3", "8")]
+    assert read("48/2 = <<48/2=24>>24 clips, and 48+24 = <<48+24=72>>72 in all") == [("48/2", "24"), ("48+24", "72")]
+
+
 def test_replayed_thoughts_ground_when_to_stop_in_the_question():
     """After each result the thought goes over the question's numbers and names those still to
     use; "none" answers, naming the ones the question did not need."""

@@ -122,22 +122,75 @@ def _equation_steps(equation: str, question: str) -> list[ReplayStep] | None:
 
 
 _ANNOTATION = re.compile(r"<<([^=<>]+)=([^<>]+)>>")
+#: A calculation written out in a worked solution's prose ("so it costs $5 + $10 = $15", "80/5 = 16 weeks"): an
+#: expression of numbers (dollar signs, thousands commas and parentheses allowed) and operators, "=", a number.
+_EXPRESSION = (r"(?<![\w.])(?P<expr>[$(]*\d[\d,]*(?:\.\d+)?\)*(?:\s*(?:[-+*/×÷−]|(?<=\s)[xX](?=\s))\s*"
+               r"[$(]*\d[\d,]*(?:\.\d+)?\)*)+)\s*=\s*\$?")
+_PROSE = re.compile(_EXPRESSION + r"(?P<result>\d[\d,]*(?:\.\d+)?)(?![\d,]*\.?\d)")
+#: the same written out just before an annotation that computes nothing ("5+3 = <<8=8>>8")
+_PROSE_BEFORE = re.compile(_EXPRESSION + "$")
+_PROSE_OPERATORS = str.maketrans({"×": "*", "÷": "/", "−": "-", "x": "*", "X": "*", "$": None, ",": None})
+_MASK = "\0"
+
+
+def _value(expression: str) -> float | None:
+    """An arithmetic expression's value (numbers and + - * / only), else None."""
+    try:
+        tree = ast.parse(expression, mode="eval").body
+        steps: list[ReplayStep] = []
+        value = _binary_steps(tree, "", steps)
+        return value if steps else None
+    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
+        return None
+
+
+def _prose_step(match: re.Match[str]) -> tuple[str, str] | None:
+    """A prose calculation as (expression, result) when the expression computes the result it states; a slip of
+    the worked solution's arithmetic ("$3,6000.00 for 24 hours") is no step."""
+    expression = " ".join(match.group("expr").translate(_PROSE_OPERATORS).split())
+    result = match.group("result").replace(",", "")
+    value = _value(expression)
+    if value is None or abs(value - float(result)) > 1e-6 * max(1.0, abs(float(result))):
+        return None
+    return expression, result
+
+
+def _unworked(before: str, annotation: re.Match[str]) -> str:
+    """An annotation's expression; for one that computes nothing (``<<8=8>>``), the calculation its prose writes out
+    just before it ("5+3 = <<8=8>>8") where that computes the same."""
+    expr = annotation.group(1).strip()
+    prose = _PROSE_BEFORE.search(_ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), before))
+    if prose is None or _value(expr) is not None:
+        return expr
+    written = " ".join(prose.group("expr").translate(_PROSE_OPERATORS).split())
+    value = _value(written)
+    return written if value is not None and _numbers(expr) == [_fmt(value)] else expr
 
 
 def _gsm8k_steps(solution: str) -> list[ReplayStep] | None:
-    """One step per ``<<expr=result>>``; the thought is its sentence with the result left out
-    ("Natalia sold 48/2 clips in May, so I compute 48/2.")."""
-    steps = []
+    """One step per calculation of a worked solution, in the order written: each ``<<expr=result>>`` annotation,
+    and each calculation written out in the prose without one ("so it costs $5 + $10 = $15": GSM8K's annotators
+    leave many out, so a solution's annotations alone often stop short of its answer). The thought is its
+    sentence with the result left out ("Natalia sold 48/2 clips in May, so I compute 48/2.")."""
+    steps: list[ReplayStep] = []
     for line in solution.splitlines():
-        for match in _ANNOTATION.finditer(line):
-            expr, result = match.group(1).strip(), match.group(2).strip()
-            before = _ANNOTATION.sub("", line[: match.start()]).rstrip(" =$")
-            after = line[match.end():]
+        # (where it starts, where its sentence is cut, where it ends, expression, result); the annotations' own
+        # text masked, so the prose reader never reads an annotation a second time
+        found = [(m.start(), m.start(), m.end(), _unworked(line[:m.start()], m), m.group(2).strip())
+                 for m in _ANNOTATION.finditer(line)]
+        masked = _ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), line)
+        found += [(m.start(), m.start("result"), m.end(), *step) for m in _PROSE.finditer(masked)
+                  if (step := _prose_step(m)) is not None]
+        for _, cut, end, expr, result in sorted(found):
+            before = _ANNOTATION.sub("", line[:cut]).rstrip(" =$")
+            after = line[end:]
             if after.startswith(result):
                 after = after[len(result):]
             after = _ANNOTATION.sub("", after).strip().rstrip(".")
             sentence = " ".join(p for p in (before.strip(), after) if p).strip(" ,")
             thought = f"{sentence}, so I compute {expr}." if sentence else f"Next I compute {expr}."
+            if steps and steps[-1].expression.replace(" ", "") == expr.replace(" ", ""):
+                continue  # the same calculation written out and annotated
             steps.append(ReplayStep(thought, expr, result))
     return steps or None
 
