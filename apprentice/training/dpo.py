@@ -47,10 +47,12 @@ class DPOArgs(TrainArgs):
                 "learns, the model's own text on both sides: not the calculator's observations nor the Thought: "
                 "the harness writes after them; action = not the observations either, and nothing of the "
                 "rejected side after its first observation, so a failure is charged to the choices that made it, "
-                "not to a final answer that copies its wrong result faithfully. Measured (session 44: the shipped "
-                "student, a self-taught pool, 200 steps): every answer was the calculator's (15-23 of 200 SVAMP "
-                "answers were not with all), but SVAMP fell to 74/200 from 97: the push, now on the last tokens "
-                "before the observation, taught it to cut the question's numbers short (\"400 / 4\" for 40)"})
+                "not to a final answer that copies its wrong result faithfully. Measured (sessions 44 and 46: the "
+                "shipped student, a self-taught pool, 200 steps; SVAMP right of 200, answers that are not the "
+                "calculator's): all 97, 23; written 98, 27; action 74, 0: the push, now on the last tokens before "
+                "the observation, taught it to cut the question's numbers short (\"400 / 4\" for 40). So the "
+                "observations' tokens neither cost reading nor make the unfaithful answers; the rejected side's "
+                "answer does"})
 
 
 def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") -> list[int]:
