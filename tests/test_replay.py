@@ -77,6 +77,10 @@ def test_calculations_written_out_in_the_prose_are_steps_too():
     # a slip of the solution's arithmetic is no step; a date or an equation with an unknown is none either
     assert read("The sticker cost 3/1=1 dollar, in 2020 = a year, and 3x + 7 = 19.") == []
     assert read("Jenny is older by 5+3 = <<8=8>>8 years") == [("5+3", "8")]
+    # a chain is read link by link, and a thought never shows a result computed after it
+    chain = _gsm8k_steps("In all 2 + 3 = 5 + 4 = 9 apples")
+    assert [(s.expression, s.result) for s in chain] == [("2 + 3", "5"), ("5 + 4", "9")]
+    assert chain[0].thought == "In all 2 + 3 + 4 apples, so I compute 2 + 3."
     assert read("48/2 = <<48/2=24>>24 clips, and 48+24 = <<48+24=72>>72 in all") == [("48/2", "24"), ("48+24", "72")]
 
 

@@ -129,6 +129,7 @@ _EXPRESSION = (r"(?<![\w.])(?P<expr>[$(]*\d[\d,]*(?:\.\d+)?\)*(?:\s*(?:[-+*/×÷
 _PROSE = re.compile(_EXPRESSION + r"(?P<result>\d[\d,]*(?:\.\d+)?)(?![\d,]*\.?\d)")
 #: the same written out just before an annotation that computes nothing ("5+3 = <<8=8>>8")
 _PROSE_BEFORE = re.compile(_EXPRESSION + "$")
+_LATER_RESULT = re.compile(r"\s*=\s*\$?\d[\d,]*(?:\.\d+)?")
 _PROSE_OPERATORS = str.maketrans({"×": "*", "÷": "/", "−": "-", "x": "*", "X": "*", "$": None, ",": None})
 _MASK = "\0"
 
@@ -144,15 +145,23 @@ def _value(expression: str) -> float | None:
         return None
 
 
-def _prose_step(match: re.Match[str]) -> tuple[str, str] | None:
-    """A prose calculation as (expression, result) when the expression computes the result it states; a slip of
-    the worked solution's arithmetic ("$3,6000.00 for 24 hours") is no step."""
-    expression = " ".join(match.group("expr").translate(_PROSE_OPERATORS).split())
-    result = match.group("result").replace(",", "")
-    value = _value(expression)
-    if value is None or abs(value - float(result)) > 1e-6 * max(1.0, abs(float(result))):
-        return None
-    return expression, result
+def _written(match: re.Match[str]) -> str:
+    """A prose calculation's expression as the calculator takes it (``$1,000 × 2`` -> ``1000 * 2``)."""
+    return " ".join(match.group("expr").translate(_PROSE_OPERATORS).split())
+
+
+def _prose_steps(masked: str) -> list[tuple[int, int, int, str, str]]:
+    """The calculations a line's prose writes out, as (start, where the result starts, end, expression, result),
+    when the expression computes the result it states (a slip of the worked solution's arithmetic, "3/1=1", is no
+    step); a chain ("5 + 3 = 8 + 2 = 10") is read link by link."""
+    found, at = [], 0
+    while (match := _PROSE.search(masked, at)) is not None:
+        at = match.start("result")
+        expression, result = _written(match), match.group("result").replace(",", "")
+        value = _value(expression)
+        if value is not None and abs(value - float(result)) <= 1e-6 * max(1.0, abs(float(result))):
+            found.append((match.start(), match.start("result"), match.end(), expression, result))
+    return found
 
 
 def _unworked(before: str, annotation: re.Match[str]) -> str:
@@ -162,7 +171,7 @@ def _unworked(before: str, annotation: re.Match[str]) -> str:
     prose = _PROSE_BEFORE.search(_ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), before))
     if prose is None or _value(expr) is not None:
         return expr
-    written = " ".join(prose.group("expr").translate(_PROSE_OPERATORS).split())
+    written = _written(prose)
     value = _value(written)
     return written if value is not None and _numbers(expr) == [_fmt(value)] else expr
 
@@ -179,14 +188,15 @@ def _gsm8k_steps(solution: str) -> list[ReplayStep] | None:
         found = [(m.start(), m.start(), m.end(), _unworked(line[:m.start()], m), m.group(2).strip())
                  for m in _ANNOTATION.finditer(line)]
         masked = _ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), line)
-        found += [(m.start(), m.start("result"), m.end(), *step) for m in _PROSE.finditer(masked)
-                  if (step := _prose_step(m)) is not None]
+        found += _prose_steps(masked)
         for _, cut, end, expr, result in sorted(found):
             before = _ANNOTATION.sub("", line[:cut]).rstrip(" =$")
             after = line[end:]
             if after.startswith(result):
                 after = after[len(result):]
-            after = _ANNOTATION.sub("", after).strip().rstrip(".")
+            # a result written later in the line is not known yet ("2 + 3 = 5 + 4 = 9": the first step's thought
+            # says "2 + 3 + 4", not "= 9")
+            after = _LATER_RESULT.sub("", _ANNOTATION.sub("", after)).strip().rstrip(".")
             sentence = " ".join(p for p in (before.strip(), after) if p).strip(" ,")
             thought = f"{sentence}, so I compute {expr}." if sentence else f"Next I compute {expr}."
             if steps and steps[-1].expression.replace(" ", "") == expr.replace(" ", ""):
