@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "student"
 SHIPPED = RESULTS / "shipped.json"
 YARDSTICKS = {"svamp": "SVAMP test split (human-written, varied to defeat cue words)",
-              "gsm8k:1": "GSM8K test problems of one calculator step (human-written)",
-              "gsm8k:2": "GSM8K test problems of two calculator steps (human-written)"}
+              "gsm8k:1": "GSM8K test problems of one calculator annotation (human-written; most take 2-3 operations)",
+              "gsm8k:2": "GSM8K test problems of two calculator annotations (human-written)"}
 
 
 def _pairs(values: list[str], flag: str) -> dict[str, Path]:

@@ -36,7 +36,8 @@ class GSM8KTask(NumericTask):
 
     Args:
         level: Keep only the problems whose worked solution annotates this many calculator operations
-            (``1``: the one-step problems); ``None`` keeps all. The filter runs after the train/test split,
+            (``1``: one annotation; most of those problems take two or three operations, the others written
+            out in the solution's prose); ``None`` keeps all. The filter runs after the train/test split,
             so a problem sits on the same side of it with or without a level.
     """
 
