@@ -34,8 +34,8 @@ $A train dpo --data "$D/s46g" --name s46-g-lr1 --base student --max-steps 280 --
 evaluate s46-g-lr1   # SVAMP 106/200 (7 up, 6 down), one-step 2/55 (no flip), two-step 13/456 (5 up, 3 down)
 $A train dpo --data "$D/s46g" --name s46-g-lr2 --base student --max-steps 280 --sft-weight 1.0 --seed 0 \
   --learning-rate 2e-5
-evaluate s46-g-lr2   # C14RESULT
-for name in s46-g s46-g-lr1 s46-g-lr2; do   # net +0 (drops on svamp); net +3, p = 0.33 (within noise); C14SHIP
+evaluate s46-g-lr2   # SVAMP 91/200 (6 up, 20 down), one-step 3/55 (2 up, 1 down), two-step 18/456 (12 up, 5 down)
+for name in s46-g s46-g-lr1 s46-g-lr2; do   # net +0 (drops on svamp); net +3, p = 0.33 (within noise); net -6 (drops on svamp)
   python benchmarks/ship_student.py $name --reports svamp=OUT/$name/svamp gsm8k:1=OUT/$name/gsm8k-1 \
     gsm8k:2=OUT/$name/gsm8k-2
 done
