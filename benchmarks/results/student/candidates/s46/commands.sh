@@ -35,9 +35,15 @@ evaluate s46-g-lr1   # SVAMP 106/200 (7 up, 6 down), one-step 2/55 (no flip), tw
 $A train dpo --data "$D/s46g" --name s46-g-lr2 --base student --max-steps 280 --sft-weight 1.0 --seed 0 \
   --learning-rate 2e-5
 evaluate s46-g-lr2   # SVAMP 91/200 (6 up, 20 down), one-step 3/55 (2 up, 1 down), two-step 18/456 (12 up, 5 down)
-for name in s46-g s46-g-lr1 s46-g-lr2; do   # net +0 (drops on svamp); net +3, p = 0.33 (within noise); net -6 (drops on svamp)
+# C15: C13 at seed 1
+$A train dpo --data "$D/s46g" --name s46-g-lr1-s1 --base student --max-steps 280 --sft-weight 1.0 --seed 1 \
+  --learning-rate 1e-5
+evaluate s46-g-lr1-s1   # SVAMP 102/200 (7 up, 10 down), one-step 1/55 (1 down), two-step 13/456 (5 up, 3 down)
+# net +0 (drops on svamp); net +3, p = 0.33 (within noise); net -6 (drops on svamp); net -2 (not better)
+for name in s46-g s46-g-lr1 s46-g-lr2 s46-g-lr1-s1; do
   python benchmarks/ship_student.py $name --reports svamp=OUT/$name/svamp gsm8k:1=OUT/$name/gsm8k-1 \
-    gsm8k:2=OUT/$name/gsm8k-2
+    gsm8k:2=OUT/$name/gsm8k-2 || true   # exit 1: kept out
 done
-python benchmarks/svamp_types.py --home "$APPRENTICE_HOME" adapter:s45-vc adapter:s46-g adapter:s46-g-lr1 adapter:s46-g-lr2
+python benchmarks/svamp_types.py --home "$APPRENTICE_HOME" adapter:s45-vc adapter:s46-g adapter:s46-g-lr1 adapter:s46-g-lr2 \
+  adapter:s46-g-lr1-s1
 python benchmarks/gsm8k_reach.py --level 2 benchmarks/results/student/uar-s-cdpo200/gsm8k-2 OUT/s46-g/gsm8k-2
