@@ -18,6 +18,7 @@ from langchain_core.messages import BaseMessage
 
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
+from apprentice.tools.calculator import CalculatorError, evaluate
 
 __all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "grounded_calls", "worked_steps", "worked_equation",
            "reason", "justify", "replay_model"]
@@ -134,14 +135,14 @@ _PROSE_OPERATORS = str.maketrans({"×": "*", "÷": "/", "−": "-", "x": "*", "X
 _MASK = "\0"
 
 
-def _value(expression: str) -> float | None:
-    """An arithmetic expression's value (numbers and + - * / only), else None."""
+def _computed(expression: str) -> float | None:
+    """What the calculator (the replay's own tool) gives for an expression of at least one operation, else None: a
+    bare number, or an expression it refuses."""
     try:
-        tree = ast.parse(expression, mode="eval").body
-        steps: list[ReplayStep] = []
-        value = _binary_steps(tree, "", steps)
-        return value if steps else None
-    except (SyntaxError, ValueError, ZeroDivisionError, RecursionError):
+        if not _operations(ast.parse(expression, mode="eval").body):
+            return None
+        return float(evaluate(expression))
+    except (SyntaxError, ValueError, RecursionError, CalculatorError):
         return None
 
 
@@ -158,21 +159,22 @@ def _prose_steps(masked: str) -> list[tuple[int, int, int, str, str]]:
     while (match := _PROSE.search(masked, at)) is not None:
         at = match.start("result")
         expression, result = _written(match), match.group("result").replace(",", "")
-        value = _value(expression)
+        value = _computed(expression)
         if value is not None and abs(value - float(result)) <= 1e-6 * max(1.0, abs(float(result))):
             found.append((match.start(), match.start("result"), match.end(), expression, result))
     return found
 
 
-def _unworked(before: str, annotation: re.Match[str]) -> str:
+def _unworked(masked_before: str, annotation: re.Match[str]) -> str:
     """An annotation's expression; for one that computes nothing (``<<8=8>>``), the calculation its prose writes out
-    just before it ("5+3 = <<8=8>>8") where that computes the same."""
+    just before it ("5+3 = <<8=8>>8") where that computes the same. ``masked_before``: the line before it, earlier
+    annotations masked."""
     expr = annotation.group(1).strip()
-    prose = _PROSE_BEFORE.search(_ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), before))
-    if prose is None or _value(expr) is not None:
+    prose = _PROSE_BEFORE.search(masked_before)
+    if prose is None or _computed(expr) is not None:
         return expr
     written = _written(prose)
-    value = _value(written)
+    value = _computed(written)
     return written if value is not None and _numbers(expr) == [_fmt(value)] else expr
 
 
@@ -185,9 +187,9 @@ def _gsm8k_steps(solution: str) -> list[ReplayStep] | None:
     for line in solution.splitlines():
         # (where it starts, where its sentence is cut, where it ends, expression, result); the annotations' own
         # text masked, so the prose reader never reads an annotation a second time
-        found = [(m.start(), m.start(), m.end(), _unworked(line[:m.start()], m), m.group(2).strip())
-                 for m in _ANNOTATION.finditer(line)]
         masked = _ANNOTATION.sub(lambda m: _MASK * len(m.group(0)), line)
+        found = [(m.start(), m.start(), m.end(), _unworked(masked[:m.start()], m), m.group(2).strip())
+                 for m in _ANNOTATION.finditer(line)]
         found += _prose_steps(masked)
         for _, cut, end, expr, result in sorted(found):
             before = _ANNOTATION.sub("", line[:cut]).rstrip(" =$")
