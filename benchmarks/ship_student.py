@@ -142,7 +142,9 @@ def render_card(name: str, record: dict[str, Any], table: list[dict[str, Any]], 
     """The model card (Hugging Face style: YAML metadata, then what, how well, how made, limits)."""
     from huggingface_hub import ModelCardData
 
-    meta = ModelCardData(base_model="HuggingFaceTB/SmolLM2-135M-Instruct", library_name="peft",
+    from apprentice.specs import EMBEDDED_HUB_ID
+
+    meta = ModelCardData(base_model=EMBEDDED_HUB_ID, library_name="peft",
                          license="apache-2.0", pipeline_tag="text-generation", language=["en"],
                          tags=["lora", "peft", "react", "tool-use", "arithmetic", "apprentice"]).to_yaml()
     args = record.get("training_args", {})

@@ -12,6 +12,7 @@ from test_training import apprentice_home, dataset  # noqa: F401 - module fixtur
 
 from apprentice.errors import ModelSpecError
 from apprentice.models import default_model, parse_spec
+from apprentice.specs import EMBEDDED_HUB_ID
 from apprentice.training import student as student_mod
 
 REPO_STUDENT = Path(student_mod.__file__).resolve().parent.parent / "student"
@@ -53,6 +54,10 @@ def test_a_shipped_student_imports_once_and_serves_every_seat(dataset, apprentic
     weights = load_file(str(folder / "adapter_model.safetensors"))
     assert weights and all(t.dtype == torch.float16 for t in weights.values())
     assert json.loads((folder / "apprentice.json").read_text())["react_prompt"] == get_adapter("to-ship").react_prompt
+    # PEFT's config names the model it came from, not this machine's path of the converted GGUF
+    config = json.loads((folder / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == EMBEDDED_HUB_ID
+    assert config["r"] == json.loads((trained.path / "adapter_config.json").read_text())["r"]
 
     monkeypatch.setattr(student_mod, "SHIPPED_DIR", folder)
     assert default_model() == "student"
@@ -91,6 +96,7 @@ def test_the_repository_ships_a_small_fp16_student_with_a_model_card():
     assert card.startswith("---\n") and "base_model:" in card
     for needed in ("SVAMP", "GSM8K", "Wilson", "add-every-number", "apprentice distill"):
         assert needed in card
+    assert json.loads((REPO_STUDENT / "adapter_config.json").read_text())["base_model_name_or_path"] == EMBEDDED_HUB_ID
     shipped = json.loads((SHIPPED_REPORTS / "shipped.json").read_text())
     assert shipped["version"] == student_mod.shipped_version(REPO_STUDENT)
 

@@ -97,8 +97,9 @@ def ensure_student(*, folder: Path | None = None, progress: TextIO | None = None
 
 
 def ship_student(name: str, card: str, out: Path | None = None) -> Path:
-    """Write registry entry ``name`` as the shipped student into ``out``: its adapter config, its weights in
-    fp16 safetensors, its provenance and ``card`` (the model card's markdown). Replaces what was there."""
+    """Write registry entry ``name`` as the shipped student into ``out``: its adapter config (naming the embedded
+    model's hub id as its base when it was trained on it), its weights in fp16 safetensors, its provenance and
+    ``card`` (the model card's markdown). Replaces what was there."""
     from apprentice.training.registry import get_adapter, save_half
 
     out = out or SHIPPED_DIR
@@ -106,7 +107,12 @@ def ship_student(name: str, card: str, out: Path | None = None) -> Path:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copy2(record.path / "adapter_config.json", tmp / "adapter_config.json")
+    config = json.loads((record.path / "adapter_config.json").read_text(encoding="utf-8"))
+    if record.base == "local":  # not the training machine's path of the converted GGUF: the model it came from
+        from apprentice.specs import EMBEDDED_HUB_ID
+
+        config["base_model_name_or_path"] = EMBEDDED_HUB_ID
+    (tmp / "adapter_config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     shutil.copy2(record.path / _WEIGHTS, tmp / _WEIGHTS)
     if not save_half(tmp / _WEIGHTS):  # fp16 already, unless the entry was made before adapters were
         shutil.rmtree(tmp, ignore_errors=True)
