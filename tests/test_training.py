@@ -4,6 +4,7 @@ model -> registry -> the student answers through llama.cpp (merged GGUF) and tra
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
@@ -148,13 +149,22 @@ def test_sft_every_lora_parameter_changes_and_the_student_answers(dataset, appre
     # where its time went (a distill round's report shows it): steps, the eval-loss pass at step 2, the GGUF merge
     assert all(record.metrics[key] > 0 for key in ("train_seconds", "eval_loss_seconds", "gguf_seconds"))
     assert record.metrics["train_seconds"] > record.metrics["eval_loss_seconds"]
-    # a training continued from it runs at the dropout it asks for, not at the one the adapter was saved with
+    # a training continued from it runs at the dropout it asks for, not at the one the adapter was saved with, and
+    # names the base folder it trains on here, not the one the parent's config names (another machine's, or the
+    # shipped student's hub id, where PEFT's save would look for the base's config over the network)
+    config_file = record.path / "adapter_config.json"
+    config_file.write_text(json.dumps({**json.loads(config_file.read_text()),
+                                       "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct"}))
     for p, kind in ((0.0, torch.nn.Identity), (0.1, torch.nn.Dropout)):
         _, continued = load_for_training(resolve_base("adapter:tiny"), qlora=False,
                                          lora=lora_config(16, 32, p, "all-linear"))
         dropouts = [m.lora_dropout["default"] for m in continued.modules() if hasattr(m, "lora_dropout")
                     and isinstance(m.lora_dropout, torch.nn.ModuleDict)]
         assert len(dropouts) == 30 * 7 and all(type(d) is kind and getattr(d, "p", p) == p for d in dropouts)
+        assert continued.peft_config["default"].base_model_name_or_path == str(resolve_base("local").folder)
+    with warnings.catch_warnings():  # its save reads the base's config from that folder: no lookup on the hub
+        warnings.simplefilter("error")
+        continued.save_pretrained(str(tmp_path / "continued"))
 
     _assert_gguf_is_the_merged_model(record)
     prompt = [SystemMessage("You are helpful."), HumanMessage("What is 6 times 8?"), AIMessage("Thought:")]

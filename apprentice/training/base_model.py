@@ -82,6 +82,11 @@ def load_for_training(choice: BaseChoice, *, qlora: bool, lora: Any, seed: int =
     if choice.parent_dir is not None:
         model = PeftModel.from_pretrained(model, str(choice.parent_dir), is_trainable=True)
         _set_dropout(model, lora.lora_dropout)  # the parent's saved config would bring back its own
+        for config in model.peft_config.values():
+            # the base it trains on here, as a new adapter's config names it: a parent trained on another machine
+            # names that one's folder, the shipped student the hub id, and PEFT's save would look there (on the
+            # hub, over the network) for the base's config
+            config.base_model_name_or_path = str(choice.folder)
     else:
         model = get_peft_model(model, lora)
     return tokenizer, model
