@@ -152,9 +152,11 @@ def test_sft_every_lora_parameter_changes_and_the_student_answers(dataset, appre
     # a training continued from it runs at the dropout it asks for, not at the one the adapter was saved with, and
     # names the base folder it trains on here, not the one the parent's config names (another machine's, or the
     # shipped student's hub id, where PEFT's save would look for the base's config over the network)
+    from apprentice.specs import EMBEDDED_HUB_ID
+
     config_file = record.path / "adapter_config.json"
     config_file.write_text(json.dumps({**json.loads(config_file.read_text()),
-                                       "base_model_name_or_path": "HuggingFaceTB/SmolLM2-135M-Instruct"}))
+                                       "base_model_name_or_path": EMBEDDED_HUB_ID}))
     for p, kind in ((0.0, torch.nn.Identity), (0.1, torch.nn.Dropout)):
         _, continued = load_for_training(resolve_base("adapter:tiny"), qlora=False,
                                          lora=lora_config(16, 32, p, "all-linear"))
