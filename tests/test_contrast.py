@@ -41,6 +41,20 @@ def test_only_the_result_is_replaced_never_a_number_that_contains_it():
     assert swapped.endswith("The calculator gave -4, so this answers the question.\nFinal Answer: -4")
 
 
+def test_the_tally_of_a_steps_replay_keeps_the_questions_numbers():
+    """A steps-style replay's last thought lists the question's numbers ("Of 8, 21, 7 and 4, still to use: none (21
+    and 7 are not needed)"); a result equal to one of them is restated in the answer, never in that list."""
+    question = ("There are 8 different movies and 21 different books. If you read 7 of the books and watched 4 of "
+                "the movies, how many more movies do you still have to watch?")
+    tally = "Of 8, 21, 7 and 4, still to use: none (21 and 7 are not needed)"
+    chosen = ("Thought: To find what is asked, I subtract: 8 - 4.\nAction: calculator\nAction Input: 8 - 4\n"
+              f"Observation: 4\nThought: The calculator gave 4. {tally}, so this answers the question.\nFinal Answer: 4")
+    rejected = {t.split("Action Input: ")[1].split("\n")[0]: t for t in contrast_trajectories(question, chosen)}
+    assert rejected["8 - 7"].endswith(f"Observation: 1\nThought: The calculator gave 1. {tally}, so this answers "
+                                      "the question.\nFinal Answer: 1")
+    assert all(tally in t for t in rejected.values()) and len(rejected) >= 3
+
+
 def test_with_drop_sign_a_negative_result_is_reported_without_its_sign_after_the_observation():
     """The student's misreport ("14 - 106" -> -92, "The calculator gave 92"): the rejected side says it, so the pair
     differs in the expression and the observation, never in a minus sign of the answer."""

@@ -53,6 +53,9 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 _ACTION_INPUT = re.compile(r"^Action Input:[ \t]*(.*)$", re.MULTILINE)
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _FINAL = re.compile(r"^Final Answer:[ \t]*(.*)$", re.MULTILINE)
+#: What a steps-style replay's last thought says of the question's numbers (``replay._tally``: "Of 8, 21, 7 and 4,
+#: still to use: none (21 and 7 are not needed)"): the question's, whatever the calculator gave, so never rewritten
+_QUESTIONS_NUMBERS = re.compile(r"\bOf [^\n]*?, still to use:|\([^()\n]*\bnot needed\)")
 _BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
 #: the operation a story's wording is most often mistaken for (the shipped student's operation misses on SVAMP:
 #: an addition subtracted 16 times, a subtraction added 9, a division multiplied 6, a multiplication divided 6)
@@ -175,12 +178,21 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
         changed = thought + head[action.start(1):].replace(expression, variant, 1)
         shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
         line = _OBSERVATION.match(tail)
-        text = (changed + tail[:line.start(1)] + result
-                + re.sub(rf"(?<![\w.]){re.escape(observation)}(?![\w]|\.\d)", lambda _, s=shown: s,
-                           tail[line.end(1):]))
+        text = changed + tail[:line.start(1)] + result + _restated(tail[line.end(1):], observation, shown)
         if text not in out:
             out.append(text)
     return out
+
+
+def _restated(text: str, old: str, new: str) -> str:
+    """``text`` (what follows the observation) with each standalone ``old`` result restated as ``new``, except where
+    it lists the question's numbers."""
+    number = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w]|\.\d)")
+    out, at = [], 0
+    for kept in _QUESTIONS_NUMBERS.finditer(text):
+        out += [number.sub(lambda _: new, text[at:kept.start()]), kept.group()]
+        at = kept.end()
+    return "".join(out) + number.sub(lambda _: new, text[at:])
 
 
 def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0,
