@@ -68,3 +68,28 @@ done
 python benchmarks/ship_student.py s47-tally100 --reports svamp=OUT/s47-tally100/svamp \
   gsm8k:1=OUT/s47-tally100/gsm8k-1 || true   # net -53, drops on svamp
 python benchmarks/svamp_types.py --home "$APPRENTICE_HOME" adapter:s47-cs100 adapter:s47-sst200 adapter:s47-tally100
+
+# C20: SFT, 200 steps, on SVAMP's steps replays (the tally before every answer; its contrast pairs rebuilt after
+# 6abc76b: svt47f) + the GSM8K steps replays with cue-word thoughts; C21: C19's pairs (fixed) on top, 100 DPO steps
+cp -r "$D/svt47-r1" "$D/svt47f" && python -c "
+import json, sys
+from pathlib import Path
+from apprentice.training.contrast import contrast_pairs
+d = Path(sys.argv[1]); rows = [json.loads(l) for l in (d / 'train.jsonl').read_text().splitlines() if l.strip()]
+(d / 'pairs.jsonl').write_text(''.join(json.dumps(p, ensure_ascii=False) + '\n' for p in contrast_pairs(rows, per_example=1, seed=0)))
+" "$D/svt47f"   # 490 pairs, 25 of them differ from svt47-r1's (the tally's list)
+T=$(mktemp -d) && cp "$D/gsms-r1/eval.jsonl" "$T/train.jsonl"
+python benchmarks/results/student/candidates/s47/cue_steps.py "$D/gsms-r1" "$D/svt47f" "$D/s47tally2" "$T/train-cue.jsonl"
+python benchmarks/results/student/candidates/s47/cue_steps.py "$T" "$D/svt47f" /tmp/s47-unused "$T/eval-cue.jsonl"
+D2="$D/s47tsft"; mkdir -p "$D2"
+cat "$D/svt47f/train.jsonl" "$T/train-cue.jsonl" | python -c "
+import random, sys; rows = sys.stdin.readlines(); random.Random(0).shuffle(rows); sys.stdout.write(''.join(rows))" \
+  > "$D2/train.jsonl"
+cat "$D/svt47f/eval.jsonl" "$T/eval-cue.jsonl" > "$D2/eval.jsonl"
+cp "$D/svt47f/harvest.json" "$D2/"
+$A train sft --data "$D2" --name s47-tsft200 --base student --max-steps 200 --seed 0
+E adapter:s47-tsft200 gsm8k --level 1 --report OUT/s47-tsft200/gsm8k-1   # 0/55 (2 down); the tally in 55/55, "none"
+E adapter:s47-tsft200 svamp --report OUT/s47-tsft200/svamp       # 66/200 (12 up, 51 down); the tally in 199/200
+$A train dpo --data "$D/s47tally2" --name s47-tdpo100 --base adapter:s47-tsft200 --max-steps 100 --sft-weight 1.0 --seed 0
+E adapter:s47-tdpo100 gsm8k --level 1 --report OUT/s47-tdpo100/gsm8k-1   # 0/55 (2 down); goes on in 16, by 'earlier results remain to combine'
+E adapter:s47-tdpo100 svamp --report OUT/s47-tdpo100/svamp       # 67/200 (12 up, 50 down); two-step not run for C20, C21
