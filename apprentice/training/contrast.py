@@ -187,12 +187,8 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
 def _restated(text: str, old: str, new: str) -> str:
     """``text`` (what follows the observation) with each standalone ``old`` result restated as ``new``, except where
     it lists the question's numbers."""
-    number = re.compile(rf"(?<![\w.]){re.escape(old)}(?![\w]|\.\d)")
-    out, at = [], 0
-    for kept in _QUESTIONS_NUMBERS.finditer(text):
-        out += [number.sub(lambda _: new, text[at:kept.start()]), kept.group()]
-        at = kept.end()
-    return "".join(out) + number.sub(lambda _: new, text[at:])
+    kept_or_result = re.compile(rf"({_QUESTIONS_NUMBERS.pattern})|(?<![\w.]){re.escape(old)}(?![\w]|\.\d)")
+    return kept_or_result.sub(lambda m: m.group(1) or new, text)
 
 
 def contrast_pairs(rows: list[dict[str, Any]], *, per_example: int = 1, seed: int = 0,
