@@ -93,3 +93,4 @@ E adapter:s47-tsft200 svamp --report OUT/s47-tsft200/svamp       # 66/200 (12 up
 $A train dpo --data "$D/s47tally2" --name s47-tdpo100 --base adapter:s47-tsft200 --max-steps 100 --sft-weight 1.0 --seed 0
 E adapter:s47-tdpo100 gsm8k --level 1 --report OUT/s47-tdpo100/gsm8k-1   # 0/55 (2 down); goes on in 16, by 'earlier results remain to combine'
 E adapter:s47-tdpo100 svamp --report OUT/s47-tdpo100/svamp       # 67/200 (12 up, 50 down); two-step not run for C20, C21
+python benchmarks/results/student/candidates/s47/going_on.py "$APPRENTICE_HOME" OUT/*/svamp OUT/*/gsm8k-1 OUT/*/gsm8k-2   # the "going on" column
