@@ -182,7 +182,7 @@ def test_the_dataset_teacher_names_its_replay_style():
     assert parse_teacher("dataset").replay == "steps" and parse_teacher("dataset").label == "teacher:dataset"
     equation = parse_teacher("dataset,equation")
     assert equation.replay == "equation" and equation.label == "teacher:dataset,equation"
-    with pytest.raises(ApprenticeError, match="steps or equation, not 'tot'"):
+    with pytest.raises(ApprenticeError, match="steps, equation or tally, not 'tot'"):
         parse_teacher("dataset,tot")
 
 
@@ -240,5 +240,5 @@ def test_a_bad_rationalize_value_is_a_clear_error():
     assert parse_rationalize("dataset,equation").replay == "equation"
     with pytest.raises(ApprenticeError, match="--rationalize is hint, dataset"):
         parse_rationalize("sometimes")
-    with pytest.raises(ApprenticeError, match="steps or equation"):
+    with pytest.raises(ApprenticeError, match="steps, equation or tally"):
         parse_rationalize("dataset,tot")

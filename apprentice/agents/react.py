@@ -27,6 +27,8 @@ __all__ = [
     "UNKNOWN_TOOL_ERROR",
     "STOP_SEQUENCES",
     "REACT_PROMPTS",
+    "STUDENT_PROMPTS",
+    "TALLY_PROMPTS",
     "FORCE_ANSWER",
     "final_answer_start",
 ]
@@ -52,8 +54,19 @@ STUDENT_SYSTEM = """Solve it one step at a time with these tools:
 Write Thought, Action (one of [{names}]), Action Input; after each Observation go on, or end with \
 Final Answer.{answer_format}"""
 
+#: The student's prompt where the harness writes, after each calculator result, the question's numbers no
+#: calculator input has used yet (``apprentice.agents.tally``): the student reads them to go on or answer.
+TALLY_SYSTEM = """Solve it one step at a time with these tools:
+{tools}
+Write Thought, Action (one of [{names}]), Action Input; after each Observation and the numbers not used yet, go \
+on, or end with Final Answer.{answer_format}"""
+
 #: The text-protocol system prompts by name; a model's ``react_prompt`` picks one.
-REACT_PROMPTS = {"full": TEXT_SYSTEM, "student": STUDENT_SYSTEM}
+REACT_PROMPTS = {"full": TEXT_SYSTEM, "student": STUDENT_SYSTEM, "tally": TALLY_SYSTEM}
+#: The prompts a student trained with prompt erasure runs with (one question per conversation).
+STUDENT_PROMPTS = frozenset({"student", "tally"})
+#: The prompts with which the harness writes the tally after each calculator result.
+TALLY_PROMPTS = frozenset({"tally"})
 
 NATIVE_SYSTEM = """Answer the question as well as you can. Call the tools when they help; \
 when you know the answer, reply with it directly, starting with "Final Answer:".{answer_format}"""
@@ -218,8 +231,9 @@ def text_protocol_messages(
     """The prompt of one text-protocol turn; the scratchpad is the assistant's unfinished message.
 
     ``prompt`` names the system prompt (``REACT_PROMPTS``): ``full`` tells any model the format;
-    ``student`` is the short one a student trained with prompt erasure runs with. A student learned
-    from one question per conversation, so with ``student`` a thread's earlier turns go into the
+    ``student`` is the short one a student trained with prompt erasure runs with (``tally``: the same, the harness
+    writing the question's numbers not used yet after each calculator result). A student learned
+    from one question per conversation, so with either a thread's earlier turns go into the
     system prompt as a transcript and the messages keep the shape it was trained on (as separate
     messages they cost a trained SmolLM2 student 15 points on follow-up questions, 6 as a transcript:
     ``benchmarks/results/student_followups.txt``). ``transcript``: ``needed`` leaves it out for a question that
@@ -237,7 +251,7 @@ def text_protocol_messages(
     )
     if summary:
         system += f"\n\n{SUMMARY_PREFIX}{summary}"
-    if prompt == "student" and history:
+    if prompt in STUDENT_PROMPTS and history:
         earlier = earlier_turns(history) if transcript == "always" or not stands_alone(question) else ""
         system += f"\n\n{earlier}" if earlier else ""
         history = ()

@@ -28,7 +28,7 @@ from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
 
 __all__ = ["CheckResult", "answer_not_computed", "arithmetic_errors", "calculator_calls", "calculator_results",
-           "rules_check", "unreached_answer", "unused_numbers"]
+           "rules_check", "unreached_answer", "unused_in", "unused_numbers"]
 
 _CLAIM = re.compile(r"(?P<lhs>[\d(][\d\s.+\-*/×x÷()]*[+\-*/×x÷][\d\s.+\-*/×x÷()]*\d\)?)"
                     r"\s*=\s*(?P<rhs>-?\d[\d,]*(?:\.\d+)?)")
@@ -139,16 +139,22 @@ def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
     """The question's numbers that no calculator input of ``steps`` uses; empty when the steps hold
     no calculator input. Numbers are read plainly ("3/4" is 3 and 4, as an expression writes them); a
     question's 25 counts as used by a 0.25 in the work (a percentage)."""
-    inputs = [step.tool_input for step in steps
+    inputs = [str(step.tool_input) for step in steps
               if step.kind == "action" and step.tool == "calculator" and step.tool_input is not None]
-    if not inputs:
-        return []
-    used = {value for text in inputs for value in _plain_numbers(str(text))}
-    unused = []
-    for value in _plain_numbers(question):
-        if value not in used and value / 100 not in used and value not in unused:
-            unused.append(value)
-    return unused
+    return [Fraction(n) for n in unused_in(question, inputs)] if inputs else []
+
+
+def unused_in(question: str, inputs: Iterable[str]) -> list[str]:
+    """The question's numbers that none of ``inputs`` (calculator inputs) uses, each value once, in the question's
+    order, as written there (thousands commas dropped); a question's 25 counts as used by a 0.25 (a percentage)."""
+    used = {value for text in inputs for value in _plain_numbers(text)}
+    unused: dict[Fraction, str] = {}
+    for match in _PLAIN.finditer(question):
+        written = match.group().replace(",", "")
+        value = Fraction(written)
+        if value not in used and value / 100 not in used:
+            unused.setdefault(value, written)
+    return list(unused.values())
 
 
 def _show(value: Any) -> str:

@@ -37,7 +37,6 @@ from apprentice.agents.react import (
     FORMAT_ERROR,
     STOP_SEQUENCES,
     ReactStep,
-    format_observation,
     parse_react,
     text_protocol_messages,
 )
@@ -55,7 +54,7 @@ from apprentice.graphs.lats_tree import (
     scratch_of,
     select_leaf,
 )
-from apprentice.graphs.react import call_tool  # react's one tool path: action/observation steps
+from apprentice.graphs.react import call_tool, observed  # react's one tool path: action/observation steps
 from apprentice.traces import Step
 
 __all__ = ["LATSState", "TURN_DEFAULTS", "WORD_VALUES", "NEUTRAL_VALUE", "MAX_REFLECTIONS", "build",
@@ -161,7 +160,7 @@ def _key(node: dict[str, Any]) -> tuple:
     return ("action", node.get("tool"), node.get("tool_input"))
 
 
-def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: str, *, forced: bool,
+def _add_step(ctx: RunContext, question: str, nodes: list[dict[str, Any]], parent: int, text: str, *, forced: bool,
               seen: set[tuple], rollout: bool = False) -> dict[str, Any]:
     """The node of one sampled step under ``parent``: an action (its tool run now) or a final answer
     (``forced``: the reply to a prompt that ends in ``Final Answer:``). Dead ends stay in the tree and run
@@ -196,9 +195,10 @@ def _add_step(ctx: RunContext, nodes: list[dict[str, Any]], parent: int, text: s
             node.update(answer=step.final_answer, text=f"Final Answer: {step.final_answer}")
         else:
             observation = call_tool(ctx, step.tool or "", step.tool_input or "")
+            before = scratch_of(nodes, parent)
             node.update(tool=step.tool, tool_input=step.tool_input, observation=observation,
                         text=f"{step.tool}({step.tool_input}) -> {observation}",
-                        segment=segment + f"Observation: {format_observation(observation)}\n")
+                        segment=observed(ctx, question, before + segment, observation)[len(before):])
     return node
 
 
@@ -301,7 +301,7 @@ def expand(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         reply = ctx.call_model(prompt, node="expand", stop=STOP_SEQUENCES,
                                **_sampling(ctx, seed=(config.seed or 0) + parent["id"] * 97 + i, forced=forced,
                                            greedy=i == 0 and not taken))
-        fresh.append(_add_step(ctx, nodes, parent["id"], reply.text, forced=forced, seen=seen)["id"])
+        fresh.append(_add_step(ctx, state["question"], nodes, parent["id"], reply.text, forced=forced, seen=seen)["id"])
     parent.update(status="expanded", expanded=True)
     ctx.record("propose", node="expand", raw=f"from node {parent['id']}: "
                + "; ".join(nodes[i]["text"][:60] for i in fresh),
@@ -348,7 +348,8 @@ def simulate(state: LATSState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         reply = ctx.call_model(_prompt(ctx, state, nodes, node["id"], forced), node="simulate", stop=STOP_SEQUENCES,
                                **_sampling(ctx, seed=(ctx.config.seed or 0) + node["id"], forced=forced,
                                            greedy=True))
-        child = _add_step(ctx, nodes, node["id"], reply.text, forced=forced, seen=set(), rollout=True)
+        child = _add_step(ctx, state["question"], nodes, node["id"], reply.text, forced=forced, seen=set(),
+                          rollout=True)
         forced_next = bool(child.get("pruned"))  # greedy decoding would only repeat it: answer next
         node = node if forced_next else child
     failed = list(state.get("failed") or [])
@@ -420,7 +421,7 @@ def _forced_answer(ctx: RunContext, state: LATSState, nodes: list[dict[str, Any]
     base = max(open_nodes, key=lambda n: (n["value"], n["depth"], -n["id"]))
     reply = ctx.call_model(_prompt(ctx, state, nodes, base["id"], True), node="finish", stop=STOP_SEQUENCES,
                            **_sampling(ctx, seed=ctx.config.seed or 0, forced=True, greedy=True))
-    node = _add_step(ctx, nodes, base["id"], reply.text, forced=True, seen=set())
+    node = _add_step(ctx, state["question"], nodes, base["id"], reply.text, forced=True, seen=set())
     node.update(status="terminal", why="the search found no answer; answered from the best step")
     return node["id"]
 

@@ -31,19 +31,21 @@ from apprentice.agents.react import (
     FORCE_ANSWER,
     FORMAT_ERROR,
     STOP_SEQUENCES,
+    TALLY_PROMPTS,
     UNKNOWN_TOOL_ERROR,
     format_observation,
     native_system_prompt,
     parse_react,
     text_protocol_messages,
 )
+from apprentice.agents.tally import tally_note
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window, summarize_messages
 from apprentice.models import supports_native_tools
 from apprentice.tools import format_tool_error
 from apprentice.traces import Step
 
-__all__ = ["ReactState", "build", "call_tool", "run_turn", "TURN_DEFAULTS"]
+__all__ = ["ReactState", "build", "call_tool", "observed", "run_turn", "TURN_DEFAULTS"]
 
 REPEATED_STEP = "Error: the same step again; answering with what is known."
 
@@ -172,7 +174,7 @@ def act(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     if state.get("pending"):
         pending = state["pending"]
         observation = call_tool(ctx, pending["tool"], pending["input"], constrained=pending.get("constrained", False))
-        scratch = state.get("scratch", "") + f"Observation: {format_observation(observation)}\n"
+        scratch = observed(ctx, state["question"], state.get("scratch", ""), observation)
         return {"scratch": scratch, "pending": None, "steps": steps}
     calls = state["messages"][-1].tool_calls
     results = [ToolMessage(call_tool(ctx, c["name"], c["args"]), tool_call_id=c["id"], name=c["name"])
@@ -198,6 +200,16 @@ def call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained
             observation = format_tool_error(exc)
     ctx.record("observation", node="act", tool=name, observation=observation)
     return observation
+
+
+def observed(ctx: RunContext, question: str, scratch: str, observation: str) -> str:
+    """A text-protocol scratchpad with a tool's observation added, and, for a model whose ReAct prompt has the
+    tally (``TALLY_PROMPTS``), the tally's line after a calculator result (``apprentice.agents.tally``; harvest
+    writes it again from the question and the rebuilt trajectory). The one way ReAct and LATS write an observation."""
+    scratch += f"Observation: {format_observation(observation)}\n"
+    if getattr(ctx.model, "react_prompt", "full") in TALLY_PROMPTS and (note := tally_note(question, scratch)):
+        scratch += note + "\n"
+    return scratch
 
 
 def _single_arg(tool: Any, text: str) -> dict[str, str]:

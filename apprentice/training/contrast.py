@@ -44,6 +44,7 @@ import random
 import re
 from typing import Any
 
+from apprentice.agents.tally import with_tally, without_tally
 from apprentice.tools.calculator import CalculatorError, calculate
 from apprentice.training.replay import OPERATORS, VERBS
 
@@ -54,8 +55,10 @@ _ACTION_INPUT = re.compile(r"^Action Input:[ \t]*(.*)$", re.MULTILINE)
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _FINAL = re.compile(r"^Final Answer:[ \t]*(.*)$", re.MULTILINE)
 #: What a steps-style replay's last thought says of the question's numbers (``replay._tally``: "Of 8, 21, 7 and 4,
-#: still to use: none (21 and 7 are not needed)"): the question's, whatever the calculator gave, so never rewritten
-_QUESTIONS_NUMBERS = re.compile(r"\bOf [^\n]*?, still to use:|\([^()\n]*\bnot needed\)")
+#: still to use: none (21 and 7 are not needed)"; a tally-style one's "; 21 and 7 are not needed"): the question's,
+#: whatever the calculator gave, so never rewritten
+_QUESTIONS_NUMBERS = re.compile(r"\bOf [^\n]*?, still to use:|\([^()\n]*\bnot needed\)|"
+                                r";[^;\n]*\b(?:is|are) not needed")
 _BINARY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([-+*/])\s*(\d+(?:\.\d+)?)\s*$")
 #: the operation a story's wording is most often mistaken for (the shipped student's operation misses on SVAMP:
 #: an addition subtracted 16 times, a subtraction added 9, a division multiplied 6, a multiplication divided 6)
@@ -152,6 +155,8 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
     rejected side then differs in the expression, not in a minus sign of the answer."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    # the harness's tally (``tally`` prompt) is written again for each variant: what it lists depends on the input
+    tallied = trajectory != (trajectory := without_tally(trajectory))
     inputs, observations, finals = (p.findall(trajectory) for p in (_ACTION_INPUT, _OBSERVATION, _FINAL))
     if len(inputs) != 1 or len(observations) != 1 or len(finals) != 1:
         return []
@@ -179,6 +184,7 @@ def contrast_trajectories(question: str, trajectory: str, *, drop_sign: bool = F
         shown = result.lstrip("-") if drop_sign and value < 0 <= gold else result
         line = _OBSERVATION.match(tail)
         text = changed + tail[:line.start(1)] + result + _restated(tail[line.end(1):], observation, shown)
+        text = with_tally(question, text) if tallied else text
         if text not in out:
             out.append(text)
     return out

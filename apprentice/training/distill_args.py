@@ -43,8 +43,8 @@ class DistillArgs:
                                         "--answer-field, --id-field, --answer-kind; its rows may leave the answer "
                                         "out (see --verdict-source). E.g. svamp:200,jsonl:100 --data mine.jsonl"})
     teacher: list[str] = field(default_factory=lambda: ["dataset"], metadata={
-        "help": "the teacher of each round, the last one repeating: dataset[,steps|equation] | self[,STRATEGY] | "
-                "SPEC[,STRATEGY] (e.g. 'dataset self': bootstrap from worked solutions, then STaR; "
+        "help": "the teacher of each round, the last one repeating: dataset[,steps|equation|tally] | "
+                "self[,STRATEGY] | SPEC[,STRATEGY] (e.g. 'dataset self': bootstrap from worked solutions, then STaR; "
                 "'dataset,equation': each worked solution as one justified expression in one calculator call)"})
     student: str = field(default="local", metadata={"help": "the student's starting model spec"})
     name: str = field(default="student", metadata={"help": "adapter name prefix (NAME-r1, NAME-r2, ...)"})
@@ -80,14 +80,16 @@ class DistillArgs:
         "help": "items per set for round 0, the starting student (-1: as --eval-limit, 0: skip round 0)"})
     arith_size: int = field(default=200, metadata={"help": "size of each generated arith held-out split"})
     react_prompt: str = field(default="full", metadata={
-        "help": "full | student: the student learns (and runs with) the short ReAct prompt (prompt erasure)"})
+        "help": "full | student: the student learns (and runs with) the short ReAct prompt (prompt erasure) | "
+                "tally: the same, and after each calculator result the harness writes the question's numbers not "
+                "used yet (pair it with --teacher dataset,tally)"})
     strategy: str = field(default="react", metadata={"help": "the student's strategy at evaluation"})
     attempts: int = field(default=4, metadata={
         "help": "sampled attempts per item: a self teacher's, or a model teacher's with --verdict-source vote"})
     rationalize: str = field(default="hint", metadata={
         "help": "self teacher: how an item no attempt solved is rationalized: hint (the gold answer as a hint, "
-                "erased at harvest; STaR) | dataset[,steps|equation] (the item's worked solution replayed in the "
-                "student's format; the hint where it has none) | none"})
+                "erased at harvest; STaR) | dataset[,steps|equation|tally] (the item's worked solution replayed in "
+                "the student's format; the hint where it has none) | none"})
     epochs: float = field(default=1.0, metadata={"help": "SFT epochs per round"})
     max_steps: int = field(default=-1, metadata={"help": "SFT step cap per round (-1: epochs decide)"})
     learning_rate: float = field(default=2e-4, metadata={"help": "SFT learning rate"})

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apprentice.agents.tally import TALLY_PREFIX
 from apprentice.config import data_path
 from apprentice.errors import DataError
 from apprentice.training.base_model import load_for_training, lora_config, resolve_base
@@ -60,7 +61,8 @@ def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") ->
 
     ``written``: the tokens SFT learns (:func:`~apprentice.training.examples.learned_spans`, a token counted where
     it starts, as :func:`~apprentice.training.tokenization.tokenize_example` labels it). ``action``: all but every
-    ``Observation:`` line's value (to its newline), and on a rejected side every token after its first one.
+    ``Observation:`` line's value (to its newline, and the harness's tally line after it), and on a rejected side
+    every token after its first one.
     """
     mask, spans, at = [1] * len(pieces), [], 0
     for piece in pieces:
@@ -72,6 +74,8 @@ def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") ->
         return [int(stop > start and any(a <= start < b for a, b in learned)) for start, stop in spans]
     for match in _OBSERVATION.finditer(text):
         end = len(text) if rejected else (text.find("\n", match.end()) + 1 or len(text))
+        if text.startswith(TALLY_PREFIX, end):  # the harness's tally after it (``tally`` prompt) is no choice either
+            end = text.find("\n", end) + 1 or len(text)
         for k, (start, stop) in enumerate(spans):
             if start < end and stop > match.end():
                 mask[k] = 0

@@ -18,10 +18,12 @@ from typing import Any
 
 from apprentice.agents.react import (
     FORCE_ANSWER,
+    TALLY_PROMPTS,
     format_observation,
     parse_react,
     text_protocol_messages,
 )
+from apprentice.agents.tally import with_tally
 from apprentice.tools import get_tools
 from apprentice.traces import Run
 
@@ -187,7 +189,8 @@ def example_from_run(
         system: replace the system prompt (e.g. prompt erasure: a shorter one than the teacher's).
         tools: the tool names the student will be offered (default: those the run used, or
             the calculator).
-        react_prompt: the ReAct system prompt the student will run with (``student``: prompt erasure).
+        react_prompt: the ReAct system prompt the student will run with (``student``: prompt erasure; ``tally``:
+            the same, with the tally the harness writes after each calculator result).
         forced: keep a ReAct run whose answer the step limit forced (a rejected example, never one to learn).
     """
     question = run.meta.get("train_question") or run.question  # a rationalization hint is erased
@@ -198,6 +201,8 @@ def example_from_run(
         trajectory = react_trajectory(run, forced=forced)
         if trajectory is None:
             return None
+        if react_prompt in TALLY_PROMPTS:  # what the harness writes after each result, as the student will read it
+            trajectory = with_tally(question, trajectory)
         used = sorted({s.tool for s in run.steps if s.kind == "action" and s.tool})
         names = tools or run.meta.get("tools") or used or ["calculator"]
         return ChatExample(react_messages(question, trajectory, names, answer_format, system, react_prompt),

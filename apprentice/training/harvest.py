@@ -21,7 +21,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
-from apprentice.agents.react import earlier_turns
+from apprentice.agents.react import STUDENT_PROMPTS, earlier_turns
 from apprentice.agents.verifier import answer_not_computed, calculator_calls
 from apprentice.errors import ApprenticeError
 from apprentice.tasks import TASK_NAMES, Item, Task, get_task
@@ -127,9 +127,9 @@ class HarvestConfig:
                                   f"{', '.join(self.contrast_kinds) or 'none'}")
         if not 0.0 <= self.followups <= 1.0:
             raise ApprenticeError(f"followups must be a share between 0 and 1, got {self.followups}")
-        if self.followups and self.react_prompt != "student":
-            raise ApprenticeError("follow-up examples need the student ReAct prompt (--react-prompt student): with "
-                                  "the full prompt a thread's earlier turns are chat messages, not a transcript")
+        if self.followups and self.react_prompt not in STUDENT_PROMPTS:
+            raise ApprenticeError("follow-up examples need a student ReAct prompt (--react-prompt student or tally): "
+                                  "with the full prompt a thread's earlier turns are chat messages, not a transcript")
         if self.followups and self.system == "":
             raise ApprenticeError("follow-up examples carry the earlier turns in the system prompt, which "
                                   "--system none drops: use --system runtime")

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from apprentice.agents.verifier import unused_in
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
 from apprentice.tools.calculator import CalculatorError, evaluate
@@ -25,8 +26,10 @@ __all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "grounded_calls"
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
-#: as one expression in one action, each operation justified first, so there is no stop decision.
-REPLAY_STYLES = ("steps", "equation")
+#: as one expression in one action, each operation justified first, so there is no stop decision; ``tally`` =
+#: the steps, each later thought reading the tally the harness writes after a result (``apprentice.agents.tally``,
+#: for the ``tally`` ReAct prompt) instead of writing one: the numbers still to use, or which are not needed.
+REPLAY_STYLES = ("steps", "equation", "tally")
 
 
 @dataclass(frozen=True)
@@ -430,6 +433,24 @@ def _final(given: list[str], unused: list[str]) -> Any:
     return reply
 
 
+def _reading_tally(steps: list[ReplayStep], question: str) -> list[Any]:
+    """The ``tally`` style's script: after each result the harness has listed the question's numbers not used yet
+    (``unused_in`` of the inputs so far); a later step's thought names those it still needs ("Still to use: 13.")
+    or, when it needs none of them, says earlier results remain to combine; the answer names those not needed."""
+    inputs = [step.expression for step in steps]
+    unneeded = unused_in(question, inputs)
+    script: list[Any] = [_action(steps[0])] if steps else []
+    for k in range(1, len(steps)):
+        needed = [n for n in unused_in(question, inputs[:k]) if n not in unneeded]
+        said = f". Still to use: {_listed(needed)}." if needed else "; earlier results remain to combine."
+        script.append(lambda messages, said=said, step=steps[k]:
+                      f" The calculator gave {_last_observation(messages)}{said}{_action(step)}")
+    why = f"; {_listed(unneeded)} {'is' if len(unneeded) == 1 else 'are'} not needed" if unneeded else ""
+    script.append(lambda messages: (f" The calculator gave {(value := _last_observation(messages))}{why}, so this "
+                                    f"answers the question.\nFinal Answer: {value}"))
+    return script
+
+
 def _action(step: ReplayStep) -> str:
     """A step's thought and its calculator action, as the text protocol writes them."""
     return f" {step.thought}\nAction: calculator\nAction Input: {step.expression}"
@@ -456,6 +477,8 @@ def replay_model(steps: list[ReplayStep], question: str = "", *, style: str = "s
     if style == "equation":
         (step,) = steps
         return ScriptedChatModel(script=[_action(step), _answer], spec="teacher:dataset")
+    if style == "tally":
+        return ScriptedChatModel(script=_reading_tally(steps, question), spec="teacher:dataset")
     given = _numbers(question, words=True)
     consumed, unused = _consumed(given, [_numbers(s.expression) for s in steps])
     shown = list(dict.fromkeys(given))  # the tally lists each value once, in the question's order

@@ -68,14 +68,14 @@ class Teacher:
 
 
 def parse_teacher(text: str) -> Teacher:
-    """``dataset[,steps|equation]`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
+    """``dataset[,steps|equation|tally]`` | ``self[,STRATEGY]`` | ``SPEC[,STRATEGY]``."""
     name, _, strategy = text.partition(",")
     name, strategy = name.strip(), (strategy.strip() or "react")
     if name == "dataset":
         style = strategy if strategy != "react" else "steps"
         if style not in REPLAY_STYLES:
-            raise ApprenticeError(f"the dataset teacher replays worked solutions as {' or '.join(REPLAY_STYLES)}, "
-                                  f"not {style!r}")
+            raise ApprenticeError(f"the dataset teacher replays worked solutions as "
+                                  f"{', '.join(REPLAY_STYLES[:-1])} or {REPLAY_STYLES[-1]}, not {style!r}")
         return Teacher("dataset", strategy="react", replay=style)
     if name == "self":
         return Teacher("self", strategy=strategy)
@@ -85,7 +85,7 @@ def parse_teacher(text: str) -> Teacher:
 
 def parse_rationalize(text: str) -> Teacher | None:
     """How a self teacher rationalizes a failed item: ``hint`` (a Teacher of kind self: the
-    student again, with the answer as a hint), ``dataset[,steps|equation]`` (the dataset teacher's
+    student again, with the answer as a hint), ``dataset[,steps|equation|tally]`` (the dataset teacher's
     worked solution; the hint where the item has none) or ``none``."""
     text = text.strip()
     if text == "none":
