@@ -146,14 +146,15 @@ def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
 
 def unused_in(question: str, inputs: Iterable[str]) -> list[str]:
     """The question's numbers that none of ``inputs`` (calculator inputs) uses, each value once, in the question's
-    order, as written there (thousands commas dropped); a question's 25 counts as used by a 0.25 (a percentage)."""
+    order, as written there (thousands commas and trailing decimal zeros dropped: "$8.00" is 8); a question's 25
+    counts as used by a 0.25 (a percentage)."""
     used = {value for text in inputs for value in _plain_numbers(text)}
     unused: dict[Fraction, str] = {}
     for match in _PLAIN.finditer(question):
         written = match.group().replace(",", "")
         value = Fraction(written)
         if value not in used and value / 100 not in used:
-            unused.setdefault(value, written)
+            unused.setdefault(value, written.rstrip("0").rstrip(".") if "." in written else written)
     return list(unused.values())
 
 
