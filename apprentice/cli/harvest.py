@@ -57,7 +57,8 @@ def _harvest_parser(sub) -> None:
                         "are in no DPO pair either; 0: none)")
     p.add_argument("--react-prompt", choices=list(REACT_PROMPTS), default="full",
                    help="ReAct examples: the full format prompt, or the short one the student runs with "
-                        "(prompt erasure; the adapter records it)")
+                        "(student: prompt erasure; tally: the same, with the line the harness writes after each "
+                        "calculator result, the question's numbers not used yet; the adapter records it)")
     p.add_argument("--max-chars", type=int, default=4000, help="drop longer examples")
     p.add_argument("--max-per-question", type=int, default=2)
     p.add_argument("--system", choices=["runtime", "none", "explain"], default="runtime",
