@@ -186,6 +186,24 @@ def test_the_dataset_teacher_names_its_replay_style():
         parse_teacher("dataset,tot")
 
 
+def test_a_stored_replay_is_resumed_only_while_the_code_writes_the_same_text(monkeypatch):
+    """The dataset teacher's model is its code: a pass resumes the replays an earlier pass stored, but not once the
+    replay's wording has changed (session 48 trained on 13 thoughts an older tally wrote, "Still to use: 8.00",
+    beside the harness's "8", because the worked steps alone keyed the stored runs)."""
+    from apprentice.tasks import get_task
+    from apprentice.training import replay
+    from apprentice.training.teachers import parse_teacher, solve_pool
+
+    task = get_task("arith", level=3, n=4, seed=7)  # two steps each: the tally's "Still to use" is written
+    items = task.load(split="train")
+    first = solve_pool(parse_teacher("dataset,tally"), task, items, student="local", meta={"distill": "w"})
+    again = solve_pool(parse_teacher("dataset,tally"), task, items, student="local", meta={"distill": "w"})
+    assert first["resumed"] == 0 and again["resumed"] == again["runs"] == len(items)
+    monkeypatch.setattr(replay, "_listed", lambda numbers: "[" + ", ".join(numbers) + "]")
+    reworded = solve_pool(parse_teacher("dataset,tally"), task, items, student="local", meta={"distill": "w"})
+    assert reworded["resumed"] == 0 and reworded["solved"] == len(items)
+
+
 def test_a_dataset_teacher_in_equation_style_solves_a_pool_in_one_call_per_item():
     from apprentice.tasks import get_task
     from apprentice.traces import open_store

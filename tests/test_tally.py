@@ -33,6 +33,10 @@ def test_the_tally_lists_the_questions_numbers_no_calculator_input_with_a_result
     # a percentage counts as used by its fraction; thousands commas are dropped; a value is listed once
     assert tally_note("Of 1,200 people, 25% left and 3 and 3 came.", "Thought: x\nAction: calculator\n"
                       "Action Input: 1200 * 0.25\nObservation: 300\n") == f"{TALLY_PREFIX} 3"
+    # a quantity written as a word is the question's number too, in its place
+    assert tally_note("Hannah earns 11 dollars an hour for 10 hours. Priya has five times as much. How much has "
+                      "Priya?", "Thought: x\nAction: calculator\nAction Input: 11 * 10\nObservation: 110\n") == \
+        f"{TALLY_PREFIX} 5"
     # a price is listed as the calculator will be given it: "$8.00" as 8, "$0.50" as 0.5
     assert tally_note("A pen costs $8.00, a clip $0.50 and she buys 3 pens.", "Thought: x\nAction: calculator\n"
                       "Action Input: 3 * 8\nObservation: 24\n") == f"{TALLY_PREFIX} 0.5"

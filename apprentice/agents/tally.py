@@ -54,13 +54,14 @@ def calculator_inputs(scratch: str) -> list[str]:
 
 
 def tally_note(question: str, scratch: str) -> str | None:
-    """The tally's line for a scratchpad that ends with an observation: the question's numbers that no calculator
-    input with a result has used (``Not used yet: 13 and 40``, ``Not used yet: none``); None when the last turn is
-    not a calculator result (an error, another tool), where there is nothing new to count."""
+    """The tally's line for a scratchpad that ends with an observation: the question's numbers (those written as
+    words too: "five times" is 5) that no calculator input with a result has used (``Not used yet: 13 and 40``,
+    ``Not used yet: none``); None when the last turn is not a calculator result (an error, another tool), where
+    there is nothing new to count."""
     calls = _calls(scratch)
     if not calls or calls[-1][0] is None or not _is_result(calls[-1][1]):
         return None
-    left = unused_in(question, calculator_inputs(scratch))
+    left = unused_in(question, calculator_inputs(scratch), words=True)
     listed = "none" if not left else left[0] if len(left) == 1 else ", ".join(left[:-1]) + " and " + left[-1]
     return f"{TALLY_PREFIX} {listed}"
 

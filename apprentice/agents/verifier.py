@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from apprentice.tasks.extract import answer_segments, extract_number, numbers_match, parse_number
+from apprentice.tasks.extract import (
+    NUMBER_WORD,
+    NUMBER_WORDS,
+    answer_segments,
+    extract_number,
+    numbers_match,
+    parse_number,
+)
 from apprentice.tasks.question_rules import not_a_count
 from apprentice.tools import CalculatorError, evaluate
 from apprentice.traces import Step
@@ -144,14 +151,16 @@ def unused_numbers(question: str, steps: Iterable[Step]) -> list[Fraction]:
     return [Fraction(n) for n in unused_in(question, inputs)] if inputs else []
 
 
-def unused_in(question: str, inputs: Iterable[str]) -> list[str]:
+def unused_in(question: str, inputs: Iterable[str], *, words: bool = False) -> list[str]:
     """The question's numbers that none of ``inputs`` (calculator inputs) uses, each value once, in the question's
     order, as written there (thousands commas and trailing decimal zeros dropped: "$8.00" is 8); a question's 25
-    counts as used by a 0.25 (a percentage)."""
+    counts as used by a 0.25 (a percentage). With ``words``, quantities written as words too ("five times" is 5)."""
     used = {value for text in inputs for value in _plain_numbers(text)}
+    found = [(m.start(), m.group().replace(",", "")) for m in _PLAIN.finditer(question)]
+    if words:
+        found += [(m.start(), str(NUMBER_WORDS[m.group().lower()])) for m in NUMBER_WORD.finditer(question)]
     unused: dict[Fraction, str] = {}
-    for match in _PLAIN.finditer(question):
-        written = match.group().replace(",", "")
+    for _, written in sorted(found):
         value = Fraction(written)
         if value not in used and value / 100 not in used:
             unused.setdefault(value, written.rstrip("0").rstrip(".") if "." in written else written)

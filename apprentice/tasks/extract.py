@@ -24,6 +24,8 @@ from apprentice.tasks.base import Verdict
 
 __all__ = [
     "FEVER_LABELS",
+    "NUMBER_WORDS",
+    "NUMBER_WORD",
     "REL_TOLERANCE",
     "YES_NO",
     "answer_segments",
@@ -42,6 +44,11 @@ __all__ = [
 ]
 
 REL_TOLERANCE = 1e-6
+#: Quantities written as words ("three times as many", "twice", "a dozen"), and their values; "one" is left out (it
+#: is mostly "one of them", not a quantity).
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                "eleven": 11, "twelve": 12, "twice": 2, "double": 2, "triple": 3, "half": 2, "dozen": 12}
+NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + r")\b", re.IGNORECASE)
 
 _MARKERS = (
     re.compile(r"final\s+answer\s*(?:is\b)?\s*[:\-]?", re.I),

@@ -14,15 +14,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from apprentice.agents.verifier import unused_in
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
+from apprentice.tasks.extract import NUMBER_WORD, NUMBER_WORDS
 from apprentice.tools.calculator import CalculatorError, evaluate
 
 __all__ = ["OPERATORS", "VERBS", "ReplayStep", "REPLAY_STYLES", "grounded_calls", "worked_steps", "worked_equation",
-           "reason", "justify", "replay_model"]
+           "reason", "justify", "replay_model", "replay_wording"]
 
 #: How a worked solution is replayed: ``steps`` = one calculator action per operation, a tally of the
 #: question's numbers deciding after each result whether to go on; ``equation`` = the whole solution
@@ -356,11 +357,6 @@ def worked_equation(task: str, item: Item) -> list[ReplayStep] | None:
 
 _OBSERVATION = re.compile(r"^Observation:[ \t]*(.*)$", re.MULTILINE)
 _NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
-#: Quantities written as words ("three times as many", "twice", "a dozen"); "one" is left out (it is
-#: mostly "one of them", not a quantity).
-_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
-          "eleven": 11, "twelve": 12, "twice": 2, "double": 2, "triple": 3, "half": 2, "dozen": 12}
-_WORD = re.compile(r"\b(" + "|".join(_WORDS) + r")\b", re.IGNORECASE)
 
 
 def _numbers(text: str, *, words: bool = False) -> list[str]:
@@ -369,7 +365,7 @@ def _numbers(text: str, *, words: bool = False) -> list[str]:
     words (``three times`` -> ``3``)."""
     found = [(m.start(), m.group()) for m in _NUMBER.finditer(text)]
     if words:
-        found += [(m.start(), str(_WORDS[m.group().lower()])) for m in _WORD.finditer(text)]
+        found += [(m.start(), str(NUMBER_WORDS[m.group().lower()])) for m in NUMBER_WORD.finditer(text)]
     out = []
     for _, raw in sorted(found):
         try:
@@ -438,10 +434,10 @@ def _reading_tally(steps: list[ReplayStep], question: str) -> list[Any]:
     (``unused_in`` of the inputs so far); a later step's thought names those it still needs ("Still to use: 13.")
     or, when it needs none of them, says earlier results remain to combine; the answer names those not needed."""
     inputs = [step.expression for step in steps]
-    unneeded = unused_in(question, inputs)
+    unneeded = unused_in(question, inputs, words=True)
     script: list[Any] = [_action(steps[0])] if steps else []
     for k in range(1, len(steps)):
-        needed = [n for n in unused_in(question, inputs[:k]) if n not in unneeded]
+        needed = [n for n in unused_in(question, inputs[:k], words=True) if n not in unneeded]
         said = f". Still to use: {_listed(needed)}." if needed else "; earlier results remain to combine."
         script.append(lambda messages, said=said, step=steps[k]:
                       f" The calculator gave {_last_observation(messages)}{said}{_action(step)}")
@@ -488,3 +484,11 @@ def replay_model(steps: list[ReplayStep], question: str = "", *, style: str = "s
         script.append(_next_reply(steps[k], shown, [n for n in shown if n in later]))
     script.append(_final(shown, list(dict.fromkeys(unused))))
     return ScriptedChatModel(script=script, spec="teacher:dataset")
+
+
+def replay_wording(model: ScriptedChatModel) -> list[str]:
+    """A replay's replies, each observation it reads a placeholder (``<1>``, ``<2>``, ...): everything the replay
+    writes, its wording and what it computes from the question included; what makes a stored replay the same run
+    (the resume key of the dataset teacher, where the code is the model)."""
+    return [reply([AIMessage(f"Observation: <{k}>\n")]) if callable(reply) else str(reply)
+            for k, reply in enumerate(model.script)]

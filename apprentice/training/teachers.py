@@ -36,6 +36,7 @@ from apprentice.training.harvest import answer_computed
 from apprentice.training.replay import (
     REPLAY_STYLES,
     replay_model,
+    replay_wording,
     worked_equation,
     worked_steps,
 )
@@ -269,8 +270,9 @@ class _Pass:
         if not steps:
             return None
         scripted = replay_model(steps, item.question, style=replay.replay)
-        # a replay is what its steps say: the same steps again are the run an earlier pass stored
-        written = json.dumps([[step.thought, step.expression] for step in steps])
+        # a replay is what it writes: the same text again is the run an earlier pass stored (the same steps written
+        # by other code, a replay's wording changed since, are not)
+        written = json.dumps(replay_wording(scripted))
         outcome = self._run(item.question, item, (scripted, replay.label, "react"),
                             {**meta, "teacher": "dataset", "replay": replay.replay}, counts, runs, {},
                             replayed=(replay, written))
