@@ -253,7 +253,8 @@ def test_a_pool_put_together_by_hand_keeps_the_prompt_its_rows_were_written_with
         return tmp_path / name
 
     answer = {"role": "assistant", "content": "Final Answer: 1"}
-    for prompt in ("student", "full"):
+    # "tally" opens as "student" does: registered as "student", session 48's tally students ran without the tally
+    for prompt in ("student", "tally", "full"):
         rows = [{"messages": [{"role": "user", "content": "plain"}, answer]},  # not ReAct: read past
                 {"messages": [system(prompt), {"role": "user", "content": "q"}, answer], "protocol": "react"}]
         assert dataset_react_prompt(folder(f"train-{prompt}", "train.jsonl", rows)) == prompt

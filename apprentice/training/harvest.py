@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,10 @@ def _rows_prompt(folder: Path) -> str | None:
     message in train.jsonl, else pairs.jsonl; None when neither has one it can read."""
     from apprentice.agents.react import REACT_PROMPTS
 
-    openings = {name: text.split("{", 1)[0] for name, text in REACT_PROMPTS.items()}
+    # each prompt as a pattern, its fields (tools, names, answer format) any text: "student" and "tally" open alike
+    # and differ further on, so the whole template decides (a row's system prompt may go on after it: a transcript)
+    patterns = {name: re.compile(".*?".join(re.escape(part) for part in re.split(r"\{\w+\}", text)), re.DOTALL)
+                for name, text in REACT_PROMPTS.items()}
     for name, key in (("train.jsonl", "messages"), ("pairs.jsonl", "prompt")):
         try:
             with open(folder / name, encoding="utf-8") as fh:
@@ -73,7 +77,7 @@ def _rows_prompt(folder: Path) -> str | None:
                     messages = row.get(key) if isinstance(row, dict) and row.get("protocol") == "react" else None
                     if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
                         system = str(messages[0].get("content", ""))
-                        return next((prompt for prompt, opening in openings.items() if system.startswith(opening)),
+                        return next((prompt for prompt, pattern in patterns.items() if pattern.match(system)),
                                     "full")
         except (OSError, ValueError):
             continue
