@@ -141,7 +141,7 @@ BAD_INPUTS = {
     "bad --verdict": (["traces", "list", "--verdict", "maybe"], 2, "invalid choice: 'maybe'"),
     "unknown command": (["fly"], 2, "invalid choice: 'fly'"),
     "follow-ups without the student prompt": (["harvest", "--out", "{missing}", "--followups", "0.3"], 2,
-                                               "need the student ReAct prompt"),
+                                               "need a student ReAct prompt"),
     "follow-ups with no system prompt": (["harvest", "--out", "{missing}", "--react-prompt", "student",
                                           "--system", "none", "--followups", "0.3"], 2, "--system none drops"),
     "unknown gsm8k level": (["eval", "--task", "gsm8k", "--level", "0"], 2, "number of steps of 1 or more"),

@@ -327,7 +327,7 @@ def test_a_continued_run_keeps_the_earlier_rounds_and_goes_on_with_the_pools(tmp
         run_distill(DistillArgs(task="arith", start_round=0), log=lambda _: None)
     with pytest.raises(ApprenticeError, match="--react-prompt must be one of full, student"):
         run_distill(DistillArgs(task="arith", react_prompt="terse"), log=lambda _: None)
-    with pytest.raises(ApprenticeError, match="need the student ReAct prompt"):
+    with pytest.raises(ApprenticeError, match="need a student ReAct prompt"):
         run_distill(DistillArgs(task="arith", followups=0.25), log=lambda _: None)
     with pytest.raises(ApprenticeError, match="followups must be a share between 0 and 1"):
         run_distill(DistillArgs(task="arith", react_prompt="student", followups=-0.1), log=lambda _: None)

@@ -301,7 +301,7 @@ def test_followups_put_other_questions_into_the_system_prompt_as_a_chat_thread_d
     assert f"- 0: {len(train) - len(later) + len(evals)}" in (out / "README.md").read_text()
     with pytest.raises(ApprenticeError, match="followups must be a share between 0 and 1"):
         HarvestConfig(out=out, react_prompt="student", followups=1.5)
-    with pytest.raises(ApprenticeError, match="need the student ReAct prompt"):
+    with pytest.raises(ApprenticeError, match="need a student ReAct prompt"):
         HarvestConfig(out=out, followups=0.5)
     with pytest.raises(ApprenticeError, match="--system none drops"):
         HarvestConfig(out=out, react_prompt="student", system="", followups=0.5)
