@@ -61,9 +61,11 @@ def test_a_tally_student_reads_the_line_the_harness_writes_and_trains_on_the_sam
         model.prompts[0][0].text
     assert model.prompts[1][-1].text.endswith("Observation: 21\nNot used yet: 13 and 40\nThought:")
     assert model.prompts[2][-1].text.endswith("Observation: 34\nNot used yet: 40\nThought:")
-    # the trace keeps the tool's own observation; harvest writes the line again from the question
+    # the trace keeps the tool's own observation, and the line as the harness's, for the person who reads the run;
+    # harvest writes the line again from the question, once
     run = open_store().get(result.run_id)
-    assert [s.observation for s in run.steps if s.kind == "observation"] == ["21", "34"]
+    assert [(s.tool, s.observation) for s in run.steps if s.kind == "observation"] == [
+        ("calculator", "21"), ("tally", "Not used yet: 13 and 40"), ("calculator", "34"), ("tally", "Not used yet: 40")]
     example = example_from_run(run, react_prompt="tally")
     assert example.completion == model.prompts[2][-1].text + " " + TWO_STEPS[2].strip()
     assert example.messages[0]["content"] == model.prompts[0][0].text
@@ -72,6 +74,7 @@ def test_a_tally_student_reads_the_line_the_harness_writes_and_trains_on_the_sam
     run_question(QUESTION, model=plain, tools=["calculator"])
     assert all(TALLY_PREFIX not in p[-1].text for p in plain.prompts)
     assert TALLY_PREFIX not in example_from_run(run, react_prompt="student").completion
+    assert example.completion.count(TALLY_PREFIX) == 2
 
 
 def test_lats_writes_the_tally_into_its_trajectories_too():

@@ -24,10 +24,13 @@ from apprentice.agents.react import parse_react
 from apprentice.agents.verifier import unused_in
 from apprentice.tasks.extract import parse_number
 
-__all__ = ["TALLY_PREFIX", "calculator_inputs", "tally_note", "with_tally", "without_tally"]
+__all__ = ["TALLY_PREFIX", "TALLY_TOOL", "calculator_inputs", "tally_note", "with_tally", "without_tally"]
 
 #: How the tally's line starts (never a protocol keyword: the parser reads it as data).
 TALLY_PREFIX = "Not used yet:"
+#: The tool an observation step of the trace names when it is the harness's tally (shown with the run's steps, so a
+#: person sees the line the student read; a trajectory rebuilt from the trace leaves it to :func:`with_tally`).
+TALLY_TOOL = "tally"
 #: one turn of a scratchpad: the model's text (its thought and action), then the observation's line
 _TURN = re.compile(r"Thought:(?P<turn>.*?)\nObservation: ?(?P<observation>[^\n]*)", re.DOTALL)
 _NOTE = re.compile(rf"^{re.escape(TALLY_PREFIX)}[^\n]*\n?", re.MULTILINE)

@@ -38,7 +38,7 @@ from apprentice.agents.react import (
     parse_react,
     text_protocol_messages,
 )
-from apprentice.agents.tally import tally_note
+from apprentice.agents.tally import TALLY_TOOL, tally_note
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window, summarize_messages
 from apprentice.models import supports_native_tools
@@ -204,10 +204,12 @@ def call_tool(ctx: RunContext, name: str, tool_input: str | dict, *, constrained
 
 def observed(ctx: RunContext, question: str, scratch: str, observation: str) -> str:
     """A text-protocol scratchpad with a tool's observation added, and, for a model whose ReAct prompt has the
-    tally (``TALLY_PROMPTS``), the tally's line after a calculator result (``apprentice.agents.tally``; harvest
-    writes it again from the question and the rebuilt trajectory). The one way ReAct and LATS write an observation."""
+    tally (``TALLY_PROMPTS``), the tally's line after a calculator result (``apprentice.agents.tally``), recorded as
+    an observation of :data:`TALLY_TOOL` for the person who reads the run (harvest writes the line again from the
+    question and the rebuilt trajectory). The one way ReAct and LATS write an observation."""
     scratch += f"Observation: {format_observation(observation)}\n"
     if getattr(ctx.model, "react_prompt", "full") in TALLY_PROMPTS and (note := tally_note(question, scratch)):
+        ctx.record("observation", node="act", tool=TALLY_TOOL, observation=note)
         scratch += note + "\n"
     return scratch
 

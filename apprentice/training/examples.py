@@ -23,7 +23,7 @@ from apprentice.agents.react import (
     parse_react,
     text_protocol_messages,
 )
-from apprentice.agents.tally import with_tally
+from apprentice.agents.tally import TALLY_TOOL, with_tally
 from apprentice.tools import get_tools
 from apprentice.traces import Run
 
@@ -87,7 +87,7 @@ def react_trajectory(run: Run, *, forced: bool = False) -> str | None:
     for step in run.steps:
         if step.kind == "llm" and step.node == "reason":
             parts.append(f"Thought: {(step.raw or '').strip()}\n")
-        elif step.kind == "observation":
+        elif step.kind == "observation" and step.tool != TALLY_TOOL:  # the tally: with_tally writes it if asked
             parts.append(f"Observation: {format_observation(step.observation or '')}\n")
         elif step.kind == "error" and step.observation:
             parts.append(f"Observation: {step.observation}\n")
