@@ -24,7 +24,7 @@ from apprentice.agents.react import parse_react
 from apprentice.agents.verifier import unused_in
 from apprentice.tasks.extract import parse_number
 
-__all__ = ["TALLY_PREFIX", "TALLY_TOOL", "calculator_inputs", "tally_note", "with_tally", "without_tally"]
+__all__ = ["TALLY_PREFIX", "TALLY_TOOL", "calculator_inputs", "listed", "tally_note", "with_tally", "without_tally"]
 
 #: How the tally's line starts (never a protocol keyword: the parser reads it as data).
 TALLY_PREFIX = "Not used yet:"
@@ -64,9 +64,14 @@ def tally_note(question: str, scratch: str) -> str | None:
     calls = _calls(scratch)
     if not calls or calls[-1][0] is None or not _is_result(calls[-1][1]):
         return None
-    left = unused_in(question, calculator_inputs(scratch), words=True)
-    listed = "none" if not left else left[0] if len(left) == 1 else ", ".join(left[:-1]) + " and " + left[-1]
-    return f"{TALLY_PREFIX} {listed}"
+    return f"{TALLY_PREFIX} {listed(unused_in(question, calculator_inputs(scratch), words=True))}"
+
+
+def listed(numbers: list[str]) -> str:
+    """Numbers as a tally says them: "none", "13", "13 and 40", "7, 13 and 40"."""
+    if not numbers:
+        return "none"
+    return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
 def without_tally(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 
+from apprentice.agents.tally import listed as _listed
 from apprentice.agents.verifier import unused_in
 from apprentice.backends.scripted import ScriptedChatModel
 from apprentice.tasks import GENERATED_TASKS, Item
@@ -374,12 +375,6 @@ def _numbers(text: str, *, words: bool = False) -> list[str]:
             continue
         out.append(value)
     return out
-
-
-def _listed(numbers: list[str]) -> str:
-    if not numbers:
-        return "none"
-    return numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
 
 
 def _last_observation(messages: list[BaseMessage]) -> str:
