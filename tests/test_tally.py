@@ -26,7 +26,8 @@ def test_the_tally_lists_the_questions_numbers_no_calculator_input_with_a_result
                "Observation: 74\n"
     assert calculator_inputs(scratch) == ["3 * 7", "21 + 13 + 40"] and tally_note(QUESTION, scratch).endswith(" none")
     # a refusal, another tool, or a step that did not parse: nothing new to count, no line
-    refused = "Thought: x\nAction: calculator\nAction Input: 3 *\nObservation: Error: calculator cannot ...\n"
+    refused = ("Thought: x\nAction: calculator\nAction Input: 3 *\nObservation: Error: cannot evaluate \"3 *\": "
+               "invalid syntax Please fix your mistakes.\n")  # the calculator's refusal as the scratchpad holds it
     assert tally_note(QUESTION, refused) is None and calculator_inputs(refused) == []
     assert tally_note(QUESTION, "Thought: x\nAction: retrieve\nAction Input: pens\nObservation: 40 pens\n") is None
     assert tally_note(QUESTION, "Thought: hmm\nObservation: Error: I could not read your last step\n") is None

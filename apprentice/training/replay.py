@@ -482,8 +482,9 @@ def replay_model(steps: list[ReplayStep], question: str = "", *, style: str = "s
 
 
 def replay_wording(model: ScriptedChatModel) -> list[str]:
-    """A replay's replies, each observation it reads a placeholder (``<1>``, ``<2>``, ...): everything the replay
-    writes, its wording and what it computes from the question included; what makes a stored replay the same run
-    (the resume key of the dataset teacher, where the code is the model)."""
+    """A replay's replies, each observation it reads replaced by a placeholder numbered by the reply's place
+    (``<1>`` for the second reply's): everything the replay writes, its wording and what it computes from the question
+    included; what makes a stored replay the same run (the resume key of the dataset teacher, where the code is the
+    model)."""
     return [reply([AIMessage(f"Observation: <{k}>\n")]) if callable(reply) else str(reply)
             for k, reply in enumerate(model.script)]
