@@ -1,6 +1,6 @@
-"""A uniform soup of LoRA adapters trained from the same parent: their weights averaged, registered as one adapter.
+"""A soup of LoRA adapters trained from the same parent: their weights averaged, registered as one adapter.
 
-    python benchmarks/soup_adapters.py NAME MEMBER MEMBER [MEMBER ...]
+    python benchmarks/soup_adapters.py NAME MEMBER MEMBER [MEMBER ...] [--weights W W ...]
 
 Each MEMBER is an adapter in the registry (``APPRENTICE_HOME``) continued from the same parent with the same LoRA
 configuration (the same recipe with other seeds, or sibling levers). A soup (Wortsman et al. 2022, "Model soups")
@@ -8,6 +8,12 @@ averages the weights of fine-tunes that start from one point: here the members' 
 for fine-tunes this close to their parent is, to first order, the average of their weight changes (200 DPO steps
 move a matrix by ~2.6% of its norm). The soup is saved in fp16, as a student ships, and imported like an export from
 another machine, so its merged GGUF is rebuilt and it runs in every seat as ``adapter:NAME``.
+
+``--weights`` (one per member, normalised to sum 1) makes a weighted average instead of the uniform one: with two
+members, a point on the line between them, as WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of zero-shot
+models") interpolates a fine-tune with the model it started from to keep what the start did well. Here both ends
+are fine-tunes of one parent (the shipped student and a sibling lever), and the matrices interpolated are the LoRA
+factors, which to first order is the interpolation of their weight changes.
 """
 
 from __future__ import annotations
@@ -28,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name", help="the soup's adapter name")
     parser.add_argument("members", nargs="+", help="adapters of the same parent and LoRA configuration")
+    parser.add_argument("--weights", nargs="+", type=float, metavar="W",
+                        help="one weight per member (normalised to sum 1); default: the uniform average")
     args = parser.parse_args(argv)
     if len(set(args.members)) < 2:
         raise SystemExit("error: a soup needs two or more different adapters")
+    shares = args.weights or [1.0] * len(args.members)
+    if len(shares) != len(args.members) or any(not w >= 0 for w in shares) or sum(shares) <= 0:
+        raise SystemExit(f"error: --weights needs {len(args.members)} numbers >= 0 (one per member), not all 0")
+    shares = [w / sum(shares) for w in shares]
 
     import torch
     from safetensors.torch import load_file, save_file
@@ -50,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(parents) > 1 or any(s != shapes[0] for s in shapes) or any(x != lora[0] for x in lora):
         raise SystemExit("error: the members differ in parent, LoRA configuration or weights' shapes: "
                          + ", ".join(f"{r.name} (parent {r.parent or r.base})" for r in records))
-    soup = {k: (sum(w[k].float() for w in weights) / len(weights)).to(torch.float16).contiguous() for k in weights[0]}
+    soup = {k: sum(share * w[k].float() for share, w in zip(shares, weights)).to(torch.float16).contiguous()
+            for k in weights[0]}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / args.name
         folder.mkdir()
@@ -63,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
         datasets = {r.dataset for r in records}
         record.update(name=args.name, kind="soup", created_at=time.time(), metrics={}, fingerprint=None,
                       dataset=datasets.pop() if len(datasets) == 1 else None,
-                      training_args={**record.get("training_args", {}), "soup_of": args.members})
+                      training_args={**record.get("training_args", {}), "soup_of": args.members,
+                                     "soup_weights": [round(w, 6) for w in shares]})
         (folder / "apprentice.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
         try:
             imported = import_adapter(folder, args.name)
         except ApprenticeError as exc:
             raise SystemExit(f"error: {exc}") from None
-    print(f"adapter {imported.name}: the average of {', '.join(args.members)} (fp16"
+    mix = ", ".join(args.members) if not args.weights else ", ".join(
+        f"{name} x {share:.3g}" for name, share in zip(args.members, shares))
+    print(f"adapter {imported.name}: the {'weighted ' if args.weights else ''}average of {mix} (fp16"
           + (", merged GGUF built)" if imported.gguf else ")"))
     return 0
 

@@ -144,8 +144,16 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
     assert weights[key].dtype == np.float16 and np.all(weights[key] == 2.5)
     assert (soup.kind, soup.parent, soup.dataset, soup.training_args["soup_of"]) == ("soup", "p", "d",
                                                                                        ["s0", "s1", "s2"])
+    assert soup_adapters.main(["wise", "s0", "s2", "--weights", "3", "1"]) == 0  # a point on the line, WiSE-FT
+    assert "adapter wise: the weighted average of s0 x 0.75, s2 x 0.25 (fp16" in capsys.readouterr().out
+    wise = get_adapter("wise")
+    assert np.all(load_file(str(wise.path / "adapter_model.safetensors"))[key] == np.float16(1.875))
+    assert wise.training_args["soup_weights"] == [0.75, 0.25]
     for argv, message in ((["x", "s0", "other"], "the members differ in parent"),
                           (["x", "s0", "s0"], "a soup needs two or more different adapters"),
+                          (["x", "s0", "s1", "--weights", "1"], "--weights needs 2 numbers >= 0"),
+                          (["x", "s0", "s1", "--weights", "1", "-1"], "--weights needs 2 numbers >= 0"),
+                          (["x", "s0", "s1", "--weights", "0", "0"], "not all 0"),
                           (["x", "s0", "nobody"], "no adapter named 'nobody'")):
         with pytest.raises(SystemExit, match=message):
             soup_adapters.main(argv)
