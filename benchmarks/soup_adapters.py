@@ -2,7 +2,8 @@
 
     python benchmarks/soup_adapters.py NAME MEMBER MEMBER [MEMBER ...] [--weights W W ...]
 
-Each MEMBER is an adapter in the registry (``APPRENTICE_HOME``) continued from the same parent with the same LoRA
+Each MEMBER is an adapter in the registry (``APPRENTICE_HOME``) continued from the same parent (or one of them from
+another: a fine-tune and the adapter it continued, whose LoRA factors it started from) with the same LoRA
 configuration (the same recipe with other seeds, or sibling levers). A soup (Wortsman et al. 2022, "Model soups")
 averages the weights of fine-tunes that start from one point: here the members' LoRA matrices, entry by entry, which
 for fine-tunes this close to their parent is, to first order, the average of their weight changes (200 DPO steps
@@ -11,9 +12,9 @@ another machine, so its merged GGUF is rebuilt and it runs in every seat as ``ad
 
 ``--weights`` (one per member, normalised to sum 1) makes a weighted average instead of the uniform one: with two
 members, a point on the line between them, as WiSE-FT (Wortsman et al. 2022, "Robust fine-tuning of zero-shot
-models") interpolates a fine-tune with the model it started from to keep what the start did well. Here both ends
-are fine-tunes of one parent (the shipped student and a sibling lever), and the matrices interpolated are the LoRA
-factors, which to first order is the interpolation of their weight changes.
+models") interpolates a fine-tune with the model it started from to keep what the start did well: here the
+shipped student and a lever continued from it (or a sibling of it from its parent); the matrices interpolated are the
+LoRA factors, which to first order is the interpolation of their weight changes.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         configs = [json.loads((r.path / "adapter_config.json").read_text(encoding="utf-8")) for r in records]
     except (ApprenticeError, OSError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from None
-    parents = {(r.base, r.parent) for r in records}
+    ancestor = _common_ancestor(records)
     shapes = [{k: tuple(t.shape) for k, t in w.items()} for w in weights]
     lora = [(c.get("r"), c.get("lora_alpha"), sorted(c.get("target_modules") or [])) for c in configs]
-    if len(parents) > 1 or any(s != shapes[0] for s in shapes) or any(x != lora[0] for x in lora):
+    if ancestor is False or any(s != shapes[0] for s in shapes) or any(x != lora[0] for x in lora):
         raise SystemExit("error: the members differ in parent, LoRA configuration or weights' shapes: "
                          + ", ".join(f"{r.name} (parent {r.parent or r.base})" for r in records))
     soup = {k: sum(share * w[k].float() for share, w in zip(shares, weights)).to(torch.float16).contiguous()
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         record = records[0].to_dict()
         record.pop("path", None)
         datasets = {r.dataset for r in records}
-        record.update(name=args.name, kind="soup", created_at=time.time(), metrics={}, fingerprint=None,
+        record.update(name=args.name, kind="soup", parent=ancestor, created_at=time.time(), metrics={},
+                      fingerprint=None,
                       dataset=datasets.pop() if len(datasets) == 1 else None,
                       training_args={**record.get("training_args", {}), "soup_of": args.members,
                                      "soup_weights": [round(w, 6) for w in shares]})
@@ -88,6 +90,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"adapter {imported.name}: the {'weighted ' if args.weights else ''}average of {mix} (fp16"
           + (", merged GGUF built)" if imported.gguf else ")"))
     return 0
+
+
+def _common_ancestor(records: list) -> str | None | bool:
+    """The nearest adapter every member descends from (a member itself when the others continue from it), None for
+    members all trained afresh on one base, False when they share no start: LoRA factors of different starts are
+    not on one line, and their average means nothing."""
+    from apprentice.errors import ApprenticeError
+    from apprentice.training.registry import get_adapter
+
+    if len({r.base for r in records}) > 1:
+        return False
+    if all(r.parent is None for r in records):
+        return None
+    lineages = []
+    for record in records:
+        names, parent = [record.name], record.parent
+        while parent and parent not in names:  # parents named by the registry, as far as it still holds them
+            names.append(parent)
+            try:
+                parent = get_adapter(parent).parent
+            except ApprenticeError:
+                break
+        lineages.append(names)
+    shared = [name for name in lineages[0] if all(name in lineage for lineage in lineages[1:])]
+    return shared[0] if shared else False
 
 
 if __name__ == "__main__":

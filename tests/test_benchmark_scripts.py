@@ -126,7 +126,8 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
     from apprentice.training.registry import get_adapter, import_adapter
 
     key = "base_model.model.layers.0.q_proj.lora_A.weight"
-    for name, value, parent in (("s0", 1.0, "p"), ("s1", 2.0, "p"), ("s2", 4.5, "p"), ("other", 3.0, "q")):
+    for name, value, parent in (("s0", 1.0, "p"), ("s1", 2.0, "p"), ("s2", 4.5, "p"), ("other", 3.0, "q"),
+                                ("c2", 0.5, "s2"), ("cc2", 0.25, "c2")):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "apprentice.json").write_text(json.dumps({"name": name, "base": "openai:gpt-4o-mini", "kind": "dpo",
@@ -144,12 +145,16 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
     assert weights[key].dtype == np.float16 and np.all(weights[key] == 2.5)
     assert (soup.kind, soup.parent, soup.dataset, soup.training_args["soup_of"]) == ("soup", "p", "d",
                                                                                        ["s0", "s1", "s2"])
-    assert soup_adapters.main(["wise", "s0", "s2", "--weights", "3", "1"]) == 0  # a point on the line, WiSE-FT
-    assert "adapter wise: the weighted average of s0 x 0.75, s2 x 0.25 (fp16" in capsys.readouterr().out
+    # a point on the line between a fine-tune and the adapter it continued (WiSE-FT): the soup descends from the
+    # nearer one; a grandchild and a sibling of its grandparent meet at their common parent
+    assert soup_adapters.main(["wise", "s2", "cc2", "--weights", "3", "1"]) == 0
+    assert "adapter wise: the weighted average of s2 x 0.75, cc2 x 0.25 (fp16" in capsys.readouterr().out
     wise = get_adapter("wise")
-    assert np.all(load_file(str(wise.path / "adapter_model.safetensors"))[key] == np.float16(1.875))
-    assert wise.training_args["soup_weights"] == [0.75, 0.25]
+    assert np.all(load_file(str(wise.path / "adapter_model.safetensors"))[key] == np.float16(3.4375))
+    assert (wise.parent, wise.training_args["soup_weights"]) == ("s2", [0.75, 0.25])
+    assert soup_adapters.main(["far", "cc2", "s0"]) == 0 and get_adapter("far").parent == "p"
     for argv, message in ((["x", "s0", "other"], "the members differ in parent"),
+                          (["x", "cc2", "other"], "the members differ in parent"),
                           (["x", "s0", "s0"], "a soup needs two or more different adapters"),
                           (["x", "s0", "s1", "--weights", "1"], "--weights needs 2 numbers >= 0"),
                           (["x", "s0", "s1", "--weights", "1", "-1"], "--weights needs 2 numbers >= 0"),
