@@ -156,6 +156,11 @@ def render_card(name: str, record: dict[str, Any], table: list[dict[str, Any]], 
                    f"{smoke_rows}\n") if smoke else ""
     recipe = ", ".join(f"{k}={args[k]}" for k in ("epochs", "max_steps", "learning_rate", "lora_r", "lora_alpha",
                                                    "batch_size", "max_length", "qlora", "seed") if k in args)
+    if args.get("soup_of"):  # benchmarks/soup_adapters.py: no training of its own, the first member's args beside
+        shares = args.get("soup_weights") or [1 / len(args["soup_of"])] * len(args["soup_of"])
+        recipe = ("no training of its own: the weighted average of the LoRA factors of "
+                  + ", ".join(f"`{m}` x {w:.3g}" for m, w in zip(args["soup_of"], shares))
+                  + f" (`benchmarks/soup_adapters.py`; `{args['soup_of'][0]}`: {recipe})")
     compared = "\n".join(f"- {line}" for line in comparison)
     noted = "".join(f"\n{note}\n" for note in notes)
     return f"""---

@@ -116,6 +116,22 @@ def test_svamp_misses_are_classed_against_the_equation():
     assert not svamp_types._not_the_result("2.50", "2.5") and svamp_types._not_the_result("x", "1") is None
 
 
+def test_a_shipped_soups_card_says_it_is_an_average_not_its_first_members_training():
+    """ship_student's card of a soup (soup_adapters.py) names its members and weights; a trained adapter's card
+    names its recipe."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from ship_student import render_card
+
+    trained = {"name": "a", "kind": "dpo", "parent": "p", "training_args": {"max_steps": 200, "lora_r": 16}}
+    card = render_card("a", trained, [], [], "apprentice train dpo ...", ["no student shipped before"])
+    assert "- Recipe: LoRA on every linear projection, max_steps=200, lora_r=16;" in card
+    soup = {**trained, "kind": "soup", "training_args": {**trained["training_args"], "soup_of": ["a", "b"],
+                                                          "soup_weights": [0.75, 0.25]}}
+    card = render_card("w", soup, [], [], "python benchmarks/soup_adapters.py ...", [])
+    assert ("no training of its own: the weighted average of the LoRA factors of `a` x 0.75, `b` x 0.25 "
+            "(`benchmarks/soup_adapters.py`; `a`: max_steps=200, lora_r=16)") in " ".join(card.split())
+
+
 def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_parent(tmp_path, capsys):
     """benchmarks/soup_adapters.py (NOTES, session 41): the members' LoRA tensors averaged entry by entry, in fp16,
     registered as an adapter of kind soup; no model is loaded (the base is an OpenAI spec, no GGUF to rebuild)."""
