@@ -1,10 +1,10 @@
-"""A soup of LoRA adapters trained from the same parent: their weights averaged, registered as one adapter.
+"""A soup of LoRA adapters trained from one start: their weights averaged, registered as one adapter.
 
     python benchmarks/soup_adapters.py NAME MEMBER MEMBER [MEMBER ...] [--weights W W ...]
 
 Each MEMBER is an adapter in the registry (``APPRENTICE_HOME``) continued from the same parent (or one of them from
 another: a fine-tune and the adapter it continued, whose LoRA factors it started from) with the same LoRA
-configuration (the same recipe with other seeds, or sibling levers). A soup (Wortsman et al. 2022, "Model soups")
+configuration and ReAct prompt (the same recipe with other seeds, or sibling levers). A soup (Wortsman et al. 2022, "Model soups")
 averages the weights of fine-tunes that start from one point: here the members' LoRA matrices, entry by entry, which
 for fine-tunes this close to their parent is, to first order, the average of their weight changes (200 DPO steps
 move a matrix by ~2.6% of its norm). The soup is saved in fp16, as a student ships, and imported like an export from
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     if ancestor is False or any(s != shapes[0] for s in shapes) or any(x != lora[0] for x in lora):
         raise SystemExit("error: the members differ in parent, LoRA configuration or weights' shapes: "
                          + ", ".join(f"{r.name} (parent {r.parent or r.base})" for r in records))
+    if len({r.react_prompt for r in records}) > 1:  # the soup runs with one prompt: which is not the script's to pick
+        raise SystemExit("error: the members were trained with different ReAct prompts: "
+                         + ", ".join(f"{r.name} ({r.react_prompt})" for r in records))
     soup = {k: sum(share * w[k].float() for share, w in zip(shares, weights)).to(torch.float16).contiguous()
             for k in weights[0]}
     with tempfile.TemporaryDirectory() as tmp:

@@ -143,11 +143,12 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
 
     key = "base_model.model.layers.0.q_proj.lora_A.weight"
     for name, value, parent in (("s0", 1.0, "p"), ("s1", 2.0, "p"), ("s2", 4.5, "p"), ("other", 3.0, "q"),
-                                ("c2", 0.5, "s2"), ("cc2", 0.25, "c2")):
+                                ("c2", 0.5, "s2"), ("cc2", 0.25, "c2"), ("t2", 1.0, "s2")):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "apprentice.json").write_text(json.dumps({"name": name, "base": "openai:gpt-4o-mini", "kind": "dpo",
-                                                            "created_at": 1.0, "parent": parent, "dataset": "d"}))
+                                                            "created_at": 1.0, "parent": parent, "dataset": "d",
+                                                            "react_prompt": "tally" if name == "t2" else "student"}))
         (folder / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 4, "lora_alpha": 8,
                                                                 "target_modules": ["v_proj", "q_proj"]}))
         save_file({key: np.full((4, 8), value, dtype=np.float32)}, str(folder / "adapter_model.safetensors"))
@@ -161,6 +162,7 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
     assert weights[key].dtype == np.float16 and np.all(weights[key] == 2.5)
     assert (soup.kind, soup.parent, soup.dataset, soup.training_args["soup_of"]) == ("soup", "p", "d",
                                                                                        ["s0", "s1", "s2"])
+    assert soup.react_prompt == "student"  # the members' prompt, which the soup runs with
     # a point on the line between a fine-tune and the adapter it continued (WiSE-FT): the soup descends from the
     # nearer one; a grandchild and a sibling of its grandparent meet at their common parent
     assert soup_adapters.main(["wise", "s2", "cc2", "--weights", "3", "1"]) == 0
@@ -171,6 +173,7 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
     assert soup_adapters.main(["far", "cc2", "s0"]) == 0 and get_adapter("far").parent == "p"
     for argv, message in ((["x", "s0", "other"], "the members differ in parent"),
                           (["x", "cc2", "other"], "the members differ in parent"),
+                          (["x", "s2", "t2"], r"different ReAct prompts: s2 \(student\), t2 \(tally\)"),
                           (["x", "s0", "s0"], "a soup needs two or more different adapters"),
                           (["x", "s0", "s1", "--weights", "1"], "--weights needs 2 numbers >= 0"),
                           (["x", "s0", "s1", "--weights", "1", "-1"], "--weights needs 2 numbers >= 0"),
