@@ -67,13 +67,15 @@ def answer_kind(task: object) -> str:
 
 
 def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: bool = True,
-                       expressions: bool = True) -> LineFirst:
+                       expressions: bool = True, opened: bool = False) -> LineFirst:
     """The continuation of ``Thought:`` in one ReAct turn: a thought line, then an action on one of
     ``tools`` (the calculator's input an expression it parses, any other tool's one line of text), or
     the final answer. Each branch ends with its newline, after which only end-of-turn is possible.
 
-    ``final=False`` leaves only the actions (a call is required); ``expressions=False`` takes every
-    input as one line of text (a client's own tool that happens to be called calculator)."""
+    ``final=False`` leaves only the actions (a call is required, and a calculator input must compute: one
+    operator at least, where a bare number computes nothing); ``expressions=False`` takes every
+    input as one line of text (a client's own tool that happens to be called calculator); ``opened``: the prompt
+    opens the thought's line (the harness's words after ``Thought:``), so the rest of the line may be empty."""
     branches = [f'"Action: " {_literal(name)} "\\nAction Input: " '
                 f'{"expr" if expressions and name == "calculator" else "text"} "\\n"' for name in tools]
     if not final and not branches:
@@ -88,10 +90,11 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: boo
     if branches:
         rules.append(f"action ::= {' | '.join(branches)}")
     if expressions and "calculator" in tools:
-        rules.append(_CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS))
+        rules.append(_CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS).replace("{0,24}", "{0,24}" if final else "{1,24}"))
         rules.append(f"fn ::= {_alternatives(sorted(FUNCTIONS))}")
     body = "\n".join(rules) + "\n"
-    return LineFirst(full=f'root ::= thought "\\n" {ends}\n' + body, cont=f'root ::= [^\\n]* "\\n" {ends}\n' + body)
+    cont = f'root ::= [^\\n]* "\\n" {ends}\n' + body
+    return LineFirst(full=cont if opened else f'root ::= thought "\\n" {ends}\n' + body, cont=cont)
 
 
 def answer_grammar(*, answer: str = "text") -> str:

@@ -24,7 +24,8 @@ from apprentice.agents.react import parse_react
 from apprentice.agents.verifier import unused_in
 from apprentice.tasks.extract import parse_number
 
-__all__ = ["TALLY_PREFIX", "TALLY_TOOL", "calculator_inputs", "listed", "tally_note", "with_tally", "without_tally"]
+__all__ = ["TALLY_PREFIX", "TALLY_TOOL", "calculator_calls", "calculator_inputs", "listed", "tally_note", "unused_after",
+           "with_tally", "without_tally"]
 
 #: How the tally's line starts (never a protocol keyword: the parser reads it as data).
 TALLY_PREFIX = "Not used yet:"
@@ -51,9 +52,15 @@ def _is_result(observation: str) -> bool:
     return not observation.lower().startswith("error") and parse_number(observation) is not None
 
 
+def calculator_calls(scratch: str) -> list[tuple[str, str]]:
+    """The calculator calls of a text-protocol scratchpad whose observation is a result (not a refusal), as (input,
+    result)."""
+    return [(given, seen) for given, seen in _calls(scratch) if given is not None and _is_result(seen)]
+
+
 def calculator_inputs(scratch: str) -> list[str]:
     """The calculator inputs of a text-protocol scratchpad whose observation is a result (not a refusal)."""
-    return [given for given, seen in _calls(scratch) if given is not None and _is_result(seen)]
+    return [given for given, _ in calculator_calls(scratch)]
 
 
 def tally_note(question: str, scratch: str) -> str | None:
@@ -61,10 +68,16 @@ def tally_note(question: str, scratch: str) -> str | None:
     words too: "five times" is 5) that no calculator input with a result has used (``Not used yet: 13 and 40``,
     ``Not used yet: none``); None when the last turn is not a calculator result (an error, another tool), where
     there is nothing new to count."""
+    unused = unused_after(question, scratch)
+    return None if unused is None else f"{TALLY_PREFIX} {listed(unused)}"
+
+
+def unused_after(question: str, scratch: str) -> list[str] | None:
+    """The numbers :func:`tally_note` lists (maybe none), or None when the last turn is not a calculator result."""
     calls = _calls(scratch)
     if not calls or calls[-1][0] is None or not _is_result(calls[-1][1]):
         return None
-    return f"{TALLY_PREFIX} {listed(unused_in(question, calculator_inputs(scratch), words=True))}"
+    return unused_in(question, calculator_inputs(scratch), words=True)
 
 
 def listed(numbers: list[str]) -> str:

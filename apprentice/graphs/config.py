@@ -21,7 +21,7 @@ from apprentice.errors import ApprenticeError
 
 __all__ = ["OptionError", "StrategyConfig", "SamplingConfig", "FewShotConfig", "CheckConfig", "VoteConfig",
            "IOConfig", "CoTConfig", "CoTSCConfig", "ReactConfig", "ReactSCConfig", "ToTConfig", "VerifyConfig",
-           "LATSConfig", "VERIFIERS", "INNER", "REVISE_MODES", "TOT_METHODS", "VALUE_METHODS", "SWITCH"]
+           "LATSConfig", "VERIFIERS", "INNER", "REVISE_MODES", "TOT_METHODS", "VALUE_METHODS", "SWITCH", "DECIDE_MODES"]
 
 VERIFIERS = ("rules", "judge", "cove")
 INNER = ("cot", "io", "react")
@@ -29,6 +29,7 @@ REVISE_MODES = ("feedback", "resample")
 TOT_METHODS = ("bfs", "dfs")
 VALUE_METHODS = ("llm", "rules", "both")
 SWITCH = ("on", "off")
+DECIDE_MODES = ("self", "ask", "listed")
 
 
 class OptionError(ApprenticeError):
@@ -176,6 +177,11 @@ class CoTSCConfig(VoteConfig, FewShotConfig):
 @dataclass(frozen=True)
 class ReactConfig(SamplingConfig):
     """react: reason and act with tools (its step limit is ``--max-steps``)."""
+
+    decide: str = option("self", "after a calculator result while question numbers are unused: the model's step "
+                         "decides whether to go on (self), the harness asks the model whether one is still needed "
+                         "(ask) or goes on while any is (listed); on go on the next step must call a tool (text "
+                         "protocol, a model that takes a grammar)", choices=DECIDE_MODES, noun="decide mode")
 
 
 @dataclass(frozen=True)

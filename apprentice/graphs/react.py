@@ -26,6 +26,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
+from apprentice.agents.decide import DECIDE_TOOL, DECISION_GRAMMAR, decision_prompt, go_on_opening, parse_decision
 from apprentice.agents.grammar import answer_grammar, answer_kind, react_step_grammar
 from apprentice.agents.react import (
     FORCE_ANSWER,
@@ -38,7 +39,8 @@ from apprentice.agents.react import (
     parse_react,
     text_protocol_messages,
 )
-from apprentice.agents.tally import TALLY_TOOL, tally_note
+from apprentice.agents.tally import TALLY_TOOL, calculator_calls, listed, tally_note, unused_after
+from apprentice.errors import ApprenticeError
 from apprentice.graphs.context import RunContext
 from apprentice.graphs.history import answer_format, history_window, summarize_messages
 from apprentice.models import supports_native_tools
@@ -50,7 +52,7 @@ __all__ = ["ReactState", "build", "call_tool", "observed", "run_turn", "TURN_DEF
 REPEATED_STEP = "Error: the same step again; answering with what is known."
 
 #: What each new turn resets (the thread's messages and summary carry over).
-TURN_DEFAULTS = {"scratch": "", "steps": 0, "pending": None}
+TURN_DEFAULTS = {"scratch": "", "steps": 0, "pending": None, "go_on": None}
 
 
 class ReactState(TypedDict, total=False):
@@ -62,6 +64,7 @@ class ReactState(TypedDict, total=False):
     scratch: str
     steps: int
     pending: dict[str, str] | None
+    go_on: str | None  # the harness decided to go on (``decide``): the next thought's opening; the step must act
     answer: str | None
 
 
@@ -87,7 +90,8 @@ def reason(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     ctx = runtime.context
     if _native(ctx):
         return _reason_native(state, ctx)
-    return _reason_text(state, ctx)
+    out = _reason_text(state, ctx)
+    return {**out, "go_on": None} if state.get("go_on") else out
 
 
 def _sampling(ctx: RunContext) -> dict[str, Any]:
@@ -113,9 +117,14 @@ def _reason_text(state: ReactState, ctx: RunContext) -> dict[str, Any]:
         answer = step.final_answer or reply.text.strip() or "(no answer)"
         ctx.record("answer", node="reason", raw=answer, data=_marks(ctx, grammar, forced=True))
         return {"answer": answer, "pending": None, "messages": [AIMessage(answer)]}
-    grammar = react_step_grammar(list(ctx.tools), answer=kind) if ctx.grammar_for("steps") else None
+    opening = state.get("go_on") if ctx.tools else None
+    if opening:  # the harness opens the thought; the model ends its line and must call a tool
+        prompt[-1] = AIMessage(prompt[-1].text + opening)
+        grammar = react_step_grammar(list(ctx.tools), answer=kind, final=False, opened=True)
+    else:
+        grammar = react_step_grammar(list(ctx.tools), answer=kind) if ctx.grammar_for("steps") else None
     reply = ctx.call_model(prompt, node="reason", stop=STOP_SEQUENCES, grammar=grammar, **_sampling(ctx))
-    text = reply.text.rstrip()
+    text = (opening or "") + reply.text.rstrip()
     step = parse_react("Thought:" + text, tools=list(ctx.tools))
     marks = _marks(ctx, grammar)
     if f"Thought: {text.strip()}\n" in scratch and step.final_answer is None:
@@ -214,6 +223,28 @@ def observed(ctx: RunContext, question: str, scratch: str, observation: str) -> 
     return scratch
 
 
+def decide(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
+    """After a calculator result while the question has numbers no input has used: go on, or leave it to the
+    model's step (:mod:`apprentice.agents.decide`). ``ask`` puts the decision's question to the model (one call,
+    ``yes`` or ``no`` under a grammar); ``listed`` goes on while any number is unused. Going on makes the next step
+    a tool call; the decision is an observation of :data:`DECIDE_TOOL` in the trace."""
+    ctx = runtime.context
+    calls = calculator_calls(state.get("scratch", ""))
+    unused = unused_after(state["question"], state.get("scratch", "")) or []
+    if ctx.config.decide == "listed":
+        go = True
+    else:
+        reply = ctx.call_model([HumanMessage(decision_prompt(state["question"], calls, unused))], node="decide",
+                               grammar=DECISION_GRAMMAR, temperature=0.0, max_tokens=2)
+        go = parse_decision(reply.text) is True
+    opening = go_on_opening(unused)
+    ctx.record("observation", node="decide", tool=DECIDE_TOOL,
+               observation=f"go on: the answer needs one of {listed(unused)}" if go and len(unused) > 1 else
+               f"go on: the answer needs {unused[0]}" if go else f"the step decides: {listed(unused)} not needed",
+               data={"opening": opening} if go else {})
+    return {"go_on": opening if go else None}
+
+
 def _single_arg(tool: Any, text: str) -> dict[str, str]:
     fields = list(tool.args)
     return {fields[0]: text} if fields else {}
@@ -223,8 +254,13 @@ def _single_arg(tool: Any, text: str) -> dict[str, str]:
 
 
 def route_start(state: ReactState, runtime: Runtime[RunContext]) -> Literal["summarize", "reason"]:
-    """Summarize first when the thread has outgrown the window and summaries are on."""
+    """Summarize first when the thread has outgrown the window and summaries are on. A ``decide`` the run's model
+    cannot follow (the harness's go on is a grammar on a text-protocol step) is refused here, before any call."""
     ctx = runtime.context
+    mode = getattr(ctx.config, "decide", "self")
+    if mode != "self" and (_native(ctx) or not ctx.can_constrain()):
+        raise ApprenticeError(f"decide={mode} needs the text protocol on a model that takes a grammar (llama.cpp); "
+                              f"{getattr(ctx.model, 'spec', None) or 'this model'} does not: use decide=self")
     dropped, _ = history_window(state["messages"][:-1], ctx.window)
     return "summarize" if ctx.summarize and dropped else "reason"
 
@@ -241,16 +277,28 @@ def route_reason(state: ReactState, runtime: Runtime[RunContext]) -> Literal["ac
     return "reason"
 
 
+def route_act(state: ReactState, runtime: Runtime[RunContext]) -> Literal["decide", "reason"]:
+    """To the decision (``decide`` other than ``self``) after a calculator result while question numbers are
+    unused and steps remain; else back to the model."""
+    ctx = runtime.context
+    if getattr(ctx.config, "decide", "self") == "self":
+        return "reason"
+    unused = unused_after(state["question"], state.get("scratch", ""))
+    return "decide" if unused and state.get("steps", 0) < ctx.max_steps else "reason"
+
+
 def build(checkpointer: Any = None):
     """Compile the ReAct graph (optionally with a checkpointer for threads)."""
     graph = StateGraph(ReactState, context_schema=RunContext)
     graph.add_node("summarize", summarize)
     graph.add_node("reason", reason)
     graph.add_node("act", act)
+    graph.add_node("decide", decide)
     graph.add_conditional_edges(START, route_start)
     graph.add_edge("summarize", "reason")
     graph.add_conditional_edges("reason", route_reason)
-    graph.add_edge("act", "reason")
+    graph.add_conditional_edges("act", route_act)
+    graph.add_edge("decide", "reason")
     return graph.compile(checkpointer=checkpointer, name="react")
 
 

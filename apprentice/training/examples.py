@@ -23,6 +23,7 @@ from apprentice.agents.react import (
     parse_react,
     text_protocol_messages,
 )
+from apprentice.agents.decide import DECIDE_TOOL, GO_ON_OPENING
 from apprentice.agents.tally import TALLY_TOOL, with_tally
 from apprentice.tools import get_tools
 from apprentice.traces import Run
@@ -30,7 +31,9 @@ from apprentice.traces import Run
 __all__ = ["ChatExample", "example_from_run", "learned_spans", "native_trajectory", "react_messages",
            "react_trajectory"]
 
-_OBSERVATION_GAP = re.compile(r"(?<=\nObservation:)(.*?\nThought:)", re.DOTALL)
+#: what the harness writes between two steps: an observation (and the tally's line) up to ``Thought:``, and after it
+#: the opening of a thought the harness decided goes on (:data:`~apprentice.agents.decide.GO_ON_OPENING`)
+_OBSERVATION_GAP = re.compile(rf"(?<=\nObservation:)(.*?\nThought:(?:{GO_ON_OPENING.pattern})?)", re.DOTALL)
 _THOUGHT_LABEL = re.compile(r"^\s*thought\s*:\s*", re.IGNORECASE)
 
 #: The thought of a native tool call its model made without a word: what the call does, in the protocol's voice.
@@ -61,8 +64,9 @@ def learned_spans(text: str, protocol: str) -> list[tuple[int, int]]:
     """Character spans of an assistant text that the student must learn to write.
 
     For the ReAct protocol the harness supplies the leading ``Thought:`` (prefill) and each
-    ``<observation>\\nThought:`` after an ``Observation:`` keyword, so those are left out; the
-    model does learn to write ``\\nObservation:`` itself, since that is where it stops.
+    ``<observation>\\nThought:`` after an ``Observation:`` keyword (with the opening of a thought it decided
+    goes on), so those are left out; the model does learn to write ``\\nObservation:`` itself, since that is
+    where it stops.
     """
     if protocol != "react":
         return [(0, len(text))]
@@ -84,9 +88,13 @@ def react_trajectory(run: Run, *, forced: bool = False) -> str | None:
     if any(step.kind == "llm" and step.data.get("tool_calls") for step in run.steps):
         return native_trajectory(run)
     parts: list[str] = []
+    opening = ""  # the harness's words that open the thought after a decision to go on (``decide``)
     for step in run.steps:
         if step.kind == "llm" and step.node == "reason":
-            parts.append(f"Thought: {(step.raw or '').strip()}\n")
+            parts.append(f"Thought: {(opening + (step.raw or '')).strip()}\n")
+            opening = ""
+        elif step.kind == "observation" and step.tool == DECIDE_TOOL:
+            opening = step.data.get("opening", "")
         elif step.kind == "observation" and step.tool != TALLY_TOOL:  # the tally: with_tally writes it if asked
             parts.append(f"Observation: {format_observation(step.observation or '')}\n")
         elif step.kind == "error" and step.observation:
