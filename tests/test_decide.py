@@ -137,3 +137,18 @@ def test_the_decisions_grammars_hold_on_the_embedded_model(local_model):
     step = parse_react("Thought:" + went_on[0].data["opening"] + after.raw, tools=["calculator"])
     assert step.final_answer is None and step.tool == "calculator" and any(op in step.tool_input for op in "+-*/")
     assert compiled_grammar(grammar.full) is not None
+
+
+def test_dpo_credits_the_opening_to_the_harness_not_the_model():
+    """The class of the tally's line (test_tally): every span the harness writes into a trajectory is left out of
+    what DPO credits to the model, as SFT's loss leaves it out."""
+    from apprentice.training.dpo import credit_mask
+
+    text = ("Thought: I multiply.\nAction: calculator\nAction Input: 3 * 7\nObservation: 21\n"
+            "Thought: (go on: 13 and 40 not used yet) I add.\nAction: calculator\nAction Input: 21 + 13\n"
+            "Observation: 34\nThought: The calculator gave 34.\nFinal Answer: 34")
+    pieces = list(text)  # one character a token: the mask is exact
+    for credit in ("action", "written"):
+        kept = "".join(p for p, keep in zip(pieces, credit_mask(pieces, rejected=False, credit=credit), strict=True)
+                       if keep)
+        assert "(go on:" not in kept and " I add.\nAction: calculator\nAction Input: 21 + 13" in kept, credit

@@ -90,7 +90,8 @@ def react_step_grammar(tools: Sequence[str], *, answer: str = "text", final: boo
     if branches:
         rules.append(f"action ::= {' | '.join(branches)}")
     if expressions and "calculator" in tools:
-        rules.append(_CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS).replace("{0,24}", "{0,24}" if final else "{1,24}"))
+        calculator = _CALCULATOR_RULES.strip().replace("DIGITS", _DIGITS)
+        rules.append(calculator if final else calculator.replace("{0,24}", "{1,24}"))  # a required call computes
         rules.append(f"fn ::= {_alternatives(sorted(FUNCTIONS))}")
     body = "\n".join(rules) + "\n"
     cont = f'root ::= [^\\n]* "\\n" {ends}\n' + body

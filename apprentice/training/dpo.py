@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from apprentice.agents.decide import GO_ON_OPENING
 from apprentice.agents.tally import TALLY_PREFIX
 from apprentice.config import data_path
 from apprentice.errors import DataError
@@ -30,6 +31,8 @@ __all__ = ["CREDITS", "DPOArgs", "credit_mask", "main", "make_parser", "load_pai
 #: ``--credit``: the completion tokens DPO counts (see :class:`DPOArgs`).
 CREDITS = ("all", "written", "action")
 _OBSERVATION = re.compile(r"Observation:")
+#: the harness's opening of a thought it decided goes on, after the observation's line (``decide``)
+_OPENED = re.compile(rf"Thought:{GO_ON_OPENING.pattern}")
 
 
 @dataclass
@@ -61,8 +64,8 @@ def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") ->
 
     ``written``: the tokens SFT learns (:func:`~apprentice.training.examples.learned_spans`, a token counted where
     it starts, as :func:`~apprentice.training.tokenization.tokenize_example` labels it). ``action``: all but every
-    ``Observation:`` line's value (to its newline, and the harness's tally line after it), and on a rejected side
-    every token after its first one.
+    ``Observation:`` line's value (to its newline, and the harness's tally line and go-on opening after it), and on a
+    rejected side every token after its first one.
     """
     mask, spans, at = [1] * len(pieces), [], 0
     for piece in pieces:
@@ -76,6 +79,8 @@ def credit_mask(pieces: list[str], *, rejected: bool, credit: str = "action") ->
         end = len(text) if rejected else (text.find("\n", match.end()) + 1 or len(text))
         if text.startswith(TALLY_PREFIX, end):  # the harness's tally after it (``tally`` prompt) is no choice either
             end = text.find("\n", end) + 1 or len(text)
+        if opened := _OPENED.match(text, end):  # nor its opening of a thought it decided goes on (``decide``)
+            end = opened.end()
         for k, (start, stop) in enumerate(spans):
             if start < end and stop > match.end():
                 mask[k] = 0
