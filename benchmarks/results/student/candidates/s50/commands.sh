@@ -28,3 +28,9 @@ python $S/decide_cells.py OUT/s50-go-ask/svamp OUT/s50-go-ask/gsm8k-2 OUT/s50-go
 # net -19 (drops on svamp): kept out
 python benchmarks/ship_student.py s50-go --reports svamp=OUT/s50-go-ask/svamp gsm8k:1=OUT/s50-go-ask/gsm8k-1 \
   gsm8k:2=OUT/s50-go-ask/gsm8k-2 || true
+# the volume lever, the decision alone: 8,000 decisions (the schema generator's beside SVAMP's and GSM8K's), 400
+# steps from the shipped student (19 min alone); AUC 0.64 on the same 118 test problems
+(cd $S && python decision_pool.py "$D/s50dec2")
+$A train sft --data "$D/s50dec2" --name s50-dec2 --base "adapter:$SHIPPED" --max-steps 400 --batch-size 8 \
+  --max-length 320 --eval-steps 200 --seed 0
+python $S/decision_probe.py s50-dec2 OUT/shipped/svamp
