@@ -34,3 +34,7 @@ python benchmarks/ship_student.py s50-go --reports svamp=OUT/s50-go-ask/svamp gs
 $A train sft --data "$D/s50dec2" --name s50-dec2 --base "adapter:$SHIPPED" --max-steps 400 --batch-size 8 \
   --max-length 320 --eval-steps 200 --seed 0
 python $S/decision_probe.py s50-dec2 OUT/shipped/svamp
+# the same pool once over (990 steps, 46 min alone): AUC 0.617
+$A train sft --data "$D/s50dec2" --name s50-dec3 --base "adapter:$SHIPPED" --max-steps 990 --batch-size 8 \
+  --max-length 320 --eval-steps 500 --seed 0
+python $S/decision_probe.py s50-dec3 OUT/shipped/svamp
