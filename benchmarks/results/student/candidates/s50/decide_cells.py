@@ -7,8 +7,7 @@ from pathlib import Path
 from apprentice.agents.verifier import unused_in
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
-from apprentice.training.replay import worked_steps
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
+from go_on_pool import gold_numbers, needed
 store = open_store()
 for folder in sys.argv[1:]:
     report = json.loads((Path(folder) / "report.json").read_text())
@@ -24,8 +23,9 @@ for folder in sys.argv[1:]:
             key = ("no call",)
         else:
             unused = unused_in(item.question, inputs[:1], words=True)
-            gold = {float(n) for st in (worked_steps(task.name, item) or []) for n in NUMBER.findall(st.expression)}
-            should = "nothing unused" if not unused else "should go on" if {float(n) for n in unused} & gold else "should answer"
+            gold = gold_numbers(task.name, item)
+            should = ("nothing unused" if not unused else
+                      "should go on" if needed(unused, gold) == "yes" else "should answer")
             first = "asked: go on" if said and said[0].startswith("go on") else "asked: step" if said else "not asked"
             key = (should, first, "went on" if len(inputs) > 1 else "one call")
         cells[key] += 1; right[key] += bool(row["correct"])

@@ -4,19 +4,16 @@ solution (yes is right when the tally lists a number it uses): AUC, and at each 
 they should, where they should not, and how many of the shipped student's right answers a go on puts at risk.
 
     APPRENTICE_HOME=HOME python decision_probe.py ADAPTER SHIPPED_SVAMP_REPORT_DIR"""
-import json, math, re, sys
+import json, math, sys
 from pathlib import Path
 import numpy as np
 from llama_cpp import Llama
 from apprentice.tasks import get_task
 from apprentice.traces import open_store
 from apprentice.training.registry import get_adapter
-from apprentice.training.replay import worked_steps
 from apprentice.agents.verifier import unused_in
 from apprentice.agents.decide import decision_prompt as prompt
-NUMBER = re.compile(r"\d+(?:\.\d+)?")
-def label(unused, gold):
-    return "yes" if {float(n) for n in unused} & gold else "no"
+from go_on_pool import gold_numbers, needed
 
 rec = get_adapter(sys.argv[1])
 llm = Llama(model_path=str(rec.path / rec.gguf), n_ctx=1024, n_threads=1, verbose=False, logits_all=True)
@@ -55,9 +52,8 @@ for row in next(iter(report["items"].values())):
     unused = unused_in(item.question, inputs[:1], words=True)
     if not unused:
         continue
-    gold = {float(n) for st in (worked_steps("svamp", item) or []) for n in NUMBER.findall(st.expression)}
     p = p_yes(prompt(item.question, [(inputs[0], seen[0])], unused))
-    ps.append(p); ys.append(label(unused, gold) == "yes")
+    ps.append(p); ys.append(needed(unused, gold_numbers("svamp", item)) == "yes")
     rows.append({"item": item.id, "p": p, "yes": ys[-1], "correct": row["correct"]})
 table("SVAMP test after the shipped student's first call", ps, ys)
 right = [r for r in rows if r["correct"]]

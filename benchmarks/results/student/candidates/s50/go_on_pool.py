@@ -39,6 +39,16 @@ def numbers(text):
     return {float(n) for n in NUMBER.findall(text.replace(",", ""))}
 
 
+def gold_numbers(task, item):
+    """The numbers the item's worked solution computes with (empty when it has none)."""
+    return {n for s in worked_steps(task, item) or [] for n in numbers(s.expression)}
+
+
+def needed(unused, gold):
+    """The decision's label: "yes" when the tally lists a number the worked solution uses, else "no"."""
+    return "yes" if {float(n) for n in unused} & gold else "no"
+
+
 def computed(expression):
     """The calculator's result, or None where it refuses (3 / 0)."""
     try:
@@ -85,7 +95,7 @@ def decisions(task, item, rng, wrong):
     steps = worked_steps(task, item)
     if not steps:
         return []
-    gold = {n for s in steps for n in numbers(s.expression)}
+    gold = gold_numbers(task, item)
     out, seen = [], set()
 
     def add(exprs):
@@ -97,8 +107,7 @@ def decisions(task, item, rng, wrong):
             return
         unused = unused_in(item.question, exprs, words=True)
         if unused:
-            out.append((decision_prompt(item.question, calls, unused),
-                        "yes" if {float(n) for n in unused} & gold else "no"))
+            out.append((decision_prompt(item.question, calls, unused), needed(unused, gold)))
 
     for k in range(1, len(steps) + 1):
         add([s.expression for s in steps[:k]])

@@ -12,6 +12,7 @@ from apprentice.traces import open_store
 from apprentice.training.replay import worked_steps, _asked
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from go_on_pool import gold_numbers, needed
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 SENT = re.compile(r"(?<=[.?!])\s+")
 
@@ -36,14 +37,14 @@ def feats(question, inputs, unused):
                      *(c.mean(axis=0) - a)[:0]])
 
 def label(unused, gold):
-    return int(bool({float(n) for n in unused} & gold))
+    return int(needed(unused, gold) == "yes")
 
 rng = random.Random(0)
 X, y = [], []
 for item in get_task("svamp").load(split="train"):
     steps = worked_steps("svamp", item)
     if not steps: continue
-    gold = {float(n) for s in steps for n in NUMBER.findall(s.expression)}
+    gold = gold_numbers("svamp", item)
     hist = [[s.expression for s in steps[:k]] for k in range(1, len(steps) + 1)]
     nums = unused_in(item.question, [], words=True)
     pairs = list(itertools.combinations(nums, 2)); rng.shuffle(pairs)
@@ -65,7 +66,7 @@ for row in next(iter(report["items"].values())):
     if not inputs: continue
     u = unused_in(item.question, inputs[:1], words=True)
     if not u: continue
-    gold = {float(n) for st in (worked_steps("svamp", item) or []) for n in NUMBER.findall(st.expression)}
+    gold = gold_numbers("svamp", item)
     Xt.append(feats(item.question, inputs[:1], u)); yt.append(label(u, gold)); ok.append(row["correct"])
 p = clf.predict_proba(np.array(Xt))[:, 1]; yt = np.array(yt); ok = np.array(ok)
 print("test", len(yt), yt.sum(), "AUC", roc_auc_score(yt, p))
