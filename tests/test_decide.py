@@ -36,7 +36,19 @@ class GrammarModel(ScriptedChatModel):
     supports_grammar: bool = True
 
 
-def deciding(says: list[str]):
+class ScoredModel(GrammarModel):
+    """A scripted model whose engine also gives token scores: its probability of yes, one a decision, from ``p_yes``."""
+
+    supports_scores: bool = True
+    p_yes: list[float] = []
+
+    def choice_probabilities(self, messages, choices):
+        self.prompts.append(list(messages))
+        p = self.p_yes.pop(0)
+        return {"yes": p, "no": 1 - p}
+
+
+def deciding(says: list[str], model: type[GrammarModel] = GrammarModel, **fields):
     """A student that makes one call, ends a harness-opened thought and then answers; its decisions are ``says``."""
     decisions = iter(says)
 
@@ -50,7 +62,7 @@ def deciding(says: list[str]):
             return " The calculator gave the answer.\nFinal Answer: " + last.rsplit("Observation: ", 1)[1].split()[0]
         return FIRST
 
-    return GrammarModel(script=[reply], cycle=True, react_prompt="student")
+    return model(script=[reply], cycle=True, react_prompt="student", **fields)
 
 
 def test_asked_yes_the_next_step_opens_with_the_tally_and_must_compute():
@@ -111,6 +123,33 @@ def test_a_model_that_cannot_follow_the_decision_is_refused_before_any_call():
         run_question(QUESTION, model=deciding([]), tools=["calculator"], options={"decide": "maybe"})
 
 
+def test_go_on_at_goes_on_where_the_probability_of_yes_reaches_it():
+    model = deciding([], ScoredModel, p_yes=[0.8, 0.3])
+    result = run_question(QUESTION, model=model, tools=["calculator"], options={"decide": "ask", "go_on_at": 0.7})
+    assert result.answer == "34"
+    run = open_store().get(result.run_id)
+    decided = [s for s in run.steps if s.kind == "observation" and s.tool == DECIDE_TOOL]
+    assert [s.data.get("p_yes") for s in decided] == [0.8, 0.3]
+    assert decided[0].observation.startswith("go on") and decided[1].observation.startswith("the step decides")
+    calls = [s for s in run.steps if s.kind == "llm" and s.node == "decide"]
+    assert [c.raw for c in calls] == ["yes", "no"]
+    assert calls[0].data["probabilities"] == pytest.approx({"yes": 0.8, "no": 0.2})
+    # scored, not decoded: no decision went through the step's stream with a grammar
+    assert not any(k.get("grammar") == DECISION_GRAMMAR for k in model.calls_kwargs)
+
+
+def test_go_on_at_is_refused_without_ask_or_without_token_scores():
+    with pytest.raises(ApprenticeError, match="go_on_at=0.9 needs decide=ask, not decide=listed"):
+        run_question(QUESTION, model=deciding([]), tools=["calculator"],
+                     options={"decide": "listed", "go_on_at": 0.9})
+    model = deciding(["yes"])  # a grammar but no scores
+    with pytest.raises(ApprenticeError, match="go_on_at=0.9 needs decide=ask on a model that gives token scores"):
+        run_question(QUESTION, model=model, tools=["calculator"], options={"decide": "ask", "go_on_at": 0.9})
+    assert model.prompts == []
+    with pytest.raises(ApprenticeError, match="invalid option go_on_at=1.5 for strategy react: must be <= 1"):
+        run_question(QUESTION, model=deciding([]), tools=["calculator"], options={"decide": "ask", "go_on_at": 1.5})
+
+
 def test_parse_decision_reads_yes_and_no_and_nothing_else():
     assert parse_decision(" Yes.") is True and parse_decision("no") is False
     assert parse_decision("") is None and parse_decision("maybe yes") is None
@@ -139,6 +178,25 @@ def test_the_decisions_grammars_hold_on_the_embedded_model(local_model):
     assert compiled_grammar(grammar.full) is not None
 
 
+def test_the_embedded_models_probability_of_yes_is_what_its_greedy_decision_compares(local_model):
+    """llama.cpp's scores for the reply's first token: yes and no sum to one, and the likelier one is the reply greedy
+    decoding gives under the decision's grammar; go_on_at 0 and 1 are the two ends of the threshold."""
+    asked = [("user", decision_prompt(QUESTION, [("3 * 7", "21")], ["13", "40"]))]
+    p = local_model.choice_probabilities(local_model._convert_input(asked).to_messages(), ("yes", "no"))
+    assert set(p) == {"yes", "no"} and abs(sum(p.values()) - 1) < 1e-9 and 0 < p["yes"] < 1
+    greedy = local_model.invoke(asked, grammar=DECISION_GRAMMAR, max_tokens=2, temperature=0.0)
+    assert parse_decision(greedy.text) is (p["yes"] > 0.5), (greedy.text, p)
+    question = ("Sara had 52 stickers. She gave 17 stickers to her brother and 9 to a friend. How many stickers does "
+                "Sara have left?")
+    for at, went in ((0.0, True), (1.0, False)):
+        result = run_question(question, model=local_model, tools=["calculator"], max_steps=2,
+                              options={"decide": "ask", "go_on_at": at})
+        run = open_store().get(result.run_id)
+        decided = [s for s in run.steps if s.kind == "observation" and s.tool == DECIDE_TOOL]
+        assert decided and all(s.observation.startswith("go on") is went and 0 < s.data["p_yes"] < 1
+                               for s in decided), at
+
+
 def test_dpo_credits_the_opening_to_the_harness_not_the_model():
     """The class of the tally's line (test_tally): every span the harness writes into a trajectory is left out of
     what DPO credits to the model, as SFT's loss leaves it out."""
@@ -152,3 +210,24 @@ def test_dpo_credits_the_opening_to_the_harness_not_the_model():
         kept = "".join(p for p, keep in zip(pieces, credit_mask(pieces, rejected=False, credit=credit), strict=True)
                        if keep)
         assert "(go on:" not in kept and " I add.\nAction: calculator\nAction Input: 21 + 13" in kept, credit
+
+
+def test_a_continuation_example_teaches_only_what_follows_the_harnesss_first_opening(tmp_path):
+    """``learn: opened`` (a row of an SFT dataset): the steps before the harness's first decision to go on are
+    context, not taught, so a stage that teaches going on leaves the student's own first steps alone."""
+    from apprentice.errors import DataError
+    from apprentice.training.sft import load_chat_split
+
+    text = ("Thought: I multiply.\nAction: calculator\nAction Input: 3 * 7\nObservation: 21\n"
+            "Thought: (go on: 13 and 40 not used yet) I add.\nAction: calculator\nAction Input: 21 + 13\n"
+            "Observation: 34\nThought: The calculator gave 34.\nFinal Answer: 34")
+    learned = "".join(text[a:b] for a, b in learned_spans(text, "react", "opened"))
+    assert learned == (" I add.\nAction: calculator\nAction Input: 21 + 13\nObservation:"
+                       " The calculator gave 34.\nFinal Answer: 34")
+    assert learned_spans(text.replace("(go on: 13 and 40 not used yet) ", ""), "react", "opened") == []
+    with pytest.raises(ValueError, match="learn must be one of all, opened"):
+        learned_spans(text, "react", "first")
+    (tmp_path / "train.jsonl").write_text('{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", '
+                                          '"content": "a"}], "learn": "first"}\n')
+    with pytest.raises(DataError, match=r"train.jsonl:1: learn must be one of all, opened, not 'first'"):
+        load_chat_split(tmp_path, "train")

@@ -192,7 +192,9 @@ def no_model_loads(monkeypatch):
 
 
 @pytest.mark.parametrize(("argv", "start"), [
-    (["--option", "bogus=1"], "error: unknown option 'bogus' for strategy react; valid: decide (self|ask|listed, default self), temperature ("),
+    (["--option", "bogus=1"], "error: unknown option 'bogus' for strategy react; valid: decide (self|ask|listed, "
+                              "default self), go_on_at (float from 0 to 1, default: its greedy yes or no), "
+                              "temperature ("),
     (["--option", "samples=-3"], "error: unknown option 'samples' for strategy react (an option of cot-sc, "
                                  "react-sc); valid: "),
     (["--strategy", "react-sc", "--option", "samples=-3"],

@@ -386,6 +386,13 @@ def test_written_credit_counts_what_sft_learns_on_both_sides():
     learned = [token for token in labels if token != IGNORE_INDEX][:-1]
     assert learned == [t for t, keep in zip(ids, credit_mask(pieces, rejected=True, credit="written"),
                                             strict=True) if keep]
+    # a continuation example (``learn="opened"``): only what follows the harness's opening; none without one
+    opened = text.replace("Thought: The calculator", "Thought: (go on: 7 not used yet) The calculator")
+    for given, want in ((text, ""), (opened, " The calculator gave 0.45, so this answers the question.\n"
+                                             "Final Answer: 0.45<|im_end|>")):
+        labels = tokenize_example([{"role": "user", "content": "q"}, {"role": "assistant", "content": given}],
+                                  "react", tokenizer, learn="opened")["labels"]
+        assert tokenizer.decode([token for token in labels if token != IGNORE_INDEX]) == want
     from trl.trainer.dpo_trainer import DataCollatorForPreference
 
     collate = _credit_collator(tokenizer, DataCollatorForPreference(pad_token_id=0), "written")

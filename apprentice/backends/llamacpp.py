@@ -115,6 +115,7 @@ class LlamaCppChatModel(LocalChatModel):
     #: Threads of that context (None: as many as are idle when it loads).
     n_threads: int | None = None
     supports_grammar: bool = True
+    supports_scores: bool = True
     _llm: Any = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any) -> None:
@@ -178,6 +179,19 @@ class LlamaCppChatModel(LocalChatModel):
                     yield text
         finally:  # a consumer that stops early ends llama.cpp's generator now, not at garbage collection
             stream.close()
+
+    def _first_token(self, text: str) -> int:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0]
+
+    def _next_scores(self, prompt: str) -> Any:
+        from llama_cpp import llama_cpp
+
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) >= self.n_ctx:
+            raise ModelUnavailableError(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
+        self._llm.reset()  # the next completion finds no prefix of this prompt in the cache and evaluates its own
+        self._llm.eval(tokens)
+        return llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)  # the last token's, kept without ``logits_all``
 
     def _line_first(self, prompt: str, grammar: LineFirst, *, stop: list[str], temperature: float, max_tokens: int,
                     seed: int | None) -> Iterator[str]:

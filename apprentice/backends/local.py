@@ -8,11 +8,12 @@ per-call temperature/max_tokens/seed, and ``usage_metadata`` on every answer.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,6 +80,8 @@ class LocalChatModel(StreamingChatModel):
     stop: list[str] = Field(default_factory=list)
     #: Whether ``_complete`` honours a ``grammar`` (GBNF text, ``apprentice.agents.grammar``).
     supports_grammar: bool = False
+    #: Whether the engine gives its scores for the next token (:meth:`choice_probabilities`).
+    supports_scores: bool = False
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
@@ -117,6 +120,28 @@ class LocalChatModel(StreamingChatModel):
     ) -> Iterator[str]:
         """Stream the completion of a raw prompt, piece by piece, ending at a stop or EOS; an engine with
         ``supports_grammar`` samples only what ``grammar`` admits."""
+
+    def _first_token(self, text: str) -> int:
+        """The id of the first token ``text`` encodes to (an engine with ``supports_scores``)."""
+        raise ModelUnavailableError(f"{self.spec}: this engine gives no token scores")
+
+    def _next_scores(self, prompt: str) -> Sequence[float]:
+        """The model's scores (logits) for the token after ``prompt``, by token id (``supports_scores``)."""
+        raise ModelUnavailableError(f"{self.spec}: this engine gives no token scores")
+
+    def choice_probabilities(self, messages: list[BaseMessage], choices: Sequence[str]) -> dict[str, float]:
+        """Each of ``choices``' probability as the reply to ``messages``, from the model's scores for the reply's first
+        token, normalized over ``choices`` (greedy decoding under a grammar that admits only them takes the likeliest;
+        a threshold on these trades one choice for another). Their first tokens must differ."""
+        firsts = [self._first_token(choice) for choice in choices]
+        if len(set(firsts)) != len(firsts):
+            raise ValueError(f"choices {choices!r} share a first token")
+        prompt = self.render(messages)
+        with self._lock:
+            scores = self._next_scores(prompt)
+        top = max(float(scores[t]) for t in firsts)
+        weights = [math.exp(float(scores[t]) - top) for t in firsts]
+        return {choice: weight / sum(weights) for choice, weight in zip(choices, weights, strict=True)}
 
     # -- BaseChatModel -----------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from apprentice.errors import ApprenticeError
 #: strategies' config classes. (``seed`` is not one: ``--seed`` seeds the split.)
 _OPTION_FLAGS = ("samples", "temperature", "fewshot", "max_tokens", "breadth", "depth", "proposals",
                  "values_per_state", "value", "method", "max_expansions", "rounds", "verifier", "inner", "revise",
-                 "questions", "decide")
+                 "questions", "decide", "go_on_at")
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:

@@ -45,13 +45,14 @@ class OptionError(ApprenticeError):
 
 
 def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, minimum: float | None = None,
-           shown: str | None = None, noun: str | None = None) -> Any:
+           maximum: float | None = None, shown: str | None = None, noun: str | None = None) -> Any:
     """A config field: its default, and the metadata that help, error lines and checks read.
 
     ``shown`` says what a ``None`` default means (``"the model's"``); ``noun`` names a choice in errors
     (``unknown revise mode 'x'``).
     """
-    metadata = {"help": help, "choices": choices, "minimum": minimum, "shown": shown, "noun": noun}
+    metadata = {"help": help, "choices": choices, "minimum": minimum, "maximum": maximum, "shown": shown,
+                "noun": noun}
     return field(default=default, metadata={k: v for k, v in metadata.items() if v is not None})
 
 
@@ -182,6 +183,9 @@ class ReactConfig(SamplingConfig):
                          "decides whether to go on (self), the harness asks the model whether one is still needed "
                          "(ask) or goes on while any is (listed); on go on the next step must call a tool (text "
                          "protocol, a model that takes a grammar)", choices=DECIDE_MODES, noun="decide mode")
+    go_on_at: float | None = option(None, "with decide=ask: go on where the model's probability of yes is at least "
+                                    "this (a model that gives token scores: llama.cpp)", minimum=0.0, maximum=1.0,
+                                    shown="its greedy yes or no")
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,9 @@ def _check(name: str, value: Any, kind: type, metadata: Mapping[str, Any]) -> An
     minimum = metadata.get("minimum")
     if minimum is not None and value < minimum:
         raise OptionError(name, given, f"must be >= {minimum:g}")
+    maximum = metadata.get("maximum")
+    if maximum is not None and value > maximum:
+        raise OptionError(name, given, f"must be <= {maximum:g}")
     return value
 
 
@@ -312,7 +319,9 @@ def _summary(f: Any, kind: type) -> str:
     if meta.get("choices"):
         what = "|".join(meta["choices"])
     else:
-        what = kind.__name__ + (f" >= {meta['minimum']:g}" if meta.get("minimum") is not None else "")
+        low, high = meta.get("minimum"), meta.get("maximum")
+        what = kind.__name__ + (f" from {low:g} to {high:g}" if low is not None and high is not None else
+                                f" >= {low:g}" if low is not None else f" <= {high:g}" if high is not None else "")
     if f.default is not None:
         return f"{what}, default {_default_text(f)}"
     return f"{what}, default: {meta['shown']}" if meta.get("shown") else what

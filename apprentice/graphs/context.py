@@ -219,6 +219,26 @@ class RunContext:
         return message
 
 
+    def score_choices(self, messages: Sequence[BaseMessage], choices: Sequence[str], *, node: str) -> dict[str, float]:
+        """The run's model's probability of each of ``choices`` as its reply to ``messages`` (an engine that gives
+        token scores: ``choice_probabilities``), recorded as a model call whose text is the likeliest choice."""
+        self.check_cancelled()
+        started = time.perf_counter()
+        probabilities = self.model.choice_probabilities(list(messages), choices)
+        latency = time.perf_counter() - started
+        data: dict[str, Any] = {"probabilities": probabilities}
+        if hasattr(self.model, "count_tokens") and hasattr(self.model, "render"):
+            tokens_in = self.model.count_tokens(self.model.render(list(messages)))
+        else:  # an engine that cannot count: estimate, say so (as call_model does)
+            tokens_in, data["tokens_estimated"] = _estimate(" ".join(m.text for m in messages)), True
+        self.events.record("llm", node=node, raw=max(probabilities, key=probabilities.get), tokens_in=tokens_in,
+                           tokens_out=0, latency_s=latency, data=data)
+        return probabilities
+
+    def can_score(self) -> bool:
+        """Whether the run's model gives token scores (:meth:`score_choices`)."""
+        return bool(getattr(self.model, "supports_scores", False))
+
     def can_constrain(self, chat: BaseChatModel | None = None) -> bool:
         """Whether a grammar reaches ``chat`` (the run's model by default): its engine must support one."""
         from apprentice.models import supports_grammar

@@ -226,22 +226,27 @@ def observed(ctx: RunContext, question: str, scratch: str, observation: str) -> 
 def decide(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
     """After a calculator result while the question has numbers no input has used: go on, or leave it to the
     model's step (:mod:`apprentice.agents.decide`). ``ask`` puts the decision's question to the model (one call,
-    ``yes`` or ``no`` under a grammar); ``listed`` goes on while any number is unused. Going on makes the next step
-    a tool call; the decision is an observation of :data:`DECIDE_TOOL` in the trace."""
+    ``yes`` or ``no`` under a grammar; with ``go_on_at``, its probability of yes against that threshold); ``listed``
+    goes on while any number is unused. Going on makes the next step a tool call; the decision is an observation of
+    :data:`DECIDE_TOOL` in the trace."""
     ctx = runtime.context
     calls = calculator_calls(state.get("scratch", ""))
     unused = unused_after(state["question"], state.get("scratch", "")) or []
+    asked = [HumanMessage(decision_prompt(state["question"], calls, unused))]
+    p_yes = None
     if ctx.config.decide == "listed":
         go = True
+    elif ctx.config.go_on_at is not None:
+        p_yes = ctx.score_choices(asked, ("yes", "no"), node="decide")["yes"]
+        go = p_yes >= ctx.config.go_on_at
     else:
-        reply = ctx.call_model([HumanMessage(decision_prompt(state["question"], calls, unused))], node="decide",
-                               grammar=DECISION_GRAMMAR, temperature=0.0, max_tokens=2)
+        reply = ctx.call_model(asked, node="decide", grammar=DECISION_GRAMMAR, temperature=0.0, max_tokens=2)
         go = parse_decision(reply.text) is True
     opening = go_on_opening(unused)
     ctx.record("observation", node="decide", tool=DECIDE_TOOL,
                observation=f"go on: the answer needs one of {listed(unused)}" if go and len(unused) > 1 else
                f"go on: the answer needs {unused[0]}" if go else f"the step decides: {listed(unused)} not needed",
-               data={"opening": opening} if go else {})
+               data=({"opening": opening} if go else {}) | ({"p_yes": p_yes} if p_yes is not None else {}))
     return {"go_on": opening if go else None}
 
 
@@ -261,6 +266,9 @@ def route_start(state: ReactState, runtime: Runtime[RunContext]) -> Literal["sum
     if mode != "self" and (_native(ctx) or not ctx.can_constrain()):
         raise ApprenticeError(f"decide={mode} needs the text protocol on a model that takes a grammar (llama.cpp); "
                               f"{getattr(ctx.model, 'spec', None) or 'this model'} does not: use decide=self")
+    if (at := getattr(ctx.config, "go_on_at", None)) is not None and (mode != "ask" or not ctx.can_score()):
+        raise ApprenticeError(f"go_on_at={at:g} needs decide=ask on a model that gives token scores (llama.cpp)"
+                              if mode == "ask" else f"go_on_at={at:g} needs decide=ask, not decide={mode}")
     dropped, _ = history_window(state["messages"][:-1], ctx.window)
     return "summarize" if ctx.summarize and dropped else "reason"
 

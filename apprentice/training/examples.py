@@ -28,7 +28,7 @@ from apprentice.agents.tally import TALLY_TOOL, with_tally
 from apprentice.tools import get_tools
 from apprentice.traces import Run
 
-__all__ = ["ChatExample", "example_from_run", "learned_spans", "native_trajectory", "react_messages",
+__all__ = ["LEARN_MODES", "ChatExample", "example_from_run", "learned_spans", "native_trajectory", "react_messages",
            "react_trajectory"]
 
 #: what the harness writes between two steps: an observation (and the tally's line) up to ``Thought:``, and after it
@@ -60,14 +60,27 @@ class ChatExample:
         return {"messages": self.messages, "protocol": self.protocol, "metadata": self.meta}
 
 
-def learned_spans(text: str, protocol: str) -> list[tuple[int, int]]:
+#: What of a trajectory an example teaches (a row's ``learn``): every span the student writes (``all``), or only
+#: what it writes after the harness's first decision to go on (``opened``: a continuation example, whose earlier steps
+#: are context, so a stage that teaches going on leaves the student's own first steps as they were).
+LEARN_MODES = ("all", "opened")
+
+
+def learned_spans(text: str, protocol: str, learn: str = "all") -> list[tuple[int, int]]:
     """Character spans of an assistant text that the student must learn to write.
 
     For the ReAct protocol the harness supplies the leading ``Thought:`` (prefill) and each
     ``<observation>\\nThought:`` after an ``Observation:`` keyword (with the opening of a thought it decided
     goes on), so those are left out; the model does learn to write ``\\nObservation:`` itself, since that is
-    where it stops.
+    where it stops. With ``learn="opened"`` (:data:`LEARN_MODES`) only the spans after the first opening count
+    (none in a text without one).
     """
+    if learn not in LEARN_MODES:
+        raise ValueError(f"learn must be one of {', '.join(LEARN_MODES)}, not {learn!r}")
+    if learn == "opened":
+        opened = next((gap.end() for gap in _OBSERVATION_GAP.finditer(text) if GO_ON_OPENING.search(gap[0])), None)
+        return [] if opened is None or protocol != "react" else \
+            [(max(a, opened), b) for a, b in learned_spans(text, protocol) if b > opened]
     if protocol != "react":
         return [(0, len(text))]
     start = len("Thought:") if text.startswith("Thought:") else 0

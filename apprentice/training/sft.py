@@ -23,6 +23,7 @@ from apprentice.training.config import (
     add_dataclass_arguments,
     config_from_args,
 )
+from apprentice.training.examples import LEARN_MODES
 from apprentice.training.tokenization import tokenize_example
 
 __all__ = ["SFTArgs", "main", "make_parser", "dataset_lines", "load_chat_split", "trainer_arguments",
@@ -58,6 +59,9 @@ def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:
                 row["messages"][-1]["content"]  # noqa: B018 - shape check
             except (ValueError, KeyError, IndexError, TypeError) as exc:
                 raise DataError(f"{path}:{number}: not a chat example ({exc})") from exc
+            if row.get("learn", "all") not in LEARN_MODES:
+                raise DataError(f"{path}:{number}: learn must be one of {', '.join(LEARN_MODES)}, "
+                                f"not {row['learn']!r}")
             rows.append(row)
     return rows
 
@@ -65,8 +69,8 @@ def load_chat_split(folder: Path, split: str) -> list[dict[str, Any]]:
 def _tokenized(rows: list[dict[str, Any]], tokenizer: Any, max_length: int):
     from datasets import Dataset
 
-    data = [tokenize_example(r["messages"], r.get("protocol", "plain"), tokenizer, max_length=max_length)
-            for r in rows]
+    data = [tokenize_example(r["messages"], r.get("protocol", "plain"), tokenizer, max_length=max_length,
+                             learn=r.get("learn", "all")) for r in rows]
     return Dataset.from_list([d for d in data if any(x != -100 for x in d["labels"])])
 
 

@@ -18,9 +18,10 @@ IGNORE_INDEX = -100
 
 
 def tokenize_example(
-    messages: list[dict[str, str]], protocol: str, tokenizer: Any, *, max_length: int = 1024
+    messages: list[dict[str, str]], protocol: str, tokenizer: Any, *, max_length: int = 1024, learn: str = "all"
 ) -> dict[str, list[int]]:
-    """Tokenize one conversation whose last message is the assistant's.
+    """Tokenize one conversation whose last message is the assistant's (``learn``: what of it the loss counts,
+    :data:`~apprentice.training.examples.LEARN_MODES`).
 
     Returns ``input_ids``, ``attention_mask`` and ``labels`` (``-100`` where no loss applies),
     truncated to ``max_length`` tokens.
@@ -30,8 +31,9 @@ def tokenize_example(
     completion = messages[-1]["content"]
     end = tokenizer.eos_token or "<|im_end|>"
     text = prompt + completion + end
-    spans = [(len(prompt) + a, len(prompt) + b) for a, b in learned_spans(completion, protocol)]
-    spans.append((len(prompt) + len(completion), len(text)))  # learn to stop
+    spans = [(len(prompt) + a, len(prompt) + b) for a, b in learned_spans(completion, protocol, learn)]
+    if spans or learn == "all":  # a continuation without an opening teaches nothing, not even to stop
+        spans.append((len(prompt) + len(completion), len(text)))  # learn to stop
     encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
                         truncation=True, max_length=max_length)
     labels = []
