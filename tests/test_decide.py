@@ -130,7 +130,8 @@ def test_go_on_at_goes_on_where_the_probability_of_yes_reaches_it():
     run = open_store().get(result.run_id)
     decided = [s for s in run.steps if s.kind == "observation" and s.tool == DECIDE_TOOL]
     assert [s.data.get("p_yes") for s in decided] == [0.8, 0.3]
-    assert decided[0].observation.startswith("go on") and decided[1].observation.startswith("the step decides")
+    assert [s.observation for s in decided] == ["go on: the answer needs one of 13 and 40 (P(yes) 0.80)",
+                                                "the step decides: 40 not needed (P(yes) 0.30)"]
     calls = [s for s in run.steps if s.kind == "llm" and s.node == "decide"]
     assert [c.raw for c in calls] == ["yes", "no"]
     assert calls[0].data["probabilities"] == pytest.approx({"yes": 0.8, "no": 0.2})

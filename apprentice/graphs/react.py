@@ -243,9 +243,10 @@ def decide(state: ReactState, runtime: Runtime[RunContext]) -> dict[str, Any]:
         reply = ctx.call_model(asked, node="decide", grammar=DECISION_GRAMMAR, temperature=0.0, max_tokens=2)
         go = parse_decision(reply.text) is True
     opening = go_on_opening(unused)
+    said = f"go on: the answer needs one of {listed(unused)}" if go and len(unused) > 1 else \
+        f"go on: the answer needs {unused[0]}" if go else f"the step decides: {listed(unused)} not needed"
     ctx.record("observation", node="decide", tool=DECIDE_TOOL,
-               observation=f"go on: the answer needs one of {listed(unused)}" if go and len(unused) > 1 else
-               f"go on: the answer needs {unused[0]}" if go else f"the step decides: {listed(unused)} not needed",
+               observation=said + (f" (P(yes) {p_yes:.2f})" if p_yes is not None else ""),
                data=({"opening": opening} if go else {}) | ({"p_yes": p_yes} if p_yes is not None else {}))
     return {"go_on": opening if go else None}
 
