@@ -28,7 +28,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("decided", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--steps", type=int, default=1200, help="continuations at most (SVAMP's all kept)")
+    parser.add_argument("--steps", type=int, default=1200, help="continuations at most (SVAMP's first; 0: decisions alone)")
     parser.add_argument("--decisions", type=int, default=3200)
     args = parser.parse_args()
     rng = random.Random(0)
@@ -48,7 +48,7 @@ def main():
                     "metadata": {"task": task, "item_id": item.id, "teacher": "dataset", "part": "continuation",
                                  "question": item.question, "answer": item.answer, "correct": True}})
     rng.shuffle(rows["gsm8k"])
-    steps = rows["svamp"] + rows["gsm8k"][:max(0, args.steps - len(rows["svamp"]))]
+    steps = (rows["svamp"] + rows["gsm8k"][:max(0, args.steps - len(rows["svamp"]))])[:args.steps]
     decided = [row for line in (args.decided / "train.jsonl").read_text().splitlines()
                if not (row := json.loads(line))["messages"][0]["content"].startswith(dev_questions)][:args.decisions]
     every = steps + decided
