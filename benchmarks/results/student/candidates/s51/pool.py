@@ -28,7 +28,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("decided", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--steps", type=int, default=1200, help="continuations at most (SVAMP's first; 0: decisions alone)")
+    parser.add_argument("--steps", type=int, default=1200,
+                        help="continuations at most (SVAMP's first; 0: decisions alone)")
     parser.add_argument("--decisions", type=int, default=3200)
     args = parser.parse_args()
     rng = random.Random(0)
