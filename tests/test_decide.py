@@ -232,3 +232,13 @@ def test_a_continuation_example_teaches_only_what_follows_the_harnesss_first_ope
                                           '"content": "a"}], "learn": "first"}\n')
     with pytest.raises(DataError, match=r"train.jsonl:1: learn must be one of all, opened, not 'first'"):
         load_chat_split(tmp_path, "train")
+
+
+def test_a_scored_prompt_that_does_not_fit_the_context_is_one_clear_error(local_model):
+    """As a completion's prompt (the same check): too long for the context is one line, before any evaluation."""
+    from apprentice.backends.llamacpp import LlamaCppChatModel
+    from apprentice.errors import ModelUnavailableError
+
+    small = LlamaCppChatModel(model_path=local_model.model_path, n_ctx=64)
+    with pytest.raises(ModelUnavailableError, match=r"prompt of \d+ tokens does not fit the 64-token context"):
+        small.choice_probabilities(small._convert_input([("user", QUESTION * 3)]).to_messages(), ("yes", "no"))

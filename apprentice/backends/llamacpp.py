@@ -161,12 +161,8 @@ class LlamaCppChatModel(LocalChatModel):
             yield from self._line_first(prompt, grammar, stop=stop, temperature=temperature, max_tokens=max_tokens,
                                         seed=seed)
             return
-        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        tokens = self._prompt_tokens(prompt, room=16)
         room = self.n_ctx - len(tokens)
-        if room < 16:
-            raise ModelUnavailableError(
-                f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context"
-            )
         stream = self._llm.create_completion(
             tokens, max_tokens=min(max_tokens, room), temperature=temperature, top_p=self.top_p,
             stop=stop or None, stream=True, seed=seed if seed is not None else -1,
@@ -180,15 +176,20 @@ class LlamaCppChatModel(LocalChatModel):
         finally:  # a consumer that stops early ends llama.cpp's generator now, not at garbage collection
             stream.close()
 
+    def _prompt_tokens(self, prompt: str, *, room: int) -> list[int]:
+        """``prompt``'s tokens, when the context leaves at least ``room`` tokens after them."""
+        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if self.n_ctx - len(tokens) < room:
+            raise ModelUnavailableError(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
+        return tokens
+
     def _first_token(self, text: str) -> int:
         return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[0]
 
     def _next_scores(self, prompt: str) -> Any:
         from llama_cpp import llama_cpp
 
-        tokens = self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
-        if len(tokens) >= self.n_ctx:
-            raise ModelUnavailableError(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
+        tokens = self._prompt_tokens(prompt, room=1)
         self._llm.reset()  # the next completion finds no prefix of this prompt in the cache and evaluates its own
         self._llm.eval(tokens)
         return llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)  # the last token's, kept without ``logits_all``

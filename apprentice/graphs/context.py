@@ -218,7 +218,6 @@ class RunContext:
         )
         return message
 
-
     def score_choices(self, messages: Sequence[BaseMessage], choices: Sequence[str], *, node: str) -> dict[str, float]:
         """The run's model's probability of each of ``choices`` as its reply to ``messages`` (an engine that gives
         token scores: ``choice_probabilities``), recorded as a model call whose text is the likeliest choice."""
