@@ -1,10 +1,13 @@
 """Accuracy against pool size: eval reports of students trained on shares of one pool, as a plot and a table.
 
     python benchmarks/plot_pool_size.py --out PNG SHARE:PAIRS=REPORT_DIR [SHARE:PAIRS=REPORT_DIR ...]
+        [--unit pairs] [--share-label "of the pool"] [--xlabel TEXT] [--title TEXT]
 
 Each argument names a share of the pool (percent), its number of training pairs, and an ``apprentice eval
 --report`` folder of a student trained on it (one per seed: repeat the share). Prints each share's seeds, their
 mean and the Wilson interval of one seed's items around it, and writes the plot: every seed as a dot, the mean as a line.
+Another count (``--unit "examples"``) and another share (``--share-label "generated"``: the pool's generated part)
+plot other pool sizes the same way (session 52: SFT pools with more of the schema generator's problems).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("points", nargs="+", help="SHARE:PAIRS=REPORT_DIR, one per trained seed")
     parser.add_argument("--out", type=Path, required=True, help="the plot (PNG)")
     parser.add_argument("--title", default="SVAMP test accuracy against the DPO pool's size")
+    parser.add_argument("--unit", default="pairs", help="what PAIRS counts (default: pairs)")
+    parser.add_argument("--share-label", default="of the pool", help="what SHARE is a share of (default: of the pool)")
+    parser.add_argument("--xlabel", default="DPO pairs in the pool (share of the whole)", help="the x axis' label")
     args = parser.parse_args(argv)
 
     from apprentice.eval import wilson_interval
@@ -46,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         # the seeds answer the same items: the interval is one seed's (its n items) around their mean
         low, high = wilson_interval(right / len(runs), n / len(runs))
         rows.append((share, pairs, [r / n for r, n in runs], right / n, low, high))
-        print(f"{share:>3}% of the pool ({pairs} pairs): seeds {', '.join(f'{r}/{n}' for r, n in runs)}; "
+        print(f"{share:>3}% {args.share_label} ({pairs} {args.unit}): seeds {', '.join(f'{r}/{n}' for r, n in runs)}; "
               f"mean {right / n:.1%} (95% interval of {n // len(runs)} items {low:.1%}-{high:.1%})")
 
     import matplotlib
@@ -62,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 color="tab:orange", marker="o", capsize=4, label="mean of the seeds (95% interval of one seed)")
     ax.set_xscale("log", base=2)
     ax.set_xticks([r[1] for r in rows], [f"{r[1]}\n({r[0]}%)" for r in rows])
-    ax.set_xlabel("DPO pairs in the pool (share of the whole)")
+    ax.set_xlabel(args.xlabel)
     ax.set_ylabel("accuracy (%)")
     ax.set_title(args.title, fontsize=10)
     ax.grid(alpha=0.3)

@@ -184,8 +184,8 @@ def test_a_soup_averages_its_members_weights_and_refuses_members_of_another_pare
 
 
 def test_the_pool_size_plot_reads_each_seeds_report_and_draws_the_means(tmp_path, capsys):
-    """benchmarks/plot_pool_size.py (NOTES, session 41): each share's seeds, their mean, a PNG; a bad point is one
-    error line."""
+    """benchmarks/plot_pool_size.py (NOTES, sessions 41 and 52): each share's seeds, their mean, a PNG, in the
+    unit and share the caller names; a bad point is one error line."""
     import plot_pool_size
 
     def report(name: str, right: int) -> str:
@@ -202,6 +202,9 @@ def test_the_pool_size_plot_reads_each_seeds_report_and_draws_the_means(tmp_path
     assert " 25% of the pool (10 pairs): seeds 8/20, 10/20; mean 45.0%" in printed
     assert "100% of the pool (40 pairs): seeds 12/20; mean 60.0%" in printed
     assert out.read_bytes()[:4] == b"\x89PNG"
+    assert plot_pool_size.main(["--out", str(out), f"80:4000={report('d', 11)}", "--unit", "examples",
+                                "--share-label", "schema", "--xlabel", "training examples"]) == 0
+    assert " 80% schema (4000 examples): seeds 11/20; mean 55.0%" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="is not SHARE:PAIRS=REPORT_DIR"):
         plot_pool_size.main(["--out", str(out), "quarter=somewhere"])
     with pytest.raises(SystemExit, match="is not an eval report"):
