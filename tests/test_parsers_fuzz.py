@@ -4,6 +4,7 @@ Whatever comes in, they answer (a step with a problem named, items, or one clear
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -61,3 +62,37 @@ def test_any_input_file_reads_to_items_or_one_clear_error(tmp_path, lines, raw):
         return
     ids = [item.id for item in items]
     assert len(ids) == len(set(ids))  # every item its own id, renamed duplicates included
+
+
+def test_a_line_separator_inside_a_json_string_keeps_its_row_whole_in_every_jsonl_reader(tmp_path):
+    """JSON keeps U+2028, U+2029 and U+0085 raw inside a string (``ensure_ascii=False`` writes them so; a GSM8K
+    train question has U+2028), and ``str.splitlines`` cuts a line there: a distill round's SFT stopped on its own
+    harvest ("train.jsonl:1888: not a chat example"). Every reader of the JSON-lines files the product writes or
+    takes splits at newlines only."""
+    import json
+
+    from apprentice.batch.output import load_done
+    from apprentice.tasks.base import read_records
+    from apprentice.training.dpo import load_pairs
+    from apprentice.training.sft import load_chat_split
+
+    text = "Clive opens a box of balls.\u2028 It holds 6 blue\u2029 and 4 red\x85 balls. How many balls?"
+
+    def jsonl(name: str, *rows: dict) -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+        return path
+
+    chat = [{"role": "user", "content": text}, {"role": "assistant", "content": "Final Answer: 10"}]
+    jsonl("train.jsonl", {"messages": chat}, {"messages": chat})
+    jsonl("pairs.jsonl", {"prompt": chat[:1], "chosen": chat[1:], "rejected": chat[1:]})
+    assert [row["messages"][0]["content"] for row in load_chat_split(tmp_path, "train")] == [text, text]
+    assert [row["prompt"][0]["content"] for row in load_pairs(tmp_path)] == [text]
+
+    questions = jsonl("questions.jsonl", {"id": "q1", "question": text, "answer": 10}, {"question": "2 + 2?"})
+    assert [item.question for item in read_items(questions, TaskConfig(answer_kind="number"))] == [text, "2 + 2?"]
+    assert [record.row["question"] for record in read_records(questions)] == [text, "2 + 2?"]
+
+    done = jsonl("out.jsonl", {"id": "q1", "status": "ok", "answer": text}, {"id": "q2", "status": "ok"})
+    assert load_done(done)["q1"]["answer"] == text
+    assert done.read_text(encoding="utf-8").count("\n") == 2  # nothing "repaired" away

@@ -36,9 +36,13 @@ class SFTArgs(TrainArgs):
 
 
 def dataset_lines(path: Path) -> list[str]:
-    """The lines of a dataset file; one that is binary or cannot be read is a :class:`DataError` naming it."""
+    """The lines of a dataset file; one that is binary or cannot be read is a :class:`DataError` naming it.
+
+    Split at ``\n`` only: JSON keeps U+2028, U+2029 and U+0085 raw inside a string (``json.dumps(...,
+    ensure_ascii=False)`` writes them so), and ``str.splitlines`` would cut a row there (a GSM8K train question
+    has U+2028)."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").split("\n")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
                         "expected JSON lines as apprentice harvest writes them") from exc
