@@ -122,7 +122,9 @@ def score_reward_model(samples: list[Sample], pairs_file: Path, steps: int, base
     from apprentice.backends.hf import load_hf
     from apprentice.training.base_model import resolve_base
 
-    pairs = [json.loads(line) for line in pairs_file.read_text(encoding="utf-8").split("\n") if line.strip()]
+    from apprentice.training.sft import dataset_lines
+
+    pairs = [json.loads(line) for line in dataset_lines(pairs_file) if line.strip()]
     rows = [{k: p[k] for k in ("prompt", "chosen", "rejected")} for p in pairs]
     folder = resolve_base(base).folder
     tokenizer, _ = load_hf(folder)
@@ -279,9 +281,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.home:
         os.environ["APPRENTICE_HOME"] = args.home
     if args.source:
+        from apprentice.errors import DataError
+        from apprentice.training.sft import dataset_lines
+
         try:
-            samples = [json.loads(line) for line in args.source.read_text(encoding="utf-8").split("\n") if line.strip()]
-        except (OSError, ValueError) as exc:
+            samples = [json.loads(line) for line in dataset_lines(args.source) if line.strip()]
+        except (DataError, ValueError) as exc:
             raise SystemExit(f"error: cannot read scored samples from {args.source} ({exc})") from None
     elif args.report:
         samples = load_samples(args.report, args.limit)

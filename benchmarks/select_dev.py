@@ -22,7 +22,9 @@ from pathlib import Path
 
 
 def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    from apprentice.training.sft import dataset_lines  # split at newlines only, as SFT reads the same files
+
+    return [json.loads(line) for line in dataset_lines(path) if line.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
