@@ -3,6 +3,7 @@ Whatever comes in, they answer (a step with a problem named, items, or one clear
 
 from __future__ import annotations
 
+import json
 import string
 from pathlib import Path
 
@@ -69,8 +70,6 @@ def test_a_line_separator_inside_a_json_string_keeps_its_row_whole_in_every_json
     train question has U+2028), and ``str.splitlines`` cuts a line there: a distill round's SFT stopped on its own
     harvest ("train.jsonl:1888: not a chat example"). Every reader of the JSON-lines files the product writes or
     takes splits at newlines only."""
-    import json
-
     from apprentice.batch.output import load_done
     from apprentice.tasks.base import read_records
     from apprentice.training.dpo import load_pairs
